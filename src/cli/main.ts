@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, InputError, isTasselError } from '../errors.js';
+import { TASSEL_VERSION } from '../version.js';
+
+/**
+ * The `tassel` command. Each subcommand lives in its own file under src/cli/ and exports
+ * `register(program)`; add it to COMMANDS below.
+ */
+const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  // e.g. () => import('./data-command.js'),
+];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('tassel')
+    .description('Tassel: train, track, register and serve course-completion models')
+    .version(TASSEL_VERSION)
+    .option('--verbose', 'print stack traces and debug output')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const load of COMMANDS) (await load()).register(program);
+  return program;
+}
+
+/** Runs the CLI; user errors exit 2 with a one-line message, anything else 1 (stack only with --verbose). */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const program = await buildProgram();
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    const code = e instanceof InputError || (isTasselError(e) && e.status === 400) ? EXIT_USAGE : EXIT_FAILURE;
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tassel: error: ${message}\n`);
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return code;
+  }
+}
+
+const isEntry = process.argv[1] && /(?:^|[\\/])(?:tassel(?:\.js)?|main\.(?:ts|js))$/.test(process.argv[1]);
+if (isEntry) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}
