@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { InputError } from '../errors.js';
+import { expandSearch, loadPipelineConfig, parsePipelineConfig } from './config.js';
+
+describe('pipeline config', () => {
+  test('the minimal built-in config fills every default', () => {
+    const c = parsePipelineConfig(
+      { data: { path: 'students.csv', schema: 'builtin:course-completion' } },
+      '/base',
+    );
+    assert.equal(c.data.path, '/base/students.csv');
+    assert.equal(c.model_name, 'course-completion');
+    assert.equal(c.experiment_name, 'course-completion');
+    assert.equal(c.seed, 42);
+    assert.equal(c.gate.min_delta, 0);
+    assert.equal(c.promote, true);
+    assert.deepEqual(
+      c.candidates.map((x) => x.kind),
+      ['dummy', 'logistic', 'gbdt'],
+    );
+    assert.equal(c.tracking.data_dir, '/base/tassel-data');
+  });
+
+  test('the minimal other-CSV config works; top-level test_data/valid_column land in data', () => {
+    const c = parsePipelineConfig(
+      {
+        data: { path: 'x.csv', target: 'col', positive: '1', ignore: ['id'] },
+        test_data: 't.csv',
+        valid_column: 'v',
+      },
+      '/b',
+    );
+    assert.equal(c.data.target, 'col');
+    assert.deepEqual(c.data.ignore, ['id']);
+    assert.equal(c.data.test_data, '/b/t.csv');
+    assert.equal(c.data.valid_column, 'v');
+  });
+
+  const bad: Array<[unknown, RegExp]> = [
+    [{ data: { path: 1, schema: 'builtin:course-completion' } }, /data\.path: Expected string/],
+    [{ data: { path: 'x', schema: 's' }, bogus: 1 }, /bogus: Unexpected property.*unknown field/],
+    [{ data: { path: 'x', schema: 's' }, gate: { min_roc_auc: 2 } }, /gate\.min_roc_auc/],
+    [{ data: { path: 'x', target: 'a' } }, /either "schema".*or both "target" and "positive"/],
+    [
+      { data: { path: 'x', schema: 's' }, candidates: [{ params: {} }] },
+      /candidates\[0\]: give exactly one of "kind" or "module"/,
+    ],
+    [
+      { data: { path: 'x', schema: 's' }, candidates: [{ kind: 'gbdt', search: { max_depth: [] } }] },
+      /candidates\[0\]\.search\.max_depth/,
+    ],
+    [
+      { data: { path: 'x', schema: 's' }, candidates: [{ kind: 'dummy' }, { kind: 'dummy' }] },
+      /duplicate name "dummy"/,
+    ],
+    [{ data: { path: 'x', schema: 's' }, seed: 1.5 }, /seed: Expected integer/],
+  ];
+  for (const [raw, re] of bad) {
+    test(`rejects ${JSON.stringify(raw)} naming the field`, () => {
+      assert.throws(
+        () => parsePipelineConfig(raw),
+        (e: unknown) => e instanceof InputError && re.test(e.message),
+      );
+    });
+  }
+
+  test('YAML and JSON files load; paths resolve against the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tassel-cfg-'));
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      'data:\n  path: d/students.csv\n  schema: builtin:course-completion\nseed: 7\n',
+    );
+    const y = loadPipelineConfig(join(dir, 'p.yaml'));
+    assert.equal(y.data.path, join(dir, 'd/students.csv'));
+    assert.equal(y.seed, 7);
+    writeFileSync(join(dir, 'p.json'), '{"data": {"path": "s.csv", "schema": "builtin:course-completion"}, ');
+    assert.throws(() => loadPipelineConfig(join(dir, 'p.json')), /not valid JSON/);
+    assert.throws(() => loadPipelineConfig(join(dir, 'missing.json')), /cannot read \(ENOENT\)/);
+  });
+
+  test('a search grid expands into every combination over params', () => {
+    const sets = expandSearch({
+      kind: 'gbdt',
+      params: { eta: 0.1, max_depth: 3 },
+      search: { max_depth: [4, 6], lambda: [1, 2] },
+    });
+    assert.equal(sets.length, 4);
+    assert.deepEqual(sets[0], { eta: 0.1, max_depth: 4, lambda: 1 });
+    assert.deepEqual(sets[3], { eta: 0.1, max_depth: 6, lambda: 2 });
+  });
+});
