@@ -1,0 +1,164 @@
+import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
+import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES } from '../data/schema.js';
+import type { RawRecord } from '../data/table.js';
+import { parseDate, parseStrictNumber } from '../data/validate.js';
+
+/**
+ * The per-request record check of the serving hot path, compiled once per model from its dataset schema.
+ * It applies the same rules as `coerceRecords` (src/data/validate.ts), so a record `tassel predict` accepts
+ * is accepted here and vice versa, but it allocates nothing for a valid record and stops at the first problem:
+ * a request gets one clear message naming the field.
+ *
+ * - numeric/integer: a finite JSON number (or a numeric string) within the column's [min, max]; integers whole.
+ *   NaN and Infinity are rejected (JSON cannot carry them, but 1e999 parses to Infinity).
+ * - boolean: true/false, 0/1 or the column's spellings (e.g. "Yes"/"No").
+ * - date: a string in the column's format or ISO YYYY-MM-DD.
+ * - categorical: a string (or a finite number, read as its text); when the column lists `allowed` values only
+ *   those pass, otherwise an unseen category passes and the feature transform maps it as in training.
+ * - null or an absent field is a missing value; non-nullable columns must be present.
+ * - fields the schema does not know are refused (400 naming the field) unless `allowUnknownFields`.
+ *   Identifier, target and ignored columns are known to the schema and accepted (not used for scoring).
+ */
+export interface RecordValidator {
+  /** Null when `record` is acceptable, else a message naming the first offending field. */
+  check(record: unknown): string | null;
+  /** The fields a record may carry (features and ids), for docs and /model. */
+  readonly fields: readonly ColumnSpec[];
+}
+
+/** Options of {@link createRecordValidator}. */
+export interface RecordValidatorOptions {
+  /** Accept (and ignore) fields the schema does not know. Default false: they are refused with a 400. */
+  allowUnknownFields?: boolean;
+}
+
+type FieldCheck = (v: unknown) => string | null;
+
+const show = (v: unknown): string => {
+  const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+function rangeText(spec: ColumnSpec): string {
+  if (spec.min !== undefined && spec.max !== undefined) return ` in [${spec.min}, ${spec.max}]`;
+  if (spec.min !== undefined) return ` >= ${spec.min}`;
+  if (spec.max !== undefined) return ` <= ${spec.max}`;
+  return '';
+}
+
+function compileField(spec: ColumnSpec): FieldCheck {
+  const name = spec.name;
+  const fail = (v: unknown, expected: string) => `field "${name}": ${show(v)} is not ${expected}`;
+  switch (spec.type) {
+    case 'numeric':
+    case 'integer': {
+      const integer = spec.type === 'integer';
+      const min = spec.min ?? Number.NEGATIVE_INFINITY;
+      const max = spec.max ?? Number.POSITIVE_INFINITY;
+      const expected = `${integer ? 'an integer' : 'a finite number'}${rangeText(spec)}`;
+      const checkNumber = (n: number, raw: unknown): string | null =>
+        n >= min && n <= max && (!integer || Number.isInteger(n)) ? null : fail(raw, expected);
+      return (v) => {
+        if (typeof v === 'number') return Number.isFinite(v) ? checkNumber(v, v) : fail(v, expected);
+        if (typeof v === 'string') {
+          const t = v.trim();
+          if (t === '') return null;
+          const n = parseStrictNumber(t);
+          return n === undefined ? fail(v, expected) : checkNumber(n, v);
+        }
+        return fail(v, expected);
+      };
+    }
+    case 'boolean': {
+      const trues = spec.trueValues ?? DEFAULT_TRUE_VALUES;
+      const falses = spec.falseValues ?? DEFAULT_FALSE_VALUES;
+      const words = new Set([...trues, ...falses].map((s) => s.toLowerCase()));
+      const expected = `a boolean (true/false or ${[...trues, ...falses].join('/')})`;
+      return (v) => {
+        if (typeof v === 'boolean' || v === 0 || v === 1) return null;
+        if (typeof v === 'string') {
+          const t = v.trim();
+          return t === '' || words.has(t.toLowerCase()) ? null : fail(v, expected);
+        }
+        return fail(v, expected);
+      };
+    }
+    case 'date': {
+      const format = spec.dateFormat ?? 'YMD';
+      const pattern = format === 'DMY' ? 'DD/MM/YYYY' : format === 'MDY' ? 'MM/DD/YYYY' : 'YYYY-MM-DD';
+      const expected = `a date ${pattern}${format === 'YMD' ? '' : ' or YYYY-MM-DD'}`;
+      return (v) => {
+        if (typeof v !== 'string') return fail(v, expected);
+        const t = v.trim();
+        return t === '' || parseDate(t, format) !== undefined ? null : fail(v, expected);
+      };
+    }
+    default: {
+      const allowed = spec.allowed && spec.role !== 'target' ? new Set(spec.allowed) : null;
+      const expected = allowed
+        ? `one of ${spec
+            .allowed!.slice(0, 12)
+            .map((a) => JSON.stringify(a))
+            .join(', ')}${spec.allowed!.length > 12 ? ', ...' : ''}`
+        : 'a string';
+      return (v) => {
+        let s: string;
+        if (typeof v === 'string') s = v;
+        else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
+        else return fail(v, expected);
+        return allowed === null || s === '' || allowed.has(s) ? null : fail(v, expected);
+      };
+    }
+  }
+}
+
+/** Compiles the validator for `schema`; with a null schema every JSON object is accepted. */
+export function createRecordValidator(
+  schema: DatasetSchema | null,
+  options: RecordValidatorOptions = {},
+): RecordValidator {
+  if (!schema) {
+    return {
+      fields: [],
+      check: (record) =>
+        record !== null && typeof record === 'object' && !Array.isArray(record)
+          ? null
+          : 'a record must be a JSON object (field name -> value)',
+    };
+  }
+  const allowUnknown = options.allowUnknownFields ?? false;
+  const checks = new Map<string, FieldCheck | null>();
+  const required: string[] = [];
+  for (const spec of schema.columns) {
+    // ids, the target and ignored columns are known (accepted) but never checked nor scored
+    const scored = spec.role === 'feature';
+    checks.set(spec.name, scored ? compileField(spec) : null);
+    if (scored && spec.nullable === false) required.push(spec.name);
+  }
+  const fields = schema.columns.filter((c) => c.role === 'feature' || c.role === 'id');
+  return {
+    fields,
+    check(record) {
+      if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+        return 'a record must be a JSON object (field name -> value)';
+      }
+      const r = record as RawRecord;
+      for (const key in r) {
+        const check = checks.get(key);
+        if (check === undefined) {
+          if (allowUnknown) continue;
+          return `field "${key}" is not an input of this model (known fields: ${fields.map((f) => f.name).join(', ')})`;
+        }
+        const v = r[key];
+        if (check === null || v === null) continue;
+        const problem = check(v);
+        if (problem !== null) return problem;
+      }
+      for (let i = 0; i < required.length; i++) {
+        const v = r[required[i]!];
+        if (v === undefined || v === null || v === '') return `field "${required[i]}" is required`;
+      }
+      return null;
+    },
+  };
+}

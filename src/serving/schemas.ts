@@ -1,0 +1,156 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
+/**
+ * The serving API's schemas: one TypeBox source for request validation (Ajv, compiled once at start),
+ * response serialization (fast-json-stringify) and the OpenAPI document at /openapi.json and /docs.
+ * Record fields are checked again per model (types, ranges, allowed values, unknown fields) by the validator
+ * compiled from the served model's signature, since the model, and so its fields, can change at run time.
+ */
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** A record field: a string, number, boolean or null (null = missing). */
+export const FieldValue = Type.Unsafe<string | number | boolean | null>({
+  type: ['string', 'number', 'boolean', 'null'],
+  description: 'A field value; null or absent = missing.',
+});
+
+/** One record of raw named fields, as in the training data. */
+export const RecordSchema = Type.Record(Type.String(), FieldValue, {
+  description:
+    "One record of raw named fields (the model's input columns, see GET /model). Unknown fields are refused " +
+    'unless the service runs with --allow-unknown-fields.',
+});
+
+/** POST /predict: a record, or a pre-computed feature vector `{features: [numbers]}`. */
+export const PredictBody = Type.Object(
+  {
+    features: Type.Optional(
+      Type.Array(Nullable(Type.Number()), {
+        description:
+          "Pre-computed feature vector (the seed's contract). Padded with zeros or cut to the model's width; " +
+          'the response says what was done. Null = missing. When present, no other field may be sent.',
+        maxItems: 100_000,
+      }),
+    ),
+  },
+  {
+    additionalProperties: FieldValue,
+    description: 'One record of raw named fields, or {"features": [numbers]}.',
+    examples: [{ code_module: 'AAA', gender: 'M', studied_credits: 60, mean_score: 71.5 }],
+  },
+);
+export type PredictBody = Static<typeof PredictBody>;
+
+/** The model that answered, in every prediction response. */
+export const ModelRef = Type.Object({
+  name: Type.String(),
+  version: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+  run_id: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+  fallback: Type.Boolean({
+    description: 'True when the dummy prior model answered instead of the real one.',
+  }),
+  reason: Type.Optional(Type.String({ description: 'Why the fallback answered.' })),
+});
+
+/** What dynamic feature padding did to a vector. */
+export const Padding = Type.Object({
+  expected: Type.Integer({ description: "The model's feature width." }),
+  received: Type.Integer(),
+  padded: Type.Integer({ description: 'Zeros appended.' }),
+  truncated: Type.Integer({ description: 'Values cut off the end.' }),
+});
+
+export const PredictResponse = Type.Object({
+  probability: Type.Number({ description: 'P(label = 1).' }),
+  label: Type.Integer({ description: '1 when probability >= threshold, else 0.' }),
+  threshold: Type.Number(),
+  model: ModelRef,
+  padding: Type.Optional(Padding),
+});
+
+/** POST /predict/batch: an array of records, or `{records: [...]}`. */
+export const BatchBody = Type.Union([
+  Type.Array(RecordSchema, { description: 'Records to score.' }),
+  Type.Object({ records: Type.Array(RecordSchema) }, { additionalProperties: false }),
+]);
+export type BatchBody = Static<typeof BatchBody>;
+
+const Prediction = Type.Object({ probability: Type.Number(), label: Type.Integer() });
+
+export const BatchResponse = Type.Object({
+  predictions: Type.Array(Prediction),
+  threshold: Type.Number(),
+  model: ModelRef,
+});
+
+/** POST /invocations: MLflow's scoring protocol (exactly one of the four input fields). */
+export const InvocationsBody = Type.Object(
+  {
+    dataframe_split: Type.Optional(
+      Type.Object({
+        columns: Type.Array(Type.String()),
+        data: Type.Array(Type.Array(FieldValue)),
+        index: Type.Optional(Type.Array(Type.Unknown())),
+      }),
+    ),
+    dataframe_records: Type.Optional(Type.Array(RecordSchema)),
+    instances: Type.Optional(
+      Type.Array(Type.Union([RecordSchema, Type.Array(Nullable(Type.Number()))]), {
+        description: 'Records, or feature vectors (padded to the model width).',
+      }),
+    ),
+    inputs: Type.Optional(
+      Type.Union([Type.Array(RecordSchema), Type.Record(Type.String(), Type.Array(FieldValue))], {
+        description: 'Records, or columns (field name -> list of values).',
+      }),
+    ),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { description: "MLflow's scoring protocol, as `mlflow models serve` accepts it." },
+);
+export type InvocationsBody = Static<typeof InvocationsBody>;
+
+export const InvocationsResponse = Type.Object({ predictions: Type.Array(Prediction) });
+
+export const ErrorResponse = Type.Object(
+  { error_code: Type.String(), message: Type.String() },
+  { description: "MLflow's error form." },
+);
+
+export const LiveResponse = Type.Object({ status: Type.Literal('ok') });
+
+export const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('loading'), Type.Literal('degraded')]),
+  model: Type.Optional(
+    Type.Object({
+      name: Type.String(),
+      version: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+      run_id: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+      fallback: Type.Boolean(),
+    }),
+  ),
+  reason: Type.Optional(Type.String()),
+});
+
+export const ModelResponse = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+    run_id: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+    uri: Type.String(),
+    checksum: Type.Optional(Type.String()),
+    kind: Type.String(),
+    fallback: Type.Boolean(),
+    reason: Type.Optional(Type.String()),
+    threshold: Type.Number(),
+    prior: Type.Number(),
+    width: Type.Integer(),
+    feature_names: Type.Array(Type.String()),
+    fields: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+    signature: Type.Unknown(),
+    metrics: Type.Record(Type.String(), Type.Number()),
+    swaps: Type.Integer(),
+  },
+  { additionalProperties: true },
+);
