@@ -20,13 +20,17 @@ export type RawRecord = Record<string, unknown>;
 export const isNumericData = (c: ColumnData): c is NumericData => c instanceof Float64Array;
 
 /** Build a table from columns, checking that they all have the same length. */
-export function createTable(columns: Record<string, ColumnData>, names: string[] = Object.keys(columns)): Table {
+export function createTable(
+  columns: Record<string, ColumnData>,
+  names: string[] = Object.keys(columns),
+): Table {
   let nRows = -1;
   for (const name of names) {
     const col = columns[name];
     if (!col) throw new Error(`createTable: column ${name} is missing`);
     if (nRows === -1) nRows = col.length;
-    else if (col.length !== nRows) throw new Error(`createTable: column ${name} has ${col.length} rows, expected ${nRows}`);
+    else if (col.length !== nRows)
+      throw new Error(`createTable: column ${name} has ${col.length} rows, expected ${nRows}`);
   }
   return { nRows: Math.max(nRows, 0), names, columns };
 }

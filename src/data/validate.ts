@@ -122,8 +122,38 @@ export function parseDate(s: string, format: 'DMY' | 'MDY' | 'YMD' = 'YMD'): num
   return m[1]!.length === 4 ? epochDays(a, b, c) : undefined;
 }
 
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
+
 /** Parses a strict decimal number (no hex, no blanks, no Infinity); undefined if it is not one. */
 export function parseStrictNumber(s: string): number | undefined {
+  const n = s.length;
+  // Fast path: up to 15 characters of [sign] digits [. digits] is exact as integer / power of ten.
+  if (n === 0 || n > 15) return slowNumber(s);
+  let i = 0;
+  let neg = false;
+  let c = s.charCodeAt(0);
+  if (c === 45) {
+    neg = true;
+    i = 1;
+  } else if (c === 43) i = 1;
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < n; i++) {
+    c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (c === 46 && frac < 0) frac = 0;
+    else return slowNumber(s);
+  }
+  if (digits === 0) return undefined;
+  const v = frac > 0 ? mant / POW10[frac]! : mant;
+  return neg ? -v : v;
+}
+
+function slowNumber(s: string): number | undefined {
   if (!NUMBER_RE.test(s)) return undefined;
   const v = Number(s);
   return Number.isFinite(v) ? v : undefined;
@@ -174,9 +204,10 @@ function compileColumn(spec: ColumnSpec): CompiledColumn {
         nullable,
         expected,
         parseText: (s) => {
-          if (MISSING_TOKENS.has(s)) return Number.NaN;
+          if (s.length === 0) return Number.NaN;
           const v = parseStrictNumber(s);
-          return v === undefined ? BAD : check(v);
+          if (v === undefined) return MISSING_TOKENS.has(s) ? Number.NaN : BAD;
+          return check(v);
         },
         parseValue: (v) => {
           if (v === null || v === undefined) return Number.NaN;
