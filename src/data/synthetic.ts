@@ -302,7 +302,7 @@ const LAST = [
 const DAY0 = Date.UTC(2023, 0, 1) / 86_400_000;
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
-const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
+const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 function poisson(r: Random, lambda: number): number {
   // Knuth for small means, a rounded normal approximation above (deterministic either way).
