@@ -187,9 +187,9 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
   const [cm, cp, cl] = ['code_module', 'code_presentation', 'module_presentation_length'].map((c) =>
     col(courses, c),
   );
-  courses.rows.forEach((r, i) =>
-    lengthByPres.set(`${r[cm!]}|${r[cp!]}`, num(r[cl!], coursesPath, i + 1, 'module_presentation_length')),
-  );
+  courses.rows.forEach((r, i) => {
+    lengthByPres.set(`${r[cm!]}|${r[cp!]}`, num(r[cl!], coursesPath, i + 1, 'module_presentation_length'));
+  });
 
   // Non-exam assessments; those with a deadline <= cut-off are "due".
   const assessPath = join(dir, 'assessments.csv');
