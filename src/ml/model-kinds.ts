@@ -1,11 +1,13 @@
 import { InputError } from '../errors.js';
+import { dummyModel } from './dummy.js';
+import { logisticModel } from './logistic.js';
 import type { Classifier, ModelFactory, ModelJSON } from './model.js';
 
 /**
  * The built-in model kinds. Each model module exports a ModelFactory; add it to this list.
  * User-supplied models (pipeline candidates from a module) are passed alongside, not registered globally.
  */
-const BUILTIN: ModelFactory[] = [];
+const BUILTIN: ModelFactory[] = [dummyModel, logisticModel];
 
 export function builtinModelKinds(): readonly ModelFactory[] {
   return BUILTIN;
@@ -14,7 +16,10 @@ export function builtinModelKinds(): readonly ModelFactory[] {
 export function findModelFactory(kind: string, extra: readonly ModelFactory[] = []): ModelFactory {
   const all = [...extra, ...BUILTIN];
   const f = all.find((m) => m.kind === kind);
-  if (!f) throw new InputError(`Unknown model kind "${kind}"; known kinds: ${all.map((m) => m.kind).join(', ') || '(none)'}`);
+  if (!f)
+    throw new InputError(
+      `Unknown model kind "${kind}"; known kinds: ${all.map((m) => m.kind).join(', ') || '(none)'}`,
+    );
   return f;
 }
 
