@@ -142,12 +142,12 @@ describe('model loader', () => {
       pollIntervalMs: 0,
     });
     await loader.start();
-    assert.equal(holder.state, 'degraded');
+    assert.equal(holder.state as string, 'degraded');
     assert.equal(holder.current!.prior, 0.33, 'nothing known but the configuration');
     assert.match(holder.current!.reason!, /cannot resolve/);
     reg.state.down = false;
     const deadline = Date.now() + 3000;
-    while (holder.state !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((holder.state as string) !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(holder.state, 'ok', 'the retry with backoff found the registry back');
     assert.equal(holder.current!.identity.version, '1');
     loader.stop();
