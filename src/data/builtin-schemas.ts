@@ -172,7 +172,8 @@ export function inferColumnType(
     }
     return { type: 'date', dateFormat: secondOver12 && !firstOver12 ? 'MDY' : 'DMY' };
   }
-  if (idName) return { type: 'id' };
+  // An id-like name alone is not enough (Course_ID with 20 courses is a category): it must also be mostly distinct.
+  if (idName && distinct.size > present.length / 2) return { type: 'id' };
   if (distinct.size === present.length && present.length >= 20) return { type: 'id' };
   if (distinct.size > MAX_CATEGORIES) return { type: 'id' };
   return { type: 'categorical' };
