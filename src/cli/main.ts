@@ -8,6 +8,7 @@ import { TASSEL_VERSION } from '../version.js';
  */
 const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [
   // e.g. () => import('./data-command.js'),
+  () => import('./data-command.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
