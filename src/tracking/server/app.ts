@@ -1,0 +1,102 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { TASSEL_VERSION } from '../../version.js';
+import type { ArtifactRepository } from '../artifacts/types.js';
+import type { TrackingDatabase } from '../sql/database.js';
+import type { TrackingStore } from '../store/types.js';
+import { artifactProxyRoutes } from './artifact-proxy-routes.js';
+import { installErrorHandling } from './errors-plugin.js';
+import { trackingRoutes } from './tracking-routes.js';
+
+/** The two prefixes MLflow mounts its REST API under. */
+export const MLFLOW_API_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
+
+/** Options of {@link createTrackingApp}; the stores are passed in so tests can build apps on any backend. */
+export interface TrackingAppOptions {
+  trackingStore: TrackingStore;
+  /**
+   * The artifact destination that `mlflow-artifacts:` URIs resolve to (`--artifacts-destination`);
+   * without it the artifact proxy answers 501 NOT_IMPLEMENTED.
+   */
+  artifactRepository?: ArtifactRepository;
+  /** The open database, for plugins keeping their tables beside tracking's (registry, auth). */
+  database?: TrackingDatabase;
+  /** A pino logger, `true` for a default one at `logLevel`, or `false` (default) for none. */
+  logger?: FastifyBaseLogger | boolean;
+  /** Level for the default logger (default 'info'). */
+  logLevel?: string;
+  /** Largest JSON request body in bytes (default 16 MiB; log-batch with 100 long params fits). */
+  bodyLimit?: number;
+  /** Largest artifact uploaded through the proxy, in bytes (default 5 GiB). */
+  maxArtifactBytes?: number;
+  /** Server cap on `max_results` for runs/search and experiments/search (default 50,000 as MLflow). */
+  maxSearchResults?: number;
+  /** Server cap on metrics/get-history page size (default 25,000). */
+  maxHistoryResults?: number;
+  /** Socket request timeout in ms (default 120,000); 0 disables. */
+  requestTimeoutMs?: number;
+  /** Extra plugins registered after the built-in ones, each under both MLflow API prefixes if `mlflowApi`. */
+  plugins?: Array<{ plugin: FastifyPluginAsync; mlflowApi?: boolean }>;
+}
+
+/**
+ * Registers `plugin` under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, as MLflow serves every
+ * endpoint under both. The plugin's routes use paths relative to that prefix (e.g. `/runs/get`).
+ */
+export async function mountMlflowApi<O extends object>(
+  app: FastifyInstance,
+  plugin: FastifyPluginAsync<O>,
+  options: O,
+): Promise<void> {
+  for (const prefix of MLFLOW_API_PREFIXES) await app.register(plugin, { ...options, prefix });
+}
+
+/**
+ * Builds the tracking server: MLflow's REST API 2.0 for experiments, runs, metrics and artifacts, the
+ * `mlflow-artifacts` proxy, `/health` and `/version`, with MLflow's `{error_code, message}` error bodies.
+ */
+export async function createTrackingApp(options: TrackingAppOptions): Promise<FastifyInstance> {
+  const logger = options.logger ?? false;
+  const app = Fastify({
+    ...(typeof logger === 'object'
+      ? { loggerInstance: logger }
+      : { logger: logger ? { level: options.logLevel ?? 'info' } : false }),
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    requestTimeout: options.requestTimeoutMs ?? 120_000,
+    disableRequestLogging:
+      (options.logLevel ?? 'info') !== 'debug' && (options.logLevel ?? 'info') !== 'trace',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+  installErrorHandling(app);
+
+  // ---- Auth plugin (issue 5) is registered here, before any route, e.g.: ----
+  // await app.register(authPlugin, { ... });
+  // ---- end of auth plugin ----
+
+  app.get('/health', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
+  app.get('/version', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(TASSEL_VERSION));
+
+  await mountMlflowApi(app, trackingRoutes, {
+    store: options.trackingStore,
+    artifactRepository: options.artifactRepository,
+    maxSearchResults: options.maxSearchResults ?? 50_000,
+    maxHistoryResults: options.maxHistoryResults ?? 25_000,
+  });
+  for (const prefix of ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts']) {
+    await app.register(artifactProxyRoutes, {
+      prefix,
+      repository: options.artifactRepository,
+      maxArtifactBytes: options.maxArtifactBytes ?? 5 * 1024 ** 3,
+    });
+  }
+
+  // ---- Registry plugins (issue 5) are registered here, one line each, e.g.: ----
+  // await mountMlflowApi(app, registryRoutes, { store: options.registryStore! });
+  // ---- end of registry plugins ----
+
+  for (const extra of options.plugins ?? []) {
+    if (extra.mlflowApi) await mountMlflowApi(app, extra.plugin, {});
+    else await app.register(extra.plugin);
+  }
+  return app;
+}

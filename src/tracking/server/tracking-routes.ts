@@ -1,0 +1,457 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync, RouteShorthandOptions } from 'fastify';
+import { InputError, TasselError } from '../../errors.js';
+import type { ArtifactRepository } from '../artifacts/types.js';
+import { listRunArtifacts } from './run-artifacts.js';
+import type { Run, RunInfo, TrackingStore } from '../store/types.js';
+import { RUN_STATUSES, VIEW_TYPES } from '../store/types.js';
+
+/** Options of the tracking routes plugin (mounted under both MLflow API prefixes). */
+export interface TrackingRoutesOptions {
+  store: TrackingStore;
+  artifactRepository?: ArtifactRepository;
+  maxSearchResults: number;
+  maxHistoryResults: number;
+}
+
+const Id = Type.String({ maxLength: 256 });
+const KeyValue = Type.Object({ key: Type.String(), value: Type.Optional(Type.String()) });
+const Int64 = Type.Integer();
+const ViewType = Type.Union(VIEW_TYPES.map((v) => Type.Literal(v)));
+const StringList = Type.Array(Type.String());
+// Metric values may be numbers or the protobuf JSON spellings "NaN", "Infinity", "-Infinity".
+const MetricValue = Type.Union([Type.Number(), Type.String()]);
+const MetricIn = Type.Object({
+  key: Type.String(),
+  value: MetricValue,
+  timestamp: Type.Optional(Int64),
+  step: Type.Optional(Int64),
+});
+
+const S = {
+  createExperiment: Type.Object({
+    name: Type.String(),
+    artifact_location: Type.Optional(Type.String()),
+    tags: Type.Optional(Type.Array(KeyValue)),
+  }),
+  experimentId: Type.Object({ experiment_id: Id }),
+  experimentName: Type.Object({ experiment_name: Type.String() }),
+  searchExperiments: Type.Object({
+    max_results: Type.Optional(Int64),
+    page_token: Type.Optional(Type.String()),
+    filter: Type.Optional(Type.String()),
+    order_by: Type.Optional(StringList),
+    view_type: Type.Optional(ViewType),
+  }),
+  updateExperiment: Type.Object({ experiment_id: Id, new_name: Type.String() }),
+  setExperimentTag: Type.Object({ experiment_id: Id, key: Type.String(), value: Type.String() }),
+  deleteExperimentTag: Type.Object({ experiment_id: Id, key: Type.String() }),
+  createRun: Type.Object({
+    experiment_id: Id,
+    user_id: Type.Optional(Type.String()),
+    run_name: Type.Optional(Type.String()),
+    start_time: Type.Optional(Int64),
+    tags: Type.Optional(Type.Array(KeyValue)),
+  }),
+  runId: Type.Object({ run_id: Type.Optional(Id), run_uuid: Type.Optional(Id) }),
+  updateRun: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    status: Type.Optional(Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)))),
+    end_time: Type.Optional(Int64),
+    run_name: Type.Optional(Type.String()),
+  }),
+  searchRuns: Type.Object({
+    experiment_ids: Type.Optional(StringList),
+    filter: Type.Optional(Type.String()),
+    run_view_type: Type.Optional(ViewType),
+    max_results: Type.Optional(Int64),
+    order_by: Type.Optional(StringList),
+    page_token: Type.Optional(Type.String()),
+  }),
+  logMetric: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    key: Type.String(),
+    value: MetricValue,
+    timestamp: Type.Optional(Int64),
+    step: Type.Optional(Int64),
+  }),
+  logParam: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    key: Type.String(),
+    value: Type.String(),
+  }),
+  setTag: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    key: Type.String(),
+    value: Type.String(),
+  }),
+  deleteTag: Type.Object({ run_id: Id, key: Type.String() }),
+  logBatch: Type.Object({
+    run_id: Id,
+    metrics: Type.Optional(Type.Array(MetricIn)),
+    params: Type.Optional(Type.Array(KeyValue)),
+    tags: Type.Optional(Type.Array(KeyValue)),
+  }),
+  logInputs: Type.Object({
+    run_id: Id,
+    datasets: Type.Optional(
+      Type.Array(
+        Type.Object({
+          tags: Type.Optional(Type.Array(KeyValue)),
+          dataset: Type.Object({
+            name: Type.String(),
+            digest: Type.String(),
+            source_type: Type.String(),
+            source: Type.String(),
+            schema: Type.Optional(Type.String()),
+            profile: Type.Optional(Type.String()),
+          }),
+        }),
+      ),
+    ),
+  }),
+  getHistory: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    metric_key: Type.String(),
+    max_results: Type.Optional(Int64),
+    page_token: Type.Optional(Type.String()),
+  }),
+  getHistoryBulkInterval: Type.Object({
+    run_ids: StringList,
+    metric_key: Type.String(),
+    start_step: Type.Optional(Int64),
+    end_step: Type.Optional(Int64),
+    max_results: Type.Optional(Int64),
+  }),
+  listArtifacts: Type.Object({
+    run_id: Type.Optional(Id),
+    run_uuid: Type.Optional(Id),
+    path: Type.Optional(Type.String()),
+    page_token: Type.Optional(Type.String()),
+  }),
+};
+
+// Response schemas for the hot routes: fast-json-stringify serialises them several times faster.
+const KeyValueOut = Type.Object({ key: Type.String(), value: Type.String() });
+const MetricOut = Type.Object({
+  key: Type.String(),
+  value: Type.Union([Type.Number(), Type.String()]),
+  timestamp: Type.Integer(),
+  step: Type.Integer(),
+});
+const RunInfoOut = Type.Object({
+  run_id: Type.String(),
+  run_uuid: Type.String(),
+  run_name: Type.String(),
+  experiment_id: Type.String(),
+  user_id: Type.String(),
+  status: Type.String(),
+  start_time: Type.Integer(),
+  end_time: Type.Optional(Type.Integer()),
+  artifact_uri: Type.String(),
+  lifecycle_stage: Type.String(),
+});
+const RunOut = Type.Object({
+  info: RunInfoOut,
+  data: Type.Object({
+    metrics: Type.Array(MetricOut),
+    params: Type.Array(KeyValueOut),
+    tags: Type.Array(KeyValueOut),
+  }),
+  inputs: Type.Object({
+    dataset_inputs: Type.Array(
+      Type.Object({
+        tags: Type.Array(KeyValueOut),
+        dataset: Type.Object({
+          name: Type.String(),
+          digest: Type.String(),
+          source_type: Type.String(),
+          source: Type.String(),
+          schema: Type.Optional(Type.String()),
+          profile: Type.Optional(Type.String()),
+        }),
+      }),
+    ),
+  }),
+});
+const Empty = Type.Object({});
+
+type Handler<T extends TSchema> = (args: Static<T>) => Promise<unknown>;
+
+/** The run id from `run_id` or the deprecated `run_uuid`, as MLflow accepts either. */
+function runIdOf(args: { run_id?: string; run_uuid?: string }): string {
+  const id = args.run_id ?? args.run_uuid;
+  if (!id) {
+    throw new InputError(
+      "Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.",
+    );
+  }
+  return id;
+}
+
+/** Parses a metric value from JSON: a number or "NaN" / "Infinity" / "-Infinity". */
+function metricValue(v: number | string, key: string): number {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return Number.NaN;
+  if (v === 'Infinity' || v === 'inf') return Number.POSITIVE_INFINITY;
+  if (v === '-Infinity' || v === '-inf') return Number.NEGATIVE_INFINITY;
+  const n = Number(v);
+  if (v.trim() === '' || Number.isNaN(n)) {
+    throw new InputError(
+      `Got invalid value ${v} for metric '${key}' (timestamp=?). Please specify value as a valid double (64-bit floating point)`,
+    );
+  }
+  return n;
+}
+
+function clampMax(value: number | undefined, fallback: number, cap: number, name = 'max_results'): number {
+  if (value === undefined) return Math.min(fallback, cap);
+  if (value < 1 || value > cap) {
+    throw new InputError(
+      `Invalid value ${value} for parameter '${name}' supplied. It must be at most ${cap}, and at least 1`,
+    );
+  }
+  return value;
+}
+
+/**
+ * MLflow's tracking endpoints (experiments, runs, metrics, artifacts/list) with MLflow's paths, methods,
+ * field names and defaults. Read endpoints answer GET (query parameters, lists as repeated keys) and POST.
+ */
+export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (app, opts) => {
+  const store = opts.store;
+  // MLflow reads bodies with force=True: any content type is parsed as JSON.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(
+        new TasselError('MALFORMED_REQUEST', 'Malformed request body: it must be a JSON object.'),
+        undefined,
+      );
+    }
+  });
+
+  function post<T extends TSchema>(url: string, schema: T, handler: Handler<T>, response?: TSchema): void {
+    const options: RouteShorthandOptions = {
+      schema: { body: schema, ...(response ? { response: { 200: response } } : {}) },
+    };
+    app.post(url, options, async (req) => handler((req.body ?? {}) as Static<T>));
+  }
+  function get<T extends TSchema>(url: string, schema: T, handler: Handler<T>, response?: TSchema): void {
+    const options: RouteShorthandOptions = {
+      schema: { querystring: schema, ...(response ? { response: { 200: response } } : {}) },
+    };
+    app.get(url, options, async (req) => handler(req.query as Static<T>));
+  }
+  function both<T extends TSchema>(url: string, schema: T, handler: Handler<T>, response?: TSchema): void {
+    get(url, schema, handler, response);
+    post(url, schema, handler, response);
+  }
+
+  // ---- experiments ----
+  post('/experiments/create', S.createExperiment, async (a) => ({
+    experiment_id: await store.createExperiment({
+      name: a.name,
+      artifact_location: a.artifact_location || undefined,
+      tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
+    }),
+  }));
+  both('/experiments/get', S.experimentId, async (a) => ({
+    experiment: await store.getExperiment(a.experiment_id),
+  }));
+  both('/experiments/get-by-name', S.experimentName, async (a) => ({
+    experiment: await store.getExperimentByName(a.experiment_name),
+  }));
+  both('/experiments/search', S.searchExperiments, async (a) => {
+    const r = await store.searchExperiments({
+      max_results: clampMax(a.max_results, 1000, opts.maxSearchResults),
+      page_token: a.page_token || undefined,
+      filter: a.filter || undefined,
+      order_by: a.order_by,
+      view_type: a.view_type,
+    });
+    return r.next_page_token ? r : { experiments: r.experiments };
+  });
+  post('/experiments/update', S.updateExperiment, async (a) => {
+    await store.renameExperiment(a.experiment_id, a.new_name);
+    return {};
+  });
+  post('/experiments/delete', S.experimentId, async (a) => {
+    await store.deleteExperiment(a.experiment_id);
+    return {};
+  });
+  post('/experiments/restore', S.experimentId, async (a) => {
+    await store.restoreExperiment(a.experiment_id);
+    return {};
+  });
+  post('/experiments/set-experiment-tag', S.setExperimentTag, async (a) => {
+    await store.setExperimentTag(a.experiment_id, a.key, a.value);
+    return {};
+  });
+  post('/experiments/delete-experiment-tag', S.deleteExperimentTag, async (a) => {
+    await store.deleteExperimentTag(a.experiment_id, a.key);
+    return {};
+  });
+
+  // ---- runs ----
+  const runResponse = Type.Object({ run: RunOut });
+  post(
+    '/runs/create',
+    S.createRun,
+    async (a) => ({
+      run: await store.createRun({
+        experiment_id: a.experiment_id,
+        user_id: a.user_id,
+        run_name: a.run_name,
+        start_time: a.start_time,
+        tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
+      }),
+    }),
+    runResponse,
+  );
+  both('/runs/get', S.runId, async (a) => ({ run: await store.getRun(runIdOf(a)) }), runResponse);
+  post(
+    '/runs/update',
+    S.updateRun,
+    async (a) => {
+      const info: RunInfo = await store.updateRun({
+        run_id: runIdOf(a),
+        status: a.status,
+        end_time: a.end_time,
+        run_name: a.run_name,
+      });
+      return { run_info: info };
+    },
+    Type.Object({ run_info: RunInfoOut }),
+  );
+  post('/runs/delete', S.runId, async (a) => {
+    await store.deleteRun(runIdOf(a));
+    return {};
+  });
+  post('/runs/restore', S.runId, async (a) => {
+    await store.restoreRun(runIdOf(a));
+    return {};
+  });
+  post(
+    '/runs/search',
+    S.searchRuns,
+    async (a) => {
+      const r = await store.searchRuns({
+        experiment_ids: a.experiment_ids ?? [],
+        filter: a.filter || undefined,
+        run_view_type: a.run_view_type,
+        max_results: clampMax(a.max_results, 1000, opts.maxSearchResults),
+        order_by: a.order_by,
+        page_token: a.page_token || undefined,
+      });
+      return r;
+    },
+    Type.Object({ runs: Type.Array(RunOut), next_page_token: Type.Optional(Type.String()) }),
+  );
+  post(
+    '/runs/log-metric',
+    S.logMetric,
+    async (a) => {
+      await store.logBatch({
+        run_id: runIdOf(a),
+        metrics: [
+          {
+            key: a.key,
+            value: metricValue(a.value, a.key),
+            timestamp: a.timestamp ?? Date.now(),
+            step: a.step ?? 0,
+          },
+        ],
+      });
+      return {};
+    },
+    Empty,
+  );
+  post('/runs/log-parameter', S.logParam, async (a) => {
+    await store.logBatch({ run_id: runIdOf(a), params: [{ key: a.key, value: a.value }] });
+    return {};
+  });
+  post('/runs/set-tag', S.setTag, async (a) => {
+    await store.logBatch({ run_id: runIdOf(a), tags: [{ key: a.key, value: a.value }] });
+    return {};
+  });
+  post('/runs/delete-tag', S.deleteTag, async (a) => {
+    await store.deleteTag(a.run_id, a.key);
+    return {};
+  });
+  post(
+    '/runs/log-batch',
+    S.logBatch,
+    async (a) => {
+      const now = Date.now();
+      await store.logBatch({
+        run_id: a.run_id,
+        metrics: a.metrics?.map((m) => ({
+          key: m.key,
+          value: metricValue(m.value, m.key),
+          timestamp: m.timestamp ?? now,
+          step: m.step ?? 0,
+        })),
+        params: a.params?.map((p) => ({ key: p.key, value: p.value ?? '' })),
+        tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
+      });
+      return {};
+    },
+    Empty,
+  );
+  post('/runs/log-inputs', S.logInputs, async (a) => {
+    await store.logInputs(
+      a.run_id,
+      (a.datasets ?? []).map((d) => ({
+        tags: (d.tags ?? []).map((t) => ({ key: t.key, value: t.value ?? '' })),
+        dataset: d.dataset,
+      })),
+    );
+    return {};
+  });
+
+  // ---- metrics ----
+  both(
+    '/metrics/get-history',
+    S.getHistory,
+    async (a) => {
+      return store.getMetricHistory({
+        run_id: runIdOf(a),
+        metric_key: a.metric_key,
+        max_results: clampMax(a.max_results, opts.maxHistoryResults, opts.maxHistoryResults),
+        page_token: a.page_token || undefined,
+      });
+    },
+    Type.Object({ metrics: Type.Array(MetricOut), next_page_token: Type.Optional(Type.String()) }),
+  );
+  both('/metrics/get-history-bulk-interval', S.getHistoryBulkInterval, async (a) => {
+    if (a.run_ids.length === 0)
+      throw new InputError('GetMetricHistoryBulkInterval request must specify at least one run_id.');
+    if (a.run_ids.length > 100) {
+      throw new InputError(
+        `GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids. Received ${a.run_ids.length} run_ids.`,
+      );
+    }
+    return store.getMetricHistoryBulkInterval({
+      run_ids: a.run_ids,
+      metric_key: a.metric_key,
+      start_step: a.start_step,
+      end_step: a.end_step,
+      max_results: clampMax(a.max_results, 2500, 2500),
+    });
+  });
+
+  // ---- artifacts ----
+  both('/artifacts/list', S.listArtifacts, async (a) => {
+    const run: Run = await store.getRun(runIdOf(a));
+    return listRunArtifacts(run.info.artifact_uri, a.path, opts.artifactRepository);
+  });
+};

@@ -1,0 +1,172 @@
+/**
+ * The tracking store port. Entities are in MLflow's REST wire shape (snake_case, string ids, integer
+ * millisecond timestamps) so the server sends them as they are and the REST client returns the same
+ * objects: one contract suite checks the SQL stores and the client alike.
+ */
+
+export type LifecycleStage = 'active' | 'deleted';
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+export const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'];
+/** MLflow's ViewType. */
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+export const VIEW_TYPES: readonly ViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: LifecycleStage;
+  last_update_time: number;
+  creation_time: number;
+  tags: KeyValue[];
+}
+
+export interface RunInfo {
+  run_id: string;
+  /** Deprecated duplicate of run_id that MLflow still sends. */
+  run_uuid: string;
+  run_name: string;
+  experiment_id: string;
+  user_id: string;
+  status: RunStatus;
+  start_time: number;
+  end_time?: number;
+  artifact_uri: string;
+  lifecycle_stage: LifecycleStage;
+}
+
+/** A metric value; NaN and ±Infinity travel as the strings "NaN", "Infinity", "-Infinity" in JSON. */
+export interface Metric {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+}
+
+export interface MetricWithRunId extends Metric {
+  run_id: string;
+}
+
+export interface Dataset {
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+export interface DatasetInput {
+  tags: KeyValue[];
+  dataset: Dataset;
+}
+
+export interface RunData {
+  metrics: Metric[];
+  params: KeyValue[];
+  tags: KeyValue[];
+}
+
+export interface Run {
+  info: RunInfo;
+  data: RunData;
+  inputs: { dataset_inputs: DatasetInput[] };
+}
+
+export interface CreateExperimentRequest {
+  name: string;
+  artifact_location?: string;
+  tags?: KeyValue[];
+}
+
+export interface SearchExperimentsRequest {
+  view_type?: ViewType;
+  max_results?: number;
+  filter?: string;
+  order_by?: string[];
+  page_token?: string;
+}
+
+export interface CreateRunRequest {
+  experiment_id: string;
+  user_id?: string;
+  run_name?: string;
+  start_time?: number;
+  tags?: KeyValue[];
+}
+
+export interface UpdateRunRequest {
+  run_id: string;
+  status?: RunStatus;
+  end_time?: number;
+  run_name?: string;
+}
+
+export interface SearchRunsRequest {
+  experiment_ids: string[];
+  filter?: string;
+  run_view_type?: ViewType;
+  max_results?: number;
+  order_by?: string[];
+  page_token?: string;
+}
+
+export interface LogBatchRequest {
+  run_id: string;
+  metrics?: Metric[];
+  params?: KeyValue[];
+  tags?: KeyValue[];
+}
+
+export interface GetMetricHistoryRequest {
+  run_id: string;
+  metric_key: string;
+  max_results?: number;
+  page_token?: string;
+}
+
+export interface GetMetricHistoryBulkIntervalRequest {
+  run_ids: string[];
+  metric_key: string;
+  start_step?: number;
+  end_step?: number;
+  max_results?: number;
+}
+
+/** The tracking store port: every operation the REST API exposes, once. */
+export interface TrackingStore {
+  createExperiment(req: CreateExperimentRequest): Promise<string>;
+  getExperiment(experimentId: string): Promise<Experiment>;
+  getExperimentByName(name: string): Promise<Experiment>;
+  searchExperiments(
+    req: SearchExperimentsRequest,
+  ): Promise<{ experiments: Experiment[]; next_page_token?: string }>;
+  renameExperiment(experimentId: string, newName: string): Promise<void>;
+  deleteExperiment(experimentId: string): Promise<void>;
+  restoreExperiment(experimentId: string): Promise<void>;
+  setExperimentTag(experimentId: string, key: string, value: string): Promise<void>;
+  deleteExperimentTag(experimentId: string, key: string): Promise<void>;
+
+  createRun(req: CreateRunRequest): Promise<Run>;
+  getRun(runId: string): Promise<Run>;
+  updateRun(req: UpdateRunRequest): Promise<RunInfo>;
+  deleteRun(runId: string): Promise<void>;
+  restoreRun(runId: string): Promise<void>;
+  searchRuns(req: SearchRunsRequest): Promise<{ runs: Run[]; next_page_token?: string }>;
+  /** Metrics, params and tags in one call; log-metric, log-parameter and set-tag go through it. */
+  logBatch(req: LogBatchRequest): Promise<void>;
+  deleteTag(runId: string, key: string): Promise<void>;
+  logInputs(runId: string, datasets: DatasetInput[]): Promise<void>;
+  getMetricHistory(req: GetMetricHistoryRequest): Promise<{ metrics: Metric[]; next_page_token?: string }>;
+  getMetricHistoryBulkInterval(
+    req: GetMetricHistoryBulkIntervalRequest,
+  ): Promise<{ metrics: MetricWithRunId[] }>;
+
+  /** Releases what the store holds (connections); the database it was given is closed by its owner. */
+  close?(): Promise<void>;
+}
