@@ -1,0 +1,51 @@
+import type { DatasetSchema } from '../data/schema.js';
+import type { RawRecord } from '../data/table.js';
+import { createRecordEncoder, type FittedTransform } from '../features/transform.js';
+import type { Classifier } from '../ml/model.js';
+import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
+import type { ModelIdentity, ServedModel } from './served-model.js';
+
+/** The parts of a model bundle serving needs. */
+export interface ServedModelParts {
+  identity: ModelIdentity;
+  schema: DatasetSchema;
+  transform: FittedTransform;
+  model: Classifier;
+  threshold: number;
+  prior: number;
+  signature?: unknown;
+  metrics?: Record<string, number>;
+  validatorOptions?: RecordValidatorOptions;
+}
+
+/**
+ * A servable model from a fitted transform and classifier: the record encoder writes into one preallocated
+ * Float64Array and the classifier's `predictOne` scores it (for GBDT, a walk over flattened tree arrays), so a
+ * prediction allocates nothing. Safe because scoring is synchronous: no request interleaves inside it.
+ */
+export function createServedModel(parts: ServedModelParts): ServedModel {
+  const encoder = createRecordEncoder(parts.transform);
+  const width = encoder.width;
+  const row = new Float64Array(width);
+  const model = parts.model;
+  return {
+    identity: parts.identity,
+    fallback: false,
+    threshold: parts.threshold,
+    prior: parts.prior,
+    width,
+    featureNames: parts.transform.feature_names,
+    schema: parts.schema,
+    signature: parts.signature ?? null,
+    metrics: parts.metrics ?? {},
+    kind: model.kind,
+    validator: createRecordValidator(parts.schema, parts.validatorOptions),
+    scoreRecord(record: RawRecord): number {
+      encoder.encode(record, row);
+      return model.predictOne(row);
+    },
+    scoreVector(vector: Float64Array): number {
+      return model.predictOne(vector);
+    },
+  };
+}
