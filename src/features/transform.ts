@@ -69,8 +69,13 @@ export interface FittedTransform {
 }
 
 const median = (values: Float64Array): number => {
-  const finite = values.filter((v) => !Number.isNaN(v)).sort();
-  const n = finite.length;
+  const buf = new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v)) buf[n++] = v;
+  }
+  const finite = buf.subarray(0, n).sort();
   if (n === 0) return Number.NaN;
   return n % 2 ? finite[(n - 1) >> 1]! : (finite[n / 2 - 1]! + finite[n / 2]!) / 2;
 };
