@@ -199,7 +199,7 @@ export function resolveSchema(
   const known = new Set(header);
   if (!known.has(target)) {
     throw new InputError(
-      `target column ${JSON.stringify(target)} is not in the header (columns: ${header.join(', ')})`,
+      `missing target column ${JSON.stringify(target)}: not in the header (line 1); columns: ${header.join(', ')}`,
     );
   }
   // Ignored/id/typed columns absent from this file are fine: train and test files share options but may
