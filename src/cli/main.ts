@@ -9,6 +9,9 @@ import { TASSEL_VERSION } from '../version.js';
 const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [
   // e.g. () => import('./data-command.js'),
   () => import('./data-command.js'),
+  () => import('./train-command.js'),
+  () => import('./pipeline-command.js'),
+  () => import('./up-command.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -70,6 +70,21 @@ export async function prepareData(config: PipelineConfig): Promise<PreparedData>
   let main: Awaited<ReturnType<typeof readCsvTable>>;
   if (d.schema !== undefined) {
     let base = resolveSchema(d.schema, []);
+    const unknown = [...d.ignore, ...d.ids].filter((n) => !base.columns.some((c) => c.name === n));
+    if (unknown.length)
+      throw new InputError(`data.ignore/ids: schema ${base.name} has no column(s) ${unknown.join(', ')}`);
+    const ignore = new Set(d.ignore);
+    if (ignore.has(base.target)) throw new InputError(`data.ignore: ${base.target} is the target`);
+    base = {
+      ...base,
+      columns: base.columns.map((c) =>
+        ignore.has(c.name)
+          ? { ...c, role: 'ignore' as const }
+          : d.ids.includes(c.name)
+            ? { ...c, type: 'id' as const, role: 'id' as const }
+            : c,
+      ),
+    };
     if (validColumn) base = withValidColumn(base, validColumn);
     main = await readCsvTable(d.path, { schema: base, policy });
     schema = main.schema;

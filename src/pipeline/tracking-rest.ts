@@ -85,8 +85,13 @@ export function createRestTracking(options: RestTrackingOptions): PipelineTracki
         lastError = e;
       }
     }
-    const cause = lastError as Error & { cause?: { code?: string } };
-    const why = cause?.cause?.code ?? cause?.message ?? String(lastError);
+    const err = lastError as Error & { cause?: { code?: string; errors?: Array<{ code?: string }> } };
+    const why =
+      err?.cause?.code ??
+      err?.cause?.errors?.[0]?.code ??
+      (err?.cause as Error | undefined)?.message ??
+      err?.message ??
+      String(lastError);
     throw new TasselError(
       'TEMPORARILY_UNAVAILABLE',
       `tracking server ${base} unreachable after ${retries} attempts (${method} ${path}: ${why})`,

@@ -1,0 +1,167 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { writeCourseCompletionCsv } from '../data/synthetic.js';
+import { InputError, TasselError } from '../errors.js';
+import { createLineReporter, createTtyReporter } from '../pipeline/reporter.js';
+import { runPipeline } from '../pipeline/runner.js';
+import { openTracking } from '../pipeline/tracking-target.js';
+import { DEFAULT_DATA_PATH, formatResult, resolveConfig } from './pipeline-command.js';
+
+interface UpFlags {
+  config?: string;
+  rows: string;
+  seed: string;
+  port: string;
+  once?: boolean;
+  trackingUri?: string;
+}
+
+/** A ready-to-paste curl command for one record. */
+export function curlExample(url: string, record: Record<string, unknown>): string {
+  const body = JSON.stringify({ record }).replace(/'/g, "'\\''");
+  return `curl -s -X POST ${url}/predict -H 'content-type: application/json' -d '${body}'`;
+}
+
+/**
+ * `tassel up` (what `npm start` runs): generate data if there is none, start the tracking server, run the
+ * pipeline, serve models:/<model>@production and print the URLs and a curl example. Ctrl-C stops everything.
+ * `--once` checks one prediction over HTTP and exits (CI).
+ */
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'the whole loop on one machine: generate data if needed, start tracking, run the pipeline, serve production (Ctrl-C stops)',
+    )
+    .option(
+      '--config <file>',
+      'pipeline config (default: ./pipeline.yaml|yml|json, else built-in on ./tassel-data/students.csv)',
+    )
+    .option('--rows <n>', 'rows of generated data when the data file is missing', '20000')
+    .option('--seed <n>', 'seed of the generated data', '7')
+    .option('--port <n>', 'port of the prediction service (0 = any free port)', '8080')
+    .option('--tracking-uri <uri>', 'use this tracking server instead of the embedded one')
+    .option('--once', 'run, check one prediction through the service, stop everything and exit (CI)')
+    .action(async (flags: UpFlags) => {
+      const rows = Number(flags.rows);
+      const port = Number(flags.port);
+      if (!Number.isInteger(rows) || rows < 100)
+        throw new InputError(`--rows must be an integer >= 100, got ${flags.rows}`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new InputError(`--port must be a port number, got ${flags.port}`);
+      const config = resolveConfig(flags.config);
+      const reporter = process.stderr.isTTY && !process.env.CI ? createTtyReporter() : createLineReporter();
+      const out = (s: string) => process.stdout.write(`${s}\n`);
+
+      if (!existsSync(config.data.path)) {
+        if (resolve(config.data.path) !== resolve(DEFAULT_DATA_PATH) || flags.config)
+          throw new InputError(`${config.data.path}: file not found`);
+        mkdirSync(dirname(config.data.path), { recursive: true });
+        const t0 = performance.now();
+        await writeCourseCompletionCsv(config.data.path, { rows, seed: Number(flags.seed) });
+        reporter.info(
+          `generated ${rows} rows into ${config.data.path} in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+        );
+      }
+
+      const target = await openTracking({
+        uri: flags.trackingUri,
+        configUri: config.tracking.uri,
+        dataDir: config.tracking.data_dir,
+      });
+      const stops: Array<() => Promise<void>> = [() => target.close()];
+      const stopAll = async () => {
+        for (const stop of stops.reverse()) await stop().catch(() => {});
+      };
+      try {
+        reporter.info(
+          `tracking server: ${target.uri}${target.embedded ? ` (embedded, data in ${config.tracking.data_dir})` : ''}`,
+        );
+        const result = await runPipeline({
+          config,
+          tracking: target.tracking,
+          reporter,
+          workDir: join(config.tracking.data_dir, 'last-run'),
+        });
+        out(formatResult(result));
+        if (!result.productionVersion) {
+          throw new TasselError(
+            'INVALID_STATE',
+            `no ${config.model_name} version is in production: the gate rejected the first model`,
+          );
+        }
+        const { startServing } = await import('../serving/server.js');
+        const modelUri = `models:/${config.model_name}@production`;
+        const serving = await startServing({ modelUri, trackingUri: target.uri, port, pollIntervalMs: 5000 });
+        stops.push(() => serving.close());
+        const record = await exampleRecord(result.bundleDir, serving.url);
+        out(`tracking UI/API:   ${target.uri}`);
+        out(
+          `prediction service: ${serving.url}  (serving ${modelUri} = version ${result.productionVersion})`,
+        );
+        out(`OpenAPI docs:       ${serving.url}/docs`);
+        out('try it:');
+        out(`  ${curlExample(serving.url, record)}`);
+        if (flags.once) {
+          const res = await fetch(`${serving.url}/predict`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ record }),
+          });
+          const body = (await res.json()) as Record<string, unknown>;
+          const p = Number((body as { probability?: unknown }).probability);
+          if (!res.ok || !(p >= 0 && p <= 1))
+            throw new TasselError(
+              'INTERNAL_ERROR',
+              `prediction check failed: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`,
+            );
+          out(`prediction check: HTTP ${res.status} ${JSON.stringify(body)}`);
+          return;
+        }
+        out('Ctrl-C stops everything.');
+        await new Promise<void>((done) => {
+          const onSignal = () => {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            out('\nstopping...');
+            done();
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+        });
+      } finally {
+        await stopAll();
+      }
+    });
+}
+
+/** One example record: the bundle's input example, else what the service's /model says, else {}. */
+async function exampleRecord(bundleDir: string, url: string): Promise<Record<string, unknown>> {
+  const pick = (ex: unknown): Record<string, unknown> | null => {
+    if (Array.isArray(ex))
+      return ex[0] && typeof ex[0] === 'object' ? (ex[0] as Record<string, unknown>) : null;
+    if (!ex || typeof ex !== 'object') return null;
+    const o = ex as Record<string, unknown>;
+    for (const k of ['dataframe_records', 'records', 'instances', 'inputs'])
+      if (Array.isArray(o[k])) return pick(o[k]);
+    const split = (o.dataframe_split ?? o) as { columns?: unknown; data?: unknown };
+    if (Array.isArray(split.columns) && Array.isArray(split.data) && Array.isArray(split.data[0])) {
+      const row = split.data[0] as unknown[];
+      return Object.fromEntries((split.columns as string[]).map((c, i) => [c, row[i] ?? null]));
+    }
+    return o;
+  };
+  try {
+    const local = pick(JSON.parse(readFileSync(join(bundleDir, 'input_example.json'), 'utf8')));
+    if (local) return local;
+  } catch {
+    // fall through to the service
+  }
+  try {
+    const body = (await (await fetch(`${url}/model`)).json()) as Record<string, unknown>;
+    return pick(body.input_example ?? body.inputExample) ?? {};
+  } catch {
+    return {};
+  }
+}
