@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { dummyModel } from './dummy.js';
+import { gbdtFactory } from './gbdt/gbdt-classifier.js';
 import { logisticModel } from './logistic.js';
 import type { Classifier, ModelFactory, ModelJSON } from './model.js';
 
@@ -7,7 +8,7 @@ import type { Classifier, ModelFactory, ModelJSON } from './model.js';
  * The built-in model kinds. Each model module exports a ModelFactory; add it to this list.
  * User-supplied models (pipeline candidates from a module) are passed alongside, not registered globally.
  */
-const BUILTIN: ModelFactory[] = [dummyModel, logisticModel];
+const BUILTIN: ModelFactory[] = [dummyModel, logisticModel, gbdtFactory];
 
 export function builtinModelKinds(): readonly ModelFactory[] {
   return BUILTIN;

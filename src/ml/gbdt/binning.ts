@@ -1,0 +1,180 @@
+import type { Matrix } from '../matrix.js';
+
+/**
+ * Quantile cut points per feature, computed once before boosting (XGBoost's `hist` method).
+ * A value x falls in bin b of feature f when cuts[b-1] <= x < cuts[b] (the number of cuts <= x),
+ * so a split "bins <= b go left" is the threshold test `x < cuts[b]`, XGBoost's `x < split_condition`.
+ * Missing values (NaN) have their own slot after the value bins.
+ *
+ * Every (feature, bin) pair has one global slot: slot = offset[f] + bin, missing = offset[f] + nBins[f].
+ * Binned matrices store global slots, so a histogram update is one load and two adds.
+ */
+export interface BinCuts {
+  readonly nFeatures: number;
+  /** All cut points, feature after feature. */
+  readonly cuts: Float64Array;
+  /** cuts of feature f are cuts[cutStart[f] .. cutStart[f+1]). */
+  readonly cutStart: Int32Array;
+  /** First global slot of feature f (length nFeatures + 1; the last entry is the total number of slots). */
+  readonly slotOffset: Int32Array;
+  /** Value bins of feature f (= its number of cuts + 1); its missing slot is slotOffset[f] + nBins[f]. */
+  readonly nBins: Int32Array;
+}
+
+/** A binned matrix: column-major global slots, 16-bit when they fit, else 32-bit. */
+export type BinnedRows = Uint16Array | Uint32Array;
+
+/**
+ * Cut points from (up to) `maxBin` quantiles of each column's non-missing finite values.
+ * Columns with at most `maxBin` distinct values get one bin per value (cuts at each value but the smallest).
+ */
+export function computeBinCuts(X: Matrix, maxBin: number): BinCuts {
+  const { rows: n, cols: m, data } = X;
+  const perFeature: Float64Array[] = [];
+  const col = new Float64Array(n);
+  for (let f = 0; f < m; f++) {
+    let k = 0;
+    for (let i = 0, idx = f; i < n; i++, idx += m) {
+      const v = data[idx]!;
+      if (Number.isFinite(v)) col[k++] = v;
+    }
+    perFeature.push(fewDistinct(col, k, maxBin) ?? cutsFromSorted(col.subarray(0, k).sort(), maxBin));
+  }
+  const cutStart = new Int32Array(m + 1);
+  const slotOffset = new Int32Array(m + 1);
+  const nBins = new Int32Array(m);
+  for (let f = 0; f < m; f++) {
+    cutStart[f + 1] = cutStart[f]! + perFeature[f]!.length;
+    nBins[f] = perFeature[f]!.length + 1;
+    slotOffset[f + 1] = slotOffset[f]! + nBins[f]! + 1;
+  }
+  const cuts = new Float64Array(cutStart[m]!);
+  for (let f = 0; f < m; f++) cuts.set(perFeature[f]!, cutStart[f]!);
+  return { nFeatures: m, cuts, cutStart, slotOffset, nBins };
+}
+
+/** Cuts of a column with at most 16 distinct values without sorting it (one-hot, flags, small counts). */
+function fewDistinct(col: Float64Array, k: number, maxBin: number): Float64Array | null {
+  const seen: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const v = col[i]!;
+    if (seen.length > 0 && (v === seen[0] || v === seen[seen.length - 1] || seen.includes(v))) continue;
+    if (seen.length >= Math.min(16, maxBin)) return null;
+    seen.push(v);
+  }
+  seen.sort((a, b) => a - b);
+  return Float64Array.from(seen.slice(1));
+}
+
+function cutsFromSorted(sorted: Float64Array, maxBin: number): Float64Array {
+  const n = sorted.length;
+  if (n === 0) return new Float64Array(0);
+  let distinct = 1;
+  for (let i = 1; i < n; i++) if (sorted[i] !== sorted[i - 1]) distinct++;
+  const out: number[] = [];
+  if (distinct <= maxBin) {
+    for (let i = 1; i < n; i++) if (sorted[i] !== sorted[i - 1]) out.push(sorted[i]!);
+    return Float64Array.from(out);
+  }
+  // maxBin - 1 interior cuts at rank quantiles; a cut equal to the minimum or a previous cut is dropped.
+  let last = sorted[0]!;
+  for (let b = 1; b < maxBin; b++) {
+    const v = sorted[Math.min(n - 1, Math.floor((b * n) / maxBin))]!;
+    if (v > last) {
+      out.push(v);
+      last = v;
+    }
+  }
+  return Float64Array.from(out);
+}
+
+/** The value bin of x in feature f (number of cuts <= x); NaN maps to the missing bin nBins[f]. */
+export function binOf(c: BinCuts, f: number, x: number): number {
+  if (Number.isNaN(x)) return c.nBins[f]!;
+  let lo = c.cutStart[f]!;
+  let hi = c.cutStart[f + 1]!;
+  const start = lo;
+  const cuts = c.cuts;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cuts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - start;
+}
+
+/** Bins every cell of X into global slots, column-major: feature f of row i is at [f * rows + i]. */
+export function binMatrix(c: BinCuts, X: Matrix): BinnedRows {
+  const { rows: n, cols: m, data } = X;
+  if (m !== c.nFeatures) throw new Error(`binMatrix: ${m} columns, cuts for ${c.nFeatures}`);
+  const total = c.slotOffset[m]!;
+  const out: BinnedRows = total <= 0xffff ? new Uint16Array(n * m) : new Uint32Array(n * m);
+  const { cuts, cutStart, slotOffset, nBins } = c;
+  for (let f = 0; f < m; f++) {
+    const lo0 = cutStart[f]!;
+    const hi0 = cutStart[f + 1]!;
+    const off = slotOffset[f]!;
+    const missing = off + nBins[f]!;
+    const at = f * n;
+    for (let i = 0, idx = f; i < n; i++, idx += m) {
+      const x = data[idx]!;
+      if (Number.isNaN(x)) {
+        out[at + i] = missing;
+        continue;
+      }
+      let lo = lo0;
+      let hi = hi0;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (cuts[mid]! <= x) lo = mid + 1;
+        else hi = mid;
+      }
+      out[at + i] = off + lo - lo0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Rows without their most frequent bin per feature (compressed sparse rows of global slots).
+ * One-hot columns and mostly-constant numerics then cost nothing in histogram building: the histogram
+ * entry of a feature's default slot is the node total minus its other slots.
+ */
+export interface SparseRows {
+  /** Cells of row r are slots[rowStart[r] .. rowStart[r+1]), ascending. */
+  rowStart: Uint32Array;
+  slots: Uint16Array | Uint32Array;
+  /** The omitted (most frequent) slot of each feature. */
+  defaultSlot: Int32Array;
+}
+
+/** Builds {@link SparseRows} from a column-major binned matrix. */
+export function sparseRows(c: BinCuts, bins: BinnedRows, n: number): SparseRows {
+  const m = c.nFeatures;
+  const total = c.slotOffset[m]!;
+  const freq = new Uint32Array(total);
+  for (let k = 0; k < n * m; k++) freq[bins[k]!]!++;
+  const defaultSlot = new Int32Array(m);
+  for (let f = 0; f < m; f++) {
+    let best = c.slotOffset[f]!;
+    for (let s = best + 1; s < c.slotOffset[f + 1]!; s++) if (freq[s]! > freq[best]!) best = s;
+    defaultSlot[f] = best;
+  }
+  const rowStart = new Uint32Array(n + 1);
+  for (let f = 0; f < m; f++) {
+    const d = defaultSlot[f]!;
+    for (let i = 0, k = f * n; i < n; i++, k++) if (bins[k] !== d) rowStart[i + 1]!++;
+  }
+  for (let i = 0; i < n; i++) rowStart[i + 1]! += rowStart[i]!;
+  const nnz = rowStart[n]!;
+  const slots = total <= 0xffff ? new Uint16Array(nnz) : new Uint32Array(nnz);
+  const pos = rowStart.slice(0, n);
+  for (let f = 0; f < m; f++) {
+    const d = defaultSlot[f]!;
+    for (let i = 0, k = f * n; i < n; i++, k++) {
+      const b = bins[k]!;
+      if (b !== d) slots[pos[i]!++] = b;
+    }
+  }
+  return { rowStart, slots, defaultSlot };
+}

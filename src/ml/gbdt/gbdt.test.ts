@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createMatrix, type Matrix } from '../matrix.js';
+import { computeBinCuts } from './binning.js';
+import { type GbdtClassifier, gbdtFactory, gbdtFromJSON } from './gbdt-classifier.js';
+import { aucScore } from './metrics.js';
+import { resolveGbdtParams } from './params.js';
+import { createPrng } from './prng.js';
+
+function data(n: number, cols: number, seed: number, label: (x: Float64Array) => number) {
+  const rng = createPrng(seed);
+  const X = new Float64Array(n * cols);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = X.subarray(i * cols, (i + 1) * cols);
+    for (let j = 0; j < cols; j++) row[j] = rng.next() * 2 - 1;
+    y[i] = rng.next() < label(row) ? 1 : 0;
+  }
+  return { X: createMatrix(n, cols, X), y };
+}
+
+const fit = (params: Record<string, unknown>, X: Matrix, y: Uint8Array, opts = {}) => {
+  const m = gbdtFactory.create(params) as GbdtClassifier;
+  m.fit(X, y, opts);
+  return m;
+};
+
+const splits = (m: GbdtClassifier) =>
+  m.ensemble.trees.reduce((s, t) => s + t.feature.filter((f) => f >= 0).length, 0);
+
+const xor = (r: Float64Array) => (r[0]! > 0 !== r[1]! > 0 ? 0.95 : 0.05);
+
+describe('gbdt training', () => {
+  test('learns an XOR interaction that no single feature (or linear score) carries', () => {
+    const train = data(2000, 3, 1, xor);
+    const test = data(1000, 3, 2, xor);
+    const m = fit({ n_estimators: 30, max_depth: 3, eta: 0.3 }, train.X, train.y);
+    const auc = aucScore(test.y, m.predictProba(test.X));
+    assert.ok(auc > 0.9, `auc ${auc}`);
+    // Each feature alone is uninformative: its AUC is near 0.5.
+    for (let j = 0; j < 2; j++) {
+      const col = Float64Array.from({ length: test.X.rows }, (_, i) => test.X.data[i * 3 + j]!);
+      assert.ok(Math.abs(aucScore(test.y, col) - 0.5) < 0.05);
+    }
+  });
+
+  test('missing values follow the learned default direction', () => {
+    // x missing -> mostly positive; otherwise positive iff x > 0.5.
+    const n = 1200;
+    const rng = createPrng(3);
+    const X = new Float64Array(n);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (i % 4 === 0) {
+        X[i] = Number.NaN;
+        y[i] = rng.next() < 0.9 ? 1 : 0;
+      } else {
+        X[i] = rng.next();
+        y[i] = X[i]! > 0.5 ? 1 : 0;
+      }
+    }
+    const m = fit({ n_estimators: 1, max_depth: 1, eta: 1 }, createMatrix(n, 1, X), y);
+    const t = m.ensemble.trees[0]!;
+    assert.equal(t.feature[0], 0);
+    assert.ok(Math.abs(t.threshold[0]! - 0.5) < 0.05);
+    assert.equal(t.defaultLeft[0], 0, 'missing joins the positive (right) side');
+    const pMissing = m.predictOne(Float64Array.of(Number.NaN));
+    assert.equal(pMissing, m.predictOne(Float64Array.of(0.9)));
+    assert.ok(pMissing > 0.5);
+    // Flip: missing mostly negative -> default left.
+    for (let i = 0; i < n; i += 4) y[i] = 1 - y[i]!;
+    const m2 = fit({ n_estimators: 1, max_depth: 1, eta: 1 }, createMatrix(n, 1, X), y);
+    assert.equal(m2.ensemble.trees[0]!.defaultLeft[0], 1);
+    assert.ok(m2.predictOne(Float64Array.of(Number.NaN)) < 0.5);
+  });
+
+  test('gamma and min_child_weight prune splits as XGBoost documents', () => {
+    const d = data(1500, 4, 4, (r) => 1 / (1 + Math.exp(-3 * (r[0]! + r[1]! * r[2]!))));
+    const base = fit({ n_estimators: 5, max_depth: 4 }, d.X, d.y);
+    const gamma = fit({ n_estimators: 5, max_depth: 4, gamma: 5 }, d.X, d.y);
+    const mcw = fit({ n_estimators: 5, max_depth: 4, min_child_weight: 40 }, d.X, d.y);
+    assert.ok(splits(gamma) < splits(base), `${splits(gamma)} < ${splits(base)}`);
+    assert.ok(splits(mcw) < splits(base), `${splits(mcw)} < ${splits(base)}`);
+    for (const t of gamma.ensemble.trees)
+      for (let i = 0; i < t.gain.length; i++) if (t.feature[i]! >= 0) assert.ok(t.gain[i]! >= 5);
+    for (const t of mcw.ensemble.trees) for (let i = 1; i < t.cover.length; i++) assert.ok(t.cover[i]! >= 40);
+    const none = fit({ n_estimators: 3, max_depth: 4, gamma: 1e9 }, d.X, d.y);
+    assert.equal(splits(none), 0);
+  });
+
+  test('lambda and alpha shrink leaf weights by the documented formulas', () => {
+    const d = data(800, 2, 5, (r) => (r[0]! > 0 ? 0.8 : 0.2));
+    const stump = (params: Record<string, unknown>) =>
+      fit({ n_estimators: 1, max_depth: 1, eta: 1, base_score: 0.5, ...params }, d.X, d.y);
+    // At base_score 0.5 every row has g = p - y = +-0.5 and h = 0.25.
+    const plain = stump({ lambda: 0 });
+    const t = plain.ensemble.trees[0]!;
+    const leafStats = (leaf: number) => {
+      let g = 0;
+      let h = 0;
+      for (let i = 0; i < d.X.rows; i++) {
+        const x = d.X.data[i * 2 + t.feature[0]!]!;
+        if ((x < t.threshold[0]! ? t.left[0] : t.right[0]) === leaf) {
+          g += 0.5 - d.y[i]!;
+          h += 0.25;
+        }
+      }
+      return { g, h };
+    };
+    const leaves = [t.left[0]!, t.right[0]!];
+    for (const [params, w] of [
+      [{ lambda: 0 }, (g: number, h: number) => -g / h],
+      [{ lambda: 50 }, (g: number, h: number) => -g / (h + 50)],
+      [
+        { lambda: 1, alpha: 10 },
+        (g: number, h: number) => -(g > 10 ? g - 10 : g < -10 ? g + 10 : 0) / (h + 1),
+      ],
+    ] as const) {
+      const m = stump(params);
+      const mt = m.ensemble.trees[0]!;
+      assert.equal(mt.feature[0], t.feature[0]);
+      for (const leaf of leaves) {
+        const { g, h } = leafStats(leaf);
+        assert.ok(
+          Math.abs(mt.value[leaf]! - w(g, h)) < 1e-9,
+          `${JSON.stringify(params)}: ${mt.value[leaf]} vs ${w(g, h)}`,
+        );
+      }
+    }
+    const big = stump({ lambda: 50 }).ensemble.trees[0]!;
+    for (const leaf of leaves) assert.ok(Math.abs(big.value[leaf]!) < Math.abs(t.value[leaf]!));
+  });
+
+  test('the same seed gives an identical model; another seed a different one', () => {
+    const d = data(1000, 6, 6, (r) => (r[0]! + r[3]! > 0 ? 0.85 : 0.15));
+    const params = {
+      n_estimators: 8,
+      max_depth: 3,
+      subsample: 0.7,
+      colsample_bytree: 0.6,
+      colsample_bynode: 0.7,
+      seed: 9,
+    };
+    const a = JSON.stringify(fit(params, d.X, d.y).toJSON());
+    const b = JSON.stringify(fit(params, d.X, d.y).toJSON());
+    const c = JSON.stringify(fit({ ...params, seed: 10 }, d.X, d.y).toJSON());
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+  });
+
+  test('early stopping keeps the trees up to the best validation round', () => {
+    const train = data(600, 5, 7, (r) => (r[0]! > 0 ? 0.7 : 0.3));
+    const valid = data(400, 5, 8, (r) => (r[0]! > 0 ? 0.7 : 0.3));
+    const seen: number[] = [];
+    const m = fit({ n_estimators: 200, max_depth: 6, eta: 0.3, early_stopping_rounds: 5 }, train.X, train.y, {
+      validation: valid,
+      onIteration: (i: { metrics?: Record<string, number> }) => seen.push(i.metrics!.valid_logloss!),
+    });
+    const s = m.summary();
+    const best = s.best_iteration as number;
+    assert.ok((s.rounds_run as number) < 200, 'overfitting noise stops early');
+    assert.equal(s.rounds_run, best + 1 + 5);
+    assert.equal(s.n_trees, best + 1);
+    assert.equal(Math.min(...seen), seen[best]);
+    // The kept model scores the validation set exactly as at the best round.
+    const p = m.predictProba(valid.X);
+    let ll = 0;
+    for (let i = 0; i < p.length; i++) ll -= valid.y[i] ? Math.log(p[i]!) : Math.log(1 - p[i]!);
+    assert.ok(Math.abs(ll / p.length - seen[best]!) < 1e-12);
+  });
+
+  test('loss-guided growth respects max_leaves; depth-wise respects max_depth', () => {
+    const d = data(1500, 4, 11, (r) => 1 / (1 + Math.exp(-4 * (r[0]! * r[1]! + r[2]!))));
+    const lg = fit({ n_estimators: 10, grow_policy: 'lossguide', max_leaves: 6, max_depth: 0 }, d.X, d.y);
+    for (const t of lg.ensemble.trees) assert.ok(t.feature.filter((f) => f < 0).length <= 6);
+    assert.ok(lg.ensemble.trees.some((t) => t.feature.filter((f) => f < 0).length === 6));
+    const dw = fit({ n_estimators: 10, max_depth: 2 }, d.X, d.y);
+    for (const t of dw.ensemble.trees) assert.ok(t.feature.length <= 7);
+    const test = data(800, 4, 12, (r) => 1 / (1 + Math.exp(-4 * (r[0]! * r[1]! + r[2]!))));
+    assert.ok(aucScore(test.y, lg.predictProba(test.X)) > 0.75);
+    assert.ok(aucScore(test.y, dw.predictProba(test.X)) > 0.75);
+  });
+
+  test('importances follow XGBoost definitions and use feature names', () => {
+    const d = data(1000, 3, 13, (r) => (r[1]! > 0 ? 0.9 : 0.1));
+    const m = fit({ n_estimators: 5, max_depth: 2 }, d.X, d.y, { featureNames: ['a', 'b', 'c'] });
+    const weight = m.featureImportances('weight');
+    const total = Object.values(weight).reduce((s, v) => s + v, 0);
+    assert.equal(total, splits(m));
+    assert.equal(Object.keys(m.featureImportances('gain'))[0], 'b');
+    const tg = m.featureImportances('total_gain');
+    const g = m.featureImportances('gain');
+    for (const k of Object.keys(weight)) assert.ok(Math.abs(tg[k]! / weight[k]! - g[k]!) < 1e-9);
+  });
+});
+
+describe('gbdt format and prediction', () => {
+  test('JSON round trip predicts bit-identically; predictOne matches the batch path', () => {
+    const d = data(700, 4, 14, (r) => (r[0]! * r[2]! > 0 ? 0.8 : 0.2));
+    for (let i = 0; i < 700; i += 7) d.X.data[i * 4 + 2] = Number.NaN;
+    const m = fit({ n_estimators: 12, max_depth: 4, eta: 0.2, subsample: 0.8 }, d.X, d.y, {
+      featureNames: ['w', 'x', 'y', 'z'],
+    });
+    const json = JSON.parse(JSON.stringify(m.toJSON()));
+    assert.equal(json.format_version, 1);
+    const back = gbdtFromJSON(json);
+    const a = m.predictProba(d.X);
+    const b = back.predictProba(d.X);
+    assert.deepEqual(b, a);
+    for (let i = 0; i < 700; i += 50)
+      assert.equal(back.predictOne(d.X.data.subarray(i * 4, i * 4 + 4)), a[i]);
+    assert.deepEqual(back.featureImportances('cover'), m.featureImportances('cover'));
+  });
+
+  test('damaged model.json is rejected with a clear error', () => {
+    const d = data(200, 2, 15, (r) => (r[0]! > 0 ? 0.8 : 0.2));
+    const json = fit({ n_estimators: 2 }, d.X, d.y).toJSON();
+    assert.throws(() => gbdtFromJSON({ ...json, format_version: 99 }), /format_version 99/);
+    const trees = json.trees as Array<Record<string, number[]>>;
+    const broken = { ...json, trees: [{ ...trees[0]!, left: [5, 5, 5] }] };
+    assert.throws(() => gbdtFromJSON(broken), /invalid gbdt model.json/);
+  });
+
+  test('params: aliases accepted, bad values rejected', () => {
+    assert.equal(resolveGbdtParams({ learning_rate: 0.05, 'max-depth': '4' }).eta, 0.05);
+    assert.equal(resolveGbdtParams({ 'max-depth': '4' }).max_depth, 4);
+    assert.throws(() => resolveGbdtParams({ subsample: 0 }), /subsample/);
+    assert.throws(() => resolveGbdtParams({ max_detph: 3 }), /unknown parameter "max_detph"/);
+  });
+
+  test('bin cuts: few distinct values get one bin each, many get at most max_bin', () => {
+    const n = 1000;
+    const X = new Float64Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      X[i * 2] = i % 3;
+      X[i * 2 + 1] = i === 5 ? Number.NaN : i * 0.5;
+    }
+    const c = computeBinCuts(createMatrix(n, 2, X), 16);
+    assert.deepEqual(Array.from(c.cuts.subarray(c.cutStart[0]!, c.cutStart[1]!)), [1, 2]);
+    assert.ok(c.nBins[1]! <= 16 && c.nBins[1]! >= 15);
+  });
+});
