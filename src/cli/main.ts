@@ -10,6 +10,8 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   // e.g. () => import('./data-command.js'),
   () => import('./data-command.js'),
   () => import('./train-command.js'),
+  () => import('./predict-command.js'),
+  () => import('./quickstart-command.js'),
   () => import('./pipeline-command.js'),
   () => import('./up-command.js'),
 ];
