@@ -1,0 +1,496 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type ErrorCode, TasselError } from '../../errors.js';
+import type { Run, TrackingStore } from './types.js';
+
+/** What a contract run needs: a store and how to dispose of it. */
+export interface ContractStore {
+  store: TrackingStore;
+  close(): Promise<void>;
+}
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof TasselError, `expected a TasselError, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
+}
+
+const tagsOf = (run: Run) => Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));
+const paramsOf = (run: Run) => Object.fromEntries(run.data.params.map((t) => [t.key, t.value]));
+const metricsOf = (run: Run) => Object.fromEntries(run.data.metrics.map((m) => [m.key, m]));
+
+/**
+ * The behaviour every TrackingStore must have, run against SQLite, PostgreSQL and the REST client
+ * (drizzle-style shared suite). `makeStore` is called once per suite; tests use unique names so they
+ * can share it.
+ */
+export function runTrackingStoreContract(
+  name: string,
+  makeStore: () => Promise<ContractStore>,
+  options: { skip?: string } = {},
+): void {
+  describe(`TrackingStore contract: ${name}`, { skip: options.skip }, () => {
+    let ctx: ContractStore;
+    let store: TrackingStore;
+    const unique = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const uname = (n: string) => `${n}-${unique}`;
+    before(async () => {
+      ctx = await makeStore();
+      store = ctx.store;
+    });
+    after(async () => {
+      await ctx?.close();
+    });
+
+    test('the Default experiment exists with id 0', async () => {
+      const exp = await store.getExperiment('0');
+      assert.equal(exp.name, 'Default');
+      assert.equal(exp.lifecycle_stage, 'active');
+      assert.match(exp.artifact_location, /0$/);
+    });
+
+    test('experiments: create, get, get-by-name, duplicates, rename, tags, delete and restore', async () => {
+      const name = uname('exp');
+      const id = await store.createExperiment({ name, tags: [{ key: 'team', value: 'ml' }] });
+      assert.match(id, /^\d+$/);
+      const exp = await store.getExperiment(id);
+      assert.equal(exp.name, name);
+      assert.equal(exp.experiment_id, id);
+      assert.ok(exp.artifact_location.endsWith(`/${id}`), exp.artifact_location);
+      assert.deepEqual(exp.tags, [{ key: 'team', value: 'ml' }]);
+      assert.equal(typeof exp.creation_time, 'number');
+      assert.deepEqual(await store.getExperimentByName(name), exp);
+      await rejectsWith(store.createExperiment({ name }), 'RESOURCE_ALREADY_EXISTS', /already exists/);
+      await rejectsWith(store.createExperiment({ name: '' }), 'INVALID_PARAMETER_VALUE');
+      await rejectsWith(
+        store.getExperiment('987654321'),
+        'RESOURCE_DOES_NOT_EXIST',
+        /No Experiment with id=987654321 exists/,
+      );
+      await rejectsWith(store.getExperiment('not-a-number'), 'RESOURCE_DOES_NOT_EXIST');
+      await rejectsWith(
+        store.getExperimentByName(uname('nope')),
+        'RESOURCE_DOES_NOT_EXIST',
+        /Could not find experiment/,
+      );
+
+      const renamed = uname('exp-renamed');
+      await store.renameExperiment(id, renamed);
+      assert.equal((await store.getExperiment(id)).name, renamed);
+      await store.setExperimentTag(id, 'team', 'data');
+      await store.setExperimentTag(id, 'note', 'x');
+      assert.deepEqual((await store.getExperiment(id)).tags, [
+        { key: 'note', value: 'x' },
+        { key: 'team', value: 'data' },
+      ]);
+      await store.deleteExperimentTag(id, 'note');
+      await rejectsWith(store.deleteExperimentTag(id, 'note'), 'RESOURCE_DOES_NOT_EXIST');
+
+      const run = await store.createRun({ experiment_id: id, run_name: 'r' });
+      await store.deleteExperiment(id);
+      assert.equal((await store.getExperiment(id)).lifecycle_stage, 'deleted');
+      assert.equal((await store.getRun(run.info.run_id)).info.lifecycle_stage, 'deleted');
+      await rejectsWith(
+        store.createRun({ experiment_id: id }),
+        'INVALID_PARAMETER_VALUE',
+        /must be in the 'active' state/,
+      );
+      await rejectsWith(store.renameExperiment(id, uname('other')), 'INVALID_PARAMETER_VALUE');
+      await store.restoreExperiment(id);
+      assert.equal((await store.getExperiment(id)).lifecycle_stage, 'active');
+      assert.equal((await store.getRun(run.info.run_id)).info.lifecycle_stage, 'active');
+    });
+
+    test('experiments/search: filter, order_by, view type and page tokens', async () => {
+      const prefix = uname('search');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push(
+          await store.createExperiment({ name: `${prefix}-${i}`, tags: [{ key: 'i', value: String(i) }] }),
+        );
+      await store.deleteExperiment(ids[4]);
+      const filter = `name LIKE '${prefix}-%'`;
+      const all = await store.searchExperiments({ filter, order_by: ['name ASC'] });
+      assert.deepEqual(
+        all.experiments.map((e) => e.name),
+        [0, 1, 2, 3].map((i) => `${prefix}-${i}`),
+      );
+      const deleted = await store.searchExperiments({ filter, view_type: 'DELETED_ONLY' });
+      assert.deepEqual(
+        deleted.experiments.map((e) => e.experiment_id),
+        [ids[4]],
+      );
+      assert.equal((await store.searchExperiments({ filter, view_type: 'ALL' })).experiments.length, 5);
+      const tagged = await store.searchExperiments({ filter: `${filter} AND tags.i = '2'` });
+      assert.deepEqual(
+        tagged.experiments.map((e) => e.experiment_id),
+        [ids[2]],
+      );
+      const seen: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.searchExperiments({
+          filter,
+          order_by: ['name DESC'],
+          max_results: 3,
+          page_token: token,
+        });
+        seen.push(...page.experiments.map((e) => e.name));
+        token = page.next_page_token;
+        pages++;
+      } while (token);
+      assert.equal(pages, 2);
+      assert.deepEqual(
+        seen,
+        [3, 2, 1, 0].map((i) => `${prefix}-${i}`),
+      );
+      await rejectsWith(store.searchExperiments({ filter: 'name ~ 1' }), 'INVALID_PARAMETER_VALUE');
+      await rejectsWith(store.searchExperiments({ page_token: 'garbage!' }), 'INVALID_PARAMETER_VALUE');
+    });
+
+    test('runs: create, get, update, delete, restore, unknown ids', async () => {
+      const expId = await store.createExperiment({ name: uname('runs') });
+      const before = Date.now();
+      const run = await store.createRun({
+        experiment_id: expId,
+        user_id: 'ada',
+        start_time: 1_700_000_000_000,
+        tags: [{ key: 'source', value: 'test' }],
+        run_name: 'first-run',
+      });
+      const { info } = run;
+      assert.match(info.run_id, /^[0-9a-f]{32}$/);
+      assert.equal(info.run_uuid, info.run_id);
+      assert.equal(info.run_name, 'first-run');
+      assert.equal(info.experiment_id, expId);
+      assert.equal(info.user_id, 'ada');
+      assert.equal(info.status, 'RUNNING');
+      assert.equal(info.start_time, 1_700_000_000_000);
+      assert.equal(info.end_time, undefined);
+      assert.equal(info.lifecycle_stage, 'active');
+      assert.ok(info.artifact_uri.endsWith(`/${expId}/${info.run_id}/artifacts`), info.artifact_uri);
+      assert.deepEqual(tagsOf(run), { source: 'test', 'mlflow.runName': 'first-run' });
+      assert.deepEqual(await store.getRun(info.run_id), run);
+
+      const unnamed = await store.createRun({ experiment_id: expId });
+      assert.match(unnamed.info.run_name, /^[a-z]+-[a-z]+-\d+$/);
+      assert.ok(unnamed.info.start_time >= before);
+
+      const updated = await store.updateRun({
+        run_id: info.run_id,
+        status: 'FINISHED',
+        end_time: 1_700_000_001_000,
+        run_name: 'renamed',
+      });
+      assert.equal(updated.status, 'FINISHED');
+      assert.equal(updated.end_time, 1_700_000_001_000);
+      assert.equal(updated.run_name, 'renamed');
+      assert.equal(tagsOf(await store.getRun(info.run_id))['mlflow.runName'], 'renamed');
+
+      await store.deleteRun(info.run_id);
+      assert.equal((await store.getRun(info.run_id)).info.lifecycle_stage, 'deleted');
+      await rejectsWith(
+        store.logBatch({ run_id: info.run_id, metrics: [{ key: 'm', value: 1, timestamp: 1, step: 0 }] }),
+        'INVALID_PARAMETER_VALUE',
+        /must be in the 'active' state/,
+      );
+      await store.restoreRun(info.run_id);
+      assert.equal((await store.getRun(info.run_id)).info.lifecycle_stage, 'active');
+
+      const missing = 'f'.repeat(32);
+      await rejectsWith(
+        store.getRun(missing),
+        'RESOURCE_DOES_NOT_EXIST',
+        new RegExp(`Run with id=${missing} not found`),
+      );
+      await rejectsWith(store.updateRun({ run_id: missing, status: 'FAILED' }), 'RESOURCE_DOES_NOT_EXIST');
+      await rejectsWith(
+        store.logBatch({ run_id: missing, params: [{ key: 'a', value: 'b' }] }),
+        'RESOURCE_DOES_NOT_EXIST',
+      );
+      await rejectsWith(store.deleteRun(missing), 'RESOURCE_DOES_NOT_EXIST');
+      await rejectsWith(store.createRun({ experiment_id: '99999999' }), 'RESOURCE_DOES_NOT_EXIST');
+    });
+
+    test('log-batch: metrics, latest values, params immutable, tags, limits, atomicity', async () => {
+      const expId = await store.createExperiment({ name: uname('batch') });
+      const runId = (await store.createRun({ experiment_id: expId })).info.run_id;
+      await store.logBatch({
+        run_id: runId,
+        metrics: [
+          { key: 'loss', value: 0.9, timestamp: 100, step: 0 },
+          { key: 'loss', value: 0.5, timestamp: 200, step: 2 },
+          { key: 'loss', value: 0.7, timestamp: 300, step: 1 },
+          { key: 'acc', value: 0.8, timestamp: 100, step: 0 },
+        ],
+        params: [
+          { key: 'lr', value: '0.1' },
+          { key: 'depth', value: '3' },
+        ],
+        tags: [{ key: 'stage', value: 'train' }],
+      });
+      let run = await store.getRun(runId);
+      assert.deepEqual(metricsOf(run).loss, { key: 'loss', value: 0.5, timestamp: 200, step: 2 });
+      assert.deepEqual(paramsOf(run), { lr: '0.1', depth: '3' });
+      assert.equal(tagsOf(run).stage, 'train');
+
+      // Same value again is fine; a new value is refused and the whole batch is left out.
+      await store.logBatch({ run_id: runId, params: [{ key: 'lr', value: '0.1' }] });
+      await rejectsWith(
+        store.logBatch({
+          run_id: runId,
+          params: [{ key: 'lr', value: '0.2' }],
+          metrics: [{ key: 'loss', value: 0.1, timestamp: 400, step: 9 }],
+          tags: [{ key: 'stage', value: 'changed' }],
+        }),
+        'INVALID_PARAMETER_VALUE',
+        /Changing param values is not allowed. Param with key='lr' was already logged with value='0.1'/,
+      );
+      run = await store.getRun(runId);
+      assert.equal(paramsOf(run).lr, '0.1');
+      assert.equal(metricsOf(run).loss.step, 2);
+      assert.equal(tagsOf(run).stage, 'train');
+      assert.equal((await store.getMetricHistory({ run_id: runId, metric_key: 'loss' })).metrics.length, 3);
+
+      const many = Array.from({ length: 1001 }, (_, i) => ({ key: 'm', value: i, timestamp: i, step: i }));
+      await rejectsWith(
+        store.logBatch({ run_id: runId, metrics: many }),
+        'INVALID_PARAMETER_VALUE',
+        /at most 1000 metrics/,
+      );
+      const params = Array.from({ length: 101 }, (_, i) => ({ key: `p${i}`, value: 'v' }));
+      await rejectsWith(
+        store.logBatch({ run_id: runId, params }),
+        'INVALID_PARAMETER_VALUE',
+        /at most 100 params/,
+      );
+      await rejectsWith(
+        store.logBatch({ run_id: runId, metrics: [{ key: '../etc', value: 1, timestamp: 1, step: 0 }] }),
+        'INVALID_PARAMETER_VALUE',
+        /Invalid metric name/,
+      );
+      await rejectsWith(
+        store.logBatch({ run_id: runId, params: [{ key: 'big', value: 'x'.repeat(6001) }] }),
+        'INVALID_PARAMETER_VALUE',
+        /exceeded length limit of 6000/,
+      );
+      assert.equal((await store.getMetricHistory({ run_id: runId, metric_key: 'm' })).metrics.length, 0);
+      assert.equal(paramsOf(await store.getRun(runId)).big, undefined);
+
+      await store.logBatch({ run_id: runId, tags: [{ key: 'mlflow.runName', value: 'via-tag' }] });
+      assert.equal((await store.getRun(runId)).info.run_name, 'via-tag');
+      await store.deleteTag(runId, 'stage');
+      assert.equal(tagsOf(await store.getRun(runId)).stage, undefined);
+      await rejectsWith(store.deleteTag(runId, 'stage'), 'RESOURCE_DOES_NOT_EXIST');
+    });
+
+    test('metric history: ordered, paged with tokens; bulk interval sampling', async () => {
+      const expId = await store.createExperiment({ name: uname('history') });
+      const runId = (await store.createRun({ experiment_id: expId })).info.run_id;
+      await store.logBatch({
+        run_id: runId,
+        metrics: Array.from({ length: 50 }, (_, i) => ({
+          key: 'x',
+          value: i / 10,
+          timestamp: 1000 + i,
+          step: 49 - i,
+        })),
+      });
+      const whole = await store.getMetricHistory({ run_id: runId, metric_key: 'x' });
+      assert.deepEqual(
+        whole.metrics.map((m) => m.step),
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+      assert.equal(whole.next_page_token, undefined);
+      const paged: number[] = [];
+      let token: string | undefined;
+      do {
+        const page = await store.getMetricHistory({
+          run_id: runId,
+          metric_key: 'x',
+          max_results: 20,
+          page_token: token,
+        });
+        assert.ok(page.metrics.length <= 20);
+        paged.push(...page.metrics.map((m) => m.step));
+        token = page.next_page_token;
+      } while (token);
+      assert.deepEqual(
+        paged,
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+      await rejectsWith(
+        store.getMetricHistory({ run_id: 'a'.repeat(32), metric_key: 'x' }),
+        'RESOURCE_DOES_NOT_EXIST',
+      );
+
+      const bulk = await store.getMetricHistoryBulkInterval({
+        run_ids: [runId],
+        metric_key: 'x',
+        max_results: 5,
+      });
+      const steps = bulk.metrics.map((m) => m.step);
+      assert.equal(steps.length, 5);
+      assert.equal(steps[0], 0);
+      assert.equal(steps[4], 49);
+      assert.ok(bulk.metrics.every((m) => m.run_id === runId));
+      const ranged = await store.getMetricHistoryBulkInterval({
+        run_ids: [runId],
+        metric_key: 'x',
+        start_step: 10,
+        end_step: 12,
+      });
+      assert.deepEqual(
+        ranged.metrics.map((m) => m.step),
+        [10, 11, 12],
+      );
+    });
+
+    test('log-inputs: datasets with digest, source and schema come back on the run', async () => {
+      const expId = await store.createExperiment({ name: uname('inputs') });
+      const runId = (await store.createRun({ experiment_id: expId })).info.run_id;
+      const dataset = {
+        name: 'oulad',
+        digest: 'abc123',
+        source_type: 'local',
+        source: '{"uri":"file:///d.csv"}',
+        schema: '{"cols":[]}',
+      };
+      await store.logInputs(runId, [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset }]);
+      await store.logInputs(runId, [{ tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset }]);
+      const run = await store.getRun(runId);
+      assert.deepEqual(run.inputs.dataset_inputs, [
+        { tags: [{ key: 'mlflow.data.context', value: 'training' }], dataset },
+      ]);
+      const found = await store.searchRuns({
+        experiment_ids: [expId],
+        filter: "datasets.name = 'oulad' AND datasets.context = 'training'",
+      });
+      assert.deepEqual(
+        found.runs.map((r) => r.info.run_id),
+        [runId],
+      );
+    });
+
+    test('runs/search: MLflow grammar plus OR and parentheses, order_by, view type', async () => {
+      const expId = await store.createExperiment({ name: uname('grammar') });
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await store.createRun({ experiment_id: expId, run_name: `run-${i}`, start_time: 1000 + i });
+        ids.push(r.info.run_id);
+        await store.logBatch({
+          run_id: r.info.run_id,
+          metrics: i === 5 ? [] : [{ key: 'acc', value: i / 10, timestamp: 1, step: 0 }],
+          params: [{ key: 'model', value: i % 2 ? 'gbdt' : 'logistic' }],
+          tags: [{ key: 'my key', value: `Group-${i % 3}` }],
+        });
+      }
+      await store.updateRun({ run_id: ids[3], status: 'FINISHED' });
+      const q = async (filter: string, order_by?: string[]) =>
+        (await store.searchRuns({ experiment_ids: [expId], filter, order_by })).runs.map(
+          (r) => r.info.run_name,
+        );
+      assert.deepEqual(await q('metrics.acc > 0.25', ['metrics.acc ASC']), ['run-3', 'run-4']);
+      assert.deepEqual(await q("params.model = 'gbdt'", ['attributes.start_time ASC']), [
+        'run-1',
+        'run-3',
+        'run-5',
+      ]);
+      assert.deepEqual(await q("tags.`my key` LIKE 'Group-1%'"), ['run-4', 'run-1']);
+      assert.deepEqual(await q('tags."my key" ILIKE \'group-2\''), ['run-5', 'run-2']);
+      assert.deepEqual(await q("tags.`my key` LIKE 'group-2'"), []);
+      assert.deepEqual(await q("params.model IN ('gbdt') AND metrics.acc >= 0.3"), ['run-3']);
+      assert.deepEqual(await q("params.model NOT IN ('gbdt')", ['run_name DESC']), [
+        'run-4',
+        'run-2',
+        'run-0',
+      ]);
+      assert.deepEqual(await q('metrics.acc IS NULL'), ['run-5']);
+      assert.deepEqual(await q("attributes.status = 'FINISHED'"), ['run-3']);
+      assert.deepEqual(await q("attributes.run_name = 'run-2'"), ['run-2']);
+      assert.deepEqual(
+        await q("(metrics.acc < 0.1 OR metrics.acc > 0.35) AND params.model != 'gbdt'", ['metrics.acc DESC']),
+        ['run-4', 'run-0'],
+      );
+      assert.deepEqual(await q("metrics.acc = 0 OR params.model = 'gbdt' AND metrics.acc > 0.2"), [
+        'run-3',
+        'run-0',
+      ]);
+      // Runs without the metric sort last in both directions.
+      assert.deepEqual((await q('', ['metrics.acc DESC'])).slice(0, 2), ['run-4', 'run-3']);
+      assert.equal((await q('', ['metrics.acc DESC']))[5], 'run-5');
+      assert.equal((await q('', ['metrics.acc ASC']))[5], 'run-5');
+      await store.deleteRun(ids[0]);
+      assert.ok(!(await q('')).includes('run-0'));
+      const deleted = await store.searchRuns({ experiment_ids: [expId], run_view_type: 'DELETED_ONLY' });
+      assert.deepEqual(
+        deleted.runs.map((r) => r.info.run_id),
+        [ids[0]],
+      );
+      for (const bad of [
+        "metrics.acc > 'x'",
+        "params.model > 'a'",
+        'nope.acc = 1',
+        'metrics.acc >',
+        "params.model = 'a' AND (",
+        "attributes.color = 'x'",
+      ]) {
+        await rejectsWith(
+          store.searchRuns({ experiment_ids: [expId], filter: bad }),
+          'INVALID_PARAMETER_VALUE',
+        );
+      }
+    });
+
+    test('runs/search page tokens stay correct while runs are inserted', async () => {
+      const expId = await store.createExperiment({ name: uname('paging') });
+      for (let i = 0; i < 7; i++)
+        await store.createRun({ experiment_id: expId, run_name: `p-${i}`, start_time: 10_000 + i });
+      const seen: string[] = [];
+      let token: string | undefined;
+      let inserted = 0;
+      do {
+        const page = await store.searchRuns({ experiment_ids: [expId], max_results: 3, page_token: token });
+        seen.push(...page.runs.map((r) => r.info.run_name));
+        token = page.next_page_token;
+        // A newer run lands before the cursor, an older one after it: neither shifts or repeats pages.
+        await store.createRun({
+          experiment_id: expId,
+          run_name: `new-${inserted}`,
+          start_time: 20_000 + inserted,
+        });
+        inserted++;
+      } while (token && inserted < 10);
+      assert.deepEqual(seen, ['p-6', 'p-5', 'p-4', 'p-3', 'p-2', 'p-1', 'p-0']);
+      await rejectsWith(
+        store.searchRuns({
+          experiment_ids: [expId],
+          page_token: Buffer.from('{"v":[1],"q":"x"}').toString('base64url'),
+        }),
+        'INVALID_PARAMETER_VALUE',
+      );
+      await rejectsWith(
+        store.searchRuns({ experiment_ids: [expId], max_results: 0 }),
+        'INVALID_PARAMETER_VALUE',
+      );
+      const ordered: string[] = [];
+      token = undefined;
+      do {
+        const page = await store.searchRuns({
+          experiment_ids: [expId],
+          filter: "attributes.run_name LIKE 'p-%'",
+          order_by: ['attributes.run_name ASC'],
+          max_results: 4,
+          page_token: token,
+        });
+        ordered.push(...page.runs.map((r) => r.info.run_name));
+        token = page.next_page_token;
+      } while (token);
+      assert.deepEqual(ordered, ['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6']);
+    });
+  });
+}

@@ -1,0 +1,75 @@
+import { type RawBuilder, sql } from 'kysely';
+import { InputError } from '../../errors.js';
+import type { Comparator, Comparison, FilterNode } from './search-filter.js';
+
+const NUMERIC_COMPARATORS: Comparator[] = ['=', '!=', '<', '<=', '>', '>='];
+const STRING_COMPARATORS: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'];
+
+/** Compiles one comparison into a parameterised condition; `undefined` means "not supported here". */
+export type ComparisonCompiler = (c: Comparison) => RawBuilder<unknown>;
+
+/** Compiles a filter tree into one parameterised SQL condition, each comparison through `compile`. */
+export function compileFilter(node: FilterNode, compile: ComparisonCompiler): RawBuilder<unknown> {
+  if (node.kind === 'cmp') return compile(node);
+  const parts = node.children.map((child) => compileFilter(child, compile));
+  return sql`(${sql.join(parts, node.kind === 'and' ? sql` AND ` : sql` OR `)})`;
+}
+
+function checkComparator(c: Comparison, allowed: Comparator[]): void {
+  if (c.comparator === 'IS NULL' || c.comparator === 'IS NOT NULL') return;
+  if (!allowed.includes(c.comparator)) {
+    throw new InputError(
+      `Invalid comparator '${c.comparator}' not one of '[${allowed.map((a) => `'${a}'`).join(', ')}]'`,
+    );
+  }
+}
+
+/** `<col> <op> <number>` for metrics and numeric attributes. */
+export function numericCondition(col: RawBuilder<unknown>, c: Comparison, what: string): RawBuilder<unknown> {
+  checkComparator(c, NUMERIC_COMPARATORS);
+  if (typeof c.value !== 'number') {
+    throw new InputError(`Expected numeric value type for ${what}. Found ${JSON.stringify(c.value)}`);
+  }
+  return sql`${col} ${sql.raw(c.comparator)} ${c.value}`;
+}
+
+/** `<col> <op> <string>` for params, tags and string attributes (LIKE is case-sensitive, ILIKE is not). */
+export function stringCondition(col: RawBuilder<unknown>, c: Comparison, what: string): RawBuilder<unknown> {
+  checkComparator(c, STRING_COMPARATORS);
+  if (c.comparator === 'IN' || c.comparator === 'NOT IN') {
+    const list = c.value as string[];
+    return sql`${col} ${sql.raw(c.comparator)} (${sql.join(list)})`;
+  }
+  if (typeof c.value !== 'string') {
+    throw new InputError(`Expected a quoted string value for ${what}. Found ${JSON.stringify(c.value)}`);
+  }
+  if (c.comparator === 'ILIKE') return sql`LOWER(${col}) LIKE LOWER(${c.value})`;
+  return sql`${col} ${sql.raw(c.comparator)} ${c.value}`;
+}
+
+/**
+ * A condition on a key/value child table (`latest_metrics`, `params`, `tags`, `experiment_tags`):
+ * `EXISTS` a row for the key whose value matches; `IS NULL` means the key is absent.
+ */
+export function childCondition(
+  table: string,
+  fk: string,
+  parentCol: RawBuilder<unknown>,
+  c: Comparison,
+  numeric: boolean,
+  what: string,
+): RawBuilder<unknown> {
+  const t = sql.table(table);
+  const base = sql`SELECT 1 FROM ${t} kv WHERE kv.${sql.ref(fk)} = ${parentCol} AND kv.key = ${c.key}`;
+  if (c.comparator === 'IS NULL') return sql`NOT EXISTS (${base})`;
+  if (c.comparator === 'IS NOT NULL') return sql`EXISTS (${base})`;
+  const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
+  return sql`EXISTS (${base} AND ${cond})`;
+}
+
+/** `<col> IS [NOT] NULL` for attribute columns. */
+export function nullCondition(col: RawBuilder<unknown>, c: Comparison): RawBuilder<unknown> | undefined {
+  if (c.comparator === 'IS NULL') return sql`${col} IS NULL`;
+  if (c.comparator === 'IS NOT NULL') return sql`${col} IS NOT NULL`;
+  return undefined;
+}
