@@ -14,6 +14,8 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./quickstart-command.js'),
   () => import('./pipeline-command.js'),
   () => import('./up-command.js'),
+  () => import('./models-command.js'),
+  () => import('./serve-command.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -120,6 +120,28 @@ function modelRelevantConfig(config: PipelineConfig): unknown {
   };
 }
 
+/**
+ * Feature importances of the winner: the model's own (GBDT gain/weight/cover, or `importances`), else
+ * |coefficient| for linear models (on standardised features), else none.
+ */
+function featureImportance(
+  model: Classifier,
+  summary: Record<string, unknown>,
+  names: string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { model_kind: model.kind };
+  for (const [k, v] of Object.entries(summary)) if (k.startsWith('importance')) out[k] = v;
+  if (Object.keys(out).length > 1) return out;
+  const coef = model.toJSON().coef;
+  if (Array.isArray(coef) && coef.length === names.length) {
+    const pairs = names.map((n, i) => [n, Math.abs(Number(coef[i]))] as const).sort((a, b) => b[1] - a[1]);
+    out.importance_abs_coef = Object.fromEntries(pairs);
+    return out;
+  }
+  out.importances = null;
+  return out;
+}
+
 /** Pick `n` rows of a table as JSON records for the bundle's input example (features only). */
 function inputExample(table: Table, columns: string[], n = 3): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -452,8 +474,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       })),
     };
     write('metrics.json', `${JSON.stringify(metricsJson, null, 2)}\n`);
-    const importances = (best.summary.importances ?? best.summary.feature_importance ?? null) as unknown;
-    write('feature_importance.json', `${JSON.stringify({ model: best.name, importances }, null, 2)}\n`);
+    write(
+      'feature_importance.json',
+      `${JSON.stringify(featureImportance(best.model, best.summary, bf.ft.feature_names), null, 2)}\n`,
+    );
     write('confusion_matrix.json', `${JSON.stringify({ threshold, ...(test.confusion ?? {}) }, null, 2)}\n`);
     const bestPTrain = best.model.predictProba(bf.train);
     write(
