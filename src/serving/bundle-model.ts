@@ -1,6 +1,8 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import { createRecordEncoder, type FittedTransform } from '../features/transform.js';
+import { loadBundle } from '../ml/bundle.js';
+import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
 import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
 import type { ModelIdentity, ServedModel } from './served-model.js';
@@ -48,4 +50,35 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
       return model.predictOne(vector);
     },
   };
+}
+
+/** Options of {@link loadServedBundle}. */
+export interface LoadServedBundleOptions {
+  identity: ModelIdentity;
+  validatorOptions?: RecordValidatorOptions;
+}
+
+/** Loads a model bundle folder (MLmodel + model.json) as a servable model; throws for a damaged or unknown one. */
+export async function loadServedBundle(dir: string, options: LoadServedBundleOptions): Promise<ServedModel> {
+  const bundle = await loadBundle(dir, { extraFactories: [gbdtFactory] });
+  // numeric metrics, nested ones flattened: {test: {roc_auc}} -> "test.roc_auc"
+  const metrics: Record<string, number> = {};
+  const flatten = (prefix: string, value: unknown, depth: number) => {
+    if (typeof value === 'number' && Number.isFinite(value)) metrics[prefix] = value;
+    else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3) {
+      for (const [k, v] of Object.entries(value)) flatten(prefix ? `${prefix}.${k}` : k, v, depth + 1);
+    }
+  };
+  flatten('', bundle.metrics ?? {}, 0);
+  return createServedModel({
+    identity: { ...options.identity, runId: options.identity.runId ?? bundle.runId },
+    schema: bundle.schema,
+    transform: bundle.transform,
+    model: bundle.model,
+    threshold: bundle.threshold,
+    prior: bundle.prior,
+    signature: bundle.signature,
+    metrics,
+    validatorOptions: options.validatorOptions,
+  });
 }

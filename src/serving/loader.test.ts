@@ -147,7 +147,8 @@ describe('model loader', () => {
     assert.match(holder.current!.reason!, /cannot resolve/);
     reg.state.down = false;
     const deadline = Date.now() + 3000;
-    while ((holder.state as string) !== 'ok' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((holder.state as string) !== 'ok' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(holder.state, 'ok', 'the retry with backoff found the registry back');
     assert.equal(holder.current!.identity.version, '1');
     loader.stop();

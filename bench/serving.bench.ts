@@ -1,0 +1,465 @@
+/**
+ * `npm run bench:serving`: HTTP load test of the prediction service against its ceiling and the Python reference,
+ * in one run, on the same OULAD rows and the same request bodies.
+ *
+ *  - Tassel `tassel serve` on a GBDT bundle trained here on OULAD's training rows (early-stopped like the
+ *    reference's XGBoost), 1 process and --workers 2, started as child processes;
+ *  - a bare Fastify route that parses the same JSON body and answers a constant (the ceiling of one process);
+ *  - when /usr/bin/python3 has fastapi, uvicorn and xgboost: the FastAPI reference of ../shared/anchors
+ *    (serve.py; sync handlers 1 worker = the seed's setup, async 2 workers = its best), trained by its train.py.
+ *
+ * autocannon, 32 connections, 15 s per run after a 3 s warm-up; single-record POST /predict and
+ * 100-record POST /predict/batch ({"records": [...]}). Prints req/s, p50/p99, errors and the ratios, and writes
+ * the figures as JSON. Figures on a shared machine move by 25 % or more: compare systems within one run.
+ *
+ * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
+ *        --out FILE (default $TMPDIR/tassel-bench-serving.json) --trees N (300, early stopping 30)
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readCsvTable } from '../src/data/read-csv.js';
+import type { DatasetSchema } from '../src/data/schema.js';
+import { isNumericData, type RawRecord, type Table, takeRows } from '../src/data/table.js';
+import { ouladSchema } from '../src/data/oulad.js';
+import { defaultFeatureSpec } from '../src/features/spec.js';
+import { fitTransform, transformTable } from '../src/features/transform.js';
+import { saveBundle } from '../src/ml/bundle.js';
+import { GbdtClassifier } from '../src/ml/gbdt/index.js';
+import { rocAuc } from '../src/ml/metrics.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+};
+const DURATION = Number(opt('duration', '15'));
+const WARMUP = Number(opt('warmup', '3'));
+const CONNECTIONS = Number(opt('connections', '32'));
+const BATCH = Number(opt('batch', '100'));
+const TREES = Number(opt('trees', '300'));
+const OUT = opt('out', join(tmpdir(), 'tassel-bench-serving.json'));
+const ANCHORS = resolve(process.env.ANCHORS_DIR ?? join(ROOT, '..', 'shared', 'anchors'));
+const OULAD = join(ANCHORS, 'data', 'oulad');
+const PY_REF = join(ANCHORS, 'python_ref');
+const PY_ARTIFACTS = join(
+  process.env.ANCHORS_SCRATCH ?? join(tmpdir(), 'tassel-anchors'),
+  'artifacts',
+  'oulad',
+);
+
+interface Run {
+  system: string;
+  endpoint: string;
+  rps: number;
+  rowsPerS: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  loadavg1: number;
+}
+
+const freePort = () =>
+  new Promise<number>((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+
+function tableToRecords(table: Table, columns: string[], n: number): RawRecord[] {
+  const out: RawRecord[] = [];
+  for (let i = 0; i < Math.min(n, table.nRows); i++) {
+    const r: RawRecord = {};
+    for (const name of columns) {
+      const col = table.columns[name]!;
+      if (isNumericData(col)) r[name] = Number.isNaN(col[i]!) ? null : col[i]!;
+      else r[name] = col[i] ?? null;
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/** Trains the GBDT bundle on OULAD's training rows: is_val = 1 rows are the early-stopping slice, as in train.py. */
+async function trainBundle(
+  dir: string,
+): Promise<{ records: RawRecord[]; trees: number; auc: number; seconds: number }> {
+  const schema = ouladSchema(false);
+  const withVal: DatasetSchema = {
+    ...schema,
+    columns: [...schema.columns, { name: 'is_val', type: 'id', role: 'id', nullable: false }],
+  };
+  const train = await readCsvTable(join(OULAD, 'features_train.csv'), { schema: withVal });
+  const test = await readCsvTable(join(OULAD, 'features_test.csv'), { schema });
+  const isVal = train.table.columns.is_val as (string | null)[];
+  const fitIdx: number[] = [];
+  const valIdx: number[] = [];
+  isVal.forEach((v, i) => {
+    (v === '1' ? valIdx : fitIdx).push(i);
+  });
+  const t0 = performance.now();
+  const fitTable = takeRows(train.table, fitIdx);
+  const transform = fitTransform(defaultFeatureSpec(schema, { preset: 'tree' }), fitTable, schema);
+  const X = transformTable(transform, fitTable);
+  const y = Uint8Array.from(fitIdx, (i) => train.y![i]!);
+  const Xv = transformTable(transform, takeRows(train.table, valIdx));
+  const yv = Uint8Array.from(valIdx, (i) => train.y![i]!);
+  const model = new GbdtClassifier({
+    n_estimators: TREES,
+    max_depth: 6,
+    eta: 0.1,
+    early_stopping_rounds: 30,
+    eval_metric: 'logloss',
+  });
+  await model.fit(X, y, { validation: { X: Xv, y: yv }, featureNames: transform.feature_names });
+  const seconds = (performance.now() - t0) / 1000;
+  const p = model.predictProba(transformTable(transform, test.table));
+  const auc = rocAuc(test.y!, p);
+  let pos = 0;
+  for (const v of y) pos += v;
+  const features = schema.columns.filter((c) => c.role === 'feature').map((c) => c.name);
+  const records = tableToRecords(test.table, features, BATCH);
+  await saveBundle(dir, {
+    model,
+    transform,
+    schema,
+    prior: pos / y.length,
+    threshold: 0.5,
+    inputExample: records.slice(0, 2),
+    metrics: { test: { roc_auc: auc } },
+  });
+  return { records, trees: Number(model.summary().n_trees), auc, seconds };
+}
+
+interface Server {
+  name: string;
+  proc: ChildProcess;
+  base: string;
+  stderr: string[];
+}
+
+function start(
+  name: string,
+  cmd: string,
+  argv: string[],
+  port: number,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Server {
+  const proc = spawn(cmd, argv, {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const stderr: string[] = [];
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr.push(d.toString());
+    if (stderr.length > 50) stderr.shift();
+  });
+  return { name, proc, base: `http://127.0.0.1:${port}`, stderr };
+}
+
+async function waitUp(server: Server, path: string, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (server.proc.exitCode !== null) throw new Error(`${server.name} exited: ${server.stderr.join('')}`);
+    try {
+      const res = await fetch(server.base + path);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${server.name} did not come up in ${timeoutMs} ms: ${server.stderr.join('')}`);
+}
+
+async function stop(server: Server): Promise<void> {
+  if (server.proc.exitCode !== null || server.proc.pid === undefined) return;
+  const exited = new Promise<void>((r) => server.proc.once('exit', () => r()));
+  try {
+    process.kill(-server.proc.pid, 'SIGTERM'); // the server's own process group (its workers)
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-server.proc.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+interface CannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+// autocannon ships no type declarations
+const autocannon = (await import('autocannon' as string)).default as (
+  o: Record<string, unknown>,
+) => Promise<CannonResult>;
+
+async function load(url: string, body: string, duration: number) {
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+}
+
+async function measure(
+  server: Server,
+  system: string,
+  endpoint: string,
+  body: string,
+  rows: number,
+): Promise<Run> {
+  const check = await fetch(server.base + endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  if (!check.ok) throw new Error(`${system} ${endpoint}: ${check.status} ${await check.text()}`);
+  await load(server.base + endpoint, body, WARMUP);
+  const la = loadavg()[0]!;
+  const r = await load(server.base + endpoint, body, DURATION);
+  const run: Run = {
+    system,
+    endpoint,
+    rps: r.requests.average,
+    rowsPerS: r.requests.average * rows,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    loadavg1: la,
+  };
+  console.log(
+    `${system.padEnd(28)} ${endpoint.padEnd(15)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}  non2xx ${run.non2xx}  (load avg before: ${la.toFixed(2)})`,
+  );
+  return run;
+}
+
+const BARE = `
+import Fastify from 'fastify';
+const app = Fastify({ logger: false });
+app.post('/predict', () => ({ probability: 0.5, label: 1 }));
+app.get('/health', () => ({ status: 'ok' }));
+await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
+`;
+
+function pythonReady(): string | null {
+  if (flag('skip-python')) return '--skip-python';
+  if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 is missing';
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, xgboost, sklearn, pandas'], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    return 'Debian python lacks fastapi/uvicorn/xgboost (apt-get install -y python3-sklearn python3-xgboost python3-fastapi python3-uvicorn python3-pandas)';
+  }
+  if (!existsSync(join(PY_REF, 'serve.py'))) return `${PY_REF}/serve.py not found`;
+  if (!existsSync(join(PY_ARTIFACTS, 'xgboost.joblib'))) {
+    console.log('training the Python reference (train.py) for its artifacts...');
+    const t = spawnSync('/usr/bin/python3', ['train.py'], { cwd: PY_REF, stdio: 'inherit' });
+    if (t.status !== 0) return 'train.py failed';
+  }
+  return null;
+}
+
+async function main() {
+  if (!existsSync(join(OULAD, 'features_train.csv'))) {
+    console.error(`OULAD features not found in ${OULAD} (set ANCHORS_DIR)`);
+    process.exit(2);
+  }
+  const work = await mkdtemp(join(tmpdir(), 'tassel-bench-serving-'));
+  const bundleDir = join(work, 'bundle');
+  console.log(`training GBDT on OULAD (${OULAD}) ...`);
+  const trained = await trainBundle(bundleDir);
+  console.log(
+    `GBDT: ${trained.trees} trees (early-stopped from ${TREES}), test ROC AUC ${trained.auc.toFixed(4)}, fit ${trained.seconds.toFixed(1)} s`,
+  );
+  const single = JSON.stringify(trained.records[0]);
+  const batch = JSON.stringify({ records: trained.records });
+  const runs: Run[] = [];
+  const skipBatch = flag('skip-batch');
+  const tassel = join(ROOT, 'bin', 'tassel.js');
+  console.log(
+    `\nautocannon: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
+  );
+
+  const configs: Array<{ name: string; startIt: (port: number) => Server; health: string; batch: boolean }> =
+    [
+      {
+        name: 'bare Fastify (ceiling)',
+        startIt: (port) =>
+          start('bare', process.execPath, ['--input-type=module', '-e', BARE], port, {
+            env: { PORT: String(port) },
+          }),
+        health: '/health',
+        batch: false,
+      },
+      {
+        name: 'Tassel GBDT, 1 process',
+        startIt: (port) =>
+          start(
+            'tassel-1',
+            process.execPath,
+            [
+              tassel,
+              'serve',
+              '--model-uri',
+              bundleDir,
+              '--port',
+              String(port),
+              '--poll-interval',
+              '0',
+              '--cache-dir',
+              join(work, 'cache'),
+            ],
+            port,
+          ),
+        health: '/health/ready',
+        batch: true,
+      },
+      {
+        name: 'Tassel GBDT, --workers 2',
+        startIt: (port) =>
+          start(
+            'tassel-2',
+            process.execPath,
+            [
+              tassel,
+              'serve',
+              '--model-uri',
+              bundleDir,
+              '--port',
+              String(port),
+              '--workers',
+              '2',
+              '--poll-interval',
+              '0',
+              '--cache-dir',
+              join(work, 'cache'),
+            ],
+            port,
+          ),
+        health: '/health/ready',
+        batch: true,
+      },
+    ];
+  const pyReason = pythonReady();
+  if (pyReason === null) {
+    for (const [handler, workers] of [
+      ['sync', 1],
+      ['async', 2],
+    ] as const) {
+      configs.push({
+        name: `FastAPI ref, ${handler}, ${workers} worker${workers > 1 ? 's' : ''}`,
+        startIt: (port) =>
+          start(
+            `py-${handler}-${workers}`,
+            '/usr/bin/python3',
+            [
+              '-m',
+              'uvicorn',
+              'serve:app',
+              '--host',
+              '127.0.0.1',
+              '--port',
+              String(port),
+              '--workers',
+              String(workers),
+              '--no-access-log',
+              '--log-level',
+              'warning',
+            ],
+            port,
+            { cwd: PY_REF, env: { ANCHORS_DATASET: 'oulad', ANCHORS_HANDLER: handler } },
+          ),
+        health: '/health',
+        batch: true,
+      });
+    }
+  } else console.log(`Python reference skipped: ${pyReason}\n`);
+
+  try {
+    for (const c of configs) {
+      const port = await freePort();
+      const server = c.startIt(port);
+      try {
+        const t0 = Date.now();
+        await waitUp(server, c.health);
+        if (c.name.includes('workers 2')) await new Promise((r) => setTimeout(r, 1500)); // both workers up
+        if (c.name.startsWith('Tassel'))
+          console.log(`  (${c.name}: ready ${Date.now() - t0} ms after spawn)`);
+        runs.push(await measure(server, c.name, '/predict', single, 1));
+        if (c.batch && !skipBatch)
+          runs.push(await measure(server, c.name, '/predict/batch', batch, trained.records.length));
+      } finally {
+        await stop(server);
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  const get = (system: string, endpoint = '/predict') =>
+    runs.find((r) => r.system === system && r.endpoint === endpoint);
+  const bare = get('bare Fastify (ceiling)');
+  const t1 = get('Tassel GBDT, 1 process');
+  const t2 = get('Tassel GBDT, --workers 2');
+  const pySync = get('FastAPI ref, sync, 1 worker');
+  const pyBest = get('FastAPI ref, async, 2 workers');
+  console.log('\nratios (single-record /predict, requests/s):');
+  const ratio = (a?: Run, b?: Run) => (a && b ? (a.rps / b.rps).toFixed(2) : 'n/a');
+  console.log(`  Tassel 1 process / bare Fastify          ${ratio(t1, bare)}  (target >= 0.80)`);
+  console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);
+  console.log(`  Tassel --workers 2 / FastAPI best         ${ratio(t2, pyBest)}`);
+  console.log(`  Tassel 1 process / FastAPI seed (sync 1)  ${ratio(t1, pySync)}`);
+  console.log(
+    `  Tassel p99 at ${CONNECTIONS} connections: ${t1?.p99} ms (1 process), ${t2?.p99} ms (2 workers)  (target < 20 ms)`,
+  );
+  const errors = runs.reduce((s, r) => s + r.errors + r.non2xx, 0);
+  console.log(`  errors + non-2xx over all runs: ${errors}`);
+  await writeFile(
+    OUT,
+    JSON.stringify(
+      {
+        generated_utc: new Date().toISOString(),
+        settings: {
+          duration_s: DURATION,
+          warmup_s: WARMUP,
+          connections: CONNECTIONS,
+          batch_records: trained.records.length,
+        },
+        model: { trees: trained.trees, test_roc_auc: trained.auc, fit_s: trained.seconds },
+        runs,
+        python_skipped: pyReason,
+      },
+      null,
+      1,
+    ),
+  );
+  console.log(`\nwrote ${OUT}`);
+}
+
+await main();

@@ -1,0 +1,181 @@
+import cluster from 'node:cluster';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+
+const int = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max)
+    throw new InvalidArgumentError(`expected an integer in [${min}, ${max}].`);
+  return n;
+};
+const fraction = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('expected a number in [0, 1].');
+  return n;
+};
+const bytes = (value: string) => {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size like 1048576, 512kb or 5mb.');
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const n = Math.round(
+    Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1),
+  );
+  if (n < 64) throw new InvalidArgumentError('expected at least 64 bytes.');
+  return n;
+};
+
+interface ServeFlags {
+  modelUri: string;
+  trackingUri?: string;
+  port: number;
+  host: string;
+  workers: number;
+  batchCap: number;
+  bodyLimit: number;
+  failReadyOnFallback?: boolean;
+  allowUnknownFields?: boolean;
+  fallbackPrior?: number;
+  predictionLog?: string;
+  predictionLogSample: number;
+  cacheDir?: string;
+  logLevel: string;
+  pollInterval: number;
+}
+
+/** Runs `workers` copies of the service under node:cluster; dead workers are restarted (with a back-off). */
+function runPrimary(flags: ServeFlags): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const restarts: number[] = [];
+    const fork = () => cluster.fork({ TASSEL_SERVE_WORKER: '1' });
+    for (let i = 0; i < flags.workers; i++) fork();
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) resolve();
+        return;
+      }
+      const now = Date.now();
+      while (restarts.length && now - restarts[0]! > 60_000) restarts.shift();
+      restarts.push(now);
+      // a crash loop (e.g. the port is taken) must not spin: wait longer the more restarts this minute
+      const delay = Math.min(30_000, 100 * 2 ** Math.max(0, restarts.length - 3));
+      process.stderr.write(
+        `tassel serve: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms\n`,
+      );
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, delay);
+    });
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    process.stderr.write(
+      `tassel serve: ${flags.workers} workers on http://${flags.host}:${flags.port} serving ${flags.modelUri}\n`,
+    );
+  });
+}
+
+async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
+  const { startServing } = await import('../serving/server.js');
+  const server = await startServing({
+    modelUri: flags.modelUri,
+    trackingUri: flags.trackingUri,
+    port: flags.port,
+    host: flags.host,
+    batchCap: flags.batchCap,
+    bodyLimit: flags.bodyLimit,
+    failReadyOnFallback: flags.failReadyOnFallback,
+    allowUnknownFields: flags.allowUnknownFields,
+    fallbackPrior: flags.fallbackPrior,
+    predictionLog: flags.predictionLog
+      ? { file: flags.predictionLog, sample: flags.predictionLogSample }
+      : undefined,
+    cacheDir: flags.cacheDir,
+    logLevel: flags.logLevel,
+    pollIntervalMs: flags.pollInterval * 1000,
+    metricLabels: cluster.isWorker ? { worker: String(cluster.worker?.id ?? 0) } : undefined,
+  });
+  const m = server.holder.current;
+  if (!quiet) {
+    process.stderr.write(
+      `tassel serve: listening on ${server.url} (${server.holder.state}: ${m?.identity.name ?? '?'} version ${
+        m?.identity.version ?? '-'
+      }${m?.fallback ? `, fallback: ${m.reason}` : ''}); docs at ${server.url}/docs\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+/** `tassel serve`: the registry-driven prediction service. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'Serve predictions over HTTP from the model a registry URI names (or a local bundle folder), hot-swapping ' +
+        'when the alias moves and answering from a prior model while no model can be loaded.',
+    )
+    .requiredOption(
+      '--model-uri <uri>',
+      'models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/PATH or a bundle folder',
+    )
+    .option(
+      '--tracking-uri <url>',
+      'tracking/registry server (default $MLFLOW_TRACKING_URI or http://127.0.0.1:5000)',
+    )
+    .option('--port <n>', 'port to listen on (0 = any free port)', int(0, 65535), 8080)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option(
+      '--workers <n>',
+      'processes serving the same port (node:cluster); dead ones are restarted',
+      int(1, 256),
+      1,
+    )
+    .option('--batch-cap <n>', 'most records in one batch request (413 over it)', int(1, 10_000_000), 10_000)
+    .option('--body-limit <size>', 'largest request body, e.g. 5mb (413 over it)', bytes, 5 * 1024 * 1024)
+    .option(
+      '--fail-ready-on-fallback',
+      'answer /health/ready with 503 (not 200) while the fallback model serves',
+    )
+    .option(
+      '--allow-unknown-fields',
+      'ignore record fields the model does not know (default: 400 naming the field)',
+    )
+    .option(
+      '--fallback-prior <p>',
+      'class prior of the fallback model when neither a good model nor version tags give one',
+      fraction,
+    )
+    .option('--prediction-log <file>', 'append sampled request/response pairs to this JSONL file')
+    .option('--prediction-log-sample <fraction>', 'fraction of requests to log', fraction, 0.1)
+    .option('--cache-dir <dir>', 'where downloaded bundles are cached (default $TMPDIR/tassel-serving-cache)')
+    .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, silent)', 'warn')
+    .option(
+      '--poll-interval <seconds>',
+      'how often to re-check the alias besides the event stream (0 = never)',
+      int(0, 86_400),
+      30,
+    )
+    .addHelpText(
+      'after',
+      '\nEndpoints: POST /predict, /predict/batch, /invocations (MLflow scoring protocol); GET /health/live,\n' +
+        '/health/ready, /model, /metrics (Prometheus), /openapi.json, /docs (Swagger UI).\n\nExamples:\n' +
+        '  tassel serve --model-uri models:/course-completion@production --tracking-uri http://127.0.0.1:5000\n' +
+        '  tassel serve --model-uri ./out/bundle --port 8080 --workers 2\n',
+    )
+    .action(async (flags: ServeFlags) => {
+      if (flags.workers > 1 && cluster.isPrimary) await runPrimary(flags);
+      else await runWorker(flags, cluster.isWorker);
+    });
+}

@@ -1,0 +1,128 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createServingApp } from './app.js';
+import { loadServedBundle } from './bundle-model.js';
+import { createModelLoader, type ModelLoader } from './loader.js';
+import { createServingMetrics } from './metrics.js';
+import { createModelHolder, type ModelHolder } from './model-holder.js';
+import { createLocalModelSource, isRegistryUri, type ModelSource } from './model-source.js';
+import { createPredictionLog, type PredictionLog } from './prediction-log.js';
+import { createRegistryModelSource } from './registry-source.js';
+
+/** Options of {@link startServing} (the flags of `tassel serve`). */
+export interface ServeOptions {
+  /** models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH, or a local bundle folder. */
+  modelUri: string;
+  /** Tracking/registry server; default $MLFLOW_TRACKING_URI or http://127.0.0.1:5000. */
+  trackingUri?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  batchCap?: number;
+  bodyLimit?: number;
+  failReadyOnFallback?: boolean;
+  allowUnknownFields?: boolean;
+  /** Class prior for the fallback when nothing better is known. */
+  fallbackPrior?: number;
+  predictionLog?: { file: string; sample?: number };
+  /** Where downloaded bundles are cached; default $TMPDIR/tassel-serving-cache. */
+  cacheDir?: string;
+  logLevel?: string;
+  /** Polling interval for alias changes (also the safety net behind the event stream); default 30 s. */
+  pollIntervalMs?: number;
+  /** First retry delay while degraded; default 500 ms (doubling up to 30 s). */
+  retryInitialMs?: number;
+  /** Extra labels on every metric (e.g. the worker id). */
+  metricLabels?: Record<string, string>;
+  /** Use this source instead of one built from modelUri (tests). */
+  source?: ModelSource;
+}
+
+/** A running service. */
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  holder: ModelHolder;
+  loader: ModelLoader;
+  close(): Promise<void>;
+}
+
+/** The model source for a URI: the registry for models:/ and runs:/ URIs, else a local bundle folder. */
+export function modelSourceFor(modelUri: string, trackingUri?: string, pollIntervalMs?: number): ModelSource {
+  if (isRegistryUri(modelUri)) {
+    return createRegistryModelSource({
+      uri: modelUri,
+      trackingUri: trackingUri ?? process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:5000',
+      pollIntervalMs,
+    });
+  }
+  return createLocalModelSource(modelUri);
+}
+
+/**
+ * Starts the prediction service: the app listens at once (liveness answers, readiness says `loading`), the
+ * loader resolves, downloads, loads and warms the model, and swaps it in; then it watches for alias moves.
+ * Resolves once the first load attempt is over (the real model or the fallback serves).
+ */
+export async function startServing(options: ServeOptions): Promise<RunningServer> {
+  const holder = createModelHolder();
+  const metrics = createServingMetrics({ defaultLabels: options.metricLabels });
+  let predictionLog: PredictionLog | null = null;
+  if (options.predictionLog) {
+    predictionLog = createPredictionLog({
+      file: options.predictionLog.file,
+      sample: options.predictionLog.sample,
+      onDrop: (n) => metrics.countPredictionLogDropped(n),
+    });
+  }
+  const app = await createServingApp({
+    holder,
+    metrics,
+    batchCap: options.batchCap,
+    bodyLimit: options.bodyLimit,
+    failReadyOnFallback: options.failReadyOnFallback,
+    logLevel: options.logLevel,
+    predictionLog,
+  });
+  const validatorOptions = { allowUnknownFields: options.allowUnknownFields ?? false };
+  const loader = createModelLoader({
+    source: options.source ?? modelSourceFor(options.modelUri, options.trackingUri, options.pollIntervalMs),
+    holder,
+    metrics,
+    logger: app.log,
+    cacheDir: options.cacheDir ?? join(tmpdir(), 'tassel-serving-cache'),
+    load: (dir, resolved) =>
+      loadServedBundle(dir, {
+        identity: {
+          name: resolved.name,
+          version: resolved.version,
+          runId: resolved.runId,
+          uri: resolved.uri,
+          checksum: resolved.checksum,
+        },
+        validatorOptions,
+      }),
+    fallbackPrior: options.fallbackPrior,
+    pollIntervalMs: options.pollIntervalMs,
+    retry: { initialMs: options.retryInitialMs },
+    validatorOptions,
+  });
+  const address = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+  await loader.start();
+  let closed = false;
+  return {
+    url: address,
+    app,
+    holder,
+    loader,
+    async close() {
+      if (closed) return;
+      closed = true;
+      loader.stop();
+      await app.close();
+      await predictionLog?.close();
+    },
+  };
+}
