@@ -20,7 +20,11 @@ runRegistryStoreContract('SQLite (file, WAL)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tassel-registry-'));
   const database = await createDatabase(`sqlite:///${join(dir, 'registry.db')}`);
   await migrate(database, registryMigrations);
-  const store = createSqlRegistryStore({ db: database.db, dialect: database.dialect, getExperiment: experiments });
+  const store = createSqlRegistryStore({
+    db: database.db,
+    dialect: database.dialect,
+    getExperiment: experiments,
+  });
   return {
     store,
     experimentId: '1',

@@ -426,12 +426,14 @@ export function createSqlRegistryStore(options: SqlRegistryStoreOptions): Regist
 
   // ---- model version status ------------------------------------------------------------------
 
-  async function probeStatus(storage: string): Promise<{ status: ModelVersionStatus; message?: string }> {
+  async function probeStatus(
+    storage: string,
+    source: string = storage,
+  ): Promise<{ status: ModelVersionStatus; message?: string }> {
     if (!options.probeArtifacts) return { status: 'READY' };
-    const scheme = uriScheme(storage);
-    if (scheme !== 'mlflow-artifacts' && scheme !== 'runs' && scheme !== 'http' && scheme !== 'https') {
-      return { status: 'READY' };
-    }
+    // Only locations the server itself serves are checked (as the issue asks); others are READY at once.
+    const checked = new Set(['mlflow-artifacts', 'runs', 'models']);
+    if (!checked.has(uriScheme(storage)) && !checked.has(uriScheme(source))) return { status: 'READY' };
     let found: 'present' | 'missing' | 'unknown';
     try {
       found = await options.probeArtifacts(storage);
@@ -454,7 +456,7 @@ export function createSqlRegistryStore(options: SqlRegistryStoreOptions): Regist
       .where('version', '=', Number(mv.version))
       .executeTakeFirst();
     if (!row) return mv;
-    const probe = await probeStatus(row.storage_location ?? row.source);
+    const probe = await probeStatus(row.storage_location ?? row.source, row.source);
     let status: ModelVersionStatus = probe.status;
     let message: string | null = probe.message ?? null;
     if (status === 'PENDING_REGISTRATION' && now() - num(row.creation_time) > pendingTimeoutMs) {
@@ -811,7 +813,7 @@ export function createSqlRegistryStore(options: SqlRegistryStoreOptions): Regist
       const resolved = await resolveStorage(args.source, args.run_id || undefined);
       const modelId = args.model_id || resolved.modelId;
       if (modelId) await activeLoggedModel(db, modelId);
-      const probe = await probeStatus(resolved.storage);
+      const probe = await probeStatus(resolved.storage, args.source);
       const ts = now();
       const version = await tx(async (trx, events) => {
         const bumped = await trx

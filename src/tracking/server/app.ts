@@ -1,6 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { TASSEL_VERSION } from '../../version.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
+import { type AuthOptions, authPlugin } from '../auth/auth.js';
+import { installRegistry, type RegistryServerOptions } from '../registry/plugin.js';
 import type { TrackingDatabase } from '../sql/database.js';
 import type { TrackingStore } from '../store/types.js';
 import { artifactProxyRoutes } from './artifact-proxy-routes.js';
@@ -34,6 +36,10 @@ export interface TrackingAppOptions {
   maxHistoryResults?: number;
   /** Socket request timeout in ms (default 120,000); 0 disables. */
   requestTimeoutMs?: number;
+  /** Token authentication (issue 5); without it the server is open. */
+  auth?: AuthOptions;
+  /** The model registry, alias history, events and webhooks (issue 5). */
+  registry?: RegistryServerOptions;
   /** Extra plugins registered after the built-in ones, each under both MLflow API prefixes if `mlflowApi`. */
   plugins?: Array<{ plugin: FastifyPluginAsync; mlflowApi?: boolean }>;
 }
@@ -70,7 +76,7 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
   installErrorHandling(app);
 
   // ---- Auth plugin (issue 5) is registered here, before any route, e.g.: ----
-  // await app.register(authPlugin, { ... });
+  if (options.auth) await app.register(authPlugin, options.auth);
   // ---- end of auth plugin ----
 
   app.get('/health', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
@@ -91,7 +97,13 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
   }
 
   // ---- Registry plugins (issue 5) are registered here, one line each, e.g.: ----
-  // await mountMlflowApi(app, registryRoutes, { store: options.registryStore! });
+  if (options.registry)
+    await installRegistry(app, {
+      database: options.database,
+      trackingStore: options.trackingStore,
+      artifactRepository: options.artifactRepository,
+      ...options.registry,
+    });
   // ---- end of registry plugins ----
 
   for (const extra of options.plugins ?? []) {

@@ -1,3 +1,4 @@
+import { registryMigrations } from '../../registry/migrations.js';
 import type { Migration } from '../migrate.js';
 import { trackingSchemaV1 } from './001-tracking-schema.js';
 
@@ -8,5 +9,5 @@ import { trackingSchemaV1 } from './001-tracking-schema.js';
  */
 export const ALL_MIGRATIONS: readonly Migration[] = [
   trackingSchemaV1,
-  // Registry migrations (issue 5) go here: ...registryMigrations,
+  ...registryMigrations,
 ];
