@@ -333,9 +333,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           featureNames: f.ft.feature_names,
           seed: config.seed,
           onIteration: (info) => {
-            reporter.progress(`train ${trial.name}`, info.iteration + 1, info.total);
+            reporter.progress(`train ${trial.name}`, Math.min(info.iteration, info.total), info.total);
             for (const [k, v] of Object.entries(info.metrics ?? {}))
-              if (Number.isFinite(v)) stepMetrics.push({ key: `valid_${k}`, value: v, step: info.iteration });
+              if (Number.isFinite(v))
+                stepMetrics.push({
+                  key: /^(valid|train)_/.test(k) ? k : `valid_${k}`,
+                  value: v,
+                  step: info.iteration,
+                });
           },
         });
       });
