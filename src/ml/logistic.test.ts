@@ -44,6 +44,35 @@ describe('logistic regression vs scikit-learn LogisticRegression (fixture)', () 
     });
   }
 
+  test('the L-BFGS solver (used above 2,000 features) matches sklearn within 1e-4 too', () => {
+    for (const c of fx.cases.filter((k) => ['C=1', 'C=0.05', 'balanced'].includes(k.name))) {
+      const params: Record<string, unknown> = { C: c.params.C, solver: 'lbfgs' };
+      if (c.params.class_weight) params.classWeight = c.params.class_weight;
+      const m = new LogisticRegression(params);
+      m.fit(X, y);
+      c.coef.forEach((w, j) => {
+        assert.ok(Math.abs(m.coef[j]! - w) < 1e-4, `${c.name} coef[${j}] ${m.coef[j]} vs sklearn ${w}`);
+      });
+      assert.ok(Math.abs(m.intercept - c.intercept) < 1e-4, `${c.name} intercept`);
+    }
+  });
+
+  test('auto picks L-BFGS for very wide sparse inputs (no dim^2 Hessian)', () => {
+    const n = 300;
+    const p = 5_000;
+    const Xw = createMatrix(n, p);
+    const yw = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      yw[i] = i % 2;
+      Xw.data[i * p + (i % 97)] = 1;
+      Xw.data[i * p + 4_000 + (i % 2)] = 1; // a perfectly informative pair of columns
+    }
+    const m = new LogisticRegression({ C: 1 });
+    m.fit(Xw, yw);
+    assert.ok(m.converged);
+    assert.ok(m.predictOne(rowView(Xw, 1)) > 0.8 && m.predictOne(rowView(Xw, 0)) < 0.2);
+  });
+
   test('JSON round trip predicts identically', () => {
     const m = new LogisticRegression({ C: 0.3, classWeight: 'balanced' });
     m.fit(X, y);
@@ -60,6 +89,10 @@ describe('logistic regression vs scikit-learn LogisticRegression (fixture)', () 
       /unknown parameter penalty; known parameters: C, /,
     );
     assert.throws(() => new LogisticRegression({ classWeight: 'heavy' }), /classWeight must be "balanced"/);
+    assert.throws(
+      () => new LogisticRegression({ solver: 'sag' }),
+      /solver must be "auto", "newton" or "lbfgs"/,
+    );
     const m = new LogisticRegression();
     const withNaN = createMatrix(2, 1, Float64Array.of(1, Number.NaN));
     assert.throws(() => m.fit(withNaN, Uint8Array.of(0, 1)), /feature 0 of row 2 is missing \(NaN\)/);

@@ -10,16 +10,20 @@ export type LogisticParams = {
   /** Inverse regularization strength, as scikit-learn: minimise 0.5 ||w||^2 + C * sum(weight * logloss). */
   C: number;
   classWeight: ClassWeight;
-  /** Newton iterations (each solves the exact quadratic model with a Cholesky factorization). */
+  /** Newton iterations (each solves the exact quadratic model with a Cholesky factorization); L-BFGS gets 20 times as many. */
   maxIter: number;
-  /** Stop when the largest gradient entry is below tol * max(1, C * sum of weights) ... relative to the loss scale. */
+  /** Stop when the largest gradient entry is below tol * max(1, C * sum of row weights). */
   tol: number;
   fitIntercept: boolean;
+  /** 'newton' (exact Hessian + Cholesky), 'lbfgs' (limited memory, for very wide inputs) or 'auto' (newton up to 2,000 features). */
+  solver: 'auto' | 'newton' | 'lbfgs';
 };
 
 const KIND = 'logistic';
 const FORMAT_VERSION = 1;
-const KNOWN = ['C', 'classWeight', 'maxIter', 'tol', 'fitIntercept'] as const;
+const KNOWN = ['C', 'classWeight', 'maxIter', 'tol', 'fitIntercept', 'solver'] as const;
+/** Above this many coefficients 'auto' uses L-BFGS (the Newton Hessian grows with the square). */
+const NEWTON_MAX_DIM = 2000;
 
 function parseClassWeight(v: unknown): ClassWeight {
   if (v === undefined || v === null || v === 'none') return null;
@@ -34,6 +38,14 @@ function parseClassWeight(v: unknown): ClassWeight {
   }
   throw new InputError(
     `logistic: parameter classWeight must be "balanced", null or {"0": w0, "1": w1} with positive weights, got ${JSON.stringify(v)}`,
+  );
+}
+
+function parseSolver(v: unknown): LogisticParams['solver'] {
+  if (v === undefined || v === null) return 'auto';
+  if (v === 'auto' || v === 'newton' || v === 'lbfgs') return v;
+  throw new InputError(
+    `logistic: parameter solver must be "auto", "newton" or "lbfgs", got ${JSON.stringify(v)}`,
   );
 }
 
@@ -56,6 +68,7 @@ export function logisticParams(params: Record<string, unknown> = {}): LogisticPa
     ),
     tol: numberParam(KIND, params, 'tol', 1e-10, (v) => v > 0, 'a number > 0'),
     fitIntercept,
+    solver: parseSolver(params.solver),
   };
 }
 
@@ -135,6 +148,115 @@ function choleskySolve(l: Float64Array, n: number, b: Float64Array): void {
   }
 }
 
+/** Minimises a smooth convex function by L-BFGS (10 pairs) with a backtracking Armijo line search; updates x in place. */
+function lbfgs(
+  x: Float64Array,
+  f0: number,
+  z: Float64Array,
+  o: {
+    dim: number;
+    maxIter: number;
+    gradTol: number;
+    margins: (b: Float64Array, out: Float64Array) => void;
+    objective: (b: Float64Array, zz: Float64Array) => number;
+    gradient: (zz: Float64Array, b: Float64Array, g: Float64Array) => void;
+    onIteration: (iteration: number, f: number, gmax: number) => void;
+  },
+): { iterations: number; converged: boolean } {
+  const { dim } = o;
+  const m = 10;
+  const S: Float64Array[] = [];
+  const Y: Float64Array[] = [];
+  const rho: number[] = [];
+  const alpha = new Float64Array(m);
+  const g = new Float64Array(dim);
+  const gNew = new Float64Array(dim);
+  const d = new Float64Array(dim);
+  const xNew = new Float64Array(dim);
+  const zNew = new Float64Array(z.length);
+  let f = f0;
+  o.gradient(z, x, g);
+  const dot = (a: Float64Array, b: Float64Array) => {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += a[j]! * b[j]!;
+    return s;
+  };
+  const maxAbs = (a: Float64Array) => {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s = Math.max(s, Math.abs(a[j]!));
+    return s;
+  };
+  for (let it = 0; it < o.maxIter; it++) {
+    const gmax = maxAbs(g);
+    if (gmax <= o.gradTol) return { iterations: it, converged: true };
+    // two-loop recursion: d = -H g
+    for (let j = 0; j < dim; j++) d[j] = -g[j]!;
+    for (let k = S.length - 1; k >= 0; k--) {
+      alpha[k] = rho[k]! * dot(S[k]!, d);
+      const yk = Y[k]!;
+      for (let j = 0; j < dim; j++) d[j] -= alpha[k]! * yk[j]!;
+    }
+    if (S.length > 0) {
+      const last = S.length - 1;
+      const gamma = dot(S[last]!, Y[last]!) / dot(Y[last]!, Y[last]!);
+      for (let j = 0; j < dim; j++) d[j] *= gamma;
+    }
+    for (let k = 0; k < S.length; k++) {
+      const beta = rho[k]! * dot(Y[k]!, d);
+      const sk = S[k]!;
+      for (let j = 0; j < dim; j++) d[j] += (alpha[k]! - beta) * sk[j]!;
+    }
+    let slope = dot(g, d);
+    if (!(slope < 0)) {
+      for (let j = 0; j < dim; j++) d[j] = -g[j]!;
+      slope = dot(g, d);
+      S.length = 0;
+      Y.length = 0;
+      rho.length = 0;
+    }
+    let t = S.length === 0 ? Math.min(1, 1 / Math.max(gmax, 1e-12)) : 1;
+    let fNew = Number.POSITIVE_INFINITY;
+    let accepted = false;
+    for (let ls = 0; ls < 60; ls++) {
+      for (let j = 0; j < dim; j++) xNew[j] = x[j]! + t * d[j]!;
+      o.margins(xNew, zNew);
+      fNew = o.objective(xNew, zNew);
+      if (fNew <= f + 1e-4 * t * slope) {
+        accepted = true;
+        break;
+      }
+      t *= 0.5;
+    }
+    if (!accepted) return { iterations: it, converged: true }; // no further decrease representable
+    o.gradient(zNew, xNew, gNew);
+    const s = new Float64Array(dim);
+    const yv = new Float64Array(dim);
+    for (let j = 0; j < dim; j++) {
+      s[j] = xNew[j]! - x[j]!;
+      yv[j] = gNew[j]! - g[j]!;
+    }
+    const sy = dot(s, yv);
+    if (sy > 1e-12 * dot(yv, yv)) {
+      if (S.length === m) {
+        S.shift();
+        Y.shift();
+        rho.shift();
+      }
+      S.push(s);
+      Y.push(yv);
+      rho.push(1 / sy);
+    }
+    const decrease = f - fNew;
+    x.set(xNew);
+    z.set(zNew);
+    g.set(gNew);
+    f = fNew;
+    o.onIteration(it + 1, f, gmax);
+    if (decrease <= 1e-15 * Math.max(1, Math.abs(f))) return { iterations: it + 1, converged: true };
+  }
+  return { iterations: o.maxIter, converged: maxAbs(g) <= o.gradTol };
+}
+
 /**
  * L2-regularized logistic regression with scikit-learn's objective (C scales the data term; the intercept
  * is not penalised), fitted by Newton's method: each step solves the exact Hessian system by Cholesky, with
@@ -183,7 +305,6 @@ export class LogisticRegression implements Classifier {
     const beta = new Float64Array(dim); // coef then intercept
     const z = new Float64Array(n);
     const grad = new Float64Array(dim);
-    const hess = new Float64Array(dim * dim);
     const step = new Float64Array(dim);
     const trial = new Float64Array(dim);
     const zTrial = new Float64Array(n);
@@ -203,13 +324,55 @@ export class LogisticRegression implements Classifier {
       return f;
     };
 
+    let totalWeight = 0;
+    let positiveWeight = 0;
+    for (let i = 0; i < n; i++) {
+      totalWeight += weight[i]!;
+      if (y[i]) positiveWeight += weight[i]!;
+    }
+    // start at the weighted log-odds: saves a Newton step
+    if (fitIntercept && positiveWeight > 0 && positiveWeight < totalWeight) {
+      beta[p] = Math.log(positiveWeight / (totalWeight - positiveWeight));
+    }
     margins(beta, z);
     let f = objective(beta, z);
-    let totalWeight = 0;
-    for (let i = 0; i < n; i++) totalWeight += weight[i]!;
     const gradTol = tol * Math.max(1, totalWeight);
     this.converged = false;
     let iter = 0;
+    const solver =
+      this.params.solver === 'auto' ? (dim > NEWTON_MAX_DIM ? 'lbfgs' : 'newton') : this.params.solver;
+    if (solver === 'lbfgs') {
+      const gradient = (zz: Float64Array, b: Float64Array, g: Float64Array) => {
+        g.fill(0);
+        for (let j = 0; j < p; j++) g[j] = b[j]!;
+        for (let i = 0; i < n; i++) {
+          const r = weight[i]! * (sigmoid(zz[i]!) - y[i]!);
+          for (let k = sp.indptr[i]!; k < sp.indptr[i + 1]!; k++) g[sp.indices[k]!] += r * sp.values[k]!;
+          if (fitIntercept) g[p] += r;
+        }
+      };
+      const r = lbfgs(beta, f, z, {
+        dim,
+        maxIter: maxIter * 20,
+        gradTol,
+        margins,
+        objective,
+        gradient,
+        onIteration: (it, fx, gmax) =>
+          options.onIteration?.({
+            iteration: it,
+            total: maxIter * 20,
+            metrics: { objective: fx, max_gradient: gmax },
+          }),
+      });
+      this.nIter = r.iterations;
+      this.converged = r.converged;
+      this.coef = beta.slice(0, p);
+      this.intercept = fitIntercept ? beta[p]! : 0;
+      this.fitted = true;
+      return;
+    }
+    const hess = new Float64Array(dim * dim);
     for (; iter < maxIter; iter++) {
       // gradient and Hessian (lower triangle) of the objective
       grad.fill(0);
