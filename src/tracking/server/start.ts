@@ -1,0 +1,94 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { type CreateArtifactRepositoryOptions, createArtifactRepository } from '../artifacts/registry.js';
+import { type CreateDatabaseOptions, type TrackingDatabase, createDatabase } from '../sql/database.js';
+import { migrate } from '../sql/migrate.js';
+import { ALL_MIGRATIONS } from '../sql/migrations/index.js';
+import { createSqlTrackingStore } from '../store/sql-tracking-store.js';
+import { type TrackingAppOptions, createTrackingApp } from './app.js';
+
+/** Defaults of `tassel server`, as paths relative to the working directory. */
+export const DEFAULT_BACKEND_STORE_URI = 'sqlite:///./tassel-data/mlflow.db';
+export const DEFAULT_ARTIFACTS_DESTINATION = 'file:///./tassel-data/artifacts';
+
+/** Options of {@link startTrackingServer}. */
+export interface StartTrackingServerOptions {
+  /** `sqlite:///path` or `postgresql://...` (default sqlite:///./tassel-data/mlflow.db). */
+  backendStoreUri?: string;
+  /** Where proxied artifacts live: `file:///path` or `s3://bucket/prefix` (default file:///./tassel-data/artifacts). */
+  artifactsDestination?: string;
+  /**
+   * Root for new experiments' artifact locations. Default `mlflow-artifacts:/` (served through the
+   * proxy, as `mlflow server` does); with `serveArtifacts: false`, the artifacts destination itself.
+   */
+  defaultArtifactRoot?: string;
+  /** Serve the `mlflow-artifacts` proxy (default true). */
+  serveArtifacts?: boolean;
+  host?: string;
+  /** 0 picks a free port (default 5000). */
+  port?: number;
+  logger?: FastifyBaseLogger | boolean;
+  logLevel?: string;
+  database?: CreateDatabaseOptions;
+  artifacts?: CreateArtifactRepositoryOptions;
+  /** Passed through to {@link createTrackingApp}. */
+  app?: Partial<Omit<TrackingAppOptions, 'trackingStore' | 'artifactRepository' | 'database'>>;
+}
+
+/** A running server. */
+export interface RunningTrackingServer {
+  /** `http://host:port` to give clients as tracking URI. */
+  url: string;
+  app: FastifyInstance;
+  database: TrackingDatabase;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the stores from URIs, applies migrations, builds the app and listens. The pipeline uses it to run
+ * an embedded server in-process (port 0); `tassel server` uses it too.
+ */
+export async function startTrackingServer(
+  options: StartTrackingServerOptions = {},
+): Promise<RunningTrackingServer> {
+  const database = await createDatabase(
+    options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
+    options.database,
+  );
+  try {
+    await migrate(database, ALL_MIGRATIONS);
+    const serveArtifacts = options.serveArtifacts ?? true;
+    const destination = options.artifactsDestination ?? DEFAULT_ARTIFACTS_DESTINATION;
+    const artifactRepository = serveArtifacts
+      ? createArtifactRepository(destination, options.artifacts)
+      : undefined;
+    const defaultArtifactRoot =
+      options.defaultArtifactRoot ?? (serveArtifacts ? 'mlflow-artifacts:/' : destination);
+    const trackingStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
+    // ---- Registry store (issue 5) is created here and passed to the app below. ----
+    const app = await createTrackingApp({
+      ...(options.app ?? {}),
+      trackingStore,
+      artifactRepository,
+      database,
+      logger: options.logger ?? false,
+      logLevel: options.logLevel,
+    });
+    const host = options.host ?? '127.0.0.1';
+    await app.listen({ host, port: options.port ?? 5000 });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    return {
+      url: `http://${shownHost}:${port}`,
+      app,
+      database,
+      close: async () => {
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (e) {
+    await database.close().catch(() => {});
+    throw e;
+  }
+}
