@@ -40,14 +40,21 @@ export async function startRegistryTestServer(
   const trackingStore = await createSqlTrackingStore({ database, defaultArtifactRoot: 'mlflow-artifacts:/' });
   const artifactDir = join(dir, 'artifacts');
   const artifactRepository = createLocalArtifactRepository({ uri: artifactDir });
-  const app = await createTrackingApp({
-    trackingStore,
-    artifactRepository,
-    database,
-    auth: options.auth,
-    registry: { databaseUri: uri, sseHeartbeatMs: 5000, ...(options.registry ?? {}) },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  let app: FastifyInstance;
+  try {
+    app = await createTrackingApp({
+      trackingStore,
+      artifactRepository,
+      database,
+      auth: options.auth,
+      registry: { databaseUri: uri, sseHeartbeatMs: 5000, ...(options.registry ?? {}) },
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (e) {
+    if (options.ownDatabase !== false) await database.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = (app.server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

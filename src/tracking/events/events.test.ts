@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createRegistryClient } from '../client/registry-client.js';
+import { startRegistryTestServer, type TestServer } from '../registry/testing.js';
+import { createEventBus, type RegistryEvent } from './bus.js';
+import { createWebhookDispatcher, signWebhookBody } from './webhooks.js';
+
+/** Reads SSE frames from a server until `until` accepts one; rejects after `timeoutMs`. */
+export async function waitForEvent(
+  url: string,
+  until: (e: RegistryEvent) => boolean,
+  options: { timeoutMs?: number; headers?: Record<string, string>; onOpen?: () => void | Promise<void> } = {},
+): Promise<{ event: RegistryEvent; elapsedMs: number }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 5000);
+  try {
+    const res = await fetch(url, {
+      headers: { accept: 'text/event-stream', ...(options.headers ?? {}) },
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let opened = false;
+    let start = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended');
+      buffer += decoder.decode(value, { stream: true });
+      let i: number;
+      while ((i = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        if (!opened) {
+          opened = true;
+          start = performance.now();
+          await options.onOpen?.();
+        }
+        const data = frame.split('\n').find((l) => l.startsWith('data: '));
+        if (!data) continue;
+        const event = JSON.parse(data.slice(6)) as RegistryEvent;
+        if (until(event)) {
+          await reader.cancel();
+          return { event, elapsedMs: performance.now() - start };
+        }
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('event bus', () => {
+  test('replays buffered events after Last-Event-ID and drops duplicate uids', async () => {
+    const bus = await createEventBus({ ringSize: 3 });
+    const base = { type: 'alias_set' as const, name: 'm', alias: 'a', timestamp: 1 };
+    await bus.publish([
+      { ...base, version: '1', uid: 'u1' },
+      { ...base, version: '2', uid: 'u2' },
+    ]);
+    await bus.publish([{ ...base, version: '2', uid: 'u2' }]); // duplicate: ignored
+    await bus.publish([
+      { ...base, version: '3' },
+      { ...base, version: '4' },
+    ]);
+    assert.equal(bus.lastId(), 4);
+    const replayed: string[] = [];
+    bus.subscribe((e) => replayed.push(e.version ?? ''), { lastEventId: 2 });
+    assert.deepEqual(replayed, ['3', '4'], 'ring keeps the newest 3; replays those after id 2');
+    assert.deepEqual(
+      bus.since(0).map((e) => e.id),
+      [2, 3, 4],
+    );
+    await bus.close();
+  });
+});
+
+describe('SSE stream on a running server', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startRegistryTestServer();
+  });
+  after(async () => server.close());
+
+  test('a subscriber sees an alias move well within 1 s, filtered by name and alias', async () => {
+    const client = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0 });
+    await client.createRegisteredModel({ name: 'sse-m' });
+    await client.createModelVersion({ name: 'sse-m', source: 's3://b/1' });
+    await client.createModelVersion({ name: 'sse-m', source: 's3://b/2' });
+    await client.setRegisteredModelAlias('sse-m', 'production', '1');
+    const { event, elapsedMs } = await waitForEvent(
+      `${server.url}/api/2.0/tassel/events?name=sse-m&alias=production`,
+      (e) => e.type === 'alias_moved',
+      { onOpen: () => client.setRegisteredModelAlias('sse-m', 'production', '2') },
+    );
+    assert.equal(event.name, 'sse-m');
+    assert.equal(event.alias, 'production');
+    assert.equal(event.version, '2');
+    assert.equal(event.previous_version, '1');
+    assert.ok(elapsedMs < 1000, `event took ${elapsedMs} ms`);
+  });
+
+  test('Last-Event-ID replays what a reconnecting client missed', async () => {
+    const client = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0 });
+    await client.createRegisteredModel({ name: 'replay-m' });
+    await client.createModelVersion({ name: 'replay-m', source: 's3://b/1' });
+    const first = await waitForEvent(`${server.url}/api/2.0/tassel/events?name=replay-m`, () => true, {
+      headers: { 'last-event-id': '0' },
+    });
+    assert.equal(first.event.type, 'registered_model_created');
+    await client.setRegisteredModelAlias('replay-m', 'champion', '1');
+    const resumed = await waitForEvent(`${server.url}/api/2.0/tassel/events?name=replay-m`, () => true, {
+      headers: { 'last-event-id': String(first.event.id + 1) },
+    });
+    assert.equal(resumed.event.type, 'alias_set');
+  });
+
+  test('watchAlias reports moves and deletes through the stream', async () => {
+    const client = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0 });
+    await client.createRegisteredModel({ name: 'watch-m' });
+    await client.createModelVersion({ name: 'watch-m', source: 's3://b/1' });
+    await client.createModelVersion({ name: 'watch-m', source: 's3://b/2' });
+    await client.setRegisteredModelAlias('watch-m', 'production', '1');
+    const changes: Array<[string | undefined, string | undefined, string]> = [];
+    let notify: () => void = () => {};
+    const watcher = client.watchAlias(
+      'watch-m',
+      'production',
+      (c) => {
+        changes.push([c.version, c.previousVersion, c.via]);
+        notify();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    await watcher.ready;
+    assert.equal(watcher.mode, 'sse');
+    assert.equal(watcher.current, '1');
+    const next = () => new Promise<void>((r) => (notify = r));
+    let p = next();
+    await client.setRegisteredModelAlias('watch-m', 'production', '2');
+    await p;
+    p = next();
+    await client.deleteRegisteredModelAlias('watch-m', 'production');
+    await p;
+    watcher.close();
+    assert.deepEqual(changes, [
+      ['2', '1', 'sse'],
+      [undefined, '2', 'sse'],
+    ]);
+  });
+});
+
+describe('webhooks', () => {
+  test('POSTs signed JSON, retrying a failing receiver with backoff', async () => {
+    const received: Array<{ body: string; signature: string | undefined }> = [];
+    let failuresLeft = 2;
+    const receiver = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (failuresLeft-- > 0) {
+          res.statusCode = 503;
+          res.end();
+          return;
+        }
+        received.push({ body, signature: req.headers['x-tassel-signature'] as string | undefined });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const bus = await createEventBus();
+    const hooks = createWebhookDispatcher(bus, { urls: [url], secret: 's3cret', baseDelayMs: 10 });
+    await bus.publish([
+      {
+        type: 'alias_moved',
+        name: 'm',
+        alias: 'production',
+        version: '2',
+        previous_version: '1',
+        timestamp: 5,
+      },
+    ]);
+    await hooks.drain();
+    assert.equal(received.length, 1);
+    const body = JSON.parse(received[0].body);
+    assert.equal(body.type, 'alias_moved');
+    assert.equal(body.version, '2');
+    assert.equal(received[0].signature, signWebhookBody('s3cret', received[0].body));
+    await hooks.close();
+    await bus.close();
+    await new Promise((r) => receiver.close(r));
+  });
+});
