@@ -19,7 +19,7 @@ interface UpFlags {
 
 /** A ready-to-paste curl command for one record. */
 export function curlExample(url: string, record: Record<string, unknown>): string {
-  const body = JSON.stringify({ record }).replace(/'/g, "'\\''");
+  const body = JSON.stringify(record).replace(/'/g, "'\\''");
   return `curl -s -X POST ${url}/predict -H 'content-type: application/json' -d '${body}'`;
 }
 
@@ -107,7 +107,7 @@ export function register(program: Command): void {
           const res = await fetch(`${serving.url}/predict`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ record }),
+            body: JSON.stringify(record),
           });
           const body = (await res.json()) as Record<string, unknown>;
           const p = Number((body as { probability?: unknown }).probability);

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { schemaToJSON } from '../data/schema.js';
+import { type DatasetSchema, schemaToJSON } from '../data/schema.js';
 import type { Table } from '../data/table.js';
 import { TasselError } from '../errors.js';
 import { defaultFeatureSpec } from '../features/spec.js';
@@ -142,16 +142,26 @@ function featureImportance(
   return out;
 }
 
-/** Pick `n` rows of a table as JSON records for the bundle's input example (features only). */
-function inputExample(table: Table, columns: string[], n = 3): Record<string, unknown>[] {
+/** ISO date of days since 1970-01-01. */
+const isoDate = (days: number) => new Date(days * 86_400_000).toISOString().slice(0, 10);
+
+/** The first `n` rows of a table as raw JSON records (features only) for the bundle's input example. */
+function inputExample(table: Table, schema: DatasetSchema, n = 3): Record<string, unknown>[] {
+  const specs = schema.columns.filter((c) => c.role === 'feature');
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < Math.min(n, table.nRows); i++) {
     const rec: Record<string, unknown> = {};
-    for (const c of columns) {
-      const col = table.columns[c];
+    for (const spec of specs) {
+      const col = table.columns[spec.name];
       if (!col) continue;
       const v = col[i];
-      rec[c] = typeof v === 'number' ? (Number.isNaN(v) ? null : v) : (v ?? null);
+      if (typeof v !== 'number') rec[spec.name] = v ?? null;
+      else if (Number.isNaN(v)) rec[spec.name] = null;
+      // Stored as numbers in the table; callers send them as they appear in the data.
+      else if (spec.type === 'date') rec[spec.name] = isoDate(v);
+      else if (spec.type === 'boolean')
+        rec[spec.name] = v ? (spec.trueValues?.[0] ?? 'true') : (spec.falseValues?.[0] ?? 'false');
+      else rec[spec.name] = v;
     }
     out.push(rec);
   }
@@ -430,7 +440,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       seed: config.seed,
     });
     await step('bundle', async () => {
-      const featureCols = data.modelSchema.columns.filter((c) => c.role === 'feature').map((c) => c.name);
       await saveBundle(
         bundleDir,
         {
@@ -439,7 +448,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           schema: data.modelSchema,
           threshold,
           prior,
-          inputExample: inputExample(data.test.table, featureCols),
+          inputExample: inputExample(data.test.table, data.modelSchema),
           metrics: { test },
         },
         { createdAt: identity.createdAt, modelUuid: identity.modelUuid.replace(/-/g, '') },

@@ -42,7 +42,7 @@ type StartTrackingServer = (
 
 /**
  * Start an embedded Tassel tracking server in-process on a free loopback port: SQLite at
- * `<dataDir>/tassel.db`, artifacts under `<dataDir>/artifacts`.
+ * `<dataDir>/mlflow.db` (what `tassel server` uses by default), artifacts under `<dataDir>/artifacts`.
  */
 export async function startEmbeddedServer(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
@@ -71,7 +71,7 @@ export async function startEmbeddedServer(dataDir: string): Promise<{ url: strin
   return start({
     host: '127.0.0.1',
     port: 0,
-    backendStoreUri: `sqlite:///${join(dataDir, 'tassel.db')}`,
+    backendStoreUri: `sqlite:///${join(dataDir, 'mlflow.db')}`,
     artifactsDestination: pathToFileURL(join(dataDir, 'artifacts')).href,
     dataDir,
     logger: false,
