@@ -19,11 +19,22 @@ const COMMA = 44;
 const LF = 10;
 const CR = 13;
 
-/** Creates a splitter calling `onRecord(cells, line)` with the 1-based line where each record starts. */
+/**
+ * Receives an unquoted record without copying its fields: field k is `text.slice(bounds[2k], bounds[2k+1])`.
+ * Lets a consumer parse numbers straight from the buffer (no string per cell).
+ */
+export type FieldsCallback = (text: string, bounds: Int32Array, count: number, line: number) => void;
+
+/**
+ * Creates a splitter calling `onRecord(cells, line)` with the 1-based line where each record starts. With
+ * `onFields`, records without quotes go there instead (bounds into the text); quoted ones still go to onRecord.
+ */
 export function createCsvSplitter(
   onRecord: (cells: string[], line: number) => void,
   source = 'input',
+  onFields?: FieldsCallback,
 ): CsvSplitter {
+  let bounds = new Int32Array(256);
   let buf = '';
   let first = true;
   let line = 1;
@@ -125,14 +136,31 @@ export function createCsvSplitter(
           line++;
           continue;
         }
-        cells.length = 0;
         let f = pos;
-        for (let c = text.indexOf(',', f); c !== -1 && c < end; c = text.indexOf(',', f)) {
-          cells.push(text.slice(f, c));
-          f = c + 1;
+        if (onFields) {
+          let k = 0;
+          for (let c = text.indexOf(',', f); c !== -1 && c < end; c = text.indexOf(',', f)) {
+            if (k + 2 >= bounds.length) {
+              const grown = new Int32Array(bounds.length * 2);
+              grown.set(bounds);
+              bounds = grown;
+            }
+            bounds[k++] = f;
+            bounds[k++] = c;
+            f = c + 1;
+          }
+          bounds[k++] = f;
+          bounds[k++] = end;
+          onFields(text, bounds, k >> 1, line);
+        } else {
+          cells.length = 0;
+          for (let c = text.indexOf(',', f); c !== -1 && c < end; c = text.indexOf(',', f)) {
+            cells.push(text.slice(f, c));
+            f = c + 1;
+          }
+          cells.push(text.slice(f, end));
+          onRecord(cells, line);
         }
-        cells.push(text.slice(f, end));
-        onRecord(cells, line);
         line++;
         pos = nl + 1;
         continue;

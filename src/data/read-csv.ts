@@ -59,10 +59,19 @@ export interface ReadResult {
   sourceRows: Uint32Array;
 }
 
-async function openCheck(path: string): Promise<void> {
+/** Rows the file probably holds, from its size and the sample's average row length (sizes columns once). */
+function estimateRows(fileBytes: number, header: string[], sample: string[][]): number {
+  const rows = sample.length ? sample : [header];
+  let chars = 0;
+  for (const r of rows) for (const c of r) chars += c.length + 1;
+  return Math.ceil((fileBytes / Math.max(chars / rows.length, 1)) * 1.02) + 16;
+}
+
+async function openCheck(path: string): Promise<number> {
   try {
     const st = await fsp.stat(path);
     if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a CSV file`);
+    return st.size;
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -90,7 +99,7 @@ function withPositive(schema: DatasetSchema, positive: string | undefined, path:
  * label that never occurs, and DataValidationError (an InputError) for cell issues under policy 'fail'.
  */
 export async function readCsvTable(path: string, options: ReadOptions = {}): Promise<ReadResult> {
-  await openCheck(path);
+  const fileBytes = await openCheck(path);
   const requireTarget = options.requireTarget ?? true;
   const sampleSize = options.sampleRows ?? 2000;
   const hash = createHash('sha256');
@@ -153,6 +162,7 @@ export async function readCsvTable(path: string, options: ReadOptions = {}): Pro
         policy: options.policy ?? 'fail',
         requireTarget: requireTarget && inHeader.has(s.target),
         maxIssues: options.maxIssues ?? 50,
+        expectedRows: estimateRows(fileBytes, h, sample),
       },
       h,
     );
@@ -186,7 +196,20 @@ export async function readCsvTable(path: string, options: ReadOptions = {}): Pro
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   try {
     if ((options.parser ?? 'fast') === 'fast') {
-      const splitter = createCsvSplitter(onRecord, path);
+      const onFields = (text: string, bounds: Int32Array, count: number) => {
+        if (!coercer) {
+          const cells: string[] = new Array(count);
+          for (let k = 0; k < count; k++) cells[k] = text.slice(bounds[2 * k]!, bounds[2 * k + 1]!);
+          onRecord(cells);
+          return;
+        }
+        rows++;
+        if (count !== header!.length) {
+          coercer.rowIssue('*', `${count} fields`, `${header!.length} fields as in the header`);
+        }
+        coercer.addFields(text, bounds, count);
+      };
+      const splitter = createCsvSplitter(onRecord, path, onFields);
       const decoder = new StringDecoder('utf8');
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hash.update(chunk);

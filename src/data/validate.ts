@@ -35,6 +35,8 @@ export interface CoerceOptions {
   allowUnknownFields?: boolean;
   /** How many issues to keep (all are counted). Default 50. */
   maxIssues?: number;
+  /** Expected number of rows, to size the typed columns once (a reader's estimate; growth still works). */
+  expectedRows?: number;
 }
 
 /** The coerced table plus everything the caller needs to report on it. */
@@ -153,6 +155,36 @@ export function parseStrictNumber(s: string): number | undefined {
   return neg ? -v : v;
 }
 
+/**
+ * Fast path of {@link parseStrictNumber} on `text[start, end)` without making a string: undefined when the
+ * field is not a plain decimal of up to 15 characters (the caller then falls back to the string path).
+ */
+export function numberAt(text: string, start: number, end: number): number | undefined {
+  if (end - start > 15) return undefined;
+  let i = start;
+  let neg = false;
+  let c = text.charCodeAt(i);
+  if (c === 45) {
+    neg = true;
+    i++;
+  } else if (c === 43) i++;
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < end; i++) {
+    c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (c === 46 && frac < 0) frac = 0;
+    else return undefined;
+  }
+  if (digits === 0) return undefined;
+  const v = frac > 0 ? mant / POW10[frac]! : mant;
+  return neg ? -v : v;
+}
+
 function slowNumber(s: string): number | undefined {
   if (!NUMBER_RE.test(s)) return undefined;
   const v = Number(s);
@@ -171,6 +203,8 @@ interface CompiledColumn {
   parseText: (s: string) => number | string | null | undefined;
   /** Parse a JSON value. */
   parseValue: (v: unknown) => number | string | null | undefined;
+  /** numeric/integer only: range (and integrality) check of a parsed number; undefined = invalid. */
+  check?: (v: number) => number | undefined;
 }
 
 function rangeText(spec: ColumnSpec): string {
@@ -203,6 +237,7 @@ function compileColumn(spec: ColumnSpec): CompiledColumn {
         numeric: true,
         nullable,
         expected,
+        check,
         parseText: (s) => {
           if (s.length === 0) return Number.NaN;
           const v = parseStrictNumber(s);
@@ -321,6 +356,11 @@ export interface RowCoercer {
   addCells(cells: string[]): void;
   /** Adds one JSON record (numbers as numbers or strings, booleans as true/false or their spellings). */
   addRecord(record: RawRecord): void;
+  /**
+   * Adds one unquoted CSV row given as field bounds into `text` (see csv-split's FieldsCallback); numbers are
+   * parsed in place, the result is the same as addCells with the sliced fields.
+   */
+  addFields(text: string, bounds: Int32Array, count: number): void;
   /** Records an issue for the current row that is not about one cell (e.g. wrong number of fields). */
   rowIssue(column: string, value: string, expected: string): void;
   finish(): CoerceResult;
@@ -351,7 +391,7 @@ export function createRowCoercer(
       ? `a label (positive: ${JSON.stringify(positive)})`
       : listText([positive, negative]);
 
-  let capacity = 1024;
+  let capacity = Math.max(16, Math.min(options.expectedRows ?? 1024, 50_000_000) | 0);
   const numCols: (Float64Array | null)[] = compiled.map((c) =>
     c.numeric ? new Float64Array(capacity) : null,
   );
@@ -445,6 +485,36 @@ export function createRowCoercer(
         const h = headerIndex[j]!;
         const raw = h >= 0 ? (cells[h] ?? '') : '';
         store(j, compiled[j]!.parseText(raw), raw);
+      }
+      endRow();
+    },
+    addFields(text, bounds, count) {
+      if (n === capacity) grow();
+      for (let j = 0; j < compiled.length; j++) {
+        const h = headerIndex[j]!;
+        const c = compiled[j]!;
+        if (h < 0 || h >= count) {
+          store(j, c.parseText(''), '');
+          continue;
+        }
+        const s = bounds[2 * h]!;
+        const e = bounds[2 * h + 1]!;
+        if (c.check !== undefined) {
+          if (s === e) {
+            store(j, Number.NaN, '');
+            continue;
+          }
+          const v = numberAt(text, s, e);
+          if (v !== undefined) {
+            const checked = c.check(v);
+            if (checked !== undefined) {
+              store(j, checked, '');
+              continue;
+            }
+          }
+        }
+        const raw = text.slice(s, e);
+        store(j, c.parseText(raw), raw);
       }
       endRow();
     },
