@@ -16,6 +16,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./up-command.js'),
   () => import('./models-command.js'),
   () => import('./serve-command.js'),
+  () => import('./server-command.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -393,13 +393,13 @@ export function createTrackingClient(options: TrackingClientOptions = {}): Track
         await fetchFile(rel, target);
         return target;
       }
-      const walk = async (dir: string, entries: FileInfo[]) => {
+      const walk = async (entries: FileInfo[]) => {
         for (const f of entries) {
-          if (f.is_dir) await walk(f.path, await listUnder(uri, f.path));
+          if (f.is_dir) await walk(await listUnder(uri, f.path));
           else await fetchFile(f.path, join(destination, ...f.path.split('/')));
         }
       };
-      await walk(rel, children);
+      await walk(children);
       return join(destination, ...rel.split('/').filter(Boolean));
     },
   };

@@ -68,8 +68,6 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
       : { logger: logger ? { level: options.logLevel ?? 'info' } : false }),
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     requestTimeout: options.requestTimeoutMs ?? 120_000,
-    disableRequestLogging:
-      (options.logLevel ?? 'info') !== 'debug' && (options.logLevel ?? 'info') !== 'trace',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
