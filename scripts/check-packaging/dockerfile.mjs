@@ -279,10 +279,10 @@ function hostPath(stage, containerPath) {
 
 function installProduction(cwd, env, repoDir, fullInstall, notes) {
   if (fullInstall) {
-    run('npm ci --omit=dev --no-audit --no-fund', cwd, env, notes);
+    run('npm ci --omit=dev --no-audit --no-fund --prefer-offline', cwd, env, notes);
     return;
   }
-  run('npm ci --omit=dev --no-audit --no-fund --ignore-scripts', cwd, env, notes);
+  run('npm ci --omit=dev --no-audit --no-fund --prefer-offline --ignore-scripts', cwd, env, notes);
   // Packages whose install scripts were skipped: reuse the repository's build of the same version.
   for (const name of readdirSync(join(cwd, 'node_modules'))) {
     const pkgFile = join(cwd, 'node_modules', name, 'package.json');

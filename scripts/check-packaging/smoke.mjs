@@ -155,6 +155,7 @@ async function main() {
   const dataCmds = top.has('data') ? commandsOf(['data']) : null;
   const pipelineCmds = top.has('pipeline') ? commandsOf(['pipeline']) : null;
   let record;
+  let promoted = false;
   if (dataCmds?.has('generate')) {
     const csv = join(work, 'courses.csv');
     const g = tassel(['data', 'generate', '--rows', '1500', '--seed', '11', '--out', csv]);
@@ -164,7 +165,14 @@ async function main() {
     const values = first.split(',');
     record = Object.fromEntries(names.map((n, i) => [n, values[i]]).filter(([n]) => n !== 'Completed'));
     results.passed.push('data generate writes a CSV');
-    if (pipelineCmds?.has('run') && trackingUri) {
+    let registry = false;
+    if (trackingUri) {
+      const r = await fetch(`${trackingUri}/api/2.0/mlflow/registered-models/search?max_results=1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      registry = r.status !== 404;
+    }
+    if (pipelineCmds?.has('run') && trackingUri && registry) {
       const config = parse(readFileSync(join(repoDir, 'deploy/k8s/config/pipeline.yaml'), 'utf8'));
       config.data.path = csv;
       config.candidates = [{ kind: 'logistic' }];
@@ -184,10 +192,13 @@ async function main() {
         `pipeline run registers and promotes against the tracking server (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
       log('pipeline run: registered and promoted course-completion@production');
+      promoted = true;
+    } else if (!pipelineCmds?.has('run')) {
+      results.skipped.push('skipped: command `pipeline run` not implemented yet');
+    } else if (!trackingUri) {
+      results.skipped.push('skipped: pipeline run (needs `tassel server`, not implemented yet)');
     } else {
-      results.skipped.push(
-        `skipped: ${pipelineCmds?.has('run') ? 'pipeline run needs `tassel server`' : 'command `pipeline run` not implemented yet'}`,
-      );
+      results.skipped.push('skipped: pipeline run (the tracking server has no model registry API yet: 404)');
     }
   } else {
     results.skipped.push('skipped: command `data generate` not implemented yet (no data, no pipeline)');
@@ -238,7 +249,7 @@ async function main() {
     const parsed = JSON.parse(body);
     const text = JSON.stringify(parsed);
     if (!/probab/i.test(text)) fail(`POST /predict answered without a probability: ${text.slice(0, 500)}`);
-    if (trackingUri && pipelineCmds?.has('run') && /"fallback":\s*true/.test(text))
+    if (promoted && /"fallback":\s*true/.test(text))
       fail(
         `POST /predict answered from the fallback although the pipeline promoted a model: ${text.slice(0, 500)}`,
       );
