@@ -23,7 +23,7 @@ echo "::group::tracking server"
 docker run -d --name tassel-smoke-tracking --network "$NET" -v "$VOL:/data" \
   -e TASSEL_AUTH_TOKEN="$TOKEN" -e HEALTH_PORT=5000 -e HEALTH_PATH=/health \
   "$IMAGE" server --host 0.0.0.0 --port 5000 \
-  --backend-store-uri sqlite:////data/tracking.db --artifacts-destination /data/artifacts
+  --backend-store-uri sqlite:////data/tracking.db --artifacts-destination file:///data/artifacts
 for _ in $(seq 60); do
   [ "$(docker inspect -f '{{.State.Health.Status}}' tassel-smoke-tracking)" = healthy ] && break
   sleep 2

@@ -133,7 +133,7 @@ async function main() {
       '--backend-store-uri',
       `sqlite:///${join(work, 'tracking.db')}`,
       '--artifacts-destination',
-      join(work, 'artifacts'),
+      `file://${join(work, 'artifacts')}`,
     ];
     const server = start('server', args, { TASSEL_AUTH_TOKEN: token });
     trackingUri = `http://127.0.0.1:${port}`;
