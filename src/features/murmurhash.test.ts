@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   hashSlot,
+  hashSlotPair,
   murmurhash3_32,
+  murmurhash3_32Pair,
   murmurhash3_32Utf8Reference,
   murmurhash3x86_32Bytes,
 } from './murmurhash.js';
@@ -47,6 +49,22 @@ describe('murmurhash3_32 (scikit-learn fixture)', () => {
     for (const t of [...fixture.tokens, 'lone \ud800 surrogate', '\udc00x', 'end\ud83d']) {
       assert.equal(murmurhash3_32(t), murmurhash3_32Utf8Reference(t), JSON.stringify(t));
     }
+  });
+
+  test('hashing two parts equals hashing their concatenation', () => {
+    for (const t of fixture.tokens) {
+      const chars = [...t]; // split between code points, never inside a surrogate pair
+      for (const cut of [0, Math.floor(chars.length / 3), chars.length]) {
+        const a = chars.slice(0, cut).join('');
+        const b = chars.slice(cut).join('');
+        assert.equal(
+          murmurhash3_32Pair(a, b),
+          murmurhash3_32(t),
+          `${JSON.stringify(a)} + ${JSON.stringify(b)}`,
+        );
+      }
+    }
+    assert.deepEqual(hashSlotPair('gender=', 'F', 1024, false), hashSlot('gender=F', 1024, false));
   });
 
   test('positive=true gives the unsigned value', () => {

@@ -72,7 +72,18 @@ export function hashSlot(
   alternateSign = true,
   out?: HashedSlot,
 ): HashedSlot {
-  const h = murmurhash3_32(token);
+  return hashSlotPair(token, '', nFeatures, alternateSign, out);
+}
+
+/** {@link hashSlot} of the token `prefix + value` without building it (the serving path: "column=" + value). */
+export function hashSlotPair(
+  prefix: string,
+  value: string,
+  nFeatures: number,
+  alternateSign = true,
+  out?: HashedSlot,
+): HashedSlot {
+  const h = murmurhash3_32Pair(prefix, value);
   const slot = out ?? { index: 0, sign: 1 };
   slot.index = absModInt32(h, nFeatures);
   slot.sign = alternateSign && h < 0 ? -1 : 1;
@@ -91,9 +102,10 @@ function absModInt32(h: number, n: number): number {
  * MurmurHash3 x86 32-bit (seed 0 by default) of the UTF-8 encoding of `s`, computed straight from the
  * string's UTF-16 code units so the serving path allocates nothing. Same result as
  * `murmurhash3x86_32Bytes(new TextEncoder().encode(s))` (lone surrogates encode as U+FFFD, as TextEncoder does).
- * Returns the signed int32 hash, as scikit-learn's `murmurhash3_32`.
+ * Returns the signed int32 hash, as scikit-learn's `murmurhash3_32`. Hashes `first` followed by `second` as
+ * one string without building it (each part's lone surrogates are encoded on their own).
  */
-export function murmurhash3_32String(s: string, seed = 0): number {
+export function murmurhash3_32Pair(first: string, second: string, seed = 0): number {
   let h = seed | 0;
   let acc = 0;
   let nAcc = 0;
@@ -113,34 +125,37 @@ export function murmurhash3_32String(s: string, seed = 0): number {
       nAcc = 0;
     }
   };
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) {
-      push(c);
-      continue;
-    }
-    if (c < 0x800) {
-      push(0xc0 | (c >> 6));
-      push(0x80 | (c & 0x3f));
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        push(0xf0 | (c >> 18));
-        push(0x80 | ((c >> 12) & 0x3f));
-        push(0x80 | ((c >> 6) & 0x3f));
+  for (let part = 0; part < 2; part++) {
+    const s = part === 0 ? first : second;
+    const n = s.length;
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        push(c);
+        continue;
+      }
+      if (c < 0x800) {
+        push(0xc0 | (c >> 6));
         push(0x80 | (c & 0x3f));
         continue;
       }
-      c = 0xfffd;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          push(0xf0 | (c >> 18));
+          push(0x80 | ((c >> 12) & 0x3f));
+          push(0x80 | ((c >> 6) & 0x3f));
+          push(0x80 | (c & 0x3f));
+          continue;
+        }
+        c = 0xfffd;
+      }
+      push(0xe0 | (c >> 12));
+      push(0x80 | ((c >> 6) & 0x3f));
+      push(0x80 | (c & 0x3f));
     }
-    push(0xe0 | (c >> 12));
-    push(0x80 | ((c >> 6) & 0x3f));
-    push(0x80 | (c & 0x3f));
   }
   if (nAcc > 0) {
     let k = Math.imul(acc, C1);
@@ -156,3 +171,6 @@ export function murmurhash3_32String(s: string, seed = 0): number {
   h ^= h >>> 16;
   return h | 0;
 }
+
+/** MurmurHash3 x86 32-bit of the UTF-8 bytes of `s` (signed int32). */
+export const murmurhash3_32String = (s: string, seed = 0): number => murmurhash3_32Pair(s, '', seed);

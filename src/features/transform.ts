@@ -6,7 +6,7 @@ import { TasselError } from '../errors.js';
 import { createMatrix, type Matrix } from '../ml/matrix.js';
 import { type DatePart, type FeatureSpec, NA_CATEGORY, OTHER_CATEGORY } from './spec.js';
 import { dayOfWeekOfDays, monthOfDays, parseDateToDays } from './dates.js';
-import { hashSlot, type HashedSlot } from './murmurhash.js';
+import { hashSlot, hashSlotPair, type HashedSlot } from './murmurhash.js';
 
 /** Layout version of {@link FittedTransform}; a loader refuses a newer major version. */
 export const TRANSFORM_FORMAT_VERSION = 1;
@@ -378,6 +378,7 @@ export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
   const hashed = ft.columns
     .filter((c) => c.kind === 'categorical' && c.encoding === 'hash')
     .map((c) => c.name);
+  const hashedPrefix = hashed.map((name) => `${name}=`);
   const slot: HashedSlot = { index: 0, sign: 1 };
   const columns = ft.columns;
   const hashing = ft.hashing;
@@ -409,7 +410,13 @@ export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
         out.fill(0, hashing.offset, hashing.offset + hashing.n_features);
         for (let k = 0; k < hashed.length; k++) {
           const name = hashed[k]!;
-          hashSlot(`${name}=${categoryOf(record[name])}`, hashing.n_features, hashing.alternate_sign, slot);
+          hashSlotPair(
+            hashedPrefix[k]!,
+            categoryOf(record[name]),
+            hashing.n_features,
+            hashing.alternate_sign,
+            slot,
+          );
           out[hashing.offset + slot.index] += slot.sign;
         }
       }
