@@ -9,7 +9,7 @@ import { InputError, TasselError } from '../errors.js';
 import { parsePipelineConfig } from './config.js';
 import { createModelOps } from './model-ops.js';
 import { runPipeline } from './runner.js';
-import { startEmbeddedServer } from './tracking-target.js';
+import { openTestTrackingServer } from './test-server.js';
 import { createRestTracking } from './tracking-rest.js';
 
 /**
@@ -44,21 +44,9 @@ async function closedPort(): Promise<number> {
 
 before(async () => {
   await writeCourseCompletionCsv(join(dir, 'students.csv'), { rows: 3000, seed: 11 });
-  if (process.env.TASSEL_PIPELINE_TEST_URI) {
-    server = { url: process.env.TASSEL_PIPELINE_TEST_URI, close: async () => {} };
-    return;
-  }
-  try {
-    server = await startEmbeddedServer(join(dir, 'tassel-data'));
-  } catch (e) {
-    if (e instanceof TasselError && e.code === 'NOT_IMPLEMENTED') skip = e.message;
-    else throw e;
-  }
-  if (server) {
-    const probe = await fetch(`${server.url}/api/2.0/mlflow/registered-models/search?max_results=1`);
-    if (probe.status === 404)
-      skip = `the tracking server at ${server.url} has no model registry API mounted yet`;
-  }
+  const opened = await openTestTrackingServer(join(dir, 'tassel-data'));
+  server = opened;
+  skip = opened.skip;
 });
 
 after(async () => {

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { readCsvTable } from '../../../src/data/read-csv.js';
+import { writeCourseCompletionCsv } from '../../../src/data/synthetic.js';
+import { loadBundle } from '../../../src/ml/bundle.js';
+import { loadPipelineConfig, parsePipelineConfig } from '../../../src/pipeline/config.js';
+import { runPipeline } from '../../../src/pipeline/runner.js';
+import { openTestTrackingServer } from '../../../src/pipeline/test-server.js';
+import { createRestTracking } from '../../../src/pipeline/tracking-rest.js';
+import gaussianNb from '../../../examples/custom-model/models/gaussian-nb.js';
+
+/** Role separation: a model written outside platform code is trained, logged, gated, registered and loaded back. */
+
+const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const exampleDir = join(repo, 'examples', 'custom-model');
+const dir = mkdtempSync(join(tmpdir(), 'tassel-custom-model-'));
+let server: Awaited<ReturnType<typeof openTestTrackingServer>>;
+
+before(async () => {
+  await writeCourseCompletionCsv(join(dir, 'students.csv'), { rows: 2000, seed: 3 });
+  server = await openTestTrackingServer(join(dir, 'tassel-data'));
+});
+after(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('custom candidate module', { timeout: 90_000 }, () => {
+  test('the example config parses and points at the module', () => {
+    const cfg = loadPipelineConfig(join(exampleDir, 'pipeline.yaml'));
+    assert.equal(cfg.candidates[1]!.module, join(exampleDir, 'models', 'gaussian-nb.ts'));
+    assert.ok(existsSync(cfg.candidates[1]!.module!));
+  });
+
+  test('a module that exports no factory is refused with what it exports', async () => {
+    const { loadCandidateModule } = await import('../../../src/pipeline/candidates.js');
+    await assert.rejects(
+      loadCandidateModule(join(repo, 'src', 'pipeline', 'gate.ts')),
+      /exports no ModelFactory.*decideGate/,
+    );
+    await assert.rejects(loadCandidateModule(join(dir, 'missing.ts')), /cannot be loaded|file not found/);
+  });
+
+  test('trained, logged, gated, registered; the bundle carries the code and loads with the factory', async (t) => {
+    if (server.skip) return t.skip(server.skip);
+    const tracking = createRestTracking({ uri: server.url, retries: 2, backoffMs: 20 });
+    const model = `custom-${process.pid}`;
+    const config = parsePipelineConfig(
+      {
+        data: { path: join(dir, 'students.csv'), schema: 'builtin:course-completion' },
+        model_name: model,
+        candidates: [
+          { kind: 'dummy' },
+          { module: join(exampleDir, 'models', 'gaussian-nb.ts'), params: { var_smoothing: 1e-6 } },
+        ],
+        gate: { max_ece: 0.5, max_log_loss: 5 },
+      },
+      dir,
+    );
+    const r = await runPipeline({ config, tracking, workDir: join(dir, 'work') });
+    assert.equal(r.winner.kind, 'gaussian-nb');
+    assert.equal(r.productionVersion, r.version, r.gate.reasons.join('\n'));
+    const v = await tracking.getVersion(model, r.version);
+    assert.equal(v.tags['tassel.code'], 'code/gaussian-nb.ts');
+    const dl = mkdtempSync(join(dir, 'dl-'));
+    await tracking.downloadVersion(model, r.version, dl);
+    assert.equal(
+      readFileSync(join(dl, 'code', 'gaussian-nb.ts'), 'utf8'),
+      readFileSync(join(exampleDir, 'models', 'gaussian-nb.ts'), 'utf8'),
+    );
+    await assert.rejects(loadBundle(dl), /gaussian-nb/);
+    const loaded = await loadBundle(dl, { extraFactories: [gaussianNb] });
+    const data = await readCsvTable(join(dir, 'students.csv'), { schema: 'builtin:course-completion' });
+    const p = loaded.predictTable(data.table);
+    assert.equal(p.length, 2000);
+    assert.ok(p.every((x) => x >= 0 && x <= 1));
+  });
+});
