@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { createModelOps } from '../pipeline/model-ops.js';
 import { openTracking } from '../pipeline/tracking-target.js';
+import { registerImportXgboost } from './models-import-xgboost.js';
 
 interface RegistryFlags {
   trackingUri?: string;
@@ -86,4 +87,6 @@ export function register(program: Command): void {
       if (flags.json) process.stdout.write(`${JSON.stringify({ name, ...r })}\n`);
       else process.stdout.write(`${name}: production v${r.from} -> v${r.to} (rollback)\n`);
     });
+
+  registerImportXgboost(models);
 }

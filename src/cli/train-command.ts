@@ -21,6 +21,7 @@ import {
 import type { FitOptions } from '../ml/model.js';
 import { builtinModelKinds, findModelFactory } from '../ml/model-kinds.js';
 import { addSchemaOptions, parseIntOption, readOptionsFromFlags, type SchemaFlags } from './data-command.js';
+import { GBDT_TRAIN_FLAGS } from './gbdt-flags.js';
 import { createProgress, type Progress, type ProgressTask } from './progress.js';
 
 /** A model-specific `tassel train` flag and the model parameter it sets. */
@@ -112,6 +113,13 @@ export const TRAIN_MODEL_KINDS: TrainModelKind[] = [
       },
     ],
   },
+  {
+    kind: 'gbdt',
+    description: "gradient-boosted trees with XGBoost's parameters and semantics (binary:logistic, hist)",
+    preset: 'tree',
+    usesValidation: true,
+    flags: GBDT_TRAIN_FLAGS,
+  },
 ];
 
 /** Everything one training run needs (the CLI flags, parsed). */
@@ -148,6 +156,8 @@ export interface TrainReport {
   feature_preset: string;
   threshold: number;
   summary: Record<string, unknown>;
+  /** Early-stopping models (gbdt): the 0-based best round, whose trees the bundle keeps. */
+  best_iteration?: number;
   bundle: string;
   data_sha256: string;
 }
@@ -335,6 +345,7 @@ export async function runTrain(o: TrainOptions, progress: Progress): Promise<Tra
     summary: Object.fromEntries(
       Object.entries(summary).filter(([, v]) => typeof v !== 'object' || v === null),
     ),
+    ...(typeof summary.best_iteration === 'number' ? { best_iteration: summary.best_iteration } : {}),
     bundle: o.out,
     data_sha256: train.sha256,
   };

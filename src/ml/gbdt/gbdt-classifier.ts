@@ -55,6 +55,7 @@ export class GbdtClassifier implements Classifier {
     if (featureNames && featureNames.length !== X.cols) {
       throw new InputError(`gbdt: ${featureNames.length} feature names for ${X.cols} columns`);
     }
+    if (options.seed !== undefined) this.params.seed = options.seed;
     const done = (r: ReturnType<typeof trainGbdt>) => {
       this.state = {
         ensemble: r.ensemble,
