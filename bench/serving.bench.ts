@@ -14,10 +14,11 @@
  *
  * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
  *        --out FILE (default $TMPDIR/tassel-bench-serving.json) --trees N (300, early stopping 30)
+ *        --train-only DIR (write the bundle and request bodies to DIR and stop)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -299,6 +300,16 @@ async function main() {
   );
   const single = JSON.stringify(trained.records[0]);
   const batch = JSON.stringify({ records: trained.records });
+  const keep = opt('train-only', '');
+  if (keep) {
+    // keep the bundle and the request bodies (for profiling a server by hand) and stop
+    await cp(bundleDir, join(keep, 'bundle'), { recursive: true });
+    await writeFile(join(keep, 'single.json'), single);
+    await writeFile(join(keep, 'batch.json'), batch);
+    await rm(work, { recursive: true, force: true });
+    console.log(`bundle and bodies written to ${keep}`);
+    return;
+  }
   const runs: Run[] = [];
   const skipBatch = flag('skip-batch');
   const tassel = join(ROOT, 'bin', 'tassel.js');

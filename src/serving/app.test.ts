@@ -373,7 +373,10 @@ describe('serving routes', () => {
     const text = (await a.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(text, /tassel_serving_requests_total\{route="\/predict",method="POST",status="200"\} 2/);
     assert.match(text, /tassel_serving_requests_total\{route="\/predict",method="POST",status="400"\} 1/);
-    assert.match(text, /tassel_serving_request_duration_seconds_count\{route="\/predict",status="200"\} 2/);
+    assert.match(
+      text,
+      /tassel_serving_request_duration_seconds_count\{route="\/predict",method="POST",status="200"\} 2/,
+    );
     assert.match(text, /tassel_serving_predictions_total\{label="1",fallback="false"\} 2/);
     const other = (await b.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.doesNotMatch(other, /route="\/predict"/);

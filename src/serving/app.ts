@@ -1,6 +1,13 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { RawRecord } from '../data/table.js';
 import { errorBody, InputError, isTasselError, TasselError } from '../errors.js';
 import { TASSEL_VERSION } from '../version.js';
@@ -132,13 +139,21 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     ...(options.logger
       ? { loggerInstance: options.logger }
       : { logger: { level: options.logLevel ?? 'warn' } }),
-    disableRequestLogging: true,
+    // the app logger itself, not a pino child per request: requests are not logged below warn anyway
+    childLoggerFactory: (logger) => logger,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     return503OnClosing: true,
     ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+        allowUnionTypes: true,
+      },
     },
   });
 
@@ -148,14 +163,18 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     unsubscribe();
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.observeRequest(
-      request.routeOptions.url ?? 'unmatched',
-      request.method,
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    done();
+  // each route gets its own onResponse hook with its metrics recorder bound at registration
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const recorders = new Map(methods.map((m) => [m, metrics.routeRecorder(route.url, m)]));
+    const single = recorders.size === 1 ? recorders.values().next().value! : null;
+    const hook = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      (single ?? recorders.get(request.method))?.observe(reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    const existing = route.onResponse;
+    route.onResponse =
+      existing === undefined ? [hook] : [...(Array.isArray(existing) ? existing : [existing]), hook];
   });
 
   app.setErrorHandler((error: FastifyError | TasselError, request, reply) => {
