@@ -20,6 +20,11 @@ export interface PgEventTransportOptions {
 /** PostgreSQL's NOTIFY payload limit is 8000 bytes; bigger events are refused rather than truncated. */
 const MAX_PAYLOAD_BYTES = 7900;
 
+/** The application_name of the LISTEN connection (visible in pg_stat_activity). */
+export function listenerApplicationName(channel: string): string {
+  return `tassel-events:${channel}`.slice(0, 63);
+}
+
 /** A channel name for a schema: lower-case identifier characters only, within PostgreSQL's 63-byte limit. */
 export function channelForSchema(schema: string | undefined): string {
   const s = (schema ?? 'public').toLowerCase().replace(/[^a-z0-9_]/g, '_');
@@ -44,7 +49,10 @@ export function createPgEventTransport(options: PgEventTransportOptions): EventT
   let timer: NodeJS.Timeout | undefined;
 
   async function connect(): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: options.connectionString });
+    const c = new pg.Client({
+      connectionString: options.connectionString,
+      application_name: listenerApplicationName(channel),
+    });
     c.on('error', (e) => {
       options.onError?.(e);
       dropAndReconnect(c);

@@ -40,6 +40,13 @@ export interface RegistryServerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** The database URI as the pg driver takes it: `postgresql:` scheme, without Tassel's `schema` parameter. */
+export function listenUri(uri: string): string {
+  const url = new URL(uri.replace(/^[a-z0-9+]+:/i, 'postgresql:'));
+  url.searchParams.delete('schema');
+  return url.toString();
+}
+
 /** Checks a model location for files: through the proxy for `mlflow-artifacts:`, else by its scheme. */
 export function createArtifactProbe(proxied: ArtifactRepository | undefined): ArtifactProbe {
   return async (uri) => {
@@ -86,9 +93,7 @@ export async function installRegistry(
     const transport =
       db?.dialect === 'postgresql' && options.databaseUri
         ? createPgEventTransport({
-            connectionString: options.databaseUri
-              .replace(/^postgres(ql)?(\+[a-z0-9]+)?:/i, 'postgresql:')
-              .replace(/[?&]schema=[^&]*/, ''),
+            connectionString: listenUri(options.databaseUri),
             channel: channelForSchema(db.schema),
             onError,
           })
