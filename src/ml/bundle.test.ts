@@ -89,6 +89,11 @@ describe('model bundle', () => {
     assert.equal(ml.model_uuid, 'a'.repeat(32));
     assert.equal(ml.utc_time_created, '2025-01-02 03:04:05.678000');
     assert.equal(ml.mlflow_version, undefined);
+    // quoted, so YAML 1.1 readers (PyYAML in MLflow) keep it a string rather than a datetime
+    assert.match(
+      readFileSync(join(dir, 'MLmodel'), 'utf8'),
+      /^utc_time_created: '2025-01-02 03:04:05\.678000'$/m,
+    );
     const inputs = JSON.parse(ml.signature.inputs);
     assert.deepEqual(
       inputs.map((c: { name: string; type: string }) => `${c.name}:${c.type}`),

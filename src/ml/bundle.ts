@@ -217,7 +217,14 @@ export async function saveBundle(
       type: 'dataframe',
     };
   }
-  writeFileSync(join(dir, MLMODEL_FILE), YAML.stringify(mlmodel, { sortMapEntries: true, lineWidth: 0 }));
+  const doc = new YAML.Document(mlmodel, { sortMapEntries: true });
+  // YAML 1.1 readers (PyYAML, hence MLflow) would turn an unquoted time into a datetime, and an all-digit
+  // id into a number: quote them as MLflow does.
+  for (const key of ['utc_time_created', 'model_uuid', 'run_id']) {
+    const node = doc.get(key, true);
+    if (YAML.isScalar(node)) node.type = 'QUOTE_SINGLE';
+  }
+  writeFileSync(join(dir, MLMODEL_FILE), doc.toString({ lineWidth: 0 }));
 }
 
 /** A prediction for one record or vector. */
