@@ -7,6 +7,7 @@ import {
   DataValidationError,
   assertNoIssues,
   coerceRecords,
+  createRecordCoercer,
   parseDate,
   parseStrictNumber,
 } from './validate.js';
@@ -174,5 +175,19 @@ describe('coerceRecords', () => {
       bad.issues.map((i) => i.column),
       ['Gender', 'Completed'],
     );
+  });
+
+  test('a compiled record coercer gives what coerceRecords gives, batch after batch', () => {
+    const coercer = createRecordCoercer(schema, { requireTarget: false });
+    const batches = [
+      [{ id: 'a', age: 3, score: 1, city: 'X', when: '01/01/2024' }],
+      [
+        { id: 'b', age: 'x', score: 2, dev: 'q' },
+        { id: 'c', age: 4, score: 3, paid: 'Yes' },
+      ],
+    ];
+    for (const b of batches)
+      assert.deepEqual(coercer.coerce(b), coerceRecords(b, schema, { requireTarget: false }));
+    assert.equal(coercer.coerce(batches[1]!).issueCount, 2);
   });
 });

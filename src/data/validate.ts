@@ -374,14 +374,13 @@ export function createRowCoercer(
   schema: DatasetSchema,
   options: CoerceOptions = {},
   header?: string[],
+  precompiled?: CompiledSchema,
 ): RowCoercer {
   const policy = options.policy ?? 'fail';
   const requireTarget = options.requireTarget ?? true;
   const allowUnknown = options.allowUnknownFields ?? true;
   const maxIssues = options.maxIssues ?? 50;
-  const kept = schema.columns.filter((c) => c.role !== 'ignore');
-  const compiled = kept.map(compileColumn);
-  const known = new Set(schema.columns.map((c) => c.name));
+  const { kept, compiled, known } = precompiled ?? compileSchema(schema);
   const headerIndex = kept.map((c) => (header ? header.indexOf(c.name) : -1));
   const targetPos = kept.findIndex((c) => c.name === schema.target);
   const positive = schema.positiveLabel;
@@ -573,17 +572,53 @@ export function createRowCoercer(
   };
 }
 
+/** A schema's column parsers, compiled once and reusable across many batches (see {@link createRecordCoercer}). */
+export interface CompiledSchema {
+  readonly kept: ColumnSpec[];
+  readonly compiled: CompiledColumn[];
+  readonly known: Set<string>;
+}
+
+/** Compiles the parsers of every non-ignored column of `schema`. */
+export function compileSchema(schema: DatasetSchema): CompiledSchema {
+  const kept = schema.columns.filter((c) => c.role !== 'ignore');
+  return { kept, compiled: kept.map(compileColumn), known: new Set(schema.columns.map((c) => c.name)) };
+}
+
+/**
+ * {@link coerceRecords} with the schema compiled once: for a service that validates many small batches.
+ * `coerce(records)` gives exactly what coerceRecords(records, schema, options) gives.
+ */
+export function createRecordCoercer(
+  schema: DatasetSchema,
+  options: CoerceOptions = {},
+): { coerce(records: readonly RawRecord[]): CoerceResult } {
+  const compiled = compileSchema(schema);
+  return {
+    coerce(records) {
+      const coercer = createRowCoercer(
+        schema,
+        { ...options, expectedRows: records.length },
+        undefined,
+        compiled,
+      );
+      for (const r of records) coercer.addRecord(r);
+      return coercer.finish();
+    },
+  };
+}
+
 /**
  * Validates and coerces JSON records against `schema` with the same rules as CSV cells. Never throws for data
  * problems: it returns the issues (use {@link assertNoIssues} for policy 'fail'). Unseen categories are kept
  * (the feature transform maps them) unless the column declares `allowed` values.
  */
 export function coerceRecords(
-  records: RawRecord[],
+  records: readonly RawRecord[],
   schema: DatasetSchema,
   options: CoerceOptions = {},
 ): CoerceResult {
-  const coercer = createRowCoercer(schema, options);
+  const coercer = createRowCoercer(schema, { expectedRows: records.length, ...options });
   for (const r of records) coercer.addRecord(r);
   return coercer.finish();
 }
