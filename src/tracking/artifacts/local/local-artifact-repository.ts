@@ -53,10 +53,13 @@ export function createLocalArtifactRepository(options: LocalArtifactRepositoryOp
       const temp = join(dirname(target), `${TEMP_PREFIX}${randomUUID()}`);
       const limit = new ByteLimit(max);
       const source = body instanceof Readable ? body : Readable.from([Buffer.from(body)]);
+      const out = createWriteStream(temp, { flags: 'wx' });
       try {
-        await pipeline(source, limit, createWriteStream(temp, { flags: 'wx' }));
+        await pipeline(source, limit, out);
         await rename(temp, target);
       } catch (e) {
+        // The file may still be being opened when the pipeline fails: wait for the close, then remove it.
+        if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()));
         await unlink(temp).catch(() => {});
         throw e;
       }
