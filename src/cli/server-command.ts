@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
+import { assertAuthConfigured } from '../tracking/auth/auth.js';
 import { createDatabase } from '../tracking/sql/database.js';
 import { migrate } from '../tracking/sql/migrate.js';
 import { ALL_MIGRATIONS } from '../tracking/sql/migrations/index.js';
@@ -55,7 +56,34 @@ export function register(program: Command): void {
     .option('--max-artifact-size <bytes>', 'largest artifact accepted through the proxy (e.g. 5GiB)', '5GiB')
     .option('--max-body-size <bytes>', 'largest JSON request body (e.g. 16MiB)', '16MiB')
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
+    .option(
+      '--auth-token <token>',
+      'require this token (Bearer, or as Basic password); default $TASSEL_AUTH_TOKEN',
+    )
+    .option('--read-only-token <token>', 'a second token that may only read; default $TASSEL_READ_ONLY_TOKEN')
+    .option('--insecure', 'serve a non-loopback address without --auth-token (on purpose)')
+    .option('--webhook-url <url...>', 'POST registry changes as JSON to these URLs (retried with backoff)')
+    .option(
+      '--webhook-secret <secret>',
+      'HMAC-SHA256 key for X-Tassel-Signature; default $TASSEL_WEBHOOK_SECRET',
+    )
     .action(async (opts) => {
+      const authToken: string | undefined = opts.authToken ?? (process.env.TASSEL_AUTH_TOKEN || undefined);
+      const readOnlyToken: string | undefined =
+        opts.readOnlyToken ?? (process.env.TASSEL_READ_ONLY_TOKEN || undefined);
+      assertAuthConfigured({ host: opts.host, token: authToken, insecure: opts.insecure });
+      const webhookUrls: string[] = opts.webhookUrl ?? [];
+      const registryApp = {
+        auth: authToken ? { token: authToken, readOnlyToken } : undefined,
+        registry: webhookUrls.length
+          ? {
+              webhooks: {
+                urls: webhookUrls,
+                secret: opts.webhookSecret ?? process.env.TASSEL_WEBHOOK_SECRET,
+              },
+            }
+          : undefined,
+      };
       const running = await startTrackingServer({
         host: opts.host,
         port: parsePort(opts.port),
@@ -65,7 +93,11 @@ export function register(program: Command): void {
         serveArtifacts: opts.serveArtifacts,
         logger: true,
         logLevel: opts.logLevel,
-        app: { maxArtifactBytes: parseBytes(opts.maxArtifactSize), bodyLimit: parseBytes(opts.maxBodySize) },
+        app: {
+          maxArtifactBytes: parseBytes(opts.maxArtifactSize),
+          bodyLimit: parseBytes(opts.maxBodySize),
+          ...registryApp,
+        },
       });
       process.stdout.write(
         `tassel tracking server listening on ${running.url} (store ${running.database.displayUri})\n`,

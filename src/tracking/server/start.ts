@@ -65,8 +65,13 @@ export async function startTrackingServer(
       options.defaultArtifactRoot ?? (serveArtifacts ? 'mlflow-artifacts:/' : destination);
     const trackingStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
     // ---- Registry store (issue 5) is created here and passed to the app below. ----
+    const registry = {
+      databaseUri: options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
+      ...(options.app?.registry ?? {}),
+    };
     const app = await createTrackingApp({
       ...(options.app ?? {}),
+      registry,
       trackingStore,
       artifactRepository,
       database,
