@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readCsvTable } from '../../../src/data/read-csv.js';
 import { writeCourseCompletionCsv } from '../../../src/data/synthetic.js';
+import { TasselError } from '../../../src/errors.js';
 import { loadBundle } from '../../../src/ml/bundle.js';
 import { loadPipelineConfig, parsePipelineConfig } from '../../../src/pipeline/config.js';
 import { runPipeline } from '../../../src/pipeline/runner.js';
@@ -78,5 +79,43 @@ describe('custom candidate module', { timeout: 90_000 }, () => {
     const p = loaded.predictTable(data.table);
     assert.equal(p.length, 2000);
     assert.ok(p.every((x) => x >= 0 && x <= 1));
+  });
+
+  test('a model producing NaN fails the run: clear message, runs FAILED, nothing registered', async (t) => {
+    if (server.skip) return t.skip(server.skip);
+    const tracking = createRestTracking({ uri: server.url, retries: 2, backoffMs: 20 });
+    const model = `nan-${process.pid}`;
+    const config = parsePipelineConfig(
+      {
+        data: { path: join(dir, 'students.csv'), schema: 'builtin:course-completion' },
+        model_name: model,
+        experiment_name: model,
+        candidates: [
+          { kind: 'dummy' },
+          { module: join(repo, 'test', 'integration', 'pipeline', 'fixtures', 'nan-model.ts') },
+        ],
+      },
+      dir,
+    );
+    await assert.rejects(
+      runPipeline({ config, tracking }),
+      (e: unknown) =>
+        e instanceof TasselError &&
+        /candidate nan-model produced an invalid probability \(NaN\)/.test(e.message),
+    );
+    assert.deepEqual(await tracking.listModels().then((names) => names.filter((n) => n === model)), []);
+    const expId = await tracking.getOrCreateExperiment(model);
+    const res = await fetch(`${server.url}/api/2.0/mlflow/runs/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ experiment_ids: [expId] }),
+    });
+    const runs = ((await res.json()) as { runs?: Array<{ info: { status: string } }> }).runs ?? [];
+    assert.ok(runs.length >= 2, 'parent and the failing child exist');
+    assert.ok(runs.every((r) => r.info.status === 'FAILED' || r.info.status === 'FINISHED'));
+    assert.ok(
+      runs.filter((r) => r.info.status === 'FAILED').length >= 2,
+      JSON.stringify(runs.map((r) => r.info.status)),
+    );
   });
 });
