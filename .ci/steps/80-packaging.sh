@@ -87,7 +87,7 @@ expect_red() {
     printf '%s\n' "$out" >&2
     die "self-test '$name': the check stayed green on a broken $file"
   fi
-  pass "self-test: $name -> red ($(printf '%s' "$out" | grep -m1 -iE 'error|unknown|invalid|must|not|missing|reject|fail|problem' | cut -c1-150))"
+  pass "self-test: $name -> red: $(printf '%s' "$out" | grep -v -m1 -E '^[[:space:]]*$|^Checking |^ *at |^Node\.js' | sed "s#$TMP/##g; s#\.\./\.\.##g" | cut -c1-160)"
   rm -rf "$dir"
 }
 
@@ -111,6 +111,11 @@ if [ -f src/pipeline/config.ts ]; then
 fi
 
 # --- the image's build steps, emulated, then started like the container ---------------------------------------
+if [ "${PACKAGING_SKIP_BUILD:-}" = 1 ]; then
+  say "skipped: image build emulation and smoke (PACKAGING_SKIP_BUILD=1, for quick local runs only)"
+  say "$PASSED passed, $FAILED failed"
+  exit 0
+fi
 EMU="$TMP/image"
 EMU_ARGS=()
 if [ "${PACKAGING_FULL_INSTALL:-}" = 1 ]; then EMU_ARGS+=(--full-install); fi

@@ -25,7 +25,12 @@ try {
   resolved = parse(out);
 } catch (e) {
   const stderr = String(e.stderr ?? e.message).trim();
-  console.error(`compose: docker-compose config rejected ${file}:\n${stderr}`);
+  console.error(
+    `compose: docker-compose config rejected ${file}: ${stderr
+      .replace(/The Compose file '[^']*' is invalid because:/, '')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim()}`,
+  );
   process.exit(1);
 }
 

@@ -13,7 +13,7 @@
 //                    install scripts skipped and better-sqlite3's compiled module copied from the repository
 //                    unless --full-install (then it compiles from source, ~2 min on 2 cores).
 //                    PACKAGING_GIT_REF=HEAD stages that commit instead of the working tree.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -263,9 +263,14 @@ export function lintDockerfile(file, contextDir = dirname(resolve(file))) {
 
 // --- emulate ------------------------------------------------------------------------------------------------
 
-function run(cmd, cwd, env, notes) {
+/** Runs a shell command (output to stderr); stages without dependencies on each other run concurrently. */
+async function run(cmd, cwd, env, notes) {
   const started = Date.now();
-  execFileSync('sh', ['-c', cmd], { cwd, env, stdio: ['ignore', 2, 2] });
+  await new Promise((res, rej) => {
+    const child = spawn('sh', ['-c', cmd], { cwd, env, stdio: ['ignore', 2, 2] });
+    child.on('error', rej);
+    child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`\`${cmd}\` exited with ${code}`))));
+  });
   notes.push(`ran \`${cmd}\` (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -277,12 +282,12 @@ function hostPath(stage, containerPath) {
   return join(stage.dir, rel);
 }
 
-function installProduction(cwd, env, repoDir, fullInstall, notes) {
+async function installProduction(cwd, env, repoDir, fullInstall, notes) {
   if (fullInstall) {
-    run('npm ci --omit=dev --no-audit --no-fund --prefer-offline', cwd, env, notes);
+    await run('npm ci --omit=dev --no-audit --no-fund --prefer-offline', cwd, env, notes);
     return;
   }
-  run('npm ci --omit=dev --no-audit --no-fund --prefer-offline --ignore-scripts', cwd, env, notes);
+  await run('npm ci --omit=dev --no-audit --no-fund --prefer-offline --ignore-scripts', cwd, env, notes);
   // Packages whose install scripts were skipped: reuse the repository's build of the same version.
   for (const name of readdirSync(join(cwd, 'node_modules'))) {
     const pkgFile = join(cwd, 'node_modules', name, 'package.json');
@@ -304,7 +309,7 @@ function installProduction(cwd, env, repoDir, fullInstall, notes) {
         `${name}@${pkg.version}: native module copied from the repository's node_modules (compiled by its \`npm ci\`, same version and Node ABI) instead of compiling again; --full-install compiles it`,
       );
     } else if (scripts.install) {
-      run(`npm rebuild ${name}`, cwd, env, notes);
+      await run(`npm rebuild ${name}`, cwd, env, notes);
     } else {
       notes.push(
         `${name}@${pkg.version}: install script skipped (${scripts.postinstall ?? scripts.preinstall}: no native build)`,
@@ -313,7 +318,7 @@ function installProduction(cwd, env, repoDir, fullInstall, notes) {
   }
 }
 
-function runStep(step, stage, ctx) {
+async function runStep(step, stage, ctx) {
   const { repoDir, fullInstall, notes } = ctx;
   const cwd = hostPath(stage, stage.workdir) ?? stage.dir;
   mkdirSync(cwd, { recursive: true });
@@ -324,7 +329,7 @@ function runStep(step, stage, ctx) {
   if (/^(apt-get|apk|rm -rf \/var\/lib\/apt)/.test(s)) {
     notes.push(`skipped system step \`${s.slice(0, 60)}\` (the CI machine has the toolchain)`);
   } else if (/^npm ci\b.*--omit=dev/.test(s)) {
-    installProduction(cwd, env, repoDir, fullInstall, notes);
+    await installProduction(cwd, env, repoDir, fullInstall, notes);
   } else if (/^npm ci\b/.test(s)) {
     const lock = (d) => readFileSync(join(d, 'package-lock.json'), 'utf8');
     if (!existsSync(join(repoDir, 'node_modules')))
@@ -336,7 +341,7 @@ function runStep(step, stage, ctx) {
       `\`${s}\` (all dependencies): reused the repository's node_modules, installed from the same package-lock.json by \`npm ci\``,
     );
   } else if (/^npm run [\w:-]+$/.test(s) || /^node -e /.test(s)) {
-    run(s, cwd, env, notes);
+    await run(s, cwd, env, notes);
   } else if (/^(mkdir|chown|chmod)\b/.test(s)) {
     const paths = s
       .split(/\s+/)
@@ -344,7 +349,7 @@ function runStep(step, stage, ctx) {
       .filter((a) => a.startsWith('/'));
     if (paths.every((p) => hostPath(stage, p) === null))
       notes.push(`skipped \`${s}\` (outside ${stage.root})`);
-    else run(s.replace(/^chown\b.*$/, 'true'), cwd, env, notes);
+    else await run(s.replace(/^chown\b.*$/, 'true'), cwd, env, notes);
   } else {
     throw new Error(
       `RUN step not understood by the emulation: \`${s}\` (teach scripts/check-packaging/dockerfile.mjs)`,
@@ -353,10 +358,10 @@ function runStep(step, stage, ctx) {
 }
 
 /** Runs the Dockerfile's build in folders under outDir; returns the runtime stage's layout and start command. */
-export function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
+export async function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
   const repoDir = dirname(resolve(file));
   const { stages } = parseStages(readFileSync(file, 'utf8'));
-  const notes = [];
+  const allNotes = [];
   const contextDir = join(outDir, 'context');
   let source = repoDir;
   if (gitRef) {
@@ -368,12 +373,14 @@ export function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
       `git -C "${repoDir}" archive --format=tar "${gitRef}" | tar -x -C "${source}"`,
     ]);
   }
-  notes.push(
+  allNotes.push(
     `build context${gitRef ? ` (git ${gitRef})` : ''}: ${stageContext(source, contextDir)} files after .dockerignore`,
   );
+  // Like BuildKit, a stage waits only for its base and the stages it copies from.
   const done = new Map();
-  for (const spec of stages) {
-    const parent = done.get(spec.base);
+  const buildStage = async (spec, earlier) => {
+    const parent = await earlier.get(spec.base);
+    const notes = [];
     const stage = {
       name: spec.name,
       dir: join(outDir, `stage-${spec.name}`),
@@ -409,7 +416,7 @@ export function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
         for (const src of sources) {
           let srcHost;
           if (from !== undefined) {
-            const fromStage = done.get(from);
+            const fromStage = await earlier.get(from);
             if (!fromStage) throw new Error(`COPY --from=${from}: no such stage`);
             srcHost = hostPath(fromStage, src);
           } else srcHost = join(contextDir, src);
@@ -419,17 +426,24 @@ export function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
           const target =
             intoDir && !lstatSync(srcHost).isDirectory() ? join(destHost, posix.basename(src)) : destHost;
           mkdirSync(dirname(target), { recursive: true });
-          // node_modules may be the build stage's symlink: copy the real tree into later stages
           cpSync(srcHost, target, { recursive: true, dereference: false, verbatimSymlinks: true });
         }
       } else if (kw === 'RUN') {
         const text = args.join(' ');
-        for (const step of text.split(/\s*&&\s*/)) runStep(step, stage, { repoDir, fullInstall, notes });
+        for (const step of text.split(/\s*&&\s*/))
+          await runStep(step, stage, { repoDir, fullInstall, notes });
       }
     }
-    done.set(spec.name, stage);
+    for (const n of notes) allNotes.push(`[${spec.name}] ${n}`);
+    return stage;
+  };
+  for (const spec of stages) {
+    const promise = buildStage(spec, new Map(done));
+    promise.catch(() => {});
+    done.set(spec.name, promise);
   }
-  const final = done.get(stages.at(-1).name);
+  await Promise.all(done.values());
+  const final = await done.get(stages.at(-1).name);
   return {
     dir: hostPath(final, final.workdir),
     workdir: final.workdir,
@@ -438,7 +452,7 @@ export function emulate(file, outDir, { fullInstall = false, gitRef } = {}) {
     entrypoint: final.entrypoint,
     cmd: final.cmd,
     healthcheck: final.healthcheck,
-    notes,
+    notes: allNotes,
   };
 }
 
@@ -455,7 +469,7 @@ if (isMain) {
     if (existsSync(out)) rmSync(out, { recursive: true, force: true });
     let result;
     try {
-      result = emulate(file, isAbsolute(out) ? out : resolve(out), {
+      result = await emulate(file, isAbsolute(out) ? out : resolve(out), {
         fullInstall: process.argv.includes('--full-install'),
         gitRef: process.env.PACKAGING_GIT_REF || undefined,
       });
