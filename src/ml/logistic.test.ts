@@ -73,6 +73,19 @@ describe('logistic regression vs scikit-learn LogisticRegression (fixture)', () 
     assert.ok(m.predictOne(rowView(Xw, 1)) > 0.8 && m.predictOne(rowView(Xw, 0)) < 0.2);
   });
 
+  test('all-zero columns get weight exactly 0 and do not change the others', () => {
+    const p = X.cols;
+    const wide = createMatrix(X.rows, p + 3);
+    for (let i = 0; i < X.rows; i++) wide.data.set(rowView(X, i), i * (p + 3) + 2); // zero columns 0, 1 and last
+    const a = new LogisticRegression({ C: 1 });
+    a.fit(X, y);
+    const b = new LogisticRegression({ C: 1 });
+    b.fit(wide, y);
+    assert.equal(b.coef.length, p + 3);
+    assert.deepEqual([b.coef[0], b.coef[1], b.coef[p + 2]], [0, 0, 0]);
+    for (let j = 0; j < p; j++) assert.ok(Math.abs(b.coef[j + 2]! - a.coef[j]!) < 1e-12);
+  });
+
   test('JSON round trip predicts identically', () => {
     const m = new LogisticRegression({ C: 0.3, classWeight: 'balanced' });
     m.fit(X, y);

@@ -75,8 +75,11 @@ export function logisticParams(params: Record<string, unknown> = {}): LogisticPa
 /** The rows of a matrix as compressed sparse rows (one-hot and hashed blocks are mostly zeros). */
 interface SparseRows {
   indptr: Uint32Array;
+  /** Compact column indices: only columns with a nonzero somewhere take part in the fit. */
   indices: Uint32Array;
   values: Float64Array;
+  /** Original column of each compact index (ascending). */
+  activeCols: Uint32Array;
 }
 
 function toSparseRows(X: Matrix): SparseRows {
@@ -92,6 +95,18 @@ function toSparseRows(X: Matrix): SparseRows {
     }
     if (v !== 0) nnz++;
   }
+  // An all-zero column has gradient w_j and Hessian 1 under L2, so its optimal weight is exactly 0: leave it
+  // out (hashed blocks are mostly empty columns).
+  const used = new Uint8Array(X.cols);
+  for (let k = 0; k < d.length; k++) if (d[k] !== 0) used[k % X.cols] = 1;
+  const compact = new Int32Array(X.cols).fill(-1);
+  const active: number[] = [];
+  for (let j = 0; j < X.cols; j++) {
+    if (used[j]) {
+      compact[j] = active.length;
+      active.push(j);
+    }
+  }
   const indptr = new Uint32Array(X.rows + 1);
   const indices = new Uint32Array(nnz);
   const values = new Float64Array(nnz);
@@ -101,13 +116,13 @@ function toSparseRows(X: Matrix): SparseRows {
     for (let j = 0; j < X.cols; j++) {
       const v = d[base + j]!;
       if (v !== 0) {
-        indices[at] = j;
+        indices[at] = compact[j]!;
         values[at++] = v;
       }
     }
     indptr[i + 1] = at;
   }
-  return { indptr, indices, values };
+  return { indptr, indices, values, activeCols: Uint32Array.from(active) };
 }
 
 /** log(1 + exp(z)) without overflow. */
@@ -277,11 +292,17 @@ export class LogisticRegression implements Classifier {
 
   fit(X: Matrix, y: Labels, options: FitOptions = {}): void {
     const n = X.rows;
-    const p = X.cols;
+    const pFull = X.cols;
     if (n === 0) throw new InputError('logistic: cannot fit on zero rows');
     if (y.length !== n) throw new InputError(`logistic: ${y.length} labels for ${n} rows`);
     const { C, maxIter, tol, fitIntercept, classWeight } = this.params;
     const sp = toSparseRows(X);
+    const p = sp.activeCols.length;
+    const scatter = (b: Float64Array): Float64Array => {
+      const coef = new Float64Array(pFull);
+      for (let k = 0; k < p; k++) coef[sp.activeCols[k]!] = b[k]!;
+      return coef;
+    };
 
     // Per-row weight = sample weight * class weight * C (C folded in once).
     const weight = new Float64Array(n);
@@ -367,7 +388,7 @@ export class LogisticRegression implements Classifier {
       });
       this.nIter = r.iterations;
       this.converged = r.converged;
-      this.coef = beta.slice(0, p);
+      this.coef = scatter(beta);
       this.intercept = fitIntercept ? beta[p]! : 0;
       this.fitted = true;
       return;
@@ -459,7 +480,7 @@ export class LogisticRegression implements Classifier {
       }
     }
     this.nIter = iter;
-    this.coef = beta.slice(0, p);
+    this.coef = scatter(beta);
     this.intercept = fitIntercept ? beta[p]! : 0;
     this.fitted = true;
   }
