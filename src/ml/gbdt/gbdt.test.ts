@@ -148,6 +148,17 @@ describe('gbdt training', () => {
     assert.notEqual(a, c);
   });
 
+  test('nthread 2 (worker threads) gives a bit-identical model to nthread 1', () => {
+    const d = data(5000, 6, 16, (r) => 1 / (1 + Math.exp(-3 * (r[0]! * r[1]! + r[2]! - r[5]!))));
+    for (let i = 0; i < 5000; i += 9) d.X.data[i * 6 + 1] = Number.NaN;
+    const params = { n_estimators: 6, max_depth: 5, subsample: 0.8, colsample_bynode: 0.8, seed: 3 };
+    const one = fit({ ...params, nthread: 1 }, d.X, d.y);
+    const two = fit({ ...params, nthread: 2 }, d.X, d.y);
+    const strip = (m: GbdtClassifier) => JSON.stringify({ ...m.toJSON(), params: null });
+    assert.equal(strip(two), strip(one));
+    assert.equal(two.params.nthread, 2);
+  });
+
   test('early stopping keeps the trees up to the best validation round', () => {
     const train = data(600, 5, 7, (r) => (r[0]! > 0 ? 0.7 : 0.3));
     const valid = data(400, 5, 8, (r) => (r[0]! > 0 ? 0.7 : 0.3));

@@ -13,6 +13,7 @@ import { type FlatTree, TreeEnsemble } from './ensemble.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
 import { createPrng, sampleSorted } from './prng.js';
+import { createThreadedBackend } from './threads.js';
 import { createHistogramBuilder, type HistogramBuilder, TreeGrower } from './tree-grower.js';
 
 /** What boosting produced. */
@@ -60,7 +61,22 @@ export function trainGbdt(
   y: Labels,
   p: GbdtParams,
   options: FitOptions = {},
-  backend: HistogramBackend = serialBackend,
+  backend?: HistogramBackend,
+): TrainResult {
+  const hb = backend ?? (p.nthread > 1 ? createThreadedBackend(p.nthread) : serialBackend);
+  try {
+    return boost(X, y, p, options, hb);
+  } finally {
+    hb.close();
+  }
+}
+
+function boost(
+  X: Matrix,
+  y: Labels,
+  p: GbdtParams,
+  options: FitOptions,
+  backend: HistogramBackend,
 ): TrainResult {
   const n = X.rows;
   const m = X.cols;
