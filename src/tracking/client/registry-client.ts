@@ -1,6 +1,6 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, TasselError } from '../../errors.js';
@@ -83,6 +83,12 @@ export interface RegistryClient extends RegistryStore {
   downloadModel(uri: string, dir: string): Promise<ResolvedModelUri & { files: string[] }>;
   /** Downloads every file under an artifact URI into `dir`. */
   downloadArtifacts(artifactUri: string, dir: string): Promise<string[]>;
+  /**
+   * Uploads a local file or directory to an artifact URI (through the server's proxy for
+   * `mlflow-artifacts:`, directly for `file:`/`s3:`), as MLflow 3's log_model does for a logged model's
+   * artifact location. Returns the relative paths written.
+   */
+  uploadArtifacts(localPath: string, artifactUri: string): Promise<string[]>;
   /**
    * Calls `onChange` whenever `alias` of model `name` moves or is deleted. Uses the server's event stream
    * (`/api/2.0/tassel/events`) and falls back to polling `registered-models/alias` when there is none.
@@ -383,6 +389,35 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       return downloadFromRepository(createArtifactRepository(artifactUri), '', dir);
     },
 
+    async uploadArtifacts(localPath, artifactUri) {
+      const files = await listLocalFiles(localPath);
+      const single = files.length === 1 && files[0] === '';
+      const written: string[] = [];
+      if (uriScheme(artifactUri) === 'mlflow-artifacts') {
+        let root = artifactUri.slice('mlflow-artifacts:'.length);
+        if (root.startsWith('//')) root = root.slice(2).replace(/^[^/]*/, '');
+        root = root.replace(/^\/+/, '').replace(/\/+$/, '');
+        for (const rel of files) {
+          const name = single ? basename(localPath) : rel;
+          const remote = root ? `${root}/${name}` : name;
+          await transport.json({
+            method: 'PUT',
+            path: `/api/2.0/mlflow-artifacts/artifacts/${remote.split('/').map(encodeURIComponent).join('/')}`,
+            raw: createReadStream(single ? localPath : join(localPath, rel)),
+          });
+          written.push(name);
+        }
+        return written;
+      }
+      const repo = createArtifactRepository(artifactUri);
+      for (const rel of files) {
+        const name = single ? basename(localPath) : rel;
+        await repo.put(name, createReadStream(single ? localPath : join(localPath, rel)));
+        written.push(name);
+      }
+      return written;
+    },
+
     async downloadModel(uri, dir) {
       const resolved = await client.resolveModelUri(uri);
       let files = await client.downloadArtifacts(resolved.artifactUri, dir);
@@ -470,6 +505,22 @@ async function downloadProxied(transport: HttpTransport, uri: string, dir: strin
     }
   }
   return written.sort();
+}
+
+/** Relative paths of every file under a directory ('' for a single file), sorted. */
+async function listLocalFiles(localPath: string): Promise<string[]> {
+  const st = await stat(localPath);
+  if (!st.isDirectory()) return [''];
+  const out: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    for (const entry of await readdir(join(localPath, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) out.push(child);
+    }
+  }
+  await walk('');
+  return out.sort();
 }
 
 async function downloadFromRepository(repo: ArtifactRepository, rel: string, dir: string): Promise<string[]> {
