@@ -195,6 +195,13 @@ describe('tassel data', () => {
       r.stdout,
       /wrote 26361 enrolments of 32593 \(not unregistered by day 60; 58\.36% positive\)/,
     );
+    const split = await run('data', 'oulad', '--raw', raw, '--split-dir', p('split'));
+    assert.equal(split.code, 0, split.stderr);
+    assert.equal(sha(join(p('split'), 'features_test.csv')), sha(join(raw, 'features_test.csv')));
+    assert.equal(sha(join(p('split'), 'features_train.csv')), sha(join(raw, 'features_train.csv')));
+    const neither = await run('data', 'oulad', '--raw', raw);
+    assert.equal(neither.code, 2);
+    assert.match(neither.stderr, /give --out FILE and\/or --split-dir DIR/);
     const head = readFileSync(p('oulad.csv'), 'utf8').slice(0, 200);
     assert.ok(head.startsWith('row_id,id_student,num_of_prev_attempts,'));
     const missing = await run('data', 'oulad', '--raw', p('no-such-dir'), '--out', p('o2.csv'));

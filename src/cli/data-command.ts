@@ -145,13 +145,27 @@ export function register(program: Command): void {
       parseIntOption(-100, 1000),
       60,
     )
-    .requiredOption('--out <file>', 'output CSV file')
+    .option('--out <file>', 'output CSV file: every enrolment')
+    .option(
+      '--split-dir <dir>',
+      "also write the reference's features_train.csv (with is_val) and features_test.csv there (scikit-learn's stratified 80/20 split, seed 42, reproduced exactly)",
+    )
     .option('--no-vle', 'do not read studentVle.csv even when present')
-    .action(async (o: { raw: string; cutoffDay: number; out: string; vle: boolean }) => {
-      const r = await writeOuladCsv({ rawDir: o.raw, cutoffDay: o.cutoffDay, out: o.out, useVle: o.vle });
+    .action(async (o: { raw: string; cutoffDay: number; out?: string; splitDir?: string; vle: boolean }) => {
+      if (!o.out && !o.splitDir) throw new InputError('give --out FILE and/or --split-dir DIR');
+      const r = await writeOuladCsv({
+        rawDir: o.raw,
+        cutoffDay: o.cutoffDay,
+        out: o.out,
+        splitDir: o.splitDir,
+        useVle: o.vle,
+      });
       const pct = ((100 * r.positives) / Math.max(r.kept, 1)).toFixed(2);
+      const where = [o.out, o.splitDir && `${o.splitDir}/features_{train,test}.csv`]
+        .filter(Boolean)
+        .join(' and ');
       process.stdout.write(
-        `wrote ${r.kept} enrolments of ${r.enrolments} (not unregistered by day ${o.cutoffDay}; ${pct}% positive${r.usedVle ? '; with VLE clicks' : ''}) to ${o.out}\n`,
+        `wrote ${r.kept} enrolments of ${r.enrolments} (not unregistered by day ${o.cutoffDay}; ${pct}% positive${r.usedVle ? '; with VLE clicks' : ''}) to ${where}\n`,
       );
     });
 

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { buildOuladTable, ouladToCsv } from './oulad.js';
+import { buildOuladTable, ouladSplitCsv, ouladToCsv } from './oulad.js';
 import { readCsvTable } from './read-csv.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,6 +53,11 @@ describe('OULAD per-enrolment table', () => {
       }
     }
     assert.equal(compared, 26361);
+    // With the split replayed, the train/test files are byte-identical to the reference's.
+    const split = ouladSplitCsv(r.table);
+    assert.equal(split.test, readFileSync(join(ouladDir, 'features_test.csv'), 'utf8'));
+    assert.equal(split.train, readFileSync(join(ouladDir, 'features_train.csv'), 'utf8'));
+    assert.deepEqual([split.nTrain, split.nTest, split.nVal], [21088, 5273, 2109]);
     // The written file reads back with the OULAD schema.
     const p = join(tmp, 'oulad.csv');
     writeFileSync(p, csv);

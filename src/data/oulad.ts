@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { createCsvSplitter } from './csv-split.js';
+import { anchorsSplit } from './sklearn-split.js';
 import type { ColumnSpec, DatasetSchema } from './schema.js';
 import type { ColumnData, Table } from './table.js';
 import { createTable } from './table.js';
@@ -472,31 +473,81 @@ function pandasNumber(v: number, integerColumn: boolean): string {
 
 const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-/** The table as CSV text, formatted like the reference's pandas output. */
-export function ouladToCsv(table: Table): string {
-  const lines = [table.names.join(',')];
+/** The table as CSV text, formatted like the reference's pandas output (all rows, or `rows` in that order). */
+export function ouladToCsv(table: Table, rows?: ArrayLike<number>, isVal?: Uint8Array): string {
+  const names = isVal ? [table.names[0]!, 'is_val', ...table.names.slice(1)] : table.names;
+  const lines = [names.join(',')];
   const cols = table.names.map((name) => table.columns[name]!);
-  for (let i = 0; i < table.nRows; i++) {
-    const cells: string[] = new Array(cols.length);
+  const n = rows ? rows.length : table.nRows;
+  for (let r = 0; r < n; r++) {
+    const i = rows ? rows[r]! : r;
+    const cells: string[] = [];
     for (let j = 0; j < cols.length; j++) {
       const c = cols[j]!;
       const name = table.names[j]!;
       if (c instanceof Float64Array)
-        cells[j] = pandasNumber(c[i]!, name === 'target' || INT_COLUMNS.has(name));
-      else cells[j] = csvField(c[i] ?? '');
+        cells.push(pandasNumber(c[i]!, name === 'target' || INT_COLUMNS.has(name)));
+      else cells.push(csvField(c[i] ?? ''));
+      if (j === 0 && isVal) cells.push(String(isVal[i]));
     }
     lines.push(cells.join(','));
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** Builds the table and writes it to `out`; returns the build result. */
-export async function writeOuladCsv(options: OuladOptions & { out: string }): Promise<OuladResult> {
-  const result = await buildOuladTable(options);
+/**
+ * The reference's train/test files: scikit-learn's stratified 80/20 split (seed 42) reproduced exactly, with
+ * `is_val` (a stratified 10 % of train, seed 42) after row_id in the train file. At cut-off day 60 these are
+ * byte-identical to ../shared/anchors/data/oulad/features_train.csv and features_test.csv.
+ */
+export function ouladSplitCsv(table: Table): {
+  train: string;
+  test: string;
+  nTrain: number;
+  nTest: number;
+  nVal: number;
+} {
+  const y = table.columns.target as Float64Array;
+  const split = anchorsSplit(y);
+  let nVal = 0;
+  for (const v of split.isVal) nVal += v;
+  return {
+    train: ouladToCsv(table, split.train, split.isVal),
+    test: ouladToCsv(table, split.test),
+    nTrain: split.train.length,
+    nTest: split.test.length,
+    nVal,
+  };
+}
+
+async function writeText(path: string, text: string): Promise<void> {
   try {
-    await fsp.writeFile(options.out, ouladToCsv(result.table));
+    await fsp.writeFile(path, text);
   } catch (e) {
-    throw new InputError(`${options.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new InputError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/**
+ * Builds the table and writes it to `out` (when given) and, with `splitDir`, the reference's
+ * features_train.csv / features_test.csv there; returns the build result.
+ */
+export async function writeOuladCsv(
+  options: OuladOptions & { out?: string; splitDir?: string },
+): Promise<OuladResult> {
+  const result = await buildOuladTable(options);
+  if (options.out) await writeText(options.out, ouladToCsv(result.table));
+  if (options.splitDir) {
+    try {
+      await fsp.mkdir(options.splitDir, { recursive: true });
+    } catch (e) {
+      throw new InputError(
+        `${options.splitDir}: cannot create (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      );
+    }
+    const split = ouladSplitCsv(result.table);
+    await writeText(join(options.splitDir, 'features_train.csv'), split.train);
+    await writeText(join(options.splitDir, 'features_test.csv'), split.test);
   }
   return result;
 }
