@@ -375,14 +375,14 @@ export function checkKustomization(dir) {
           if (sk) {
             const keys = secretKeys(sk.name);
             if (!keys) problems.push(`${cw}: env ${e.name}: Secret ${sk.name} is not in the base`);
-            else if (!keys.has(sk.key))
+            else if (!keys.has(sk.key) && sk.optional !== true)
               problems.push(`${cw}: env ${e.name}: Secret ${sk.name} has no key ${sk.key}`);
           }
           const ck = e.valueFrom?.configMapKeyRef;
           if (ck) {
             const keys = configMapKeys(ck.name);
             if (!keys) problems.push(`${cw}: env ${e.name}: ConfigMap ${ck.name} is not in the base`);
-            else if (!keys.has(ck.key))
+            else if (!keys.has(ck.key) && ck.optional !== true)
               problems.push(`${cw}: env ${e.name}: ConfigMap ${ck.name} has no key ${ck.key}`);
           }
         }
