@@ -1,7 +1,10 @@
 import { TasselError } from '../../../src/errors.js';
 import { runRegistryStoreContract } from '../../../src/tracking/registry/contract.js';
 import { createSqlRegistryStore } from '../../../src/tracking/registry/sql-store.js';
-import { openFreshSchema, pgSkipReason, uniqueSchema } from './pg-helpers.js';
+import { createRegistryClient } from '../../../src/tracking/client/registry-client.js';
+import { startRegistryTestServer } from '../../../src/tracking/registry/testing.js';
+import { dropPostgresSchema } from '../../../src/tracking/sql/database.js';
+import { openFreshSchema, PG_URL, pgSkipReason, uniqueSchema } from './pg-helpers.js';
 import { test } from 'node:test';
 
 const skip = await pgSkipReason();
@@ -20,5 +23,26 @@ if (skip) {
       },
     });
     return { store, experimentId: '1', close: drop };
+  });
+}
+
+if (!skip) {
+  runRegistryStoreContract('REST client against a server on PostgreSQL', async () => {
+    const schema = uniqueSchema('reg_rest');
+    const server = await startRegistryTestServer({
+      databaseUri: `${PG_URL}?schema=${schema}`,
+      ownDatabase: false,
+    });
+    const experimentId = await server.trackingStore.createExperiment({ name: 'registry-contract-pg' });
+    const store = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0 });
+    return {
+      store,
+      experimentId,
+      close: async () => {
+        await server.close();
+        await dropPostgresSchema(server.database, schema);
+        await server.database.close();
+      },
+    };
   });
 }
