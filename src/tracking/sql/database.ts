@@ -117,8 +117,12 @@ async function openPostgres(uri: string, options: CreateDatabaseOptions): Promis
     try {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     } catch (e) {
-      await pool.end();
-      throw e;
+      // Two openers racing on the same new schema: the loser sees a duplicate; the schema exists.
+      const code = (e as { code?: string }).code;
+      if (code !== '23505' && code !== '42P06') {
+        await pool.end();
+        throw e;
+      }
     }
   }
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) }) as AnyKysely;

@@ -76,14 +76,14 @@ export async function migrate(
   }
   const { db, dialect } = database;
   const t = ddlTypes(dialect);
-  await sql
-    .raw(
-      `CREATE TABLE IF NOT EXISTS tassel_schema_migrations (module ${t.text} NOT NULL, version INTEGER NOT NULL, ` +
-        `name ${t.text} NOT NULL, applied_at ${t.bigint} NOT NULL, PRIMARY KEY (module, version))`,
-    )
-    .execute(db);
   const result: MigrationResult = { applied: [], alreadyApplied: 0 };
   const run = async (conn: AnyKysely) => {
+    await sql
+      .raw(
+        `CREATE TABLE IF NOT EXISTS tassel_schema_migrations (module ${t.text} NOT NULL, version INTEGER NOT NULL, ` +
+          `name ${t.text} NOT NULL, applied_at ${t.bigint} NOT NULL, PRIMARY KEY (module, version))`,
+      )
+      .execute(conn);
     for (const m of migrations) {
       await conn.transaction().execute(async (trx) => {
         const done = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM tassel_schema_migrations
@@ -100,6 +100,8 @@ export async function migrate(
     }
   };
   if (dialect === 'postgresql') {
+    // Everything, including creating the bookkeeping table, under one advisory lock: concurrent
+    // starters (several server replicas) would otherwise race on CREATE TABLE.
     await db.connection().execute(async (conn) => {
       await sql`SELECT pg_advisory_lock(${LOCK_KEY})`.execute(conn);
       try {

@@ -7,7 +7,4 @@ import { trackingSchemaV1 } from './001-tracking-schema.js';
  * (the registry's tables reference runs); other modules append theirs, e.g.
  * `...registryMigrations` imported from '../../registry/migrations.js'.
  */
-export const ALL_MIGRATIONS: readonly Migration[] = [
-  trackingSchemaV1,
-  ...registryMigrations,
-];
+export const ALL_MIGRATIONS: readonly Migration[] = [trackingSchemaV1, ...registryMigrations];
