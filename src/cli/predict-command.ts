@@ -1,13 +1,68 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readCsvTable } from '../data/read-csv.js';
-import { idColumns } from '../data/schema.js';
-import type { ValidationPolicy } from '../data/validate.js';
+import { type DatasetSchema, idColumns } from '../data/schema.js';
+import type { RawRecord, Table } from '../data/table.js';
+import { assertNoIssues, coerceRecords, type ValidationPolicy } from '../data/validate.js';
 import { InputError } from '../errors.js';
 import { loadBundle } from '../ml/bundle.js';
 import { createProgress } from './progress.js';
+
+/**
+ * Records from a JSON file (an array of objects, MLflow's `{"dataframe_records": [...]}` or
+ * `{"dataframe_split": {"columns", "data"}}`) or JSON Lines, validated by coerceRecords exactly as serving does.
+ */
+function readJsonRecords(
+  path: string,
+  schema: DatasetSchema,
+  policy: ValidationPolicy,
+): { table: Table; droppedRows: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read (${code ?? String(e)})`,
+    );
+  }
+  let records: RawRecord[];
+  try {
+    if (/\.jsonl$/i.test(path)) {
+      records = text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as RawRecord);
+    } else {
+      const json = JSON.parse(text) as unknown;
+      const o = json as {
+        dataframe_records?: unknown;
+        dataframe_split?: { columns?: string[]; data?: unknown[][] };
+      };
+      if (Array.isArray(json)) records = json as RawRecord[];
+      else if (Array.isArray(o?.dataframe_records)) records = o.dataframe_records as RawRecord[];
+      else if (
+        o?.dataframe_split &&
+        Array.isArray(o.dataframe_split.columns) &&
+        Array.isArray(o.dataframe_split.data)
+      ) {
+        const cols = o.dataframe_split.columns;
+        records = o.dataframe_split.data.map((row) => Object.fromEntries(cols.map((c, j) => [c, row[j]])));
+      } else throw new SyntaxError('expected an array of records, dataframe_records or dataframe_split');
+    }
+  } catch (e) {
+    throw new InputError(`${path}: not valid JSON records (${(e as Error).message})`);
+  }
+  if (records.length === 0) throw new InputError(`${path}: no records`);
+  if (!records.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
+    throw new InputError(`${path}: every record must be a JSON object`);
+  }
+  const result = coerceRecords(records, schema, { policy, requireTarget: false });
+  if (policy === 'fail') assertNoIssues(path, result);
+  return { table: result.table, droppedRows: result.droppedRows };
+}
 
 /** Quotes a CSV field when it needs it (RFC 4180). */
 const csvField = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -38,7 +93,9 @@ export interface PredictReport {
 export async function runPredict(o: PredictOptions): Promise<PredictReport> {
   const t0 = performance.now();
   const bundle = await loadBundle(o.model);
-  const read = await readCsvTable(o.data, { schema: bundle.schema, requireTarget: false, policy: o.policy });
+  const read = /\.jsonl?$/i.test(o.data)
+    ? readJsonRecords(o.data, bundle.schema, o.policy)
+    : await readCsvTable(o.data, { schema: bundle.schema, requireTarget: false, policy: o.policy });
   const p = bundle.predictTable(read.table);
   const ids = idColumns(bundle.schema)
     .map((c) => c.name)

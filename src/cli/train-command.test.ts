@@ -281,6 +281,53 @@ describe('tassel predict', () => {
     assert.equal(JSON.parse(d.stdout).rows, 299);
   });
 
+  test('JSON records (dataframe_split, JSON Lines) score like the CSV; a bad record exits 2', async () => {
+    const lines = readFileSync(p('holdout.csv'), 'utf8').trim().split('\n');
+    const columns = lines[0]!.split(',');
+    const data = lines.slice(1, 6).map((l) => l.split(','));
+    writeFileSync(p('req.json'), JSON.stringify({ dataframe_split: { columns, data } }));
+    const r = await runCli(
+      'predict',
+      '--model',
+      p('pm'),
+      '--data',
+      p('req.json'),
+      '--out',
+      p('req.csv'),
+      '--quiet',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const fromCsv = readFileSync(p('pred.csv'), 'utf8').trim().split('\n').slice(0, 6);
+    assert.deepEqual(readFileSync(p('req.csv'), 'utf8').trim().split('\n'), fromCsv);
+    const recs = data.map((row) => Object.fromEntries(columns.map((c, j) => [c, row[j]])));
+    recs[1]!.Quiz_Score_Avg = 'high';
+    writeFileSync(p('req.jsonl'), recs.map((x) => JSON.stringify(x)).join('\n'));
+    const bad = await runCli(
+      'predict',
+      '--model',
+      p('pm'),
+      '--data',
+      p('req.jsonl'),
+      '--out',
+      p('req2.csv'),
+      '--quiet',
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /req\.jsonl: 1 invalid value.*\n.*row 2, column Quiz_Score_Avg: "high"/);
+    writeFileSync(p('broken.json'), '{"dataframe_split": ');
+    const broken = await runCli(
+      'predict',
+      '--model',
+      p('pm'),
+      '--data',
+      p('broken.json'),
+      '--out',
+      p('req3.csv'),
+    );
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /broken\.json: not valid JSON records/);
+  });
+
   test('missing bundle and damaged bundle', async () => {
     const r = await runCli(
       'predict',
