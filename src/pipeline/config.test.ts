@@ -22,7 +22,12 @@ describe('pipeline config', () => {
       c.candidates.map((x) => x.kind),
       ['dummy', 'logistic', 'gbdt'],
     );
-    assert.equal(c.tracking.data_dir, '/base/tassel-data');
+    assert.equal(c.tracking.data_dir, join(process.cwd(), 'tassel-data'));
+    const d = parsePipelineConfig(
+      { data: { path: 's.csv', schema: 'x' }, tracking: { data_dir: 'td' } },
+      '/base',
+    );
+    assert.equal(d.tracking.data_dir, '/base/td');
   });
 
   test('the minimal other-CSV config works; top-level test_data/valid_column land in data', () => {

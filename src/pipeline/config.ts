@@ -169,7 +169,8 @@ export const PipelineConfigSchema = Type.Object(
           'Tracking server URI (else TASSEL_TRACKING_URI, MLFLOW_TRACKING_URI, else an embedded server).',
         ),
         data_dir: Type.String({
-          description: 'Folder of the embedded server (SQLite database and artifacts) when no URI is set.',
+          description:
+            'Folder of the embedded server (SQLite database and artifacts) when no URI is set; relative to the config file when given, else ./tassel-data in the working directory.',
           default: './tassel-data',
         }),
       },
@@ -248,7 +249,10 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   data.path = abs(data.path);
   if (data.test_data !== undefined) data.test_data = abs(data.test_data);
-  cfg.tracking.data_dir = abs(cfg.tracking.data_dir);
+  // The embedded server's folder is the working directory's ./tassel-data unless the config names one,
+  // so `tassel pipeline run --config x/y.json` and `tassel models list` see the same registry.
+  const givenDataDir = (raw as { tracking?: { data_dir?: unknown } }).tracking?.data_dir !== undefined;
+  cfg.tracking.data_dir = givenDataDir ? abs(cfg.tracking.data_dir) : resolve(cfg.tracking.data_dir);
   const candidates = (cfg.candidates ?? defaultCandidates()).map((c, i) => {
     if ((c.kind === undefined) === (c.module === undefined))
       throw new InputError(`pipeline config: candidates[${i}]: give exactly one of "kind" or "module"`);
