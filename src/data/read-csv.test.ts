@@ -186,4 +186,24 @@ describe('readCsvTable', () => {
     assert.deepEqual([...r.y!], [1, 0, 0]);
     assert.deepEqual([...(r.table.columns.age as Float64Array)], [30, 41.5, Number.NaN]);
   });
+
+  test('ignore and ids apply to a given schema; declared types do not', async () => {
+    const p = file('roles.csv', generated);
+    const r = await readCsvTable(p, {
+      schema: 'builtin:course-completion',
+      ignore: ['City'],
+      ids: ['Course_ID'],
+    });
+    assert.ok(!r.table.names.includes('City'));
+    assert.equal(r.schema.columns.find((c) => c.name === 'Course_ID')?.role, 'id');
+    assert.equal(courseCompletionSchema.columns.find((c) => c.name === 'City')?.role, 'feature'); // not mutated
+    await rejectsWith(
+      readCsvTable(p, { schema: 'builtin:course-completion', types: { Age: 'numeric' } }),
+      /cannot be declared/,
+    );
+    await rejectsWith(
+      readCsvTable(p, { schema: 'builtin:course-completion', ignore: ['Completed'] }),
+      /is the target column/,
+    );
+  });
 });

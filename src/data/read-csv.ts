@@ -20,11 +20,11 @@ export interface ReadOptions {
   target?: string;
   /** Positive label; with a schema it overrides the schema's positiveLabel (it must be one of its allowed values). */
   positive?: string;
-  /** Columns to ignore (inferred schema). */
+  /** Columns to leave out (role 'ignore'); with a given schema too. Names absent from the file are fine. */
   ignore?: string[];
-  /** Identifier columns (inferred schema). */
+  /** Identifier columns (role 'id'); with a given schema too. */
   ids?: string[];
-  /** Declared column types (inferred schema). */
+  /** Declared column types (inferred schema only: with a schema this is an InputError). */
   types?: Record<string, ColumnType>;
   /** Default 'fail': any issue throws DataValidationError. */
   policy?: ValidationPolicy;
@@ -93,6 +93,21 @@ function withPositive(schema: DatasetSchema, positive: string | undefined, path:
   return { ...schema, positiveLabel: positive, negativeLabel: others?.length === 1 ? others[0] : undefined };
 }
 
+/** A schema copy with the listed columns' roles changed (the target cannot be ignored or made an id). */
+function withRoles(schema: DatasetSchema, ignore: string[] = [], ids: string[] = []): DatasetSchema {
+  if (!ignore.length && !ids.length) return schema;
+  const clash = [...ignore, ...ids].find((c) => c === schema.target);
+  if (clash) throw new InputError(`${clash} is the target column; it cannot be ignored or an identifier`);
+  const drop = new Set(ignore);
+  const id = new Set(ids);
+  return {
+    ...schema,
+    columns: schema.columns.map((c) =>
+      drop.has(c.name) ? { ...c, role: 'ignore' } : id.has(c.name) ? { ...c, type: 'id', role: 'id' } : c,
+    ),
+  };
+}
+
 /**
  * Streams a CSV file (csv-parse: quoted fields, BOM, CRLF) into a typed columnar table, validating every cell
  * against the schema. Throws InputError for a missing/empty file, a missing target or feature column, a positive
@@ -115,7 +130,10 @@ export async function readCsvTable(path: string, options: ReadOptions = {}): Pro
     const h = header!;
     if (options.schema !== undefined) {
       const base = typeof options.schema === 'string' ? resolveSchema(options.schema, h) : options.schema;
-      schema = withPositive(base, options.positive, path);
+      if (options.types && Object.keys(options.types).length) {
+        throw new InputError(`column types cannot be declared for schema ${base.name}; it fixes them`);
+      }
+      schema = withRoles(withPositive(base, options.positive, path), options.ignore, options.ids);
     } else if (options.target !== undefined && options.positive !== undefined) {
       const so: SchemaOptions = { target: options.target, positive: options.positive };
       if (options.ignore) so.ignore = options.ignore;
