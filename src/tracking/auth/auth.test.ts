@@ -43,6 +43,34 @@ describe('auth on a running server', () => {
     }
   });
 
+  test('the registry is served under /ajax-api/2.0 too, behind the same auth', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    const search = await app.inject({
+      method: 'GET',
+      url: '/ajax-api/2.0/mlflow/registered-models/search',
+      headers,
+    });
+    assert.equal(search.statusCode, 200);
+    assert.ok(Array.isArray(search.json().registered_models ?? []));
+    const hist = await app.inject({
+      method: 'GET',
+      url: '/ajax-api/2.0/tassel/registered-models/alias-history?name=x',
+      headers,
+    });
+    assert.equal(hist.statusCode, 200);
+    assert.deepEqual(hist.json(), { history: [] });
+    const denied = await app.inject({ method: 'GET', url: '/ajax-api/2.0/mlflow/registered-models/search' });
+    assert.equal(denied.statusCode, 401);
+    const long = await app.inject({
+      method: 'POST',
+      url: '/api/2.0/mlflow/registered-models/alias',
+      headers,
+      payload: { name: 'x', alias: 'a', version: '1', reason: 'r'.repeat(6000) },
+    });
+    assert.equal(long.statusCode, 400);
+    assert.match(long.json().message, /reason/);
+  });
+
   test('/health and /version stay open', async () => {
     assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: '/version' })).statusCode, 200);

@@ -13,6 +13,9 @@ export interface RegistryRoutesOptions {
 
 type Args = Record<string, unknown>;
 
+/** Longest audit `reason` accepted. */
+export const MAX_REASON_LENGTH = 5000;
+
 /** Query and JSON body merged (MLflow clients send DELETE arguments in a JSON body). */
 function argsOf(request: FastifyRequest): Args {
   const q = (request.query ?? {}) as Args;
@@ -24,6 +27,9 @@ function ctxOf(request: FastifyRequest, args: Args): ChangeContext {
   const header = request.headers['x-tassel-reason'];
   const reason =
     typeof args.reason === 'string' && args.reason ? args.reason : Array.isArray(header) ? header[0] : header;
+  if (reason && reason.length > MAX_REASON_LENGTH) {
+    throw new InputError(`'reason' exceeds the maximum length of ${MAX_REASON_LENGTH} characters`);
+  }
   return { principal: request.tasselPrincipal ?? 'anonymous', ...(reason ? { reason } : {}) };
 }
 
