@@ -86,9 +86,20 @@ describe('logistic regression vs scikit-learn LogisticRegression (fixture)', () 
     for (let j = 0; j < p; j++) assert.ok(Math.abs(b.coef[j + 2]! - a.coef[j]!) < 1e-12);
   });
 
-  test('JSON round trip predicts identically', () => {
+  test('JSON round trip predicts identically and keeps importances', () => {
     const m = new LogisticRegression({ C: 0.3, classWeight: 'balanced' });
-    m.fit(X, y);
+    const names = Array.from({ length: X.cols }, (_, j) => `x${j}`);
+    m.fit(X, y, { featureNames: names });
+    const imp = m.summary().importances as Record<string, number>;
+    assert.deepEqual(Object.keys(imp).sort(), [...names].sort());
+    const values = Object.values(imp);
+    assert.ok(
+      values.every((v, i) => i === 0 || v <= values[i - 1]!),
+      'largest first',
+    );
+    assert.equal(imp.x1, Math.abs(m.coef[1]!));
+    const restored = logisticModel.fromJSON(JSON.parse(JSON.stringify(m.toJSON())));
+    assert.deepEqual(restored.summary?.().importances, imp);
     const back = logisticModel.fromJSON(JSON.parse(JSON.stringify(m.toJSON())));
     assert.deepEqual(back.predictProba(X), m.predictProba(X));
     assert.deepEqual(back.params, m.params);

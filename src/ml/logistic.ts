@@ -284,6 +284,8 @@ export class LogisticRegression implements Classifier {
   intercept = 0;
   nIter = 0;
   converged = false;
+  /** Names of the fitted features (from FitOptions.featureNames), for importances. */
+  featureNames: string[] | null = null;
   private fitted = false;
 
   constructor(params: Record<string, unknown> = {}) {
@@ -389,6 +391,7 @@ export class LogisticRegression implements Classifier {
       this.nIter = r.iterations;
       this.converged = r.converged;
       this.coef = scatter(beta);
+      this.featureNames = options.featureNames?.length === pFull ? [...options.featureNames] : null;
       this.intercept = fitIntercept ? beta[p]! : 0;
       this.fitted = true;
       return;
@@ -481,6 +484,7 @@ export class LogisticRegression implements Classifier {
     }
     this.nIter = iter;
     this.coef = scatter(beta);
+    this.featureNames = options.featureNames?.length === pFull ? [...options.featureNames] : null;
     this.intercept = fitIntercept ? beta[p]! : 0;
     this.fitted = true;
   }
@@ -514,12 +518,23 @@ export class LogisticRegression implements Classifier {
     return sigmoid(s);
   }
 
+  /**
+   * Fit facts, plus `importances`: |coefficient| per feature name (largest first). On standardized and one-hot
+   * features that is the change in log-odds per standard deviation / for the category.
+   */
   summary(): Record<string, unknown> {
+    const names = this.featureNames ?? Array.from(this.coef, (_, j) => `f${j}`);
+    const order = Array.from(this.coef, (_, j) => j).sort(
+      (a, b) => Math.abs(this.coef[b]!) - Math.abs(this.coef[a]!),
+    );
+    const importances: Record<string, number> = {};
+    for (const j of order) importances[names[j] ?? `f${j}`] = Math.abs(this.coef[j]!);
     return {
       n_iter: this.nIter,
       converged: this.converged,
       n_features: this.coef.length,
       intercept: this.intercept,
+      importances,
     };
   }
 
@@ -532,6 +547,7 @@ export class LogisticRegression implements Classifier {
       intercept: this.intercept,
       n_iter: this.nIter,
       converged: this.converged,
+      ...(this.featureNames ? { feature_names: [...this.featureNames] } : {}),
     };
   }
 
@@ -574,6 +590,9 @@ export const logisticModel: ModelFactory = {
       typeof json.n_iter === 'number' ? json.n_iter : 0,
       json.converged !== false,
     );
+    if (Array.isArray(json.feature_names) && json.feature_names.length === coef.length) {
+      m.featureNames = (json.feature_names as unknown[]).map(String);
+    }
     return m;
   },
 };
