@@ -30,6 +30,11 @@ export type EventListener = (event: RegistryEvent, meta: { local: boolean }) => 
  * every replica including this one; `start` begins delivering received payloads.
  */
 export interface EventTransport {
+  /**
+   * The PostgreSQL NOTIFY channel, when events can instead be sent inside the writing transaction
+   * (`SELECT pg_notify(channel, payload)`), so other replicas hear of a change exactly when it commits.
+   */
+  readonly channel?: string;
   send(payload: string): Promise<void>;
   start(onMessage: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
@@ -45,8 +50,15 @@ export interface EventBusOptions {
 }
 
 export interface EventBus {
-  /** Delivers to local subscribers at once, then forwards to other replicas through the transport. */
-  publish(events: RegistryEventInput[]): Promise<void>;
+  /**
+   * Delivers to local subscribers at once, then forwards to other replicas through the transport
+   * (skipped with `alreadySent`, for events NOTIFYed inside their transaction).
+   */
+  publish(events: RegistryEventInput[], options?: { alreadySent?: boolean }): Promise<void>;
+  /** The NOTIFY channel of the transport, if writers may notify inside their transaction. */
+  readonly notifyChannel?: string;
+  /** The wire form of an event (what the transport carries); assigns a uid when missing. */
+  serialize(event: RegistryEventInput): { uid: string; payload: string };
   /** Subscribes; with `lastEventId`, first replays buffered events newer than it. Returns unsubscribe. */
   subscribe(listener: EventListener, options?: { lastEventId?: number }): () => void;
   /** Buffered events with id > `afterId`, oldest first. */
@@ -106,13 +118,18 @@ export async function createEventBus(options: EventBusOptions = {}): Promise<Eve
   }
 
   return {
-    async publish(events) {
+    notifyChannel: transport?.channel,
+    serialize(event) {
+      const uid = event.uid ?? randomUUID();
+      return { uid, payload: JSON.stringify({ ...event, uid }) };
+    },
+    async publish(events, publishOptions) {
       const sent: Array<RegistryEventInput & { uid: string }> = [];
       for (const e of events) {
         const withUid = { ...e, uid: e.uid ?? randomUUID() };
         if (deliver(withUid, true)) sent.push(withUid);
       }
-      if (!transport) return;
+      if (!transport || publishOptions?.alreadySent) return;
       for (const e of sent) {
         try {
           await transport.send(JSON.stringify(e));

@@ -112,6 +112,7 @@ export function createPgEventTransport(options: PgEventTransportOptions): EventT
   }
 
   return {
+    channel,
     async start(handler) {
       onMessage = handler;
       try {

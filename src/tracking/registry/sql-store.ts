@@ -195,11 +195,22 @@ export function createSqlRegistryStore(options: SqlRegistryStoreOptions): Regist
 
   async function tx<T>(fn: (trx: Trx, events: RegistryEventInput[]) => Promise<T>): Promise<T> {
     let events: RegistryEventInput[] = [];
+    const bus = options.events;
+    const channel = dialect === 'postgresql' ? bus?.notifyChannel : undefined;
     const result = await inTransaction(options.db, async (trx) => {
       events = [];
-      return fn(trx as unknown as Trx, events);
+      const out = await fn(trx as unknown as Trx, events);
+      if (channel && bus) {
+        // NOTIFY inside the transaction: other replicas hear of the change exactly when it commits.
+        for (const e of events) {
+          const { uid, payload } = bus.serialize(e);
+          e.uid = uid;
+          await sql`SELECT pg_notify(${channel}, ${payload})`.execute(trx);
+        }
+      }
+      return out;
     });
-    if (events.length > 0 && options.events) await options.events.publish(events);
+    if (events.length > 0 && bus) await bus.publish(events, { alreadySent: channel !== undefined });
     return result;
   }
 
