@@ -280,6 +280,17 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     });
     return r.next_page_token ? r : { experiments: r.experiments };
   });
+  // MLflow 1.x's experiments/list (removed in 2.0) still used by older clients such as the npm `mlflow` package.
+  get('/experiments/list', Type.Object({ view_type: Type.Optional(ViewType) }), async (a) => {
+    const experiments = [];
+    let page_token: string | undefined;
+    do {
+      const r = await store.searchExperiments({ view_type: a.view_type, max_results: 1000, page_token });
+      experiments.push(...r.experiments);
+      page_token = r.next_page_token;
+    } while (page_token && experiments.length < opts.maxSearchResults);
+    return { experiments };
+  });
   post('/experiments/update', S.updateExperiment, async (a) => {
     await store.renameExperiment(a.experiment_id, a.new_name);
     return {};
