@@ -190,4 +190,25 @@ describe('coerceRecords', () => {
       assert.deepEqual(coercer.coerce(b), coerceRecords(b, schema, { requireTarget: false }));
     assert.equal(coercer.coerce(batches[1]!).issueCount, 2);
   });
+
+  test('without requireTarget an absent or unknown label is no issue, but then y is not returned', () => {
+    const rows = [
+      { id: 'a', score: 1, y: 'pos' },
+      { id: 'b', score: 2, y: 'neg' },
+    ];
+    assert.deepEqual([...coerceRecords(rows, schema, { requireTarget: false }).y!], [1, 0]);
+    const odd = coerceRecords([...rows, { id: 'c', score: 3, y: 'unknown' }], schema, {
+      requireTarget: false,
+    });
+    assert.equal(odd.issueCount, 0);
+    assert.equal(odd.y, null);
+    assert.deepEqual(odd.table.columns.y, ['pos', 'neg', 'unknown']);
+    const partial = coerceRecords([...rows, { id: 'd', score: 4 }], schema, { requireTarget: false });
+    assert.equal(partial.y, null);
+    const required = coerceRecords([...rows, { id: 'd', score: 4 }], schema);
+    assert.deepEqual(
+      required.issues.map((i) => `${i.row}:${i.column}`),
+      ['3:y'],
+    );
+  });
 });

@@ -400,6 +400,7 @@ export function createRowCoercer(
   let n = 0;
   let inputRow = 0;
   let targetSeen = false;
+  let targetUnusable = false;
   const issues: ValidationIssue[] = [];
   let issueCount = 0;
   let dropped = 0;
@@ -434,22 +435,20 @@ export function createRowCoercer(
     const c = compiled[j]!;
     if (j === targetPos) {
       const label = parsed as string | null | undefined;
-      if (label === null || label === undefined) {
-        if (label === undefined || requireTarget) {
-          issue(c.spec.name, raw, label === null ? `a label (${targetExpected})` : targetExpected);
-          rowTargetBad = true;
-        }
-        strCols[j]![n] = null;
-        return;
-      }
-      if (label === positive) y[n] = 1;
-      else if (negative === undefined || label === negative) y[n] = 0;
-      else {
-        issue(c.spec.name, raw, targetExpected);
+      let value: 0 | 1 | -1 = -1;
+      if (label === positive) value = 1;
+      else if (typeof label === 'string' && (negative === undefined || label === negative)) value = 0;
+      if (value >= 0) {
+        y[n] = value;
+        targetSeen = true;
+      } else if (requireTarget) {
+        issue(c.spec.name, raw, label === null ? `a label (${targetExpected})` : targetExpected);
         rowTargetBad = true;
+      } else {
+        // Scoring does not need the label: an absent or unknown one only means y cannot be returned.
+        targetUnusable = true;
       }
-      targetSeen = true;
-      strCols[j]![n] = label;
+      strCols[j]![n] = typeof label === 'string' ? label : typeof raw === 'string' && raw !== '' ? raw : null;
       return;
     }
     if (parsed === undefined) {
@@ -533,10 +532,6 @@ export function createRowCoercer(
       for (let j = 0; j < compiled.length; j++) {
         const c = compiled[j]!;
         const v = record[c.spec.name];
-        if (j === targetPos && v === undefined && !requireTarget) {
-          strCols[j]![n] = null;
-          continue;
-        }
         store(j, c.parseValue(v), v);
       }
       if (!allowUnknown) {
@@ -559,7 +554,7 @@ export function createRowCoercer(
           columns[name] = s;
         }
       }
-      const hasTarget = targetPos >= 0 && (requireTarget || targetSeen);
+      const hasTarget = targetPos >= 0 && (requireTarget || (targetSeen && !targetUnusable));
       return {
         table: createTable(columns, names),
         y: hasTarget ? y.slice(0, n) : null,
