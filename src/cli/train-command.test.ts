@@ -121,6 +121,44 @@ describe('tassel train', () => {
     assert.equal(b.schema.columns.find((c) => c.name === 'City')!.role, 'ignore');
   });
 
+  test('an ignored column of the built-in schema is not validated (a broken column can be left out)', async () => {
+    const text = readFileSync(p('students.csv'), 'utf8').split('\n');
+    const at = text[0]!.split(',').indexOf('Age');
+    text[5] = text[5]!
+      .split(',')
+      .map((v, j) => (j === at ? 'unknown' : v))
+      .join(',');
+    writeFileSync(p('bad-age.csv'), text.join('\n'));
+    const failing = await runCli(
+      'train',
+      '--data',
+      p('bad-age.csv'),
+      ...S,
+      '--model',
+      'dummy',
+      '--out',
+      p('x1'),
+      '--quiet',
+    );
+    assert.equal(failing.code, 2);
+    assert.match(failing.stderr, /row 5, column Age: "unknown"/);
+    const ok = await runCli(
+      'train',
+      '--data',
+      p('bad-age.csv'),
+      ...S,
+      '--model',
+      'dummy',
+      '--ignore',
+      'Age',
+      '--out',
+      p('x2'),
+      '--quiet',
+      '--json',
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   test('--help lists flags and model kinds', async () => {
     const r = await runCli('train', '--help');
     assert.equal(r.code, 0);

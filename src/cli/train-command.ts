@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { ReadOptions, ReadResult } from '../data/read-csv.js';
+import { COURSE_COMPLETION_SCHEMA_ID, courseCompletionSchema } from '../data/builtin-schemas.js';
 import { readCsvTable } from '../data/read-csv.js';
 import type { DatasetSchema } from '../data/schema.js';
 import { stratifiedSplit, validationMask } from '../data/split.js';
@@ -201,6 +202,15 @@ export async function runTrain(o: TrainOptions, progress: Progress): Promise<Tra
   progress.step(`reading ${o.data}`);
   const readOpts: ReadOptions = { ...o.read, policy: o.policy };
   if (o.ignore.length && !readOpts.schema) readOpts.ignore = [...(readOpts.ignore ?? []), ...o.ignore];
+  if (o.ignore.length && readOpts.schema) {
+    // ignored columns of a declared schema are neither read nor validated (a broken column can be left out)
+    const declared =
+      readOpts.schema === COURSE_COMPLETION_SCHEMA_ID ? courseCompletionSchema : readOpts.schema;
+    if (o.ignore.includes(declared.target)) {
+      throw new InputError(`${JSON.stringify(declared.target)} is the target column; it cannot be ignored`);
+    }
+    readOpts.schema = withIgnored(declared, o.ignore);
+  }
   const train: ReadResult = await readCsvTable(o.data, readOpts);
   const header = new Set([...train.schema.columns.map((c) => c.name), ...train.ignoredColumns]);
   for (const c of [...o.ignore, ...(o.validColumn ? [o.validColumn] : [])]) {
