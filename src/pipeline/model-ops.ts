@@ -43,7 +43,7 @@ export function previousHolder(
   current: string,
   exists: (v: string) => boolean,
 ): string | null {
-  const sorted = [...history].sort((a, b) => a.timestamp - b.timestamp);
+  const sorted = [...history].sort((a, b) => a.timestamp - b.timestamp || (a.id ?? 0) - (b.id ?? 0));
   for (let i = sorted.length - 1; i >= 0; i--) {
     const h = sorted[i]!;
     if (

@@ -37,6 +37,8 @@ export interface VersionInfo {
 }
 
 export interface AliasChange {
+  /** Server-assigned, ascending with time (orders changes made in the same millisecond). */
+  id?: number;
   alias: string;
   fromVersion: string | null;
   toVersion: string | null;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TasselError } from '../errors.js';
 import type { PipelineTracking } from './tracking-port.js';
-import { createRestTracking } from './tracking-rest.js';
+import { createClientTracking } from './tracking-client-adapter.js';
 
 /** Where the pipeline logs, and how to let go of it. */
 export interface TrackingTarget {
@@ -88,11 +88,11 @@ export async function openTracking(options: OpenTrackingOptions): Promise<Tracki
   const rest = { retries: options.retries, backoffMs: options.backoffMs, token };
   const uri = resolveTrackingUri(options);
   if (uri) {
-    return { tracking: createRestTracking({ uri, ...rest }), uri, embedded: false, close: async () => {} };
+    return { tracking: createClientTracking({ uri, ...rest }), uri, embedded: false, close: async () => {} };
   }
   const server = await startEmbeddedServer(options.dataDir);
   return {
-    tracking: createRestTracking({ uri: server.url, ...rest }),
+    tracking: createClientTracking({ uri: server.url, ...rest }),
     uri: server.url,
     embedded: true,
     close: () => server.close(),

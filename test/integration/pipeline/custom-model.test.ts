@@ -11,7 +11,7 @@ import { loadBundle } from '../../../src/ml/bundle.js';
 import { loadPipelineConfig, parsePipelineConfig } from '../../../src/pipeline/config.js';
 import { runPipeline } from '../../../src/pipeline/runner.js';
 import { openTestTrackingServer } from '../../../src/pipeline/test-server.js';
-import { createRestTracking } from '../../../src/pipeline/tracking-rest.js';
+import { createClientTracking } from '../../../src/pipeline/tracking-client-adapter.js';
 import gaussianNb from '../../../examples/custom-model/models/gaussian-nb.js';
 
 /** Role separation: a model written outside platform code is trained, logged, gated, registered and loaded back. */
@@ -48,7 +48,7 @@ describe('custom candidate module', { timeout: 90_000 }, () => {
 
   test('trained, logged, gated, registered; the bundle carries the code and loads with the factory', async (t) => {
     if (server.skip) return t.skip(server.skip);
-    const tracking = createRestTracking({ uri: server.url, retries: 2, backoffMs: 20 });
+    const tracking = createClientTracking({ uri: server.url, retries: 2, backoffMs: 20 });
     const model = `custom-${process.pid}`;
     const config = parsePipelineConfig(
       {
@@ -83,7 +83,7 @@ describe('custom candidate module', { timeout: 90_000 }, () => {
 
   test('a model producing NaN fails the run: clear message, runs FAILED, nothing registered', async (t) => {
     if (server.skip) return t.skip(server.skip);
-    const tracking = createRestTracking({ uri: server.url, retries: 2, backoffMs: 20 });
+    const tracking = createClientTracking({ uri: server.url, retries: 2, backoffMs: 20 });
     const model = `nan-${process.pid}`;
     const config = parsePipelineConfig(
       {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadPipelineConfig } from '../../../src/pipeline/config.js';
 import { runPipeline } from '../../../src/pipeline/runner.js';
 import { openTestTrackingServer } from '../../../src/pipeline/test-server.js';
-import { createRestTracking } from '../../../src/pipeline/tracking-rest.js';
+import { createClientTracking } from '../../../src/pipeline/tracking-client-adapter.js';
 
 /**
  * The pipeline trains on OULAD from pipeline/oulad.json alone, and its GBDT reaches the GBDT issue's target:
@@ -39,7 +39,7 @@ describe('OULAD from a config alone', { timeout: 180_000 }, () => {
     config.model_name = `oulad-${process.pid}`;
     const r = await runPipeline({
       config,
-      tracking: createRestTracking({ uri: server!.url, retries: 2, backoffMs: 20 }),
+      tracking: createClientTracking({ uri: server!.url, retries: 2, backoffMs: 20 }),
     });
     assert.equal(r.winner.kind, 'gbdt');
     assert.ok(r.test.roc_auc >= 0.8275, `test ROC AUC ${r.test.roc_auc}`);
