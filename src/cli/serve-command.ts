@@ -163,9 +163,9 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, silent)', 'warn')
     .option(
       '--poll-interval <seconds>',
-      'how often to re-check the alias besides the event stream (0 = never)',
-      int(0, 86_400),
-      30,
+      'alias polling interval when the registry has no event stream (e.g. a real MLflow server)',
+      int(1, 86_400),
+      5,
     )
     .addHelpText(
       'after',

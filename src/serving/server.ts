@@ -30,10 +30,12 @@ export interface ServeOptions {
   /** Where downloaded bundles are cached; default $TMPDIR/tassel-serving-cache. */
   cacheDir?: string;
   logLevel?: string;
-  /** Polling interval for alias changes (also the safety net behind the event stream); default 30 s. */
+  /** Alias polling interval when the registry has no event stream (MLflow); default 5 s. */
   pollIntervalMs?: number;
-  /** First retry delay while degraded; default 500 ms (doubling up to 30 s). */
+  /** First retry delay while degraded; default 500 ms (doubling up to `retryMaxMs`). */
   retryInitialMs?: number;
+  /** Longest retry delay while degraded; default 30 s. */
+  retryMaxMs?: number;
   /** Extra labels on every metric (e.g. the worker id). */
   metricLabels?: Record<string, string>;
   /** Use this source instead of one built from modelUri (tests). */
@@ -105,8 +107,9 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
         validatorOptions,
       }),
     fallbackPrior: options.fallbackPrior,
-    pollIntervalMs: options.pollIntervalMs,
-    retry: { initialMs: options.retryInitialMs },
+    // the source's watcher (event stream, or alias polling every pollIntervalMs) reports moves; this is a safety net
+    pollIntervalMs: Math.max(30_000, 6 * (options.pollIntervalMs ?? 5000)),
+    retry: { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs },
     validatorOptions,
   });
   const address = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
