@@ -204,6 +204,12 @@ describe('model bundle', () => {
       /model.json in .*: estimator: logistic model JSON: coef must be an array/,
     );
 
+    writeFileSync(
+      join(dir, 'model.json'),
+      JSON.stringify({ ...j, estimator: { ...j.estimator, coef: [1, 2] } }),
+    );
+    await assert.rejects(loadBundle(dir), /the estimator expects 2 features but the transform makes \d+/);
+
     writeFileSync(join(dir, 'model.json'), good);
     const ml = readFileSync(join(dir, 'MLmodel'), 'utf8');
     writeFileSync(join(dir, 'MLmodel'), ml.replace('format_version: 1', 'format_version: 3.2'));

@@ -362,6 +362,13 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
   }
   const factory = wrap('estimator', () => findModelFactory(estimator.kind, options.extraFactories ?? []));
   const model = wrap('estimator', () => factory.fromJSON(estimator));
+  const expects = model.summary?.().n_features;
+  if (typeof expects === 'number' && expects !== transform.width) {
+    throw new TasselError(
+      'DATA_LOSS',
+      `${where}: the estimator expects ${expects} features but the transform makes ${transform.width}`,
+    );
+  }
   const threshold = typeof json.threshold === 'number' ? json.threshold : 0.5;
   const prior = typeof json.prior === 'number' ? json.prior : Number.NaN;
   if (!(prior >= 0 && prior <= 1))
