@@ -197,7 +197,9 @@ function runSide(cmd: string, args: string[]): Side | string {
 
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 
-function report(meta: Meta, tassel: Side | string, xgb: Side | string | null): Record<string, unknown> {
+type Run = { label: string; system: 'tassel' | 'xgboost'; nthread: number; result: Side | string | null };
+
+function report(meta: Meta, runs: Run[], memory: Side | string | null): Record<string, unknown> {
   const rawBytes = (meta.rows.fit + meta.rows.valid + meta.rows.test) * meta.cols * 8;
   const rawFitBytes = meta.rows.fit * meta.cols * 8;
   console.log(
@@ -206,51 +208,61 @@ function report(meta: Meta, tassel: Side | string, xgb: Side | string | null): R
   console.log(
     `raw float64 matrices: fit ${(rawFitBytes / 2 ** 20).toFixed(1)} MB, all three ${(rawBytes / 2 ** 20).toFixed(1)} MB`,
   );
-  const rows: Array<[string, Side | string | null]> = [
-    ['tassel', tassel],
-    ['xgboost', xgb],
-  ];
   console.log(
-    '| system | test ROC AUC | log loss | trees (best it.) | fit s median | fit s all | CPU s median | peak RSS | RSS growth from data+fit |',
+    '| system | test ROC AUC | log loss | trees (best it.) | fit s median | fit s all | CPU s median | peak RSS | RSS growth (data + fits) |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const [name, s] of rows) {
+  for (const { label, result: s } of runs) {
     if (s === null) {
-      console.log(`| ${name} | XGBoost not available (${PY} -c "import xgboost" failed) | | | | | | | |`);
+      console.log(`| ${label} | XGBoost not available (${PY} -c "import xgboost" failed) | | | | | | | |`);
       continue;
     }
     if (typeof s === 'string') {
-      console.log(`| ${name} | ${s} | | | | | | | |`);
+      console.log(`| ${label} | ${s} | | | | | | | |`);
       continue;
     }
     console.log(
-      `| ${name} | ${s.auc.toFixed(4)} | ${s.logloss.toFixed(4)} | ${s.n_trees} (${s.best_iteration}) | ${median(s.fit_s).toFixed(3)} | ${s.fit_s.map((t) => t.toFixed(2)).join(', ')} | ${median(s.cpu_s).toFixed(3)} | ${mb(s.peak_rss_kb)} | ${mb(s.peak_rss_kb - s.rss_before_data_kb)} |`,
+      `| ${label} | ${s.auc.toFixed(4)} | ${s.logloss.toFixed(4)} | ${s.n_trees} (${s.best_iteration}) | ${median(s.fit_s).toFixed(3)} | ${s.fit_s.map((t) => t.toFixed(2)).join(', ')} | ${median(s.cpu_s).toFixed(3)} | ${mb(s.peak_rss_kb)} | ${mb(s.peak_rss_kb - s.rss_before_data_kb)} |`,
     );
   }
-  const out: Record<string, unknown> = {
-    dataset: meta.name,
-    rows: meta.rows,
-    cols: meta.cols,
-    tassel,
-    xgboost: xgb,
-  };
-  if (typeof tassel !== 'string') {
-    const growth = (tassel.peak_rss_kb - tassel.rss_before_data_kb) * 1024;
+  const out: Record<string, unknown> = { dataset: meta.name, rows: meta.rows, cols: meta.cols, runs };
+  if (memory && typeof memory !== 'string') {
+    const growth = (memory.peak_rss_kb - memory.rss_before_data_kb) * 1024;
     console.log(
-      `tassel memory: RSS growth ${(growth / rawBytes).toFixed(2)}x the raw matrices it loaded (target <= 3x; peak RSS incl. the Node runtime ${((tassel.peak_rss_kb * 1024) / rawBytes).toFixed(2)}x)`,
+      `tassel memory (one fit, nthread ${NTHREAD}, own process): RSS growth ${mb(growth / 1024)} = ${(growth / rawBytes).toFixed(2)}x the raw matrices it loaded (target <= 3x); peak RSS incl. the Node runtime ${mb(memory.peak_rss_kb)}`,
     );
-    out.memory_ratio = growth / rawBytes;
-    if (xgb && typeof xgb !== 'string') {
-      const ratio = median(tassel.fit_s) / median(xgb.fit_s);
-      const cpuRatio = median(tassel.cpu_s) / median(xgb.cpu_s);
-      const dAuc = tassel.auc - xgb.auc;
-      console.log(
-        `ratio tassel/xgboost fit time: ${ratio.toFixed(2)}x (target <= 1.5x); CPU time ${cpuRatio.toFixed(2)}x; ` +
-          `AUC difference ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(4)} (target >= -0.002)`,
-      );
-      Object.assign(out, { fit_ratio: ratio, cpu_ratio: cpuRatio, auc_diff: dAuc });
-    }
+    out.memory = { peak_rss_kb: memory.peak_rss_kb, growth_bytes: growth, ratio_to_raw: growth / rawBytes };
   }
+  const ok = (r: Run | undefined): Side | null =>
+    r?.result && typeof r.result !== 'string' ? r.result : null;
+  const ratios: Record<string, unknown> = {};
+  for (const nt of [...new Set(runs.map((r) => r.nthread))]) {
+    const t = ok(runs.find((r) => r.system === 'tassel' && r.nthread === nt));
+    const x = ok(runs.find((r) => r.system === 'xgboost' && r.nthread === nt));
+    if (!t || !x) continue;
+    const ratio = median(t.fit_s) / median(x.fit_s);
+    const cpuRatio = median(t.cpu_s) / median(x.cpu_s);
+    const dAuc = t.auc - x.auc;
+    console.log(
+      `nthread ${nt}: tassel/xgboost fit time ${ratio.toFixed(2)}x (target <= 1.5x), CPU time ${cpuRatio.toFixed(2)}x; ` +
+        `AUC difference ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(4)} (target >= -0.002)`,
+    );
+    ratios[`nthread_${nt}`] = { fit_ratio: ratio, cpu_ratio: cpuRatio, auc_diff: dAuc };
+  }
+  const bestOf = (system: string) =>
+    runs
+      .filter((r) => r.system === system)
+      .map(ok)
+      .filter((r): r is Side => r !== null)
+      .map((r) => median(r.fit_s))
+      .sort((a, b) => a - b)[0];
+  const bt = bestOf('tassel');
+  const bx = bestOf('xgboost');
+  if (bt !== undefined && bx !== undefined) {
+    console.log(`best configuration of each: tassel/xgboost fit time ${(bt / bx).toFixed(2)}x`);
+    ratios.best = bt / bx;
+  }
+  out.ratios = ratios;
   return out;
 }
 
@@ -262,7 +274,10 @@ async function main(): Promise<void> {
   const datasets = (process.env.GBDT_BENCH_DATASETS ?? 'oulad,synthetic').split(',');
   const hasXgb = spawnSync(PY, ['-c', 'import xgboost, sklearn'], { encoding: 'utf8' }).status === 0;
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`# bench:gbdt — Tassel GBDT vs XGBoost (hist), ${REPS} fits each, nthread ${NTHREAD}`);
+  const threads = [...new Set([NTHREAD, 1])];
+  console.log(
+    `# bench:gbdt — Tassel GBDT vs XGBoost (hist), median of ${REPS} fits, nthread ${threads.join(' and ')}`,
+  );
   console.log(
     `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average at start ${load}`,
   );
@@ -271,6 +286,16 @@ async function main(): Promise<void> {
   const results: unknown[] = [];
   const base = KEEP ? resolve(KEEP) : mkdtempSync(join(tmpdir(), 'tassel-bench-gbdt-'));
   const sides = (process.env.GBDT_BENCH_SIDES ?? 'tassel,xgboost').split(',');
+  const tasselChild = (dir: string, reps: number, nt: number) =>
+    runSide(process.execPath, [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--child',
+      dir,
+      String(reps),
+      String(nt),
+    ]);
   try {
     for (const name of datasets) {
       const dir = join(base, name);
@@ -281,35 +306,41 @@ async function main(): Promise<void> {
           ? (JSON.parse(readFileSync(metaFile, 'utf8')) as Meta)
           : await prepare(name, dir);
       if (!meta) continue;
-      const tassel = !sides.includes('tassel')
-        ? 'not run'
-        : runSide(process.execPath, [
-            '--import',
-            'tsx',
-            fileURLToPath(import.meta.url),
-            '--child',
-            dir,
-            String(REPS),
-            String(NTHREAD),
-          ]);
-      const xgb = !sides.includes('xgboost')
-        ? 'not run'
-        : hasXgb
-          ? runSide(PY, [
-              join(HERE, 'gbdt-xgboost.py'),
-              dir,
-              String(REPS),
-              String(NTHREAD),
-              JSON.stringify(PARAMS),
-            ])
-          : null;
-      results.push(report(meta, tassel, xgb));
+      const runs: Run[] = [];
+      for (const nt of threads) {
+        if (sides.includes('tassel')) {
+          runs.push({
+            label: `tassel, nthread ${nt}`,
+            system: 'tassel',
+            nthread: nt,
+            result: tasselChild(dir, REPS, nt),
+          });
+        }
+        if (sides.includes('xgboost')) {
+          const result = hasXgb
+            ? runSide(PY, [
+                join(HERE, 'gbdt-xgboost.py'),
+                dir,
+                String(REPS),
+                String(nt),
+                JSON.stringify(PARAMS),
+              ])
+            : null;
+          runs.push({ label: `xgboost, nthread ${nt}`, system: 'xgboost', nthread: nt, result });
+        }
+      }
+      // Peak memory of a single fit in a fresh process (several fits in one process also measure garbage).
+      const memory = sides.includes('tassel') ? tasselChild(dir, 1, NTHREAD) : null;
+      results.push(report(meta, runs, memory));
     }
   } finally {
     if (!KEEP) rmSync(base, { recursive: true, force: true });
   }
   const outFile = join(tmpdir(), 'tassel-bench-gbdt.json');
-  writeFileSync(outFile, JSON.stringify({ params: PARAMS, reps: REPS, nthread: NTHREAD, results }, null, 1));
+  writeFileSync(
+    outFile,
+    JSON.stringify({ params: PARAMS, reps: REPS, nthread: NTHREAD, load, results }, null, 1),
+  );
   console.log(`\nfigures also in ${outFile}`);
 }
 
