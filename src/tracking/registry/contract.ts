@@ -59,10 +59,16 @@ export function runRegistryStoreContract(label: string, make: () => Promise<Regi
       await s.setRegisteredModelTag(name, 'tier', 'gold');
       await s.deleteRegisteredModelTag(name, 'tier');
       assert.deepEqual((await s.getRegisteredModel(name)).tags, [{ key: 'team', value: 'platform' }]);
-      await s.createModelVersion({ name, source: 's3://bucket/m/1' });
+      await s.createModelVersion({ name, source: 's3://bucket/m/1', tags: [{ key: 'k', value: 'v' }] });
+      await s.setRegisteredModelAlias(name, 'champion', '1');
       const renamed = await s.renameRegisteredModel(name, `${name}-new`);
       assert.equal(renamed.name, `${name}-new`);
-      assert.equal((await s.getModelVersion(`${name}-new`, '1')).name, `${name}-new`);
+      assert.deepEqual(renamed.aliases, [{ alias: 'champion', version: '1' }]);
+      const moved = await s.getModelVersion(`${name}-new`, '1');
+      assert.equal(moved.name, `${name}-new`);
+      assert.deepEqual(moved.tags, [{ key: 'k', value: 'v' }]);
+      assert.equal((await s.getModelVersionByAlias(`${name}-new`, 'champion')).version, '1');
+      assert.equal((await s.getAliasHistory({ name: `${name}-new`, alias: 'champion' })).items.length, 1);
       await rejects(s.getRegisteredModel(name), 'RESOURCE_DOES_NOT_EXIST', /not found/);
       await s.deleteRegisteredModel(`${name}-new`);
       await rejects(s.getRegisteredModel(`${name}-new`), 'RESOURCE_DOES_NOT_EXIST');
