@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { courseCompletionSchema } from '../../../src/data/builtin-schemas.js';
+import { saveBundle } from '../../../src/ml/bundle.js';
+import { type TrainedTestModel, trainTestModel } from '../../../src/serving/testing.js';
+
+// `tassel serve --workers 2` as a user runs it: a primary with two workers on one port; a killed worker is
+// replaced; the prediction log collects the sampled pairs; SIGTERM stops everything.
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+const children = (pid: number): number[] => {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((child) => {
+        // workers run bin/tassel.js; other children (e.g. the esbuild service of the TypeScript loader) do not
+        try {
+          return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('tassel.js');
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+};
+
+describe('tassel serve --workers 2', () => {
+  let dir: string;
+  let trained: TrainedTestModel;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tassel-serve-cluster-'));
+    trained = await trainTestModel({ rows: 300, trees: 5 });
+    await saveBundle(join(dir, 'bundle'), {
+      model: trained.model,
+      transform: trained.transform,
+      schema: courseCompletionSchema,
+      prior: trained.prior,
+    });
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('serves from two workers, replaces a killed worker, logs predictions, stops on SIGTERM', async () => {
+    const port = await freePort();
+    const log = join(dir, 'predictions.jsonl');
+    const proc = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'tassel.js'),
+        'serve',
+        '--model-uri',
+        join(dir, 'bundle'),
+        '--port',
+        String(port),
+        '--workers',
+        '2',
+        '--prediction-log',
+        log,
+        '--prediction-log-sample',
+        '1',
+        '--cache-dir',
+        join(dir, 'cache'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const predict = () =>
+      fetch(`${base}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(trained.records[0]),
+      });
+    try {
+      const t0 = Date.now();
+      let up = false;
+      while (!up && Date.now() - t0 < 90_000) {
+        assert.equal(proc.exitCode, null, stderr);
+        up = await fetch(`${base}/health/ready`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (!up) await sleep(250);
+      }
+      assert.ok(up, `not ready: ${stderr}`);
+      while (children(proc.pid!).length < 2 && Date.now() - t0 < 90_000) await sleep(250);
+      const workers = children(proc.pid!);
+      assert.equal(workers.length, 2, stderr);
+      for (let i = 0; i < 10; i++) assert.equal((await predict()).status, 200);
+
+      process.kill(workers[0]!, 'SIGKILL');
+      const t1 = Date.now();
+      let replaced: number[] = [];
+      while (Date.now() - t1 < 60_000) {
+        replaced = children(proc.pid!);
+        if (replaced.length === 2 && !replaced.includes(workers[0]!)) break;
+        await sleep(200);
+      }
+      assert.equal(replaced.length, 2, `workers after the kill: ${replaced}`);
+      assert.ok(replaced.includes(workers[1]!), 'the other worker kept running');
+      assert.match(stderr, /exited \(SIGKILL\); restarting/);
+      // both workers answer again (the replacement may still be loading; the survivor serves meanwhile)
+      for (let i = 0; i < 10; i++) assert.equal((await predict()).status, 200);
+
+      await sleep(600); // the log is flushed every 200 ms, off the request path
+      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      assert.ok(lines.length >= 10, `${lines.length} log lines`);
+      const entry = JSON.parse(lines[0]!);
+      assert.equal(entry.route, '/predict');
+      assert.equal(typeof entry.response.probability, 'number');
+      assert.deepEqual(entry.request, trained.records[0]);
+    } finally {
+      const exited = new Promise((r) => proc.once('exit', r));
+      if (proc.exitCode === null) process.kill(-proc.pid!, 'SIGTERM');
+      const timer = setTimeout(() => {
+        if (proc.exitCode === null) process.kill(-proc.pid!, 'SIGKILL');
+      }, 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    assert.equal(proc.signalCode ?? proc.exitCode, 0, `exit: ${proc.signalCode ?? proc.exitCode} ${stderr}`);
+  });
+});
