@@ -300,6 +300,7 @@ export class LogisticRegression implements Classifier {
     const { C, maxIter, tol, fitIntercept, classWeight } = this.params;
     const sp = toSparseRows(X);
     const p = sp.activeCols.length;
+    const { indptr, indices, values } = sp;
     const scatter = (b: Float64Array): Float64Array => {
       const coef = new Float64Array(pFull);
       for (let k = 0; k < p; k++) coef[sp.activeCols[k]!] = b[k]!;
@@ -336,7 +337,7 @@ export class LogisticRegression implements Classifier {
       const b0 = fitIntercept ? b[p]! : 0;
       for (let i = 0; i < n; i++) {
         let s = b0;
-        for (let k = sp.indptr[i]!; k < sp.indptr[i + 1]!; k++) s += sp.values[k]! * b[sp.indices[k]!]!;
+        for (let k = indptr[i]!; k < indptr[i + 1]!; k++) s += values[k]! * b[indices[k]!]!;
         out[i] = s;
       }
     };
@@ -370,7 +371,7 @@ export class LogisticRegression implements Classifier {
         for (let j = 0; j < p; j++) g[j] = b[j]!;
         for (let i = 0; i < n; i++) {
           const r = weight[i]! * (sigmoid(zz[i]!) - y[i]!);
-          for (let k = sp.indptr[i]!; k < sp.indptr[i + 1]!; k++) g[sp.indices[k]!] += r * sp.values[k]!;
+          for (let k = indptr[i]!; k < indptr[i + 1]!; k++) g[indices[k]!] += r * values[k]!;
           if (fitIntercept) g[p] += r;
         }
       };
@@ -409,15 +410,15 @@ export class LogisticRegression implements Classifier {
         const pi = sigmoid(z[i]!);
         const r = weight[i]! * (pi - y[i]!);
         const h = weight[i]! * pi * (1 - pi);
-        const start = sp.indptr[i]!;
-        const end = sp.indptr[i + 1]!;
+        const start = indptr[i]!;
+        const end = indptr[i + 1]!;
         for (let a = start; a < end; a++) {
-          const ja = sp.indices[a]!;
-          const va = sp.values[a]!;
+          const ja = indices[a]!;
+          const va = values[a]!;
           grad[ja] += r * va;
           const hva = h * va;
           const row = ja * dim;
-          for (let b = start; b <= a; b++) hess[row + sp.indices[b]!] += hva * sp.values[b]!;
+          for (let b = start; b <= a; b++) hess[row + indices[b]!] += hva * values[b]!;
           if (fitIntercept) hess[p * dim + ja] += hva;
         }
         if (fitIntercept) {
