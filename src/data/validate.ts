@@ -205,6 +205,49 @@ interface CompiledColumn {
   parseValue: (v: unknown) => number | string | null | undefined;
   /** numeric/integer only: range (and integrality) check of a parsed number; undefined = invalid. */
   check?: (v: number) => number | undefined;
+  /** Low-cardinality text columns: valid parses by cell text, looked up without slicing the CSV buffer. */
+  cache?: RangeCache;
+}
+
+interface CacheEntry {
+  key: string;
+  value: number | string | null;
+}
+
+/**
+ * Parsed values of a column keyed by their text, looked up by a range of the CSV buffer with no string made
+ * (hash of the characters, then a length check and startsWith). Holds at most `cap` entries.
+ */
+class RangeCache {
+  private readonly buckets = new Map<number, CacheEntry[]>();
+  private size = 0;
+  constructor(private readonly cap: number) {}
+
+  private static hash(text: string, s: number, e: number): number {
+    let h = e - s;
+    for (let i = s; i < e; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+    return h;
+  }
+
+  get(text: string, s: number, e: number): CacheEntry | undefined {
+    const bucket = this.buckets.get(RangeCache.hash(text, s, e));
+    if (bucket === undefined) return undefined;
+    const len = e - s;
+    for (let k = 0; k < bucket.length; k++) {
+      const entry = bucket[k]!;
+      if (entry.key.length === len && text.startsWith(entry.key, s)) return entry;
+    }
+    return undefined;
+  }
+
+  set(key: string, value: number | string | null): void {
+    if (this.size >= this.cap) return;
+    const h = RangeCache.hash(key, 0, key.length);
+    const bucket = this.buckets.get(h);
+    if (bucket) bucket.push({ key, value });
+    else this.buckets.set(h, [{ key, value }]);
+    this.size++;
+  }
 }
 
 function rangeText(spec: ColumnSpec): string {
@@ -222,6 +265,14 @@ function listText(values: readonly string[], max = 12): string {
 }
 
 function compileColumn(spec: ColumnSpec): CompiledColumn {
+  const c = compileColumnParsers(spec);
+  if (!c.numeric || spec.type === 'boolean' || spec.type === 'date') {
+    if (spec.type !== 'id') c.cache = new RangeCache(spec.type === 'date' ? 20_000 : 2_000);
+  }
+  return c;
+}
+
+function compileColumnParsers(spec: ColumnSpec): CompiledColumn {
   const nullable = spec.nullable ?? spec.role !== 'target';
   const min = spec.min ?? Number.NEGATIVE_INFINITY;
   const max = spec.max ?? Number.POSITIVE_INFINITY;
@@ -510,6 +561,19 @@ export function createRowCoercer(
               continue;
             }
           }
+        }
+        const cache = c.cache;
+        if (cache !== undefined && s !== e) {
+          const hit = cache.get(text, s, e);
+          if (hit !== undefined) {
+            store(j, hit.value, hit.key);
+            continue;
+          }
+          const raw = text.slice(s, e);
+          const parsed = c.parseText(raw);
+          if (parsed !== undefined) cache.set(raw, parsed);
+          store(j, parsed, raw);
+          continue;
         }
         const raw = text.slice(s, e);
         store(j, c.parseText(raw), raw);
