@@ -9,11 +9,11 @@
 // Commands that do not exist yet are reported as "skipped: command X not implemented yet"; the check tightens
 // by itself as they appear. Usage: node scripts/check-packaging/smoke.mjs EMULATION.json
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 const image = JSON.parse(readFileSync(process.argv[2], 'utf8').trim().split('\n').at(-1));
 const repoDir = resolve(new URL('../..', import.meta.url).pathname);
@@ -105,6 +105,29 @@ function withArg(args, name, value) {
   return out;
 }
 
+/** Every Tassel command line compose.yaml and deploy/k8s run: [where, argv]. */
+function deployedCommandLines() {
+  const lines = [];
+  const compose = parse(readFileSync(join(repoDir, 'compose.yaml'), 'utf8'), { merge: true });
+  for (const [name, svc] of Object.entries(compose.services ?? {})) {
+    if (!svc.build || !Array.isArray(svc.command)) continue;
+    lines.push([`compose.yaml ${name}`, svc.command.map(String)]);
+  }
+  const k8sDir = join(repoDir, 'deploy/k8s');
+  for (const f of readdirSync(k8sDir).filter((x) => /\.ya?ml$/.test(x))) {
+    for (const d of parseAllDocuments(readFileSync(join(k8sDir, f), 'utf8'))) {
+      const doc = d.toJS();
+      const pod = doc?.spec?.template?.spec ?? doc?.spec?.jobTemplate?.spec?.template?.spec;
+      for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+        if (String(c.image).includes('tassel') && Array.isArray(c.args)) {
+          lines.push([`deploy/k8s/${f} ${doc.kind}/${doc.metadata?.name} ${c.name}`, c.args.map(String)]);
+        }
+      }
+    }
+  }
+  return lines;
+}
+
 async function main() {
   const results = { passed: [], skipped: [] };
   const top = commandsOf([]);
@@ -114,6 +137,31 @@ async function main() {
   log(`built entrypoint lists: ${[...top].join(', ')}`);
   if (!image.cmd || !top.has(image.cmd[0]))
     fail(`the image's CMD runs \`${image.cmd?.[0]}\`, which --help does not list`);
+
+  // --- the command lines compose.yaml and the manifests run must exist in the CLI ---
+  const subcommands = new Map();
+  const helpOptions = new Map();
+  let checkedLines = 0;
+  for (const [where, argv] of deployedCommandLines()) {
+    if (!top.has(argv[0])) {
+      results.skipped.push(`skipped: ${where} runs \`${argv[0]}\`: command not implemented yet`);
+      continue;
+    }
+    if (!subcommands.has(argv[0])) subcommands.set(argv[0], commandsOf([argv[0]]) ?? new Set());
+    const path = subcommands.get(argv[0]).has(argv[1]) ? argv.slice(0, 2) : argv.slice(0, 1);
+    const key = path.join(' ');
+    if (!helpOptions.has(key)) helpOptions.set(key, optionsOf(path));
+    for (const arg of argv.slice(path.length)) {
+      const opt = arg.startsWith('--') ? arg.split('=')[0] : null;
+      if (opt && !helpOptions.get(key).has(opt)) {
+        fail(`${where} runs \`tassel ${key} ${opt}\`, which \`tassel ${key} --help\` does not list`);
+      }
+    }
+    checkedLines++;
+  }
+  results.passed.push(
+    `${checkedLines} command lines of compose.yaml and deploy/k8s use existing commands and options`,
+  );
 
   // --- tracking server ---
   let trackingUri;
