@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeCourseCompletionCsv } from '../data/synthetic.js';
+import { openTestTrackingServer } from '../pipeline/test-server.js';
+import { runCli } from './cli-capture.test-helper.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tassel-pipeline-cli-'));
+let server: Awaited<ReturnType<typeof openTestTrackingServer>>;
+
+before(async () => {
+  await writeCourseCompletionCsv(join(dir, 'students.csv'), { rows: 1500, seed: 2 });
+  server = await openTestTrackingServer(join(dir, 'tassel-data'));
+});
+after(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('tassel pipeline / tassel models', { timeout: 90_000 }, () => {
+  test('a config error exits 2 naming the field', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'data:\n  path: students.csv\n  schema: builtin:course-completion\ngate:\n  max_ece: lots\n',
+    );
+    const r = await runCli('pipeline', 'run', '--config', file);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /pipeline config: gate\.max_ece: Expected number/);
+  });
+
+  test('missing data exits 2 with the file named', async (t) => {
+    if (server.skip) return t.skip(server.skip);
+    const file = join(dir, 'missing.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data: { path: 'nope.csv', schema: 'builtin:course-completion' },
+        model_name: 'cli-missing',
+      }),
+    );
+    const r = await runCli('pipeline', 'run', '--config', file, '--tracking-uri', server.url);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nope\.csv: file not found/);
+  });
+
+  test('run --json, then models list / promote / rollback', async (t) => {
+    if (server.skip) return t.skip(server.skip);
+    const name = `cli-${process.pid}`;
+    const file = join(dir, 'p.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data: { path: 'students.csv', schema: 'builtin:course-completion' },
+        model_name: name,
+        candidates: [{ kind: 'logistic' }],
+      }),
+    );
+    const first = await runCli('pipeline', 'run', '--config', file, '--tracking-uri', server.url, '--json');
+    assert.equal(first.code, 0, first.stderr);
+    const out = JSON.parse(first.stdout) as {
+      version: string;
+      production_version: string;
+      gate: { decision: string };
+    };
+    assert.deepEqual([out.version, out.production_version, out.gate.decision], ['1', '1', 'promote']);
+    const second = await runCli(
+      'pipeline',
+      'run',
+      '--config',
+      file,
+      '--tracking-uri',
+      server.url,
+      '--no-promote',
+      '--json',
+    );
+    assert.equal(JSON.parse(second.stdout).gate.decision, 'hold');
+
+    const list = await runCli('models', 'list', name, '--tracking-uri', server.url, '--json');
+    const listing = JSON.parse(list.stdout) as Array<{
+      aliases: Record<string, string>;
+      versions: unknown[];
+    }>;
+    assert.deepEqual(listing[0]!.aliases, { production: '1', challenger: '2' });
+    assert.equal(listing[0]!.versions.length, 2);
+
+    assert.equal((await runCli('models', 'promote', name, 'two', '--tracking-uri', server.url)).code, 2);
+    const promoted = await runCli(
+      'models',
+      'promote',
+      name,
+      '2',
+      '--reason',
+      'cli test',
+      '--tracking-uri',
+      server.url,
+    );
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, /production v1 -> v2/);
+    const rolled = await runCli('models', 'rollback', name, '--tracking-uri', server.url);
+    assert.match(rolled.stdout, /production v2 -> v1 \(rollback\)/);
+    const none = await runCli('models', 'rollback', `${name}-none`, '--tracking-uri', server.url);
+    assert.equal(none.code, 2);
+  });
+});
