@@ -81,6 +81,11 @@ export interface RegistryClient extends RegistryStore {
   resolveModelUri(uri: string): Promise<ResolvedModelUri>;
   /** Resolves `uri` and downloads its files into `dir` (created if needed); returns the files written. */
   downloadModel(uri: string, dir: string): Promise<ResolvedModelUri & { files: string[] }>;
+  /** `logged-models/{id}/artifacts/directories`: direct children of a directory of a logged model's files. */
+  listLoggedModelArtifacts(
+    modelId: string,
+    path?: string,
+  ): Promise<{ root_uri: string; files: Array<{ path: string; is_dir: boolean; file_size?: number }> }>;
   /** Downloads every file under an artifact URI into `dir`. */
   downloadArtifacts(artifactUri: string, dir: string): Promise<string[]>;
   /**
@@ -336,6 +341,15 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
         true,
       );
       return page(r.models, r.next_page_token);
+    },
+    async listLoggedModelArtifacts(modelId, path) {
+      const r = await get<{
+        root_uri: string;
+        files?: Array<{ path: string; is_dir: boolean; file_size?: number }>;
+      }>(`/logged-models/${encodeURIComponent(modelId)}/artifacts/directories`, {
+        artifact_directory_path: path,
+      });
+      return { root_uri: r.root_uri, files: r.files ?? [] };
     },
     async logOutputs(runId, models) {
       await send('POST', '/runs/outputs', { run_id: runId, models }, true);

@@ -65,6 +65,16 @@ describe('full MLflow-client flow over HTTP (tracking + registry clients, real s
     const uploaded = await registry.uploadArtifacts(modelDir, logged.info.artifact_uri);
     assert.deepEqual(uploaded, ['MLmodel', 'data/weights.bin', 'model.json']);
     await registry.finalizeLoggedModel(logged.info.model_id, 'LOGGED_MODEL_READY');
+    const listing = await registry.listLoggedModelArtifacts(logged.info.model_id);
+    assert.equal(listing.root_uri, logged.info.artifact_uri);
+    assert.deepEqual(
+      listing.files.map((f) => [f.path, f.is_dir]),
+      [
+        ['MLmodel', false],
+        ['data', true],
+        ['model.json', false],
+      ],
+    );
     await registry.logOutputs(runId, [{ model_id: logged.info.model_id, step: 0 }]);
 
     // mlflow.register_model("models:/<model_id>", name)
