@@ -140,7 +140,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description(
-      'score a CSV with a model bundle (as `mlflow models predict`): writes id columns, probability and label',
+      'score a CSV or JSON records with a model bundle (as `mlflow models predict`): writes id columns, probability and label',
     )
     .requiredOption(
       '--model <dir>',
@@ -148,7 +148,8 @@ export function register(program: Command): void {
     )
     .requiredOption(
       '--data <file>',
-      'CSV with the columns of the model signature (the target column is not needed)',
+      'CSV with the columns of the model signature (the target is not needed), or .json / .jsonl records ' +
+        '(an array, or MLflow dataframe_records / dataframe_split)',
     )
     .requiredOption('--out <file>', 'output CSV ("-" for standard output)')
     .addOption(
