@@ -102,7 +102,18 @@ export function readOptionsFromFlags(flags: SchemaFlags): ReadOptions {
 
 /** Registers `tassel data generate|oulad|validate`. */
 export function register(program: Command): void {
-  const data = program.command('data').description('generate, build and validate datasets');
+  const data = program
+    .command('data')
+    .description('generate, build and validate datasets')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  tassel data generate --rows 100000 --seed 7 --out data.csv
+  tassel data validate --data data.csv --schema builtin:course-completion
+  tassel data validate --data other.csv --target churned --positive yes --print-schema
+  tassel data oulad --raw ../shared/anchors/data/oulad --cutoff-day 60 --out oulad.csv --split-dir oulad/`,
+    );
 
   data
     .command('generate')
