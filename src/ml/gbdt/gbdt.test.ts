@@ -178,6 +178,7 @@ describe('gbdt training', () => {
     let ll = 0;
     for (let i = 0; i < p.length; i++) ll -= valid.y[i] ? Math.log(p[i]!) : Math.log(1 - p[i]!);
     assert.ok(Math.abs(ll / p.length - seen[best]!) < 1e-12);
+    assert.throws(() => fit({ early_stopping_rounds: 5 }, train.X, train.y), /needs a validation set/);
   });
 
   test('loss-guided growth respects max_leaves; depth-wise respects max_depth', () => {

@@ -89,6 +89,9 @@ function boost(
   const valid = options.validation;
   if (valid && valid.X.cols !== m)
     throw new InputError(`gbdt: validation has ${valid.X.cols} columns, training ${m}`);
+  if (p.early_stopping_rounds > 0 && (!valid || valid.X.rows === 0)) {
+    throw new InputError('gbdt: early_stopping_rounds needs a validation set (tassel train --valid-column COL)');
+  }
 
   const seed = options.seed ?? p.seed;
   const rng = createPrng(seed);
