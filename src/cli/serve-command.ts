@@ -106,7 +106,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     process.stderr.write(
       `tassel serve: listening on ${server.url} (${server.holder.state}: ${m?.identity.name ?? '?'} version ${
         m?.identity.version ?? '-'
-      }${m?.fallback ? `, fallback: ${m.reason}` : ''}); docs at ${server.url}/docs\n`,
+      }${m?.fallback ? `, fallback: ${m.reason}` : `, loaded in ${Math.round(server.loadMs)} ms`}); docs at ${server.url}/docs\n`,
     );
   }
   await new Promise<void>((resolve) => {

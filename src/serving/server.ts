@@ -45,6 +45,8 @@ export interface ServeOptions {
 /** A running service. */
 export interface RunningServer {
   url: string;
+  /** Milliseconds from listening to the first model (or the fallback) serving: resolve, download, load, warm. */
+  loadMs: number;
   app: FastifyInstance;
   holder: ModelHolder;
   loader: ModelLoader;
@@ -113,10 +115,13 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     validatorOptions,
   });
   const address = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+  const t0 = performance.now();
   await loader.start();
+  const loadMs = performance.now() - t0;
   let closed = false;
   return {
     url: address,
+    loadMs,
     app,
     holder,
     loader,
