@@ -610,7 +610,8 @@ function startAliasWatcher(
     }
   }
 
-  async function stream(): Promise<boolean> {
+  /** 'unsupported': the server has no stream (404, not SSE); 'failed': unreachable or refused; 'ended'. */
+  async function stream(): Promise<'unsupported' | 'failed' | 'ended'> {
     let res: Response;
     try {
       res = await transport.raw({
@@ -621,13 +622,14 @@ function startAliasWatcher(
         idempotent: false,
       });
     } catch (e) {
-      if (e instanceof TasselError && (e.code === 'ENDPOINT_NOT_FOUND' || e.status === 404)) return false;
+      if (e instanceof TasselError && (e.code === 'ENDPOINT_NOT_FOUND' || e.status === 404))
+        return 'unsupported';
       report(e);
-      return false;
+      return 'failed';
     }
     if (!(res.headers.get('content-type') ?? '').includes('text/event-stream') || !res.body) {
       await res.body?.cancel().catch(() => {});
-      return false;
+      return 'unsupported';
     }
     mode = 'sse';
     // Catch up on anything that changed between the last read and the stream opening.
@@ -668,7 +670,7 @@ function startAliasWatcher(
     } catch (e) {
       if (!closed) report(e);
     }
-    return true;
+    return 'ended';
   }
 
   async function run(): Promise<void> {
@@ -677,17 +679,34 @@ function startAliasWatcher(
     } catch (e) {
       report(e);
     }
+    let backoff = reconnectMs;
     while (!closed) {
-      const streamed = await stream();
+      const outcome = await stream();
       if (closed) return;
-      if (!streamed) {
-        // No event stream (a real MLflow server, or the stream is unreachable): poll.
+      if (outcome === 'unsupported') {
+        // No event stream (a real MLflow server): poll from now on.
         mode = 'poll';
         resolveReady();
         await poll();
         return;
       }
-      // The stream ended (server restart): reconnect after a pause, catching up by reading the alias.
+      if (outcome === 'failed') {
+        // Unreachable for now: keep up by polling while retrying the stream with backoff.
+        mode = 'poll';
+        resolveReady();
+        try {
+          update(await readAlias(), 'poll');
+        } catch (e) {
+          report(e);
+        }
+        await new Promise((r) => {
+          timer = setTimeout(r, Math.min(backoff, pollMs));
+        });
+        backoff = Math.min(backoff * 2, 30_000);
+        continue;
+      }
+      // The stream ended (server restart): reconnect after a pause; stream() catches up on reconnect.
+      backoff = reconnectMs;
       await new Promise((r) => {
         timer = setTimeout(r, reconnectMs);
       });

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createRegistryClient } from '../client/registry-client.js';
 import { startRegistryTestServer, type TestServer } from '../registry/testing.js';
+import { startTrackingServer } from '../server/start.js';
 import { createEventBus } from './bus.js';
 import { waitForEvent } from './testing.js';
 import { createWebhookDispatcher, signWebhookBody } from './webhooks.js';
@@ -148,5 +152,41 @@ describe('webhooks', () => {
     await hooks.close();
     await bus.close();
     await new Promise((r) => receiver.close(r));
+  });
+});
+
+describe('watchAlias across a server restart', () => {
+  test('keeps watching (polling while the server is down) and reports the move made after the restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tassel-restart-'));
+    const options = {
+      backendStoreUri: `sqlite:///${join(dir, 'db.sqlite')}`,
+      artifactsDestination: `file://${join(dir, 'artifacts')}`,
+    };
+    let server = await startTrackingServer({ ...options, port: 0 });
+    const port = Number(new URL(server.url).port);
+    const client = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0, timeoutMs: 2000 });
+    await client.createRegisteredModel({ name: 'restart-m' });
+    await client.createModelVersion({ name: 'restart-m', source: 's3://b/1' });
+    await client.createModelVersion({ name: 'restart-m', source: 's3://b/2' });
+    await client.setRegisteredModelAlias('restart-m', 'production', '1');
+    let notify: (v: string | undefined) => void = () => {};
+    const watcher = client.watchAlias('restart-m', 'production', (c) => notify(c.version), {
+      pollIntervalMs: 100,
+      reconnectDelayMs: 50,
+    });
+    try {
+      await watcher.ready;
+      assert.equal(watcher.mode, 'sse');
+      await server.close();
+      server = await startTrackingServer({ ...options, port });
+      const changed = new Promise<string | undefined>((r) => (notify = r));
+      await client.setRegisteredModelAlias('restart-m', 'production', '2');
+      assert.equal(await changed, '2');
+      assert.equal(watcher.current, '2');
+    } finally {
+      watcher.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
