@@ -64,12 +64,25 @@ describe('parseModelUri', () => {
       runId: 'abc123',
       path: 'model',
     });
-    assert.deepEqual(parseModelUri('runs:/abc123'), { scheme: 'runs', kind: 'run', runId: 'abc123', path: '' });
+    assert.deepEqual(parseModelUri('runs:/abc123'), {
+      scheme: 'runs',
+      kind: 'run',
+      runId: 'abc123',
+      path: '',
+    });
     assert.equal(parseModelUri('runs:/abc/a/b/c').path, 'a/b/c');
   });
 
   test('malformed URIs are INVALID_PARAMETER_VALUE with MLflow wording', () => {
-    for (const bad of ['models:/', 'models:', 'models:/@alias', 'models:/name@', 'models:/ /1', 's3://b/k', 'x']) {
+    for (const bad of [
+      'models:/',
+      'models:',
+      'models:/@alias',
+      'models:/name@',
+      'models:/ /1',
+      's3://b/k',
+      'x',
+    ]) {
       assert.throws(
         () => parseModelUri(bad),
         (e: unknown) =>
@@ -91,7 +104,10 @@ describe('uri helpers', () => {
   });
   test('appendToUri joins with one slash and keeps the query', () => {
     assert.equal(appendToUri('s3://b/root/', '/model'), 's3://b/root/model');
-    assert.equal(appendToUri('mlflow-artifacts:/1/abc/artifacts', 'model'), 'mlflow-artifacts:/1/abc/artifacts/model');
+    assert.equal(
+      appendToUri('mlflow-artifacts:/1/abc/artifacts', 'model'),
+      'mlflow-artifacts:/1/abc/artifacts/model',
+    );
     assert.equal(appendToUri('https://h/x?sig=1', 'a'), 'https://h/x/a?sig=1');
     assert.equal(appendToUri('file:///tmp', ''), 'file:///tmp');
   });

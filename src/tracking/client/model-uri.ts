@@ -85,7 +85,8 @@ export function parseModelUri(uri: string): ParsedModelUri {
     const [name, suffix] = parts;
     if (suffix.trim() === '') throw improperModelUri(uri);
     if (name.includes('@')) throw improperModelUri(uri);
-    if (/^\d+$/.test(suffix)) return { scheme: 'models', kind: 'version', name, version: suffix, path: subPath };
+    if (/^\d+$/.test(suffix))
+      return { scheme: 'models', kind: 'version', name, version: suffix, path: subPath };
     if (suffix.toLowerCase() === LATEST) return { scheme: 'models', kind: 'latest', name, path: subPath };
     return { scheme: 'models', kind: 'stage', name, stage: suffix, path: subPath };
   }

@@ -438,6 +438,26 @@ export function runRegistryStoreContract(label: string, make: () => Promise<Regi
       );
       assert.deepEqual(JSON.parse(tag?.value ?? '[]'), [{ name, version: mv.version }]);
 
+      // Concurrent registrations of one logged model under several names all land in its tag.
+      const others = [unique('from-logged-a'), unique('from-logged-b'), unique('from-logged-c')];
+      for (const o of others) await s.createRegisteredModel({ name: o });
+      await Promise.all(
+        others.map((o) =>
+          s.createModelVersion({
+            name: o,
+            source: `models:/${lm.info.model_id}`,
+            model_id: lm.info.model_id,
+          }),
+        ),
+      );
+      const all = (await s.getLoggedModel(lm.info.model_id)).info.tags?.find(
+        (t) => t.key === 'mlflow.modelVersions',
+      );
+      assert.deepEqual(
+        (JSON.parse(all?.value ?? '[]') as Array<{ name: string }>).map((e) => e.name).sort(),
+        [name, ...others].sort(),
+      );
+
       await s.deleteLoggedModel(lm.info.model_id);
       await rejects(s.getLoggedModel(lm.info.model_id), 'RESOURCE_DOES_NOT_EXIST', /not found/);
       await rejects(s.createLoggedModel({ experiment_id: '' }), 'INVALID_PARAMETER_VALUE');

@@ -861,6 +861,12 @@ export function createSqlRegistryStore(options: SqlRegistryStoreOptions): Regist
             .execute();
         }
         if (modelId) {
+          // Lock the logged model's row first so concurrent registrations of it do not lose each other's entry.
+          await trx
+            .updateTable('logged_models')
+            .set({ last_updated_timestamp_ms: ts })
+            .where('model_id', '=', modelId)
+            .execute();
           const existing = await trx
             .selectFrom('logged_model_tags')
             .select('tag_value')

@@ -225,7 +225,8 @@ function clampMax(value: number | undefined, fallback: number, cap: number, name
  */
 export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (app, opts) => {
   const store = opts.store;
-  // MLflow reads bodies with force=True: any content type is parsed as JSON.
+  // MLflow reads bodies with force=True: any content type (text/plain included) is parsed as JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, {});

@@ -86,7 +86,9 @@ function openSqlite(uri: string, options: CreateDatabaseOptions): TrackingDataba
   // MLflow's LIKE is case-sensitive on every backend; SQLite's is not unless told so.
   raw.pragma('case_sensitive_like = ON');
   raw.pragma('cache_size = -65536');
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) }) as AnyKysely;
+  const db = new Kysely<unknown>({
+    dialect: new SqliteDialect({ database: cachingStatements(raw) }),
+  }) as AnyKysely;
   return {
     db,
     dialect: 'sqlite',
@@ -96,6 +98,31 @@ function openSqlite(uri: string, options: CreateDatabaseOptions): TrackingDataba
     },
   };
 }
+
+/**
+ * Wraps better-sqlite3 so Kysely reuses prepared statements: Kysely prepares every query anew, and
+ * compiling the same SQL again costs more than running it on the hot routes. Statements are only ever
+ * run to completion (never iterated concurrently), so sharing one per SQL text is safe.
+ */
+function cachingStatements(raw: Database.Database, max = 1000): SqliteDatabaseLike {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) {
+        cache.delete(text);
+      } else {
+        stmt = raw.prepare(text);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
+}
+
+type SqliteDatabaseLike = ConstructorParameters<typeof SqliteDialect>[0]['database'] & object;
 
 async function openPostgres(uri: string, options: CreateDatabaseOptions): Promise<TrackingDatabase> {
   const url = new URL(uri.replace(/^[a-z0-9+]+:/i, 'postgresql:'));

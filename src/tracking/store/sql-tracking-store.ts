@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type RawBuilder, type Transaction, sql } from 'kysely';
+import { CompiledQuery, type RawBuilder, type Transaction, sql } from 'kysely';
 import { InputError, TasselError } from '../../errors.js';
 import type { AnyKysely, SqlDialectName, TrackingDatabase } from '../sql/database.js';
 import { migrate } from '../sql/migrate.js';
@@ -214,6 +214,32 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
         .execute();
     }
   });
+
+  const insertTexts = new Map<string, string>();
+  /**
+   * Multi-row INSERT with hand-built placeholders, in chunks of at most 100 rows: the hot log-batch path
+   * skips the query builder, and equal chunk sizes reuse one prepared statement.
+   */
+  async function insertRows(
+    q: AnyKysely,
+    table: string,
+    columns: string[],
+    rows: unknown[][],
+    suffix = '',
+  ): Promise<void> {
+    for (let i = 0; i < rows.length; i += 100) {
+      const part = rows.slice(i, i + 100);
+      const cacheKey = `${table}|${columns.join(',')}|${part.length}|${suffix}`;
+      let text = insertTexts.get(cacheKey);
+      if (!text) {
+        let n = 0;
+        const tuple = () => `(${columns.map(() => (dialect === 'sqlite' ? '?' : `$${++n}`)).join(', ')})`;
+        text = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${part.map(tuple).join(', ')}${suffix ? ` ${suffix}` : ''}`;
+        insertTexts.set(cacheKey, text);
+      }
+      await q.executeQuery(CompiledQuery.raw(text, part.flat()));
+    }
+  }
 
   async function experimentRow(q: AnyKysely | Transaction<never>, id: string): Promise<ExperimentRow> {
     const row = isId(id)
@@ -862,7 +888,12 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
               is_nan: bool(nan),
             };
           });
-          await trx.insertInto('metrics').values(rows).execute();
+          await insertRows(
+            trx as AnyKysely,
+            'metrics',
+            ['run_uuid', 'key', 'value', 'timestamp', 'step', 'is_nan'],
+            rows.map((r) => [r.run_uuid, r.key, r.value, r.timestamp, r.step, r.is_nan]),
+          );
           // MLflow's "latest": highest step, then highest timestamp, then highest value.
           const latest = new Map<string, (typeof rows)[number]>();
           for (const r of rows) {
@@ -876,24 +907,18 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
               latest.set(r.key, r);
             }
           }
+          // Sorted keys: concurrent upserts on PostgreSQL take row locks in one order (no deadlocks).
           const sorted = [...latest.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
-          await trx
-            .insertInto('latest_metrics')
-            .values(sorted)
-            .onConflict((oc) =>
-              oc
-                .columns(['run_uuid', 'key'])
-                .doUpdateSet({
-                  value: sql.ref('excluded.value'),
-                  timestamp: sql.ref('excluded.timestamp'),
-                  step: sql.ref('excluded.step'),
-                  is_nan: sql.ref('excluded.is_nan'),
-                })
-                .where(
-                  sql<boolean>`excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)))`,
-                ),
-            )
-            .execute();
+          await insertRows(
+            trx as AnyKysely,
+            'latest_metrics',
+            ['run_uuid', 'key', 'value', 'timestamp', 'step', 'is_nan'],
+            sorted.map((r) => [r.run_uuid, r.key, r.value, r.timestamp, r.step, r.is_nan]),
+            'ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, ' +
+              'step = excluded.step, is_nan = excluded.is_nan WHERE excluded.step > latest_metrics.step OR ' +
+              '(excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp OR ' +
+              '(excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)))',
+          );
         }
         await upsertRunTags(trx as AnyKysely, runId, tags);
       });

@@ -70,8 +70,13 @@ export function validateBatch(metrics: Metric[], params: KeyValue[], tags: KeyVa
         `Got ${total} in total. Please split up metrics, params, and tags across multiple requests and try again.`,
     );
   }
+  const checkedKeys = new Set<string>();
   for (const m of metrics) {
-    validateName('metric', m.key);
+    // A batch repeats a few keys many times (one per step): check each name once.
+    if (!checkedKeys.has(m.key)) {
+      validateName('metric', m.key);
+      checkedKeys.add(m.key);
+    }
     if (typeof m.value !== 'number') {
       throw new InputError(
         `Got invalid value ${String(m.value)} for metric '${m.key}' (timestamp=${m.timestamp}). Please specify value as a valid double (64-bit floating point)`,

@@ -1,0 +1,266 @@
+/**
+ * `npm run bench:tracking`: the tracking server (`tassel server`, a child process, SQLite, pino at warn)
+ * loaded with 10,000 runs x 10 metrics x 20 steps x 10 params, then autocannon (10 connections, 10 s
+ * each) on runs/get, log-batch (1,000 metrics per call) and runs/search (a metric and a param filter
+ * with order_by). `/health` is measured in the same run as the HTTP floor reference. MLflow 3.11's
+ * figures on this kind of machine (issue 4): runs/get ~200 req/s p99 160-280 ms, log-batch ~7,000
+ * metrics/s. Figures are wall-clock on a shared 2-core machine: compare ratios within one run.
+ *
+ * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createDatabase } from '../src/tracking/sql/database.js';
+import { createSqlTrackingStore } from '../src/tracking/store/sql-tracking-store.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const METRICS = 10;
+const STEPS = 20;
+const PARAMS = 10;
+
+const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-tracking-'));
+const dbPath = join(dir, 'mlflow.db');
+
+/** Creates the schema and experiment through the store, then bulk-loads runs with prepared statements in one transaction. */
+async function load(): Promise<{ experimentId: string; runIds: string[]; seconds: number }> {
+  const database = await createDatabase(`sqlite:///${dbPath}`);
+  const store = await createSqlTrackingStore({ database, defaultArtifactRoot: 'mlflow-artifacts:/' });
+  const experimentId = await store.createExperiment({ name: 'bench' });
+  await database.close();
+
+  const t0 = performance.now();
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const insRun = db.prepare(
+    `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
+     VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, 'active', ?)`,
+  );
+  const insTag = db.prepare('INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)');
+  const insParam = db.prepare('INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)');
+  const insMetric = db.prepare(
+    'INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
+  );
+  const insLatest = db.prepare(
+    'INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
+  );
+  const runIds: string[] = [];
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  db.transaction(() => {
+    const base = 1_700_000_000_000;
+    for (let r = 0; r < RUNS; r++) {
+      const id = randomUUID().replace(/-/g, '');
+      runIds.push(id);
+      const start = base + r * 1000;
+      insRun.run(
+        id,
+        `run-${r}`,
+        Number(experimentId),
+        start,
+        start + 900,
+        `mlflow-artifacts:/${experimentId}/${id}/artifacts`,
+      );
+      insTag.run(id, 'mlflow.runName', `run-${r}`);
+      for (let p = 0; p < PARAMS; p++)
+        insParam.run(id, `p${p}`, p === 0 ? (r % 4 === 0 ? 'a' : 'b') : `v${(r + p) % 7}`);
+      for (let m = 0; m < METRICS; m++) {
+        let last = 0;
+        for (let s = 0; s < STEPS; s++) {
+          last = rand();
+          insMetric.run(id, `m${m}`, last, start + s, s);
+        }
+        insLatest.run(id, `m${m}`, last, start + STEPS - 1, STEPS - 1);
+      }
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.exec('ANALYZE');
+  db.close();
+  return { experimentId, runIds, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'server',
+      '--port',
+      '0',
+      '--backend-store-uri',
+      `sqlite:///${dbPath}`,
+      '--artifacts-destination',
+      `file://${join(dir, 'artifacts')}`,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+interface CannonRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+interface CannonOptions extends CannonRequest {
+  url: string;
+  connections?: number;
+  duration?: number;
+  requests?: Array<CannonRequest & { setupRequest?: (req: CannonRequest) => CannonRequest }>;
+}
+interface CannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+// autocannon ships no type declarations.
+const autocannon = (await import('autocannon' as string)).default as (
+  o: CannonOptions,
+) => Promise<CannonResult>;
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function cannon(opts: CannonOptions): Promise<Figures> {
+  const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
+  const non2xx = r.non2xx + r.errors + r.timeouts;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: non2xx };
+}
+
+function line(label: string, f: Figures, extra = ''): void {
+  console.log(
+    `${label.padEnd(44)} ${Math.round(f.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}${extra ? `  ${extra}` : ''}`,
+  );
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; load avg ${loadavg()[0].toFixed(2)}`,
+  );
+  const loaded = await load();
+  console.log(
+    `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
+  );
+  const { url, child } = await startServer();
+  try {
+    const ids = loaded.runIds;
+    let n = 0;
+    const health = await cannon({ url: `${url}/health` });
+    line('GET /health (HTTP floor, reference)', health);
+
+    const get = await cannon({
+      url,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req) => ({
+            ...req,
+            path: `/api/2.0/mlflow/runs/get?run_id=${ids[n++ % ids.length]}`,
+          }),
+        },
+      ],
+    });
+    line(
+      'GET runs/get (random run)',
+      get,
+      `target >= 4,000 req/s, p99 < 20 ms; ${(get.rps / 200).toFixed(0)}x MLflow's ~200`,
+    );
+
+    const bodies = Array.from({ length: 64 }, (_, b) =>
+      JSON.stringify({
+        run_id: ids[(b * 131) % ids.length],
+        metrics: Array.from({ length: 1000 }, (_, i) => ({
+          key: `bench_m${i % 10}`,
+          value: Math.sin(i + b),
+          timestamp: 1_700_000_100_000 + i,
+          step: 100 + Math.floor(i / 10),
+        })),
+      }),
+    );
+    let k = 0;
+    const batch = await cannon({
+      url,
+      requests: [
+        {
+          method: 'POST',
+          path: '/api/2.0/mlflow/runs/log-batch',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }),
+        },
+      ],
+    });
+    const metricsPerSecond = batch.rps * 1000;
+    line(
+      'POST runs/log-batch (1,000 metrics/call)',
+      batch,
+      `${Math.round(metricsPerSecond).toLocaleString('en-US')} metrics/s (target >= 70,000; ${(metricsPerSecond / 7000).toFixed(1)}x MLflow's ~7,000)`,
+    );
+
+    const search = JSON.stringify({
+      experiment_ids: [loaded.experimentId],
+      filter: "metrics.m0 > 0.5 AND params.p0 = 'a'",
+      order_by: ['metrics.m1 DESC'],
+      max_results: 100,
+    });
+    const searchFigures = await cannon({
+      url: `${url}/api/2.0/mlflow/runs/search`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: search,
+    });
+    line('POST runs/search (metric+param filter, order_by)', searchFigures, 'target p99 < 100 ms');
+    const searchOne = await cannon({
+      url: `${url}/api/2.0/mlflow/runs/search`,
+      connections: 1,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: search,
+    });
+    line('POST runs/search, 1 connection', searchOne);
+    const check = await fetch(`${url}/api/2.0/mlflow/runs/search`, { method: 'POST', body: search }).then(
+      (r) => r.json(),
+    );
+    console.log(
+      `search returns ${(check as { runs: unknown[] }).runs.length} runs per page (max_results 100) of ~${Math.round(RUNS / 8)} matching`,
+    );
+    console.log(
+      `runs/get vs /health floor: ${((get.rps / health.rps) * 100).toFixed(0)}%; load avg ${loadavg()[0].toFixed(2)}`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
