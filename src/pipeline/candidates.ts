@@ -18,6 +18,9 @@ export interface Trial {
   module?: string;
 }
 
+/** Whether this process registered tsx for TypeScript candidate modules (once per process). */
+const tsxRegistered = { done: false };
+
 const isFactory = (x: unknown): x is ModelFactory =>
   !!x &&
   typeof x === 'object' &&
@@ -33,6 +36,13 @@ export async function loadCandidateModule(
   file: string,
 ): Promise<{ factory: ModelFactory; preset?: FeaturePreset }> {
   let mod: Record<string, unknown>;
+  // From compiled JavaScript (the container image) a TypeScript module needs tsx's loader; from the
+  // sources it is already registered by bin/tassel.js or the test runner.
+  if (/\.[cm]?ts$/.test(file) && import.meta.url.endsWith('.js') && !tsxRegistered.done) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    tsxRegistered.done = true;
+  }
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
