@@ -16,11 +16,16 @@ export const FieldValue = Type.Unsafe<string | number | boolean | null>({
 });
 
 /** One record of raw named fields, as in the training data. */
-export const RecordSchema = Type.Record(Type.String(), FieldValue, {
-  description:
-    "One record of raw named fields (the model's input columns, see GET /model). Unknown fields are refused " +
-    'unless the service runs with --allow-unknown-fields.',
-});
+// additionalProperties rather than Type.Record's patternProperties: Ajv then checks each field without a regex
+export const RecordSchema = Type.Object(
+  {},
+  {
+    additionalProperties: FieldValue,
+    description:
+      "One record of raw named fields (the model's input columns, see GET /model). Unknown fields are refused " +
+      'unless the service runs with --allow-unknown-fields.',
+  },
+);
 
 /** POST /predict: a record, or a pre-computed feature vector `{features: [numbers]}`. */
 export const PredictBody = Type.Object(
@@ -101,9 +106,12 @@ export const InvocationsBody = Type.Object(
       }),
     ),
     inputs: Type.Optional(
-      Type.Union([Type.Array(RecordSchema), Type.Record(Type.String(), Type.Array(FieldValue))], {
-        description: 'Records, or columns (field name -> list of values).',
-      }),
+      Type.Union(
+        [Type.Array(RecordSchema), Type.Object({}, { additionalProperties: Type.Array(FieldValue) })],
+        {
+          description: 'Records, or columns (field name -> list of values).',
+        },
+      ),
     ),
     params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
