@@ -45,6 +45,7 @@ describe('tassel train', () => {
     assert.equal(out.rows.train + out.rows.test, 1500);
     assert.equal(out.rows.test, 300, 'stratified 80/20');
     assert.ok(out.fit_seconds > 0);
+    assert.ok(out.fit_cpu_seconds > 0);
     const b = await loadBundle(p('lr'));
     assert.equal(b.kind, 'logistic');
     assert.ok(

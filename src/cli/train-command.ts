@@ -151,6 +151,8 @@ export interface TrainReport {
   test: Omit<BinaryEvaluation, 'calibration'>;
   train: Omit<BinaryEvaluation, 'calibration' | 'confusion'>;
   fit_seconds: number;
+  /** CPU seconds of the fit (user + system): steadier than wall time on a busy machine. */
+  fit_cpu_seconds: number;
   total_seconds: number;
   rows: { train: number; test: number; valid: number; dropped: number };
   features: number;
@@ -299,9 +301,11 @@ export async function runTrain(o: TrainOptions, progress: Progress): Promise<Tra
     task.update(iteration, detail);
   };
   progress.step(`fitting ${o.kind} on ${X.rows} rows x ${X.cols} features`);
+  const cpu0 = process.cpuUsage();
   const tf = performance.now();
   await model.fit(X, Y, fitOptions);
   const fitSeconds = (performance.now() - tf) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   if (task) (task as ProgressTask).done(`fitted ${X.rows} rows x ${X.cols} features`);
   else progress.step(`${o.kind} fitted in ${fitSeconds.toFixed(2)} s`);
 
@@ -342,6 +346,7 @@ export async function runTrain(o: TrainOptions, progress: Progress): Promise<Tra
     test: dropCalibration(test),
     train: trainMetrics(trainEval),
     fit_seconds: fitSeconds,
+    fit_cpu_seconds: (cpu.user + cpu.system) / 1e6,
     total_seconds: (performance.now() - t0) / 1000,
     rows: {
       train: X.rows,

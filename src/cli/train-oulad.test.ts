@@ -50,7 +50,7 @@ test('OULAD: tassel train --model logistic matches scikit-learn test ROC AUC wit
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   process.stderr.write(
-    `OULAD logistic: test roc_auc ${out.test.roc_auc.toFixed(5)} (sklearn ${SKLEARN_TEST_ROC_AUC}), fit ${out.fit_seconds.toFixed(3)} s\n`,
+    `OULAD logistic: test roc_auc ${out.test.roc_auc.toFixed(5)} (sklearn ${SKLEARN_TEST_ROC_AUC}), fit ${out.fit_seconds.toFixed(3)} s wall, ${out.fit_cpu_seconds.toFixed(3)} s CPU\n`,
   );
   assert.equal(out.rows.train, 21088);
   assert.equal(out.rows.test, 5273);
