@@ -216,7 +216,9 @@ export function resolveSchema(
       const spec: ColumnSpec = { name, type: 'categorical', role: 'target', nullable: false };
       return spec;
     }
-    if (ignore.has(name)) return { name, type: source.types?.[name] ?? 'categorical', role: 'ignore' };
+    // A column without a name (e.g. a trailing comma or a saved pandas index) cannot be addressed: left out.
+    if (ignore.has(name) || name === '')
+      return { name, type: source.types?.[name] ?? 'categorical', role: 'ignore' };
     const declared = source.types?.[name];
     const inferred = declared ? { type: declared } : inferColumnType(name, values);
     let type = inferred.type;

@@ -206,4 +206,13 @@ describe('readCsvTable', () => {
       /is the target column/,
     );
   });
+
+  test('an unnamed column (trailing comma) is left out of an inferred schema', async () => {
+    const r = await readCsvTable(file('unnamed.csv', 'a,y,\n1,yes,\n2,no,\n'), {
+      target: 'y',
+      positive: 'yes',
+    });
+    assert.deepEqual(r.table.names, ['a', 'y']);
+    assert.deepEqual([...r.y!], [1, 0]);
+  });
 });
