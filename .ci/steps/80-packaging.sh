@@ -40,7 +40,9 @@ check_dockerfile() { node "$REPO/scripts/check-packaging/dockerfile.mjs" lint "$
 check_compose() { node "$REPO/scripts/check-packaging/compose.mjs" "$1/compose.yaml" "$1/deploy/compose.env.example"; }
 check_k8s() { node "$REPO/scripts/check-packaging/k8s.mjs" "$1/deploy/k8s"; }
 check_kustomize() {
-  kubectl kustomize "$1/deploy/k8s" >"$1/.rendered.yaml" && node "$REPO/scripts/check-packaging/k8s.mjs" --rendered "$1/.rendered.yaml"
+  local out
+  out="$(mktemp "$TMP/rendered.XXXXXX")"
+  kubectl kustomize "$1/deploy/k8s" >"$out" && node "$REPO/scripts/check-packaging/k8s.mjs" --rendered "$out"
 }
 SHELL_SCRIPTS=(.ci/install-system-packages .ci/steps/80-packaging.sh scripts/check-packaging/container-smoke.sh)
 check_shell() { (cd "$1" && shellcheck -S warning "${SHELL_SCRIPTS[@]}" && echo "shellcheck: ${#SHELL_SCRIPTS[@]} scripts clean"); }
@@ -69,7 +71,6 @@ run_check "compose.yaml" check_compose "$REPO"
 run_check "Kubernetes manifests" check_k8s "$REPO"
 if [ "$HAVE_KUSTOMIZE" = 1 ]; then
   run_check "kustomize build ($(kubectl version --client 2>/dev/null | grep -i kustomize | tr -d '\n'))" check_kustomize "$REPO"
-  rm -f "$REPO/.rendered.yaml"
 else
   say "skipped: kustomize build (no kubectl on this machine; Debian has no current one)"
 fi
