@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import Fastify from 'fastify';
 import { createRegistryClient } from '../client/registry-client.js';
 import { startRegistryTestServer, type TestServer } from '../registry/testing.js';
 import { startTrackingServer } from '../server/start.js';
 import { createEventBus } from './bus.js';
+import { eventsPlugin } from './sse-plugin.js';
 import { waitForEvent } from './testing.js';
 import { createWebhookDispatcher, signWebhookBody } from './webhooks.js';
 
@@ -187,6 +189,31 @@ describe('watchAlias across a server restart', () => {
       watcher.close();
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SSE plugin limits', () => {
+  test('sends heartbeats on an idle stream and refuses streams beyond maxStreams with 503', async () => {
+    const bus = await createEventBus();
+    const app = Fastify();
+    await app.register(eventsPlugin, { bus, heartbeatMs: 30, maxStreams: 1 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/2.0/tassel/events`;
+    try {
+      const res = await fetch(url);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!/: heartbeat \d+/.test(text))
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      const second = await fetch(url);
+      assert.equal(second.status, 503);
+      assert.equal(((await second.json()) as { error_code: string }).error_code, 'TEMPORARILY_UNAVAILABLE');
+      await reader.cancel();
+    } finally {
+      await app.close();
+      await bus.close();
     }
   });
 });

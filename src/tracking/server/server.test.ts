@@ -138,6 +138,19 @@ describe('tracking server over HTTP', () => {
     const got = (await call('GET', `/api/2.0/mlflow/runs/get?run_id=${info.run_id}`)).json.run;
     assert.deepEqual(got.data.metrics, [{ key: 'm', value: 1.5, timestamp: 5, step: 3 }]);
     assert.deepEqual(got.data.params, [{ key: 'p', value: 'v' }]);
+    await call('POST', '/api/2.0/mlflow/runs/log-batch', {
+      run_id: info.run_id,
+      metrics: [
+        { key: 'n', value: 'NaN', timestamp: 5, step: 0 },
+        { key: 'i', value: 'Infinity', timestamp: 5, step: 0 },
+      ],
+    });
+    const special = (await call('GET', `/api/2.0/mlflow/runs/get?run_id=${info.run_id}`)).json.run.data
+      .metrics;
+    assert.deepEqual(
+      special.filter((m: { key: string }) => m.key !== 'm').map((m: { value: unknown }) => m.value),
+      ['Infinity', 'NaN'],
+    );
     const byUuid = await call('GET', `/api/2.0/mlflow/runs/get?run_uuid=${info.run_id}`);
     assert.equal(byUuid.json.run.info.run_id, info.run_id);
 

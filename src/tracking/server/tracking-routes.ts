@@ -209,6 +209,21 @@ function metricValue(v: number | string, key: string): number {
   return n;
 }
 
+/** Metric values as protobuf JSON spells them: NaN and infinities as strings (JSON has no such numbers). */
+function wireMetrics<M extends { value: number | string }>(metrics: M[]): M[] {
+  if (metrics.every((m) => Number.isFinite(m.value))) return metrics;
+  return metrics.map((m) => {
+    const v = m.value as number;
+    if (Number.isFinite(v)) return m;
+    return { ...m, value: Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity' };
+  });
+}
+
+function wireRun(run: Run): Run {
+  const metrics = wireMetrics(run.data.metrics);
+  return metrics === run.data.metrics ? run : { ...run, data: { ...run.data, metrics } };
+}
+
 function clampMax(value: number | undefined, fallback: number, cap: number, name = 'max_results'): number {
   if (value === undefined) return Math.min(fallback, cap);
   if (value < 1 || value > cap) {
@@ -319,17 +334,19 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     '/runs/create',
     S.createRun,
     async (a) => ({
-      run: await store.createRun({
-        experiment_id: a.experiment_id,
-        user_id: a.user_id,
-        run_name: a.run_name,
-        start_time: a.start_time,
-        tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
-      }),
+      run: wireRun(
+        await store.createRun({
+          experiment_id: a.experiment_id,
+          user_id: a.user_id,
+          run_name: a.run_name,
+          start_time: a.start_time,
+          tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
+        }),
+      ),
     }),
     runResponse,
   );
-  both('/runs/get', S.runId, async (a) => ({ run: await store.getRun(runIdOf(a)) }), runResponse);
+  both('/runs/get', S.runId, async (a) => ({ run: wireRun(await store.getRun(runIdOf(a))) }), runResponse);
   post(
     '/runs/update',
     S.updateRun,
@@ -364,7 +381,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         order_by: a.order_by,
         page_token: a.page_token || undefined,
       });
-      return r;
+      return { ...r, runs: r.runs.map(wireRun) };
     },
     Type.Object({ runs: Type.Array(RunOut), next_page_token: Type.Optional(Type.String()) }),
   );
@@ -435,12 +452,13 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     '/metrics/get-history',
     S.getHistory,
     async (a) => {
-      return store.getMetricHistory({
+      const r = await store.getMetricHistory({
         run_id: runIdOf(a),
         metric_key: a.metric_key,
         max_results: clampMax(a.max_results, opts.maxHistoryResults, opts.maxHistoryResults),
         page_token: a.page_token || undefined,
       });
+      return { ...r, metrics: wireMetrics(r.metrics) };
     },
     Type.Object({ metrics: Type.Array(MetricOut), next_page_token: Type.Optional(Type.String()) }),
   );
@@ -452,13 +470,14 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         `GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids. Received ${a.run_ids.length} run_ids.`,
       );
     }
-    return store.getMetricHistoryBulkInterval({
+    const r = await store.getMetricHistoryBulkInterval({
       run_ids: a.run_ids,
       metric_key: a.metric_key,
       start_step: a.start_step,
       end_step: a.end_step,
       max_results: clampMax(a.max_results, 2500, 2500),
     });
+    return { metrics: wireMetrics(r.metrics) };
   });
 
   // ---- artifacts ----

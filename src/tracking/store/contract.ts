@@ -288,6 +288,25 @@ export function runTrackingStoreContract(
       await rejectsWith(store.deleteTag(runId, 'stage'), 'RESOURCE_DOES_NOT_EXIST');
     });
 
+    test('NaN and infinite metric values survive the round trip', async () => {
+      const expId = await store.createExperiment({ name: uname('nan') });
+      const runId = (await store.createRun({ experiment_id: expId })).info.run_id;
+      await store.logBatch({
+        run_id: runId,
+        metrics: [
+          { key: 'nan', value: Number.NaN, timestamp: 1, step: 0 },
+          { key: 'inf', value: Number.POSITIVE_INFINITY, timestamp: 1, step: 0 },
+          { key: 'ninf', value: Number.NEGATIVE_INFINITY, timestamp: 1, step: 0 },
+        ],
+      });
+      const m = metricsOf(await store.getRun(runId));
+      assert.ok(Number.isNaN(m.nan.value));
+      assert.equal(m.inf.value, Number.POSITIVE_INFINITY);
+      assert.equal(m.ninf.value, Number.NEGATIVE_INFINITY);
+      const h = await store.getMetricHistory({ run_id: runId, metric_key: 'nan' });
+      assert.ok(Number.isNaN(h.metrics[0].value));
+    });
+
     test('metric history: ordered, paged with tokens; bulk interval sampling', async () => {
       const expId = await store.createExperiment({ name: uname('history') });
       const runId = (await store.createRun({ experiment_id: expId })).info.run_id;

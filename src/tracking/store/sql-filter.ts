@@ -48,8 +48,10 @@ export function stringCondition(col: RawBuilder<unknown>, c: Comparison, what: s
 }
 
 /**
- * A condition on a key/value child table (`latest_metrics`, `params`, `tags`, `experiment_tags`):
- * `EXISTS` a row for the key whose value matches; `IS NULL` means the key is absent.
+ * A condition on a key/value child table (`latest_metrics`, `params`, `tags`, `experiment_tags`): the
+ * parent is IN the set of parents having a row for the key whose value matches; `IS NULL` means the key
+ * is absent (NOT IN). The IN form lets the planner drive the search from the (key, value) index instead
+ * of probing every parent row.
  */
 export function childCondition(
   table: string,
@@ -60,11 +62,11 @@ export function childCondition(
   what: string,
 ): RawBuilder<unknown> {
   const t = sql.table(table);
-  const base = sql`SELECT 1 FROM ${t} kv WHERE kv.${sql.ref(fk)} = ${parentCol} AND kv.key = ${c.key}`;
-  if (c.comparator === 'IS NULL') return sql`NOT EXISTS (${base})`;
-  if (c.comparator === 'IS NOT NULL') return sql`EXISTS (${base})`;
+  const base = sql`SELECT kv.${sql.ref(fk)} FROM ${t} kv WHERE kv.key = ${c.key}`;
+  if (c.comparator === 'IS NULL') return sql`${parentCol} NOT IN (${base})`;
+  if (c.comparator === 'IS NOT NULL') return sql`${parentCol} IN (${base})`;
   const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
-  return sql`EXISTS (${base} AND ${cond})`;
+  return sql`${parentCol} IN (${base} AND ${cond})`;
 }
 
 /** `<col> IS [NOT] NULL` for attribute columns. */
