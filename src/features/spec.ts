@@ -39,7 +39,14 @@ export interface DateFeatureSpec {
  */
 export type CategoricalFeatureSpec =
   | { kind: 'categorical'; encoding: 'onehot'; maxCategories: number; minFrequency: number }
-  | { kind: 'categorical'; encoding: 'hash' };
+  | {
+      kind: 'categorical';
+      encoding: 'hash';
+      /** A block of this many columns for this column alone; absent = the spec's shared block. */
+      nFeatures?: number;
+      /** Own block only (default true, as FeatureHasher). */
+      alternateSign?: boolean;
+    };
 
 export type ColumnFeatureSpec =
   | NumericFeatureSpec

@@ -9,6 +9,7 @@ import {
   featureNames,
   fittedTransformFromJSON,
   fitTransform,
+  hashSlot,
   padVector,
   parseDateToDays,
   transformRecords,
@@ -118,6 +119,27 @@ describe('fitted transform vs scikit-learn (fixture)', () => {
         assert.deepEqual(viaRecords.data, batch.data);
       }
     }
+  });
+
+  test('a column can hash into a block of its own next to the shared block', () => {
+    const spec = defaultFeatureSpec(schema, { hashCategoricals: { nFeatures: 16 } });
+    spec.columns.c = { kind: 'categorical', encoding: 'hash', nFeatures: 8, alternateSign: false };
+    const ft = fitTransform(spec, train, schema);
+    assert.equal(ft.width, 2 + 8 + 16);
+    assert.deepEqual(featureNames(ft).slice(2, 4), ['c#hash_0', 'c#hash_1']);
+    assert.equal(featureNames(ft)[10], 'hash_0');
+    const m = transformTable(ft, testTable);
+    fx.test.c!.forEach((v, i) => {
+      const row = m.data.subarray(i * m.cols, (i + 1) * m.cols);
+      const own = new Array(8).fill(0);
+      own[hashSlot(`c=${v ?? '__NA__'}`, 8, false).index] += 1;
+      assert.deepEqual([...row.subarray(2, 10)], own, `row ${i} own block`);
+      const shared = new Array(16).fill(0);
+      const d = hashSlot(`d=${fx.test.d![i] ?? '__NA__'}`, 16, true);
+      shared[d.index] += d.sign;
+      assert.deepEqual([...row.subarray(10)], shared, `row ${i} shared block`);
+    });
+    assert.deepEqual(transformRecords(ft, toRecords(fx.test)).data, m.data);
   });
 
   test('the encoder overwrites stale values in a reused row buffer', () => {

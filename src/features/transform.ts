@@ -47,11 +47,30 @@ export interface FittedOneHotColumn {
   other: boolean;
 }
 
-/** A categorical column hashed into the shared block (no outputs of its own). */
+/**
+ * A categorical column hashed into the shared block (no outputs of its own), or, when it has `offset` and
+ * `n_features`, into a block of its own.
+ */
 export interface FittedHashedColumn {
   name: string;
   kind: 'categorical';
   encoding: 'hash';
+  offset?: number;
+  n_features?: number;
+  alternate_sign?: boolean;
+}
+
+/** Where a hashed column's tokens go: its own block or the shared one. */
+function hashBlockOf(
+  ft: FittedTransform,
+  c: FittedHashedColumn,
+): { offset: number; n_features: number; alternate_sign: boolean } {
+  if (c.offset !== undefined && c.n_features !== undefined) {
+    return { offset: c.offset, n_features: c.n_features, alternate_sign: c.alternate_sign ?? true };
+  }
+  if (!ft.hashing)
+    throw new TasselError('DATA_LOSS', `feature transform: hashed column ${c.name} has no block`);
+  return ft.hashing;
 }
 
 export type FittedColumn = FittedNumericColumn | FittedDateColumn | FittedOneHotColumn | FittedHashedColumn;
@@ -206,11 +225,27 @@ export function fitTransform(spec: FeatureSpec, table: Table, schema: DatasetSch
       offset += kept.length + (other ? 1 : 0);
     } else {
       columnOf(table, c.name);
-      columns.push({ name: c.name, kind: 'categorical', encoding: 'hash' });
+      if (s.nFeatures !== undefined) {
+        if (!(Number.isInteger(s.nFeatures) && s.nFeatures >= 1)) {
+          throw new TasselError(
+            'INVALID_PARAMETER_VALUE',
+            `column ${c.name}: hash nFeatures must be an integer >= 1`,
+          );
+        }
+        columns.push({
+          name: c.name,
+          kind: 'categorical',
+          encoding: 'hash',
+          offset,
+          n_features: s.nFeatures,
+          alternate_sign: s.alternateSign ?? true,
+        });
+        offset += s.nFeatures;
+      } else columns.push({ name: c.name, kind: 'categorical', encoding: 'hash' });
     }
   }
   let hashing: FittedTransform['hashing'] = null;
-  if (columns.some((c) => c.kind === 'categorical' && c.encoding === 'hash')) {
+  if (columns.some((c) => c.kind === 'categorical' && c.encoding === 'hash' && c.offset === undefined)) {
     if (!spec.hashing || !(spec.hashing.nFeatures >= 1)) {
       throw new TasselError(
         'INVALID_PARAMETER_VALUE',
@@ -240,6 +275,8 @@ function computeFeatureNames(ft: FittedTransform): string[] {
     else if (c.kind === 'categorical' && c.encoding === 'onehot') {
       for (const k of c.categories) names.push(`${c.name}=${k}`);
       if (c.other) names.push(`${c.name}=${OTHER_CATEGORY}`);
+    } else if (c.kind === 'categorical' && c.n_features !== undefined) {
+      for (let i = 0; i < c.n_features; i++) names.push(`${c.name}#hash_${i}`);
     }
   }
   if (ft.hashing) for (let i = 0; i < ft.hashing.n_features; i++) names.push(`hash_${i}`);
@@ -285,11 +322,11 @@ export function transformTable(ft: FittedTransform, table: Table): Matrix {
       }
     }
   }
-  if (ft.hashing) {
-    const { n_features, alternate_sign, offset } = ft.hashing;
+  {
     const slot: HashedSlot = { index: 0, sign: 1 };
     for (const c of ft.columns) {
       if (c.kind !== 'categorical' || c.encoding !== 'hash') continue;
+      const { n_features, alternate_sign, offset } = hashBlockOf(ft, c);
       const values = columnOf(table, c.name);
       const cache = new Map<string, number>();
       for (let i = 0; i < n; i++) {
@@ -375,10 +412,12 @@ export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
       oneHotIndex.set(c.name, new Map(c.categories.map((k, j) => [k, j])));
     }
   }
-  const hashed = ft.columns
-    .filter((c) => c.kind === 'categorical' && c.encoding === 'hash')
-    .map((c) => c.name);
+  const hashedCols = ft.columns.filter(
+    (c): c is FittedHashedColumn => c.kind === 'categorical' && c.encoding === 'hash',
+  );
+  const hashed = hashedCols.map((c) => c.name);
   const hashedPrefix = hashed.map((name) => `${name}=`);
+  const hashedBlock = hashedCols.map((c) => hashBlockOf(ft, c));
   const slot: HashedSlot = { index: 0, sign: 1 };
   const columns = ft.columns;
   const hashing = ft.hashing;
@@ -406,19 +445,15 @@ export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
           if (j >= 0) out[c.offset + j] = 1;
         }
       }
-      if (hashing) {
-        out.fill(0, hashing.offset, hashing.offset + hashing.n_features);
-        for (let k = 0; k < hashed.length; k++) {
-          const name = hashed[k]!;
-          hashSlotPair(
-            hashedPrefix[k]!,
-            categoryOf(record[name]),
-            hashing.n_features,
-            hashing.alternate_sign,
-            slot,
-          );
-          out[hashing.offset + slot.index] += slot.sign;
-        }
+      if (hashing) out.fill(0, hashing.offset, hashing.offset + hashing.n_features);
+      for (let k = 0; k < hashed.length; k++) {
+        const b = hashedBlock[k]!;
+        if (b !== hashing) out.fill(0, b.offset, b.offset + b.n_features);
+      }
+      for (let k = 0; k < hashed.length; k++) {
+        const b = hashedBlock[k]!;
+        hashSlotPair(hashedPrefix[k]!, categoryOf(record[hashed[k]!]), b.n_features, b.alternate_sign, slot);
+        out[b.offset + slot.index] += slot.sign;
       }
     },
   };
