@@ -12,7 +12,17 @@
  * GBDT_BENCH_KEEP (folder to keep the matrices in; reused when it already holds them).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,10 +157,14 @@ async function child(dir: string, reps: number, nthread: number): Promise<void> 
   const { aucScore, logLoss } = await import('../src/ml/gbdt/metrics.js');
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta & { feature_names: string[] };
   const rssBefore = rssKb();
+  // Read straight into the matrix (no intermediate Buffer copy), so RSS growth is the model's.
   const load = (part: string) => {
-    const buf = readFileSync(join(dir, `${part}.f64`));
-    const data = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const y = new Uint8Array(readFileSync(join(dir, `${part}.y`)));
+    const data = new Float64Array(y.length * meta.cols);
+    const fd = openSync(join(dir, `${part}.f64`), 'r');
+    const bytes = new Uint8Array(data.buffer);
+    for (let at = 0; at < bytes.length; ) at += readSync(fd, bytes, at, bytes.length - at, at);
+    closeSync(fd);
     return { X: { data, rows: y.length, cols: meta.cols }, y };
   };
   const fit = load('fit');

@@ -69,7 +69,6 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
       };
     },
     create(cuts: BinCuts, sparse: SparseRows, grad, hess, rows): HistogramBuilder {
-      const serial = createHistogramBuilder(cuts, sparse, grad, hess);
       const n = sparse.rowStart.length - 1;
       const total = cuts.slotOffset[cuts.nFeatures]!;
       const nnz = sparse.rowStart[n]!;
@@ -100,6 +99,9 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
       const bytes = sparse.slots.BYTES_PER_ELEMENT;
       const slots = bytes === 2 ? new Uint16Array(shared(2 * nnz)) : new Uint32Array(shared(4 * nnz));
       slots.set(sparse.slots);
+      // The serial path reads the shared copies too, so the originals can be collected.
+      const defaultSlot = sparse.defaultSlot;
+      const serial = createHistogramBuilder(cuts, { rowStart, slots, defaultSlot }, grad, hess);
       const scratch: Float64Array[] = [];
       for (let w = 1; w < nthread; w++) {
         const ctl = new Int32Array(shared(4 * 8));
@@ -107,6 +109,8 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
           execArgv: [],
+          // The worker only touches shared memory: a small heap keeps its isolate cheap.
+          resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
           workerData: {
             ctl: ctl.buffer,
             rowStart: rowStart.buffer,
@@ -164,7 +168,7 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
           const hi = 2 * bounds[w + 2]!;
           hist.set(scratch[w]!.subarray(lo, hi), lo);
         });
-        fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
+        fillDefaultSlots(hist, cuts, defaultSlot, features, gTotal, hTotal);
       };
     },
     close() {
