@@ -91,6 +91,7 @@ describe('model loader', () => {
       cacheDir,
       metrics,
       pollIntervalMs: 0,
+      keepCached: 2,
     });
     await loader.start();
     assert.equal(holder.state, 'ok');
@@ -122,6 +123,13 @@ describe('model loader', () => {
     await loader.refresh();
     assert.equal(holder.current!.identity.version, '1');
     assert.equal(reg.state.downloads, before + 1, 'resolved version is downloaded to learn its checksum');
+    await new Promise((r) => setTimeout(r, 50)); // pruning runs after the swap
+    const kept = await readdir(join(cacheDir, 'm'));
+    assert.ok(kept.length <= 2, `cache keeps 2 versions: ${kept}`);
+    assert.ok(
+      kept.includes(`1-${holder.current!.identity.checksum!.slice(0, 16)}`),
+      'the serving version is kept',
+    );
     loader.stop();
     await rm(cacheDir, { recursive: true, force: true });
   });

@@ -1,5 +1,5 @@
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createFallbackModel, priorFromTags } from './fallback.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
@@ -32,6 +32,8 @@ export interface ModelLoaderOptions {
   pollIntervalMs?: number;
   /** Predictions run on a fresh model before it serves; default 3. */
   warmups?: number;
+  /** Cached versions kept per model (the serving one included); older ones are deleted. Default 3. */
+  keepCached?: number;
   validatorOptions?: RecordValidatorOptions;
 }
 
@@ -143,6 +145,28 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
     return stored === checksum;
   }
 
+  /** Deletes all but the newest `keepCached` cache entries of the model (never `serving`, never downloads). */
+  async function pruneCache(serving: string): Promise<void> {
+    const modelDir = dirname(serving);
+    try {
+      const entries = await readdir(modelDir, { withFileTypes: true });
+      const dated = await Promise.all(
+        entries
+          .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+          .map(async (e) => ({
+            path: join(modelDir, e.name),
+            mtime: (await stat(join(modelDir, e.name))).mtimeMs,
+          })),
+      );
+      dated.sort((a, b) => b.mtime - a.mtime);
+      for (const old of dated.slice(options.keepCached ?? 3)) {
+        if (old.path !== serving) await rm(old.path, { recursive: true, force: true });
+      }
+    } catch {
+      // another worker pruned first, or the folder is not ours to list: the cache only grows a little
+    }
+  }
+
   function warm(model: ServedModel): void {
     const record: Record<string, unknown> = {};
     const vector = new Float64Array(model.width);
@@ -226,6 +250,7 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
         );
       }
       holder.swap(model);
+      if (!resolved.localDir) void pruneCache(dir);
       servingKey = key;
       failedKey = null;
       lastError = null;
