@@ -215,6 +215,25 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     }
   });
 
+  const queryTexts = new Map<string, string>();
+  /**
+   * Runs a fixed-shape SELECT on the hot read paths without the query builder: `{in}` expands to `n`
+   * placeholders; texts are cached per (template, n) so SQLite reuses the prepared statement.
+   */
+  async function rawSelect<R>(q: AnyKysely, template: string, params: unknown[], inCount = 0): Promise<R[]> {
+    const cacheKey = `${template}|${inCount}`;
+    let text = queryTexts.get(cacheKey);
+    if (!text) {
+      let n = 0;
+      const ph = () => (dialect === 'sqlite' ? '?' : `$${++n}`);
+      text = template.replace(/\{in\}|\?/g, (m) =>
+        m === '?' ? ph() : Array.from({ length: inCount }, ph).join(', '),
+      );
+      queryTexts.set(cacheKey, text);
+    }
+    return (await q.executeQuery(CompiledQuery.raw(text, params))).rows as R[];
+  }
+
   const insertTexts = new Map<string, string>();
   /**
    * Multi-row INSERT with hand-built placeholders, in chunks of at most 100 rows: the hot log-batch path
@@ -281,13 +300,11 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
   }
 
   async function runRow(q: AnyKysely, runId: string): Promise<RunRow> {
-    const row = (await q
-      .selectFrom('runs')
-      .select(RUN_COLUMNS)
-      .where('run_uuid', '=', runId)
-      .executeTakeFirst()) as RunRow | undefined;
-    if (!row) throw new TasselError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
-    return row;
+    const rows = await rawSelect<RunRow>(q, `SELECT ${RUN_COLUMNS.join(', ')} FROM runs WHERE run_uuid = ?`, [
+      runId,
+    ]);
+    if (!rows.length) throw new TasselError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
+    return rows[0];
   }
 
   async function activeRunRow(q: AnyKysely, runId: string): Promise<RunRow> {
@@ -314,43 +331,49 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     });
     if (!rows.length) return runs;
     for (const part of chunks(rows.map((r) => r.run_uuid))) {
-      const [params, tags, metrics, inputs] = await Promise.all([
-        db
-          .selectFrom('params')
-          .select(['run_uuid', 'key', 'value'])
-          .where('run_uuid', 'in', part)
-          .orderBy('key')
-          .execute(),
-        db
-          .selectFrom('tags')
-          .select(['run_uuid', 'key', 'value'])
-          .where('run_uuid', 'in', part)
-          .orderBy('key')
-          .execute(),
-        db
-          .selectFrom('latest_metrics')
-          .select(['run_uuid', 'key', 'value', 'timestamp', 'step', 'is_nan'])
-          .where('run_uuid', 'in', part)
-          .orderBy('key')
-          .execute(),
-        db
-          .selectFrom('inputs as i')
-          .innerJoin('datasets as d', 'd.dataset_uuid', 'i.source_id')
-          .select([
-            'i.input_uuid',
-            'i.destination_id',
-            'd.name',
-            'd.digest',
-            'd.dataset_source_type',
-            'd.dataset_source',
-            'd.dataset_schema',
-            'd.dataset_profile',
-          ])
-          .where('i.destination_type', '=', 'RUN')
-          .where('i.destination_id', 'in', part)
-          .orderBy('d.name')
-          .execute(),
-      ]);
+      // Fixed-shape queries (no query builder) on the hottest path: runs/get and every search page.
+      const params = await rawSelect<{ run_uuid: string; key: string; value: string }>(
+        db,
+        'SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in}) ORDER BY key',
+        part,
+        part.length,
+      );
+      const tags = await rawSelect<{ run_uuid: string; key: string; value: string | null }>(
+        db,
+        'SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({in}) ORDER BY key',
+        part,
+        part.length,
+      );
+      const metrics = await rawSelect<{
+        run_uuid: string;
+        key: string;
+        value: number;
+        timestamp: number | string;
+        step: number | string;
+        is_nan: unknown;
+      }>(
+        db,
+        'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({in}) ORDER BY key',
+        part,
+        part.length,
+      );
+      const inputs = await rawSelect<{
+        input_uuid: string;
+        destination_id: string;
+        name: string;
+        digest: string;
+        dataset_source_type: string;
+        dataset_source: string;
+        dataset_schema: string | null;
+        dataset_profile: string | null;
+      }>(
+        db,
+        'SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, d.dataset_source, ' +
+          'd.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id ' +
+          "WHERE i.destination_type = 'RUN' AND i.destination_id IN ({in}) ORDER BY d.name",
+        part,
+        part.length,
+      );
       for (const p of params) byId.get(p.run_uuid)!.data.params.push({ key: p.key, value: p.value });
       for (const t of tags) byId.get(t.run_uuid)!.data.tags.push({ key: t.key, value: t.value ?? '' });
       for (const m of metrics) byId.get(m.run_uuid)!.data.metrics.push(metricOut(m));
