@@ -100,6 +100,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     logLevel: flags.logLevel,
     pollIntervalMs: flags.pollInterval * 1000,
     metricLabels: cluster.isWorker ? { worker: String(cluster.worker?.id ?? 0) } : undefined,
+    loadBeforeListen: cluster.isWorker,
   });
   const m = server.holder.current;
   if (!quiet) {

@@ -38,6 +38,11 @@ export interface ServeOptions {
   retryMaxMs?: number;
   /** Extra labels on every metric (e.g. the worker id). */
   metricLabels?: Record<string, string>;
+  /**
+   * Load the first model (or fall back) before listening. Cluster workers do this: the primary hands
+   * connections to a worker as soon as it listens, so a restarted worker must not listen while still loading.
+   */
+  loadBeforeListen?: boolean;
   /** Use this source instead of one built from modelUri (tests). */
   source?: ModelSource;
 }
@@ -114,13 +119,15 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     retry: { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs },
     validatorOptions,
   });
-  const address = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+  const listen = () => app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+  const address = options.loadBeforeListen ? '' : await listen();
   const t0 = performance.now();
   await loader.start();
   const loadMs = performance.now() - t0;
+  const url = address || (await listen());
   let closed = false;
   return {
-    url: address,
+    url,
     loadMs,
     app,
     holder,
