@@ -466,31 +466,29 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     }
   }
 
-  function runOrderExpr(o: OrderClause): { expr: RawBuilder<unknown>; numeric: boolean } {
-    switch (o.type) {
-      case 'metric':
-        return {
-          expr: sql`(SELECT lm.value FROM latest_metrics lm WHERE lm.run_uuid = r.run_uuid AND lm.key = ${o.key})`,
-          numeric: true,
-        };
-      case 'param':
-        return {
-          expr: sql`(SELECT p.value FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ${o.key})`,
-          numeric: false,
-        };
-      case 'tag':
-        return {
-          expr: sql`(SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ${o.key})`,
-          numeric: false,
-        };
-      case 'attribute': {
-        const attr = RUN_ATTRIBUTES[o.key];
-        if (!attr) throw new InputError(`Invalid order_by key '${o.key}'.`);
-        return { expr: sql`r.${sql.ref(attr.col)}`, numeric: attr.numeric };
-      }
-      default:
-        throw new InputError(`Invalid order_by entity type '${o.type}'.`);
+  /**
+   * The sort expression of one order_by clause. Metric, param and tag keys come through a LEFT JOIN
+   * (one lookup per row) rather than a correlated subquery, which SQLite would evaluate once per use.
+   */
+  function runOrderExpr(
+    o: OrderClause,
+    i: number,
+  ): { expr: RawBuilder<unknown>; numeric: boolean; join?: RawBuilder<unknown> } {
+    const alias = sql.raw(`o${i}`);
+    const tables = { metric: 'latest_metrics', param: 'params', tag: 'tags' } as const;
+    if (o.type === 'metric' || o.type === 'param' || o.type === 'tag') {
+      return {
+        expr: sql`${alias}.value`,
+        numeric: o.type === 'metric',
+        join: sql`LEFT JOIN ${sql.table(tables[o.type])} ${alias} ON ${alias}.run_uuid = r.run_uuid AND ${alias}.key = ${o.key}`,
+      };
     }
+    if (o.type === 'attribute') {
+      const attr = RUN_ATTRIBUTES[o.key];
+      if (!attr) throw new InputError(`Invalid order_by key '${o.key}'.`);
+      return { expr: sql`r.${sql.ref(attr.col)}`, numeric: attr.numeric };
+    }
+    throw new InputError(`Invalid order_by entity type '${o.type}'.`);
   }
 
   /** Runs a keyset-paged query: `inner` selects rows plus sort columns sk0..skN; returns rows and next token. */
@@ -848,9 +846,11 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
       const cond = filter ? compileFilter(filter, runCondition) : sql`1 = 1`;
       const keys: Array<SortKey & { numeric: boolean }> = [];
       const cols: RawBuilder<unknown>[] = [];
+      const joins: RawBuilder<unknown>[] = [];
       (req.order_by ?? []).forEach((o, i) => {
         const p = parseOrderBy(o);
-        const { expr, numeric } = runOrderExpr(p);
+        const { expr, numeric, join } = runOrderExpr(p, i);
+        if (join) joins.push(join);
         keys.push({ alias: `sk${i}`, ascending: p.ascending, nullable: true, numeric });
         cols.push(sql`${expr} AS ${sql.ref(`sk${i}`)}`);
       });
@@ -859,7 +859,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
       cols.push(sql`r.start_time AS sk_start`, sql`r.run_uuid AS sk_id`);
       if (!numericIds.length) return { runs: [] };
       const inner = sql`SELECT ${sql.join(RUN_COLUMNS.map((c) => sql`r.${sql.ref(c)}`))}, ${sql.join(cols)}
-        FROM runs r
+        FROM runs r ${sql.join(joins, sql` `)}
         WHERE r.experiment_id IN (${sql.join(numericIds)}) AND ${lifecycleCondition(sql`r.lifecycle_stage`, view)} AND ${cond}`;
       const hash = queryHash(['runs', numericIds, view, req.filter ?? '', req.order_by ?? []]);
       const page = await keysetPage<RunRow & Record<string, unknown>>(inner, keys, hash, max, req.page_token);
