@@ -18,11 +18,12 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 
-# --- build: all dependencies (TypeScript and friends), then tsc to dist/ ----------------------------------
+# --- build: all dependencies (TypeScript, Vite), then tsc to dist/ and the web UI to dist-ui/ ------------
 FROM toolchain AS build
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 # --- prod-deps: production dependencies only, native modules compiled for this base image -----------------
@@ -39,6 +40,7 @@ WORKDIR /app
 # Owned by root and read-only for the app user: the process cannot rewrite its own code.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-ui ./dist-ui
 COPY package.json ./
 COPY bin ./bin
 # An empty, writable folder for data a job mounts or generates (named volumes inherit its owner).

@@ -9,7 +9,7 @@
 // Commands that do not exist yet are reported as "skipped: command X not implemented yet"; the check tightens
 // by itself as they appear. Usage: node scripts/check-packaging/smoke.mjs EMULATION.json
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -194,6 +194,16 @@ async function main() {
       }
     });
     results.passed.push('tracking server answers /health with OK');
+    if (existsSync(join(image.dir, 'dist-ui', 'index.html'))) {
+      const ui = await fetch(`${trackingUri}/`, { headers: { authorization: `Bearer ${token}` } });
+      const html = await ui.text();
+      const asset = /(?:src|href)="(\/assets\/[^"]+)"/.exec(html)?.[1];
+      if (!ui.ok || !asset)
+        fail(`the image has dist-ui/ but GET / answered ${ui.status} without the built UI`);
+      const a = await fetch(`${trackingUri}${asset}`, { headers: { authorization: `Bearer ${token}` } });
+      if (!a.ok) fail(`the built UI's ${asset} answered ${a.status}`);
+      results.passed.push(`tracking server serves the built web UI from dist-ui/ (${asset})`);
+    }
     log(`tracking server up at ${trackingUri} (SQLite + local artifacts, token auth)`);
   } else {
     results.skipped.push('skipped: command `server` not implemented yet (tracking server not exercised)');
