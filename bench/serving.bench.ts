@@ -15,6 +15,7 @@
  * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
  *        --out FILE (default $TMPDIR/tassel-bench-serving.json) --trees N (300, early stopping 30)
  *        --train-only DIR (write the bundle and request bodies to DIR and stop) --skip-ready (no start-up measurement)
+ *        --ready-only (only the start-up measurement)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -311,6 +312,11 @@ function pythonReady(): string | null {
 }
 
 async function main() {
+  if (flag('ready-only')) {
+    const r = await measureReadiness();
+    console.log(`ready after start: ${r.loadMs.toFixed(0)} ms for ${r.trees} trees`);
+    return;
+  }
   if (!existsSync(join(OULAD, 'features_train.csv'))) {
     console.error(`OULAD features not found in ${OULAD} (set ANCHORS_DIR)`);
     process.exit(2);
@@ -547,6 +553,12 @@ async function measureReadiness(): Promise<{ trees: number; loadMs: number }> {
     });
     const state = serving.holder.state;
     const loadMs = serving.loadMs;
+    const t = serving.loader.lastTimings;
+    if (t) {
+      console.log(
+        `  start-up steps: resolve ${t.resolve.toFixed(0)} ms, download + checksum ${t.download.toFixed(0)} ms, load ${t.load.toFixed(0)} ms, warm ${t.warm.toFixed(1)} ms`,
+      );
+    }
     await serving.close();
     if (state !== 'ok') throw new Error(`the model did not load: ${serving.loader.lastError}`);
     return { trees: trained.trees, loadMs };

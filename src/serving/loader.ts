@@ -47,6 +47,8 @@ export interface ModelLoader {
   stop(): void;
   /** The last load problem, if any (for logs and tests). */
   readonly lastError: string | null;
+  /** Milliseconds per step of the last successful load: resolve, download (+ checksum), load, warm. */
+  readonly lastTimings: { resolve: number; download: number; load: number; warm: number } | null;
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || '_';
@@ -76,6 +78,7 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
   const warmups = options.warmups ?? 3;
   let stopped = false;
   let lastError: string | null = null;
+  let lastTimings: ModelLoader['lastTimings'] = null;
   let retryDelay = initialMs;
   let retryTimer: NodeJS.Timeout | null = null;
   let pollTimer: NodeJS.Timeout | null = null;
@@ -213,6 +216,7 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
 
   async function attempt(): Promise<boolean> {
     let resolved: ResolvedModel;
+    const t0 = performance.now();
     try {
       resolved = await source.resolve();
     } catch (e) {
@@ -225,7 +229,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
     if (key === failedKey && holder.current && !holder.current.fallback && Date.now() - failedAt < maxMs)
       return false;
     try {
+      const t1 = performance.now();
       const { dir, checksum } = await fetchBundle(resolved);
+      const t2 = performance.now();
       let model: ServedModel;
       try {
         model = await options.load(dir, { ...resolved, checksum });
@@ -238,6 +244,7 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
           },
         );
       }
+      const t3 = performance.now();
       try {
         warm(model);
       } catch (e) {
@@ -249,12 +256,17 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
           },
         );
       }
+      const t4 = performance.now();
       holder.swap(model);
+      lastTimings = { resolve: t1 - t0, download: t2 - t1, load: t3 - t2, warm: t4 - t3 };
       if (!resolved.localDir) void pruneCache(dir);
       servingKey = key;
       failedKey = null;
       lastError = null;
-      logger?.info({ name: resolved.name, version: resolved.version, checksum }, 'model swapped in');
+      logger?.info(
+        { name: resolved.name, version: resolved.version, checksum, ms: lastTimings },
+        'model swapped in',
+      );
       return true;
     } catch (e) {
       failedKey = key;
@@ -319,6 +331,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
   return {
     get lastError() {
       return lastError;
+    },
+    get lastTimings() {
+      return lastTimings;
     },
     async start() {
       await refresh();
