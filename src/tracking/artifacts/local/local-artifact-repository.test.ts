@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { TasselError } from '../../../errors.js';
+import type { TasselError } from '../../../errors.js';
 import { runArtifactRepositoryContract } from '../contract.js';
 import { createArtifactRepository } from '../registry.js';
 import { createLocalArtifactRepository, localPathOf } from './local-artifact-repository.js';

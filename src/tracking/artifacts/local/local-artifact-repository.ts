@@ -68,7 +68,7 @@ export function createLocalArtifactRepository(options: LocalArtifactRepositoryOp
     async get(path) {
       const rel = normalizeArtifactPath(path);
       const st = await stat(full(rel)).catch(() => undefined);
-      if (!st || !st.isFile())
+      if (!st?.isFile())
         throw new TasselError('RESOURCE_DOES_NOT_EXIST', `Artifact '${rel}' does not exist.`);
       return { stream: createReadStream(full(rel)), size: st.size };
     },
