@@ -8,6 +8,7 @@ import type { TrackingStore } from '../store/types.js';
 import { artifactProxyRoutes } from './artifact-proxy-routes.js';
 import { installErrorHandling } from './errors-plugin.js';
 import { trackingRoutes } from './tracking-routes.js';
+import { type UiPluginOptions, uiPlugin } from './ui-plugin.js';
 
 /** The two prefixes MLflow mounts its REST API under. */
 export const MLFLOW_API_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
@@ -40,6 +41,8 @@ export interface TrackingAppOptions {
   auth?: AuthOptions;
   /** The model registry, alias history, events and webhooks (issue 5). */
   registry?: RegistryServerOptions;
+  /** The web UI at `/` (default on; `dist-ui/` or `{root}`); `false` turns it off. */
+  ui?: boolean | UiPluginOptions;
   /** Extra plugins registered after the built-in ones, each under both MLflow API prefixes if `mlflowApi`. */
   plugins?: Array<{ plugin: FastifyPluginAsync; mlflowApi?: boolean }>;
 }
@@ -73,6 +76,7 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
 
+  if (options.ui !== false) await app.register(uiPlugin, options.ui === true ? {} : (options.ui ?? {}));
   // ---- Auth plugin (issue 5) is registered here, before any route, e.g.: ----
   if (options.auth) await app.register(authPlugin, options.auth);
   // ---- end of auth plugin ----
