@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { courseCompletionSchema } from '../data/builtin-schemas.js';
+import type { ColumnSpec } from '../data/schema.js';
+import type { RawRecord } from '../data/table.js';
+import { coerceRecords } from '../data/validate.js';
+import { createRecordValidator } from './record-validator.js';
+
+// Serving checks records with a compiled, allocation-free validator; `tassel predict` and training use
+// coerceRecords. A record must be accepted by one exactly when the other accepts it.
+
+const features = courseCompletionSchema.columns.filter((c) => c.role === 'feature');
+
+function validValue(spec: ColumnSpec): fc.Arbitrary<unknown> {
+  switch (spec.type) {
+    case 'numeric':
+      return fc.double({ min: spec.min ?? -1e6, max: spec.max ?? 1e6, noNaN: true });
+    case 'integer':
+      return fc.integer({ min: Math.ceil(spec.min ?? -1e6), max: Math.floor(spec.max ?? 1e6) });
+    case 'boolean':
+      return fc.constantFrom(true, false, ...(spec.trueValues ?? ['Yes']), ...(spec.falseValues ?? ['No']));
+    case 'date':
+      return fc.constantFrom('2024-01-15', '15/01/2024', '31/12/2023');
+    default:
+      return spec.allowed?.length ? fc.constantFrom(...spec.allowed) : fc.string({ maxLength: 8 });
+  }
+}
+
+const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constant(null),
+  fc.constant(''),
+  fc.constant('abc'),
+  fc.constant('12'),
+  fc.constant(-1),
+  fc.constant(1e9),
+  fc.constant(0.5),
+  fc.constant(true),
+  fc.constant('Yes'),
+  fc.constant('2024-02-30'),
+  fc.constant([1]),
+  fc.constant({ a: 1 }),
+);
+
+// Identifiers are not scored: serving ignores them, coerceRecords wants them; every record here carries one.
+const featureRecordArb = fc.record(
+  Object.fromEntries(
+    features.map((spec) => [
+      spec.name,
+      fc.oneof({ weight: 60, arbitrary: validValue(spec) }, { weight: 1, arbitrary: anyValue }),
+    ]),
+  ),
+  { requiredKeys: [] },
+);
+const recordArb: fc.Arbitrary<RawRecord> = featureRecordArb.map(
+  (r) => ({ Student_ID: 'S1', ...r }) as RawRecord,
+);
+
+test('the serving validator accepts exactly the records coerceRecords accepts', () => {
+  const validator = createRecordValidator(courseCompletionSchema, { allowUnknownFields: true });
+  let accepted = 0;
+  let rejected = 0;
+  fc.assert(
+    fc.property(recordArb, (record) => {
+      const served = validator.check(record) === null;
+      const { issues } = coerceRecords([record], courseCompletionSchema, { requireTarget: false });
+      const predicted = issues.length === 0;
+      if (served) accepted++;
+      else rejected++;
+      assert.equal(
+        served,
+        predicted,
+        `disagree on ${JSON.stringify(record)}: serving says ${validator.check(record)}, coerceRecords says ${JSON.stringify(issues)}`,
+      );
+    }),
+    { numRuns: 1500, seed: 42 },
+  );
+  // both outcomes must be exercised, or the agreement says nothing
+  assert.ok(accepted > 100 && rejected > 100, `accepted ${accepted}, rejected ${rejected}`);
+});
