@@ -133,7 +133,7 @@ export function register(program: Command): void {
     )
     .option(
       '--tracking-uri <url>',
-      'tracking/registry server (default $MLFLOW_TRACKING_URI or http://127.0.0.1:5000)',
+      'tracking/registry server (default $TASSEL_TRACKING_URI, $MLFLOW_TRACKING_URI or http://127.0.0.1:5000)',
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', int(0, 65535), 8080)
     .option('--host <host>', 'address to bind', '127.0.0.1')

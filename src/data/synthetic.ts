@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { once } from 'node:events';
 import { InputError } from '../errors.js';
 import { COURSE_COMPLETION_CATEGORIES as CAT, courseCompletionSchema } from './builtin-schemas.js';
@@ -493,6 +494,7 @@ export async function writeCourseCompletionCsv(
 ): Promise<{ rows: number; bytes: number; sha256: string }> {
   checkRows(options.rows);
   const next = createCourseCompletionRows(options);
+  mkdirSync(dirname(resolvePath(path)), { recursive: true });
   const out = createWriteStream(path);
   const failed = once(out, 'error').then(([e]) => {
     throw new InputError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);

@@ -14,7 +14,7 @@ import { createRegistryModelSource } from './registry-source.js';
 export interface ServeOptions {
   /** models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH, or a local bundle folder. */
   modelUri: string;
-  /** Tracking/registry server; default $MLFLOW_TRACKING_URI or http://127.0.0.1:5000. */
+  /** Tracking/registry server; default $TASSEL_TRACKING_URI, $MLFLOW_TRACKING_URI or http://127.0.0.1:5000. */
   trackingUri?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
@@ -63,7 +63,11 @@ export function modelSourceFor(modelUri: string, trackingUri?: string, pollInter
   if (isRegistryUri(modelUri)) {
     return createRegistryModelSource({
       uri: modelUri,
-      trackingUri: trackingUri ?? process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:5000',
+      trackingUri:
+        trackingUri ??
+        process.env.TASSEL_TRACKING_URI ??
+        process.env.MLFLOW_TRACKING_URI ??
+        'http://127.0.0.1:5000',
       pollIntervalMs,
     });
   }
