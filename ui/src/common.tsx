@@ -1,7 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import type uPlot from 'uplot';
 import { ApiError } from './api';
 
 export interface Async<T> {
@@ -63,6 +62,12 @@ export function Show<T>({ state, children }: { state: Async<T>; children: (data:
   return <>{children(state.data)}</>;
 }
 
+let uPlotModule: Promise<typeof uPlot> | undefined;
+function loadUPlot(): Promise<typeof uPlot> {
+  uPlotModule ??= Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([m]) => m.default);
+  return uPlotModule;
+}
+
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563'];
 
 export interface Series {
@@ -84,7 +89,12 @@ export function StepChart({ title, series }: { title: string; series: Series[] }
       return col;
     });
     const width = Math.max(240, el.clientWidth || 400);
-    const plot = new uPlot(
+    let plot: uPlot | undefined;
+    let live = true;
+    // uPlot is loaded on the first chart only, so the runs table's bundle stays small.
+    void loadUPlot().then((UPlot) => {
+      if (!live) return;
+      plot = new UPlot(
       {
         title,
         width,
@@ -103,10 +113,14 @@ export function StepChart({ title, series }: { title: string; series: Series[] }
           })),
         ],
       },
-      [steps, ...ys] as uPlot.AlignedData,
-      el,
-    );
-    return () => plot.destroy();
+        [steps, ...ys] as uPlot.AlignedData,
+        el,
+      );
+    });
+    return () => {
+      live = false;
+      plot?.destroy();
+    };
   }, [title, series]);
   return <div class="chart" ref={box} />;
 }

@@ -12,7 +12,7 @@ import {
 import { Empty, ErrorBox, Loading, useAsync } from './common';
 
 const ROW_HEIGHT = 34;
-const FIRST_PAGE = 200;
+const FIRST_PAGE = 100;
 const NEXT_PAGE = 1000;
 const OVERSCAN = 8;
 
