@@ -127,8 +127,8 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
     }
   }, [last, list.next, list.loading]);
 
-  const template = `2.5rem minmax(10rem, 1.4fr) 7rem 10.5rem ${columns.map(() => 'minmax(6.5rem, 1fr)').join(' ')}`;
-  const minWidth = `${40 + 180 + 112 + 168 + columns.length * 110}px`;
+  const template = `2.5rem minmax(10rem, 1.4fr) 7rem 13rem ${columns.map(() => 'minmax(6.5rem, 1fr)').join(' ')}`;
+  const minWidth = `${40 + 180 + 112 + 208 + columns.length * 110}px`;
   const toggleRun = (id: string) => {
     const next = new Set(selected);
     if (next.has(id)) next.delete(id);
@@ -214,6 +214,7 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
             role="table"
             aria-rowcount={list.runs.length}
             ref={scroller}
+            style={{ height: `${(list.runs.length + 1) * ROW_HEIGHT + 2}px` }}
             onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
           >
             <div class="vrow vhead" role="row" style={{ gridTemplateColumns: template, minWidth }}>

@@ -172,7 +172,9 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   test('an empty experiment shows an empty state', async () => {
-    await page.getByRole('link', { name: 'empty-experiment' }).click();
+    // By keyboard: focus the link, press Enter.
+    await page.getByRole('link', { name: 'empty-experiment' }).focus();
+    await page.keyboard.press('Enter');
     await page.getByText('No runs in this experiment yet.').waitFor();
   });
 
@@ -181,7 +183,7 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
     await page.getByRole('link', { name: 'train-gbdt' }).waitFor();
     assert.equal(await page.locator('.vbody [role=row]').count(), 4);
     await page.getByLabel('Filter').fill("params.model = 'gbdt' OR params.model = 'dummy'");
-    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByLabel('Filter').press('Enter');
     await page.getByText('2 runs').waitFor();
     const names = await page.locator('.vbody [role=row] a').allTextContents();
     assert.deepEqual(names.sort(), ['train-dummy', 'train-gbdt']);
