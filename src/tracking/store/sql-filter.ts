@@ -8,10 +8,38 @@ const STRING_COMPARATORS: Comparator[] = ['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT
 /** Compiles one comparison into a parameterised condition; `undefined` means "not supported here". */
 export type ComparisonCompiler = (c: Comparison) => RawBuilder<unknown>;
 
-/** Compiles a filter tree into one parameterised SQL condition, each comparison through `compile`. */
-export function compileFilter(node: FilterNode, compile: ComparisonCompiler): RawBuilder<unknown> {
+/**
+ * Optional key-set form of a comparison: the subquery selecting the parent keys that satisfy it, or
+ * `undefined` when it has none (then `compile` is used).
+ */
+export interface KeySetCompiler {
+  /** The parent key column the subqueries select from, e.g. r.run_uuid. */
+  parentCol: RawBuilder<unknown>;
+  /** The subquery for `c`, or `undefined`. */
+  subquery: (c: Comparison) => RawBuilder<unknown> | undefined;
+}
+
+/**
+ * Compiles a filter tree into one parameterised SQL condition, each comparison through `compile`. With
+ * `keySets`, the comparisons of an AND that have a key-set subquery are combined into one
+ * `parent IN (s1 INTERSECT s2 ...)`: the database intersects the (key, value)-indexed key sets first
+ * instead of looking up every parent row that matches only the first one.
+ */
+export function compileFilter(
+  node: FilterNode,
+  compile: ComparisonCompiler,
+  keySets?: KeySetCompiler,
+): RawBuilder<unknown> {
   if (node.kind === 'cmp') return compile(node);
-  const parts = node.children.map((child) => compileFilter(child, compile));
+  const parts: RawBuilder<unknown>[] = [];
+  const subqueries: RawBuilder<unknown>[] = [];
+  for (const child of node.children) {
+    const sub = keySets && node.kind === 'and' && child.kind === 'cmp' ? keySets.subquery(child) : undefined;
+    if (sub) subqueries.push(sub);
+    else parts.push(compileFilter(child, compile, keySets));
+  }
+  if (keySets && subqueries.length)
+    parts.unshift(sql`${keySets.parentCol} IN (${sql.join(subqueries, sql` INTERSECT `)})`);
   return sql`(${sql.join(parts, node.kind === 'and' ? sql` AND ` : sql` OR `)})`;
 }
 
@@ -61,12 +89,28 @@ export function childCondition(
   numeric: boolean,
   what: string,
 ): RawBuilder<unknown> {
-  const t = sql.table(table);
-  const base = sql`SELECT kv.${sql.ref(fk)} FROM ${t} kv WHERE kv.key = ${c.key}`;
-  if (c.comparator === 'IS NULL') return sql`${parentCol} NOT IN (${base})`;
-  if (c.comparator === 'IS NOT NULL') return sql`${parentCol} IN (${base})`;
+  if (c.comparator === 'IS NULL') {
+    const base = sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${c.key}`;
+    return sql`${parentCol} NOT IN (${base})`;
+  }
+  return sql`${parentCol} IN (${childKeySet(table, fk, c, numeric, what)})`;
+}
+
+/**
+ * The subquery selecting the parent keys whose child row `key = c.key` satisfies `c` (any comparator but
+ * IS NULL, which has no key-set form).
+ */
+export function childKeySet(
+  table: string,
+  fk: string,
+  c: Comparison,
+  numeric: boolean,
+  what: string,
+): RawBuilder<unknown> {
+  const base = sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${c.key}`;
+  if (c.comparator === 'IS NOT NULL') return base;
   const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
-  return sql`${parentCol} IN (${base} AND ${cond})`;
+  return sql`${base} AND ${cond}`;
 }
 
 /** `<col> IS [NOT] NULL` for attribute columns. */

@@ -17,7 +17,9 @@ import { randomRunName } from './run-names.js';
 import { type Comparison, type OrderClause, parseOrderBy, parseSearchFilter } from './search-filter.js';
 import {
   childCondition,
+  childKeySet,
   compileFilter,
+  type KeySetCompiler,
   nullCondition,
   numericCondition,
   stringCondition,
@@ -332,15 +334,16 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     if (!rows.length) return runs;
     for (const part of chunks(rows.map((r) => r.run_uuid))) {
       // Fixed-shape queries (no query builder) on the hottest path: runs/get and every search page.
+      // ORDER BY (run_uuid, key) is the primary key order (no sort step) and keeps each run's keys sorted.
       const params = await rawSelect<{ run_uuid: string; key: string; value: string }>(
         db,
-        'SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in}) ORDER BY key',
+        'SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
         part,
         part.length,
       );
       const tags = await rawSelect<{ run_uuid: string; key: string; value: string | null }>(
         db,
-        'SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({in}) ORDER BY key',
+        'SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
         part,
         part.length,
       );
@@ -353,7 +356,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
         is_nan: unknown;
       }>(
         db,
-        'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({in}) ORDER BY key',
+        'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
         part,
         part.length,
       );
@@ -425,6 +428,18 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     if (runName !== undefined)
       await trx.updateTable('runs').set({ name: runName }).where('run_uuid', '=', runId).execute();
   }
+
+  /** Metric, param and tag comparisons of an AND as one intersection of indexed run-id sets. */
+  const runKeySets: KeySetCompiler = {
+    parentCol: sql`r.run_uuid`,
+    subquery(c) {
+      if (c.comparator === 'IS NULL') return undefined;
+      if (c.type === 'metric') return childKeySet('latest_metrics', 'run_uuid', c, true, 'metric');
+      if (c.type === 'param') return childKeySet('params', 'run_uuid', c, false, 'param');
+      if (c.type === 'tag') return childKeySet('tags', 'run_uuid', c, false, 'tag');
+      return undefined;
+    },
+  };
 
   function runCondition(c: Comparison): RawBuilder<unknown> {
     const parent = sql`r.run_uuid`;
@@ -843,7 +858,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
       const expIds = [...new Set(req.experiment_ids.map(String))];
       const numericIds = expIds.filter(isId).map(Number);
       const filter = parseSearchFilter(req.filter);
-      const cond = filter ? compileFilter(filter, runCondition) : sql`1 = 1`;
+      const cond = filter ? compileFilter(filter, runCondition, runKeySets) : sql`1 = 1`;
       const keys: Array<SortKey & { numeric: boolean }> = [];
       const cols: RawBuilder<unknown>[] = [];
       const joins: RawBuilder<unknown>[] = [];
