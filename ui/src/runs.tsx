@@ -137,7 +137,7 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
   };
   const header = (label: string, id: string, expr: string) => (
     <div role="columnheader" aria-sort={order.id === id ? (order.desc ? 'descending' : 'ascending') : 'none'}>
-      <button type="button" class="sort" onClick={() => sortBy(id, expr)} title={`Sort by ${label}`}>
+      <button type="button" class="sort" onClick={() => sortBy(id, expr)} aria-label={`Sort by ${label}`}>
         {label}
         {order.id === id ? (order.desc ? ' ▼' : ' ▲') : ''}
       </button>

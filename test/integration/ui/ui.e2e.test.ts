@@ -182,11 +182,27 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
     await page.goto(`${server.url}/#/experiments/${ids.exp}`);
     await page.getByRole('link', { name: 'train-gbdt' }).waitFor();
     assert.equal(await page.locator('.vbody [role=row]').count(), 4);
+    // A malformed filter shows the server's error, not a blank table.
+    await page.getByLabel('Filter').fill('metrics.auc >>> 1');
+    await page.getByLabel('Filter').press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'INVALID_PARAMETER_VALUE' }).waitFor();
     await page.getByLabel('Filter').fill("params.model = 'gbdt' OR params.model = 'dummy'");
     await page.getByLabel('Filter').press('Enter');
     await page.getByText('2 runs').waitFor();
     const names = await page.locator('.vbody [role=row] a').allTextContents();
     assert.deepEqual(names.sort(), ['train-dummy', 'train-gbdt']);
+    // Server-side sort on a metric column, both directions; a tag column chosen in the picker.
+    await page.getByRole('button', { name: 'Sort by auc' }).click();
+    await page.locator('[aria-sort=descending]', { hasText: 'auc' }).waitFor();
+    await page.waitForFunction("document.querySelector('.vbody [role=row] a')?.textContent === 'train-gbdt'");
+    await page.getByRole('button', { name: 'Sort by auc' }).click();
+    await page.waitForFunction(
+      "document.querySelector('.vbody [role=row] a')?.textContent === 'train-dummy'",
+    );
+    await page.getByText('Columns').click();
+    await page.getByRole('checkbox', { name: 'team' }).check();
+    await page.getByRole('button', { name: 'Sort by tag team' }).waitFor();
+    await page.getByText('Columns').click();
     await page.screenshot({ path: join(SHOTS, 'runs-filtered.png'), fullPage: true });
     await page.getByLabel('Select train-gbdt').check();
     await page.getByLabel('Select train-dummy').check();
