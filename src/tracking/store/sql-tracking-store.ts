@@ -67,6 +67,8 @@ export interface SqlTrackingStoreOptions {
 const RUN_NAME_TAG = 'mlflow.runName';
 const USER_TAG = 'mlflow.user';
 const CHUNK = 500;
+/** Rows per multi-row INSERT: 500 x 6 columns stays far below SQLite's and PostgreSQL's parameter limits. */
+const INSERT_CHUNK = 500;
 
 interface RunRow {
   run_uuid: string;
@@ -238,7 +240,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
 
   const insertTexts = new Map<string, string>();
   /**
-   * Multi-row INSERT with hand-built placeholders, in chunks of at most 100 rows: the hot log-batch path
+   * Multi-row INSERT with hand-built placeholders, in chunks of at most INSERT_CHUNK rows: the hot log-batch path
    * skips the query builder, and equal chunk sizes reuse one prepared statement.
    */
   async function insertRows(
@@ -248,8 +250,8 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     rows: unknown[][],
     suffix = '',
   ): Promise<void> {
-    for (let i = 0; i < rows.length; i += 100) {
-      const part = rows.slice(i, i + 100);
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const part = rows.slice(i, i + INSERT_CHUNK);
       const cacheKey = `${table}|${columns.join(',')}|${part.length}|${suffix}`;
       let text = insertTexts.get(cacheKey);
       if (!text) {
