@@ -1,9 +1,8 @@
 import { basename } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { FeaturePreset } from '../features/spec.js';
-import { InputError } from '../errors.js';
 import type { ModelFactory } from '../ml/model.js';
 import { findModelFactory } from '../ml/model-kinds.js';
+import { loadModelModule } from '../ml/model-module.js';
 import { type CandidateConfig, type PipelineConfig, candidateName, expandSearch } from './config.js';
 
 /** One model to fit: a candidate with one parameter set from its search grid. */
@@ -18,49 +17,11 @@ export interface Trial {
   module?: string;
 }
 
-/** Whether this process registered tsx for TypeScript candidate modules (once per process). */
-const tsxRegistered = { done: false };
-
-const isFactory = (x: unknown): x is ModelFactory =>
-  !!x &&
-  typeof x === 'object' &&
-  typeof (x as ModelFactory).kind === 'string' &&
-  typeof (x as ModelFactory).create === 'function' &&
-  typeof (x as ModelFactory).fromJSON === 'function';
-
 /**
- * Load a user's candidate module (JS, or TS through tsx) and find its ModelFactory: the default export,
- * a `factory` export, or the only exported factory. Throws InputError saying what was found instead.
+ * Load a user's candidate module (JS, or TS through tsx) and find its ModelFactory; see
+ * {@link loadModelModule}. Kept under this name for the pipeline's callers.
  */
-export async function loadCandidateModule(
-  file: string,
-): Promise<{ factory: ModelFactory; preset?: FeaturePreset }> {
-  let mod: Record<string, unknown>;
-  // From compiled JavaScript (the container image) a TypeScript module needs tsx's loader; from the
-  // sources it is already registered by bin/tassel.js or the test runner.
-  if (/\.[cm]?ts$/.test(file) && import.meta.url.endsWith('.js') && !tsxRegistered.done) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    tsxRegistered.done = true;
-  }
-  try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file))
-      throw new InputError(`candidate module ${file}: file not found`);
-    throw new InputError(`candidate module ${file}: cannot be loaded: ${(e as Error).message}`, { cause: e });
-  }
-  const found = [mod.default, mod.factory, ...Object.values(mod)].find(isFactory);
-  if (!found)
-    throw new InputError(
-      `candidate module ${file}: exports no ModelFactory (an object with kind, create(params) and fromJSON(json)) ` +
-        `as default or \`factory\`; its exports are: ${Object.keys(mod).join(', ') || '(none)'}`,
-    );
-  const preset =
-    mod.featurePreset === 'tree' || mod.featurePreset === 'linear' ? mod.featurePreset : undefined;
-  return preset ? { factory: found, preset } : { factory: found };
-}
+export const loadCandidateModule = (file: string) => loadModelModule(file, 'candidate module');
 
 const fmt = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 

@@ -1,6 +1,7 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import { createRecordEncoder, type FittedTransform } from '../features/transform.js';
+import { loadBundleCodeFactories } from '../ml/model-module.js';
 import { loadBundle } from '../ml/bundle.js';
 import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
@@ -60,7 +61,10 @@ export interface LoadServedBundleOptions {
 
 /** Loads a model bundle folder (MLmodel + model.json) as a servable model; throws for a damaged or unknown one. */
 export async function loadServedBundle(dir: string, options: LoadServedBundleOptions): Promise<ServedModel> {
-  const bundle = await loadBundle(dir, { extraFactories: [gbdtFactory] });
+  // a custom model the pipeline trained from a user's module travels in the bundle's code/ folder
+  const bundle = await loadBundle(dir, {
+    extraFactories: [...(await loadBundleCodeFactories(dir)), gbdtFactory],
+  });
   // numeric metrics, nested ones flattened: {test: {roc_auc}} -> "test.roc_auc"
   const metrics: Record<string, number> = {};
   const flatten = (prefix: string, value: unknown, depth: number) => {

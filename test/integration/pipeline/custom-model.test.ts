@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,6 +9,7 @@ import { readCsvTable } from '../../../src/data/read-csv.js';
 import { writeCourseCompletionCsv } from '../../../src/data/synthetic.js';
 import { TasselError } from '../../../src/errors.js';
 import { loadBundle } from '../../../src/ml/bundle.js';
+import { loadServedBundle } from '../../../src/serving/bundle-model.js';
 import { loadPipelineConfig, parsePipelineConfig } from '../../../src/pipeline/config.js';
 import { runPipeline } from '../../../src/pipeline/runner.js';
 import { openTestTrackingServer } from '../../../src/pipeline/test-server.js';
@@ -19,6 +21,22 @@ import gaussianNb from '../../../examples/custom-model/models/gaussian-nb.js';
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const exampleDir = join(repo, 'examples', 'custom-model');
 const dir = mkdtempSync(join(tmpdir(), 'tassel-custom-model-'));
+/** The first record of an MLflow input example (dataframe_split, dataframe_records or a bare record). */
+function exampleRecord(example: unknown): Record<string, unknown> {
+  const e = example as {
+    dataframe_split?: { columns: string[]; data: unknown[][] };
+    dataframe_records?: unknown[];
+  };
+  const split = e.dataframe_split ?? (example as { columns?: string[]; data?: unknown[][] });
+  if (Array.isArray(split.columns) && Array.isArray(split.data)) {
+    const { columns, data } = split as { columns: string[]; data: unknown[][] };
+    return Object.fromEntries(columns.map((c, i) => [c, data[0]![i]]));
+  }
+  if (Array.isArray(e.dataframe_records)) return e.dataframe_records[0] as Record<string, unknown>;
+  if (Array.isArray(example)) return example[0] as Record<string, unknown>;
+  return example as Record<string, unknown>;
+}
+
 let server: Awaited<ReturnType<typeof openTestTrackingServer>>;
 
 before(async () => {
@@ -79,6 +97,17 @@ describe('custom candidate module', { timeout: 90_000 }, () => {
     const p = loaded.predictTable(data.table);
     assert.equal(p.length, 2000);
     assert.ok(p.every((x) => x >= 0 && x <= 1));
+
+    // serving finds the factory in the bundle's code/ folder: the custom model is served like a built-in one
+    const served = await loadServedBundle(dl, {
+      identity: { name: model, version: r.version, runId: null, uri: `models:/${model}/${r.version}` },
+    });
+    assert.equal(served.kind, 'gaussian-nb');
+    const record = (await readFile(join(dl, 'input_example.json'), 'utf8').then(JSON.parse)) as unknown;
+    const first = exampleRecord(record);
+    assert.equal(served.validator.check(first), null);
+    const probability = served.scoreRecord(first);
+    assert.ok(probability >= 0 && probability <= 1, String(probability));
   });
 
   test('a model producing NaN fails the run: clear message, runs FAILED, nothing registered', async (t) => {

@@ -1,0 +1,70 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InputError } from '../errors.js';
+import type { FeaturePreset } from '../features/spec.js';
+import type { ModelFactory } from './model.js';
+
+/** Whether this process registered tsx for TypeScript candidate modules (once per process). */
+const tsxRegistered = { done: false };
+
+const isFactory = (x: unknown): x is ModelFactory =>
+  !!x &&
+  typeof x === 'object' &&
+  typeof (x as ModelFactory).kind === 'string' &&
+  typeof (x as ModelFactory).create === 'function' &&
+  typeof (x as ModelFactory).fromJSON === 'function';
+
+/**
+ * Load a user's model module (a pipeline candidate, or the code/ of a bundle) (JS, or TS through tsx) and find its ModelFactory: the default export,
+ * a `factory` export, or the only exported factory. Throws InputError saying what was found instead.
+ */
+export async function loadModelModule(
+  file: string,
+  what = 'model module',
+): Promise<{ factory: ModelFactory; preset?: FeaturePreset }> {
+  let mod: Record<string, unknown>;
+  // From compiled JavaScript (the container image) a TypeScript module needs tsx's loader; from the
+  // sources it is already registered by bin/tassel.js or the test runner.
+  if (/\.[cm]?ts$/.test(file) && import.meta.url.endsWith('.js') && !tsxRegistered.done) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    tsxRegistered.done = true;
+  }
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file))
+      throw new InputError(`${what} ${file}: file not found`);
+    throw new InputError(`${what} ${file}: cannot be loaded: ${(e as Error).message}`, { cause: e });
+  }
+  const found = [mod.default, mod.factory, ...Object.values(mod)].find(isFactory);
+  if (!found)
+    throw new InputError(
+      `${what} ${file}: exports no ModelFactory (an object with kind, create(params) and fromJSON(json)) ` +
+        `as default or \`factory\`; its exports are: ${Object.keys(mod).join(', ') || '(none)'}`,
+    );
+  const preset =
+    mod.featurePreset === 'tree' || mod.featurePreset === 'linear' ? mod.featurePreset : undefined;
+  return preset ? { factory: found, preset } : { factory: found };
+}
+
+/**
+ * The model factories a bundle carries as code (its `code/` folder: user-supplied model modules the pipeline
+ * copied in), so a custom model is served like a built-in one. No `code/` folder: none.
+ */
+export async function loadBundleCodeFactories(bundleDir: string): Promise<ModelFactory[]> {
+  let names: string[];
+  try {
+    names = readdirSync(join(bundleDir, 'code'));
+  } catch {
+    return [];
+  }
+  const factories: ModelFactory[] = [];
+  for (const name of names.sort()) {
+    if (!/\.(?:[cm]?js|[cm]?ts)$/.test(name)) continue;
+    factories.push((await loadModelModule(join(bundleDir, 'code', name), 'bundle code module')).factory);
+  }
+  return factories;
+}
