@@ -43,11 +43,15 @@ interface ServeFlags {
   pollInterval: number;
 }
 
+/** How long a stopping worker may take to finish in-flight requests before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 /** Runs `workers` copies of the service under node:cluster; dead workers are restarted (with a back-off). */
 function runPrimary(flags: ServeFlags): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const restarts: number[] = [];
+    const pending = new Set<NodeJS.Timeout>();
     const fork = () => cluster.fork({ TASSEL_SERVE_WORKER: '1' });
     for (let i = 0; i < flags.workers; i++) fork();
     cluster.on('exit', (worker, code, signal) => {
@@ -63,15 +67,22 @@ function runPrimary(flags: ServeFlags): Promise<void> {
       process.stderr.write(
         `tassel serve: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms\n`,
       );
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        pending.delete(timer);
         if (!stopping) fork();
       }, delay);
+      pending.add(timer);
     });
     const stop = () => {
       if (stopping) return;
       stopping = true;
+      for (const t of pending) clearTimeout(t);
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
       if (Object.keys(cluster.workers ?? {}).length === 0) resolve();
+      // a worker that cannot finish its in-flight work within the grace period is not waited for forever
+      setTimeout(() => {
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      }, SHUTDOWN_GRACE_MS + 2_000).unref();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -112,6 +123,8 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
   }
   await new Promise<void>((resolve) => {
     const stop = () => {
+      // in-flight requests get the grace period to finish; then the worker goes regardless
+      setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
       server.close().then(resolve, resolve);
     };
     process.once('SIGTERM', stop);
