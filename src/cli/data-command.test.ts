@@ -6,43 +6,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { main } from './main.js';
+import { runCli } from './cli-capture.test-helper.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'tassel-data-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/**
- * Runs the CLI in-process and captures what it prints. Only writes made from Tassel's code are captured; the
- * test runner's own (asynchronous) report goes through to the real stdout.
- */
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const captured = { stdout: '', stderr: '' };
-  const fromTassel = () => {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 60;
-    const frames = (new Error().stack ?? '').split('\n').slice(3); // drop "Error", this function, the interceptor
-    Error.stackTraceLimit = limit;
-    return frames.some((f) => /[\\/]src[\\/](cli|data)[\\/][\w-]+\.ts/.test(f) && !f.includes('.test.ts'));
-  };
-  const originals = { stdout: process.stdout.write, stderr: process.stderr.write };
-  for (const name of ['stdout', 'stderr'] as const) {
-    const stream = process[name];
-    const original = originals[name];
-    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      if (!fromTassel()) return (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
-      captured[name] += String(chunk);
-      return true;
-    }) as typeof stream.write;
-  }
-  try {
-    const code = await main(['node', 'tassel', ...args]);
-    return { code, ...captured };
-  } finally {
-    process.stdout.write = originals.stdout;
-    process.stderr.write = originals.stderr;
-  }
-}
+const run = runCli;
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const p = (name: string) => join(dir, name);
 
