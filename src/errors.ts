@@ -36,6 +36,22 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export const EXIT_USAGE = 2;
 /** Exit code of the CLI for everything else that went wrong. */
 export const EXIT_FAILURE = 1;
+/** Exit code of `tassel pipeline run --fail-on-reject` when the gate did not pass the challenger. */
+export const EXIT_GATE_REJECTED = 3;
+
+/**
+ * The command did its work, but its outcome must fail the process with `exitCode` (e.g. a gate rejection
+ * under --fail-on-reject). The CLI prints `message` as one line, never a stack.
+ */
+export class CommandOutcomeError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.name = 'CommandOutcomeError';
+    this.exitCode = exitCode;
+  }
+}
 
 /** An error with an MLflow error code; `message` is safe to show to a caller. */
 export class TasselError extends Error {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, InputError, isTasselError } from '../errors.js';
+import { CommandOutcomeError, EXIT_FAILURE, EXIT_USAGE, InputError, isTasselError } from '../errors.js';
 import { TASSEL_VERSION } from '../version.js';
 
 /**
@@ -41,6 +41,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return EXIT_USAGE;
+    }
+    if (e instanceof CommandOutcomeError) {
+      process.stderr.write(`tassel: ${e.message}\n`);
+      return e.exitCode;
     }
     const code = e instanceof InputError || (isTasselError(e) && e.status === 400) ? EXIT_USAGE : EXIT_FAILURE;
     const message = e instanceof Error ? e.message : String(e);

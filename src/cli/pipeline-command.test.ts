@@ -104,4 +104,60 @@ describe('tassel pipeline / tassel models', { timeout: 90_000 }, () => {
     const none = await runCli('models', 'rollback', `${name}-none`, '--tracking-uri', server.url);
     assert.equal(none.code, 2);
   });
+  test('--fail-on-reject (or gate.fail_on_reject) exits 3 with one line when the challenger is not promoted', async (t) => {
+    if (server.skip) return t.skip(server.skip);
+    const name = `cli-reject-${process.pid}`;
+    const write = (file: string, candidate: string, gate: Record<string, unknown> = {}) => {
+      writeFileSync(
+        join(dir, file),
+        JSON.stringify({
+          data: { path: 'students.csv', schema: 'builtin:course-completion' },
+          model_name: name,
+          candidates: [{ kind: candidate }],
+          gate,
+        }),
+      );
+      return join(dir, file);
+    };
+    const strong = write('strong.json', 'logistic');
+    // a prior-only model scores roc_auc 0.5: below the 0.6 floor and below production
+    const weak = write('weak.json', 'dummy');
+    const weakByConfig = write('weak-config.json', 'dummy', { fail_on_reject: true });
+    const run = (...args: string[]) => runCli('pipeline', 'run', '--tracking-uri', server.url, ...args);
+
+    const first = await run('--config', strong, '--fail-on-reject', '--json');
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).gate.decision, 'promote');
+
+    const plain = await run('--config', weak, '--json');
+    assert.equal(plain.code, 0, 'without the flag a rejection still exits 0');
+    assert.equal(JSON.parse(plain.stdout).gate.decision, 'reject');
+
+    const flagged = await run('--config', weak, '--fail-on-reject', '--json');
+    assert.equal(flagged.code, 3);
+    const out = JSON.parse(flagged.stdout) as { version: string; gate: { decision: string } };
+    assert.equal(out.gate.decision, 'reject', 'the result is still printed');
+    // after the progress lines, the reason is the last line, alone
+    const lines = flagged.stderr.trim().split('\n');
+    assert.equal(lines.filter((l) => l.startsWith('tassel:')).length, 1, flagged.stderr);
+    assert.match(
+      lines.at(-1)!,
+      new RegExp(`^tassel: gate rejected ${name} v${out.version} \\(production stays v1\\): .*roc_auc 0\\.5000 >= floor 0\\.6000`),
+    );
+
+    const byConfig = await run('--config', weakByConfig);
+    assert.equal(byConfig.code, 3, byConfig.stderr);
+    assert.match(byConfig.stderr, /gate rejected/);
+
+    // --no-promote --fail-on-reject checks the gate without moving production (a pull request's job)
+    const held = await run('--config', weak, '--no-promote', '--fail-on-reject', '--json');
+    assert.equal(held.code, 3);
+    assert.equal(JSON.parse(held.stdout).gate.decision, 'hold');
+    const heldStrong = await run('--config', strong, '--no-promote', '--fail-on-reject', '--json');
+    assert.equal(heldStrong.code, 0, heldStrong.stderr);
+
+    const forced = await run('--config', weak, '--fail-on-reject', '--force-promote', 'cli test', '--json');
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(JSON.parse(forced.stdout).production_version, JSON.parse(forced.stdout).version);
+  });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
+import { CommandOutcomeError, EXIT_GATE_REJECTED, InputError } from '../errors.js';
 import {
   type PipelineConfig,
   PipelineConfigSchema,
@@ -42,6 +42,18 @@ export function formatResult(r: PipelineResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Why a run fails under --fail-on-reject (one line), or null: the challenger failed the gate and production was
+ * not moved to it (decision `reject`, or `hold` with a failed check under --no-promote). A forced promotion
+ * and a passing gate are not failures.
+ */
+export function gateRejection(r: PipelineResult): string | null {
+  if (r.gate.passed || r.gate.movesProduction) return null;
+  const failed = r.gate.reasons.filter((x) => x.startsWith('FAIL')).map((x) => x.replace(/^FAIL: /, ''));
+  const production = r.productionVersion ? `v${r.productionVersion}` : 'unset';
+  return `gate rejected ${r.modelName} v${r.version} (production stays ${production}): ${failed.join('; ')}`;
+}
+
 export function register(program: Command): void {
   const pipeline = program
     .command('pipeline')
@@ -63,6 +75,10 @@ export function register(program: Command): void {
     .option(
       '--force-promote <reason>',
       'move production even if the gate fails; the reason is recorded in the audit trail',
+    )
+    .option(
+      '--fail-on-reject',
+      `exit ${EXIT_GATE_REJECTED} when the challenger fails the gate (the version is still registered; also gate.fail_on_reject)`,
     )
     .option('--seed <n>', 'override the config seed')
     .option('--work-dir <dir>', 'keep a local copy of the run artifacts (bundle, plots, reports) here')
@@ -113,6 +129,9 @@ export function register(program: Command): void {
             })}\n`,
           );
         } else process.stdout.write(formatResult(result));
+        const rejection =
+          opts.failOnReject === true || config.gate.fail_on_reject ? gateRejection(result) : null;
+        if (rejection !== null) throw new CommandOutcomeError(rejection, EXIT_GATE_REJECTED);
       } finally {
         await target.close();
       }

@@ -152,6 +152,11 @@ export const PipelineConfigSchema = Type.Object(
           minimum: 0,
           maximum: 1,
         }),
+        fail_on_reject: Type.Boolean({
+          description:
+            'Exit 3 (`tassel pipeline run`) when the challenger fails the gate, so CI goes red; the version is still registered. Same as --fail-on-reject.',
+          default: false,
+        }),
       },
       {
         additionalProperties: false,
