@@ -186,7 +186,7 @@ describe('model bundle', () => {
     writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...j, format_version: 3 }));
     await assert.rejects(
       loadBundle(dir),
-      /bundle format 3\.x .* is newer than this Tassel \(supports 1\.x\)/,
+      /bundle format 3\.x .* is newer than this Tassel \(supports 2\.x\)/,
     );
 
     writeFileSync(
@@ -215,7 +215,7 @@ describe('model bundle', () => {
     writeFileSync(join(dir, 'MLmodel'), ml.replace('format_version: 1', 'format_version: 3.2'));
     await assert.rejects(
       loadBundle(dir),
-      /bundle format 3\.x \(MLmodel in .*\) is newer than this Tassel \(supports 1\.x\)/,
+      /bundle format 3\.x \(MLmodel in .*\) is newer than this Tassel \(supports 2\.x\)/,
     );
     writeFileSync(join(dir, 'MLmodel'), 'flavors: [unclosed');
     await assert.rejects(loadBundle(dir), /MLmodel in .* is not valid YAML/);

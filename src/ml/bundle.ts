@@ -1,12 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve, sep } from 'node:path';
 import YAML from 'yaml';
 import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
 import { schemaFromJSON, schemaToJSON } from '../data/schema.js';
 import type { RawRecord, Table } from '../data/table.js';
 import { assertNoIssues, coerceRecords } from '../data/validate.js';
 import { InputError, TasselError, isTasselError } from '../errors.js';
+import {
+  type FeatureStepOutput,
+  type FeatureStepRunner,
+  type FittedFeatureStep,
+  createFeatureStepRunner,
+  resolveStepOutputs,
+} from '../features/feature-step.js';
 import { padVector, type PaddedVector } from '../features/padding.js';
 import {
   createRecordEncoder,
@@ -17,6 +24,7 @@ import {
 import { TASSEL_VERSION } from '../version.js';
 import type { Classifier, ModelFactory, ModelJSON } from './model.js';
 import { findModelFactory } from './model-kinds.js';
+import { loadBundleCodeFactories, loadFeatureStepModule } from './model-module.js';
 
 /**
  * The model bundle: what the registry stores and serving loads, in MLflow's layout.
@@ -24,10 +32,18 @@ import { findModelFactory } from './model-kinds.js';
  *   model.json                 schema, fitted transform, estimator, prior, threshold, feature names, metrics
  *   input_example.json         a few input rows, pandas "split" orient (as MLflow saves dataframe examples)
  *   serving_input_example.json the same rows as an MLflow scoring request ({"dataframe_split": ...})
+ *   code/                      user code: a custom model's module; feature steps under code/feature_steps/
  */
 
-/** Major layout version of bundles this Tassel writes and reads. */
-export const BUNDLE_FORMAT_VERSION = 1;
+/**
+ * Newest major layout version this Tassel reads. Bundles with feature steps are written as 2 (an older Tassel
+ * must refuse them rather than score without the steps); all others as 1, readable by every Tassel.
+ */
+export const BUNDLE_FORMAT_VERSION = 2;
+/** The layout version of a bundle without feature steps. */
+export const PLAIN_BUNDLE_FORMAT_VERSION = 1;
+/** Where feature step modules are copied inside a bundle. */
+export const FEATURE_STEPS_CODE_DIR = 'code/feature_steps';
 export const MLMODEL_FILE = 'MLmodel';
 export const MODEL_JSON_FILE = 'model.json';
 export const INPUT_EXAMPLE_FILE = 'input_example.json';
@@ -46,7 +62,28 @@ export interface BundleParts {
   inputExample?: RawRecord[];
   /** Metrics to keep with the model (e.g. `{ test: evaluateBinary(...) }`). */
   metrics?: Record<string, unknown>;
+  /**
+   * Fitted feature steps, applied in order before `transform` (which was fitted on their outputs); `schema`
+   * stays the input schema callers send. Each module file is copied into code/feature_steps/.
+   */
+  featureSteps?: BundleFeatureStep[];
 }
+
+/** A fitted feature step as saved: its module file, params, fitted state and outputs. */
+export interface BundleFeatureStep {
+  name: string;
+  /** The module's source file, copied into the bundle. */
+  source: string;
+  /** File name inside code/feature_steps/ (default: the source's base name). */
+  codeName?: string;
+  params: Record<string, unknown>;
+  state: unknown;
+  outputs: FeatureStepOutput[];
+}
+
+/** sha256 (hex) of a file's bytes. */
+export const fileSha256 = (file: string): string =>
+  createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** Fields that make two saves differ; pass them to get byte-identical bundles. */
 export interface SaveBundleOptions {
@@ -168,9 +205,33 @@ export async function saveBundle(
   const created = toDate(options.createdAt);
   mkdirSync(dir, { recursive: true });
 
+  const steps = parts.featureSteps ?? [];
+  const formatVersion = steps.length > 0 ? BUNDLE_FORMAT_VERSION : PLAIN_BUNDLE_FORMAT_VERSION;
+  const savedSteps = steps.map((s) => {
+    const codeName = s.codeName ?? basename(s.source);
+    let sha256: string;
+    try {
+      sha256 = fileSha256(s.source);
+      mkdirSync(join(dir, FEATURE_STEPS_CODE_DIR), { recursive: true });
+      copyFileSync(s.source, join(dir, FEATURE_STEPS_CODE_DIR, codeName));
+    } catch (e) {
+      throw new InputError(
+        `saveBundle: feature step "${s.name}": cannot copy ${s.source} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      );
+    }
+    return {
+      name: s.name,
+      module: `${FEATURE_STEPS_CODE_DIR}/${codeName}`,
+      sha256,
+      params: s.params,
+      state: s.state,
+      outputs: s.outputs,
+    };
+  });
+
   const estimator = model.toJSON();
   const modelJson = {
-    format_version: BUNDLE_FORMAT_VERSION,
+    format_version: formatVersion,
     tassel_version: TASSEL_VERSION,
     model_kind: model.kind,
     schema: schemaToJSON(schema),
@@ -182,6 +243,7 @@ export async function saveBundle(
     width: transform.width,
     metrics: parts.metrics ?? {},
     summary: model.summary?.() ?? {},
+    ...(savedSteps.length > 0 ? { feature_steps: savedSteps } : {}),
   };
   writeFileSync(join(dir, MODEL_JSON_FILE), canonicalJson(modelJson));
 
@@ -190,7 +252,7 @@ export async function saveBundle(
     flavors: {
       tassel: {
         data: MODEL_JSON_FILE,
-        format_version: BUNDLE_FORMAT_VERSION,
+        format_version: formatVersion,
         model_kind: model.kind,
         tassel_version: TASSEL_VERSION,
       },
@@ -254,6 +316,8 @@ export interface LoadedBundle {
   /** The signature's inputs, parsed. */
   inputs: SignatureColumn[];
   metrics: Record<string, unknown>;
+  /** The bundle's fitted feature steps (applied before `transform` by every predict method), or null. */
+  featureSteps: FeatureStepRunner | null;
   /** P(y=1) for every row of a table that already passed validation (e.g. from readCsvTable). */
   predictTable(table: Table): Float64Array;
   /**
@@ -271,6 +335,12 @@ export interface LoadedBundle {
 export interface LoadBundleOptions {
   /** Model kinds beyond the built-in ones (e.g. user modules). */
   extraFactories?: readonly ModelFactory[];
+  /**
+   * Load the model modules in the bundle's code/ folder (default true). Feature steps are always loaded from
+   * code/feature_steps/: the bundle cannot score without them. Loading a bundle runs its code: load trusted
+   * bundles only (the registry's, or your own).
+   */
+  loadCode?: boolean;
 }
 
 const majorOf = (v: unknown): number => {
@@ -360,7 +430,10 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
   if (!estimator || typeof estimator !== 'object' || typeof estimator.kind !== 'string') {
     throw new TasselError('DATA_LOSS', `${where}: estimator is missing or has no kind`);
   }
-  const factory = wrap('estimator', () => findModelFactory(estimator.kind, options.extraFactories ?? []));
+  const codeFactories = options.loadCode === false ? [] : await loadBundleCodeFactories(dir);
+  const factory = wrap('estimator', () =>
+    findModelFactory(estimator.kind, [...(options.extraFactories ?? []), ...codeFactories]),
+  );
   const model = wrap('estimator', () => factory.fromJSON(estimator));
   const expects = model.summary?.().n_features;
   if (typeof expects === 'number' && expects !== transform.width) {
@@ -383,11 +456,13 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     }
   }
 
+  const featureSteps = await loadFeatureSteps(dir, where, json.feature_steps, schema);
   const width = transform.width;
   const encoder = createRecordEncoder(transform);
   const row = new Float64Array(width);
   const label = (p: number): 0 | 1 => (p >= threshold ? 1 : 0);
-  const predictTable = (table: Table): Float64Array => model.predictProba(transformTable(transform, table));
+  const predictTable = (table: Table): Float64Array =>
+    model.predictProba(transformTable(transform, featureSteps ? featureSteps.applyTable(table) : table));
 
   return {
     dir,
@@ -406,6 +481,7 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     signature,
     inputs,
     metrics: (json.metrics as Record<string, unknown>) ?? {},
+    featureSteps,
     predictTable,
     predictRecords(records: RawRecord[], source = 'records'): Prediction[] {
       const result = coerceRecords(records, schema, { policy: 'fail', requireTarget: false });
@@ -419,8 +495,67 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
       return { probability, label: label(probability), padding };
     },
     scoreRecord(record: RawRecord): number {
-      encoder.encode(record, row);
+      encoder.encode(featureSteps ? featureSteps.applyRecord(record) : record, row);
       return model.predictOne(row);
     },
   };
+}
+
+/**
+ * The feature steps of model.json's `feature_steps`, loaded from the bundle's own code/feature_steps/ (never
+ * from the original files) and checked against the sha256 and outputs recorded at training.
+ */
+async function loadFeatureSteps(
+  dir: string,
+  where: string,
+  raw: unknown,
+  schema: DatasetSchema,
+): Promise<FeatureStepRunner | null> {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw)) throw new TasselError('DATA_LOSS', `${where}: feature_steps must be an array`);
+  if (raw.length === 0) return null;
+  const codeDir = resolve(dir, FEATURE_STEPS_CODE_DIR);
+  const steps: FittedFeatureStep[] = [];
+  for (const [i, entry] of raw.entries()) {
+    const e = entry as Record<string, unknown>;
+    const name = typeof e?.name === 'string' ? e.name : `#${i + 1}`;
+    const what = `${where}: feature step "${name}"`;
+    if (typeof e?.module !== 'string') throw new TasselError('DATA_LOSS', `${what} has no module`);
+    const file = resolve(dir, e.module);
+    if (!file.startsWith(codeDir + sep))
+      throw new TasselError('DATA_LOSS', `${what}: module ${e.module} is outside ${FEATURE_STEPS_CODE_DIR}/`);
+    let sha: string;
+    try {
+      sha = fileSha256(file);
+    } catch {
+      throw new TasselError('DATA_LOSS', `${what}: ${e.module} is missing from the bundle`);
+    }
+    if (typeof e.sha256 === 'string' && e.sha256 !== sha)
+      throw new TasselError(
+        'DATA_LOSS',
+        `${what}: ${e.module} does not match the sha256 recorded at training (the bundle's code was changed)`,
+      );
+    let step: Awaited<ReturnType<typeof loadFeatureStepModule>>;
+    try {
+      step = await loadFeatureStepModule(file, 'bundle feature step module');
+    } catch (err) {
+      throw new TasselError('DATA_LOSS', `${what}: ${(err as Error).message}`, { cause: err });
+    }
+    const params = (e.params ?? {}) as Record<string, unknown>;
+    const outputs = resolveStepOutputs(name, step, params);
+    const recorded = Array.isArray(e.outputs)
+      ? (e.outputs as FeatureStepOutput[]).map((o) => `${o?.name}:${o?.kind}`).join(',')
+      : '';
+    if (outputs.map((o) => `${o.name}:${o.kind}`).join(',') !== recorded)
+      throw new TasselError(
+        'DATA_LOSS',
+        `${what}: the module declares outputs ${JSON.stringify(outputs)}, the bundle recorded ${JSON.stringify(e.outputs)}`,
+      );
+    steps.push({ name, step, params, state: e.state ?? null, outputs });
+  }
+  try {
+    return createFeatureStepRunner(schema, steps);
+  } catch (err) {
+    throw new TasselError('DATA_LOSS', `${where}: feature_steps: ${(err as Error).message}`, { cause: err });
+  }
 }

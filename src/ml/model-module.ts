@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../errors.js';
+import { type FeatureStep, isFeatureStep } from '../features/feature-step.js';
 import type { FeaturePreset } from '../features/spec.js';
 import type { ModelFactory } from './model.js';
 
@@ -16,14 +17,10 @@ const isFactory = (x: unknown): x is ModelFactory =>
   typeof (x as ModelFactory).fromJSON === 'function';
 
 /**
- * Load a user's model module (a pipeline candidate, or the code/ of a bundle) (JS, or TS through tsx) and find its ModelFactory: the default export,
- * a `factory` export, or the only exported factory. Throws InputError saying what was found instead.
+ * Imports a user's module (JS, or TS through tsx). Throws InputError naming `what` and the file when it is
+ * missing or does not load.
  */
-export async function loadModelModule(
-  file: string,
-  what = 'model module',
-): Promise<{ factory: ModelFactory; preset?: FeaturePreset }> {
-  let mod: Record<string, unknown>;
+async function importUserModule(file: string, what: string): Promise<Record<string, unknown>> {
   // From compiled JavaScript (the container image) a TypeScript module needs tsx's loader; from the
   // sources it is already registered by bin/tassel.js or the test runner.
   if (/\.[cm]?ts$/.test(file) && import.meta.url.endsWith('.js') && !tsxRegistered.done) {
@@ -32,13 +29,24 @@ export async function loadModelModule(
     tsxRegistered.done = true;
   }
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file))
       throw new InputError(`${what} ${file}: file not found`);
     throw new InputError(`${what} ${file}: cannot be loaded: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * Load a user's model module (a pipeline candidate, or the code/ of a bundle) (JS, or TS through tsx) and find its ModelFactory: the default export,
+ * a `factory` export, or the only exported factory. Throws InputError saying what was found instead.
+ */
+export async function loadModelModule(
+  file: string,
+  what = 'model module',
+): Promise<{ factory: ModelFactory; preset?: FeaturePreset }> {
+  const mod = await importUserModule(file, what);
   const found = [mod.default, mod.factory, ...Object.values(mod)].find(isFactory);
   if (!found)
     throw new InputError(
@@ -67,4 +75,22 @@ export async function loadBundleCodeFactories(bundleDir: string): Promise<ModelF
     factories.push((await loadModelModule(join(bundleDir, 'code', name), 'bundle code module')).factory);
   }
   return factories;
+}
+
+/**
+ * Load a user's feature step module (JS, or TS through tsx) and find its {@link FeatureStep}: the default
+ * export, a `featureStep` export, or the only exported step. Throws InputError saying what was found instead.
+ */
+export async function loadFeatureStepModule(file: string, what = 'feature step module'): Promise<FeatureStep> {
+  const mod = await importUserModule(file, what);
+  const direct = [mod.default, mod.featureStep].find(isFeatureStep);
+  if (direct) return direct;
+  const all = Object.values(mod).filter(isFeatureStep);
+  if (all.length === 1) return all[0]!;
+  throw new InputError(
+    all.length > 1
+      ? `${what} ${file}: exports ${all.length} feature steps; export the one to use as default or \`featureStep\``
+      : `${what} ${file}: exports no FeatureStep (an object with outputs and transform(row, context)) ` +
+          `as default or \`featureStep\`; its exports are: ${Object.keys(mod).join(', ') || '(none)'}`,
+  );
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
@@ -46,6 +46,23 @@ export const CandidateSchema = Type.Object(
           'Feature preset: "linear" (impute, scale, one-hot) or "tree" (raw numbers, NaN kept). Default: tree for gbdt, linear otherwise.',
       }),
     ),
+  },
+  { additionalProperties: false },
+);
+
+export const FeatureStepConfigSchema = Type.Object(
+  {
+    module: Type.String({
+      description:
+        'Path (relative to the config file) of a JS/TS module exporting a FeatureStep (src/features/feature-step.ts) as `default` or `featureStep`.',
+    }),
+    name: Str(
+      'Name of the step in params, tags and errors (default: the module file name); letters, digits, _ . - only.',
+    ),
+    params: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'Parameters passed to the step\'s outputs(), fit() and transform().',
+      default: {},
+    }),
   },
   { additionalProperties: false },
 );
@@ -128,6 +145,11 @@ export const PipelineConfigSchema = Type.Object(
         description: 'Models to train (default: dummy, logistic, and gbdt with a small search).',
       }),
     ),
+    feature_steps: Type.Array(FeatureStepConfigSchema, {
+      default: [],
+      description:
+        'User feature steps applied in order to every record before the feature transform, in training, evaluation, predict and serving alike; fitted on the training split only and stored (code and state) in the bundle.',
+    }),
     gate: Type.Object(
       {
         min_delta: Type.Number({
@@ -187,6 +209,7 @@ export const PipelineConfigSchema = Type.Object(
 
 export type PipelineConfigInput = Static<typeof PipelineConfigSchema>;
 export type CandidateConfig = Static<typeof CandidateSchema>;
+export type FeatureStepConfig = Static<typeof FeatureStepConfigSchema>;
 
 /** A validated config with defaults filled in and paths made absolute. */
 export interface PipelineConfig extends PipelineConfigInput {
@@ -272,6 +295,25 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
       );
     names.add(name);
   }
+  const stepNames = new Set<string>();
+  cfg.feature_steps = cfg.feature_steps.map((s, i) => {
+    const module = abs(s.module);
+    if (!existsSync(module) || !statSync(module).isFile())
+      throw new InputError(`pipeline config: feature_steps[${i}].module: ${s.module}: file not found (${module})`);
+    if (!/\.(?:[cm]?js|[cm]?ts)$/.test(module))
+      throw new InputError(`pipeline config: feature_steps[${i}].module: ${s.module}: expected a .ts or .js module`);
+    const name = featureStepName(s);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name))
+      throw new InputError(
+        `pipeline config: feature_steps[${i}]: name "${name}" may hold only letters, digits, _ . and -; set "name"`,
+      );
+    if (stepNames.has(name))
+      throw new InputError(
+        `pipeline config: feature_steps[${i}]: duplicate name "${name}"; set "name" to tell them apart`,
+      );
+    stepNames.add(name);
+    return { ...s, module, name };
+  });
   return {
     ...cfg,
     baseDir,
@@ -286,6 +328,12 @@ export function candidateName(c: CandidateConfig): string {
   if (c.kind) return c.kind;
   const file = (c.module ?? 'module').split(/[\\/]/).pop() ?? 'module';
   return file.replace(/\.[cm]?[jt]s$/, '');
+}
+
+/** The name of a feature step: its `name`, else the module's file name without extension. */
+export function featureStepName(s: FeatureStepConfig): string {
+  if (s.name !== undefined) return s.name;
+  return (s.module.split(/[\\/]/).pop() ?? 'step').replace(/\.[cm]?[jt]s$/, '');
 }
 
 /** Read a JSON (.json) or YAML (.yaml/.yml, or anything else that parses as YAML) config file. */

@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { type DatasetSchema, schemaToJSON } from '../data/schema.js';
 import type { Table } from '../data/table.js';
 import { TasselError } from '../errors.js';
+import {
+  type FeatureStepRunner,
+  createFeatureStepRunner,
+  fitFeatureSteps,
+} from '../features/feature-step.js';
 import { defaultFeatureSpec } from '../features/spec.js';
 import { type FittedTransform, fitTransform, transformTable } from '../features/transform.js';
 import type { Matrix } from '../ml/matrix.js';
@@ -12,6 +17,12 @@ import { TASSEL_VERSION } from '../version.js';
 import { type Trial, moduleCodeName, resolveTrials } from './candidates.js';
 import type { PipelineConfig } from './config.js';
 import { type PreparedData, prepareData } from './data-step.js';
+import {
+  type ResolvedFeatureStep,
+  bundleFeatureSteps,
+  featureStepLogs,
+  resolveFeatureSteps,
+} from './feature-steps.js';
 import { firstBadProbability } from './evaluate.js';
 import { type GateMetrics, type GateResult, decideGate } from './gate.js';
 import { type ModelOps, createModelOps } from './model-ops.js';
@@ -59,6 +70,8 @@ export interface PipelineResult {
   trials: TrialResult[];
   winner: TrialResult;
   test: BinaryMetrics;
+  /** The winner's P(y=1) for every test row, in test-set order (what the test metrics were computed from). */
+  testProbabilities: Float64Array;
   threshold: number;
   modelName: string;
   version: string;
@@ -98,7 +111,7 @@ function selectionScore(metric: PipelineConfig['selection_metric'], m: BinaryMet
 }
 
 /** The config that determines the model (file locations left out: moving a file changes nothing). */
-function modelRelevantConfig(config: PipelineConfig): unknown {
+function modelRelevantConfig(config: PipelineConfig, steps: readonly ResolvedFeatureStep[]): unknown {
   const {
     data,
     baseDir: _b,
@@ -116,6 +129,12 @@ function modelRelevantConfig(config: PipelineConfig): unknown {
     candidates: config.candidates.map((c) => ({
       ...c,
       module: c.module ? moduleCodeName(c.module) : undefined,
+    })),
+    feature_steps: steps.map((s) => ({
+      name: s.name,
+      module: s.codeName,
+      sha256: s.sha256,
+      params: s.params,
     })),
   };
 }
@@ -240,6 +259,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       () => resolveTrials(config),
       (r) => `${r.trials.length} trials`,
     );
+    const resolvedSteps = config.feature_steps.length
+      ? await step(
+          'load feature steps',
+          () => resolveFeatureSteps(config),
+          (r) => r.map((x) => x.name).join(', '),
+        )
+      : [];
+    const stepLogs = featureStepLogs(resolvedSteps);
 
     await tracking.logBatch(parentId, {
       params: {
@@ -255,8 +282,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         'gate.min_roc_auc': String(config.gate.min_roc_auc),
         'gate.max_log_loss': String(config.gate.max_log_loss),
         'gate.max_ece': String(config.gate.max_ece),
+        ...stepLogs.params,
       },
       tags: {
+        ...stepLogs.tags,
         'tassel.data.sha256': data.sha256[0]!,
         'tassel.data.rows': String(data.rows[0]),
         ...(data.sha256[1]
@@ -291,19 +320,45 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         : []),
     ]);
 
+    // -- feature steps: fitted on the training part only, then applied to every part (the raw tables stay
+    // as they are for the input example, the reference profile and re-scoring production, which has its own)
+    let stepRunner: FeatureStepRunner | null = null;
+    const derived = { train: data.train.table, valid: data.valid.table, test: data.test.table };
+    if (resolvedSteps.length > 0) {
+      stepRunner = await step(
+        'feature steps',
+        async () => {
+          const fitted = await fitFeatureSteps(
+            resolvedSteps,
+            data.train.table,
+            data.modelSchema,
+            data.train.y,
+            config.seed,
+          );
+          const runner = createFeatureStepRunner(data.modelSchema, fitted);
+          derived.train = runner.applyTable(data.train.table, 'training');
+          derived.valid = runner.applyTable(data.valid.table, 'validation');
+          derived.test = runner.applyTable(data.test.table, 'test');
+          return runner;
+        },
+        (r) => `${r.steps.length} step(s) -> ${r.steps.flatMap((x) => x.outputs.map((o) => o.name)).join(', ')}`,
+      );
+    }
+    const featureSchema = stepRunner ? stepRunner.schema : data.modelSchema;
+
     // -- features: one fitted transform per preset, fitted on the training part only
     const features = new Map<string, { ft: FittedTransform; train: Matrix; valid: Matrix; test: Matrix }>();
     for (const preset of [...new Set(trials.map((t) => t.preset))]) {
       await step(
         `features:${preset}`,
         () => {
-          const spec = defaultFeatureSpec(data.modelSchema, { preset });
-          const ft = fitTransform(spec, data.train.table, data.modelSchema);
+          const spec = defaultFeatureSpec(featureSchema, { preset });
+          const ft = fitTransform(spec, derived.train, featureSchema);
           features.set(preset, {
             ft,
-            train: transformTable(ft, data.train.table),
-            valid: transformTable(ft, data.valid.table),
-            test: transformTable(ft, data.test.table),
+            train: transformTable(ft, derived.train),
+            valid: transformTable(ft, derived.valid),
+            test: transformTable(ft, derived.test),
           });
         },
         () => `${features.get(preset)!.ft.width} features`,
@@ -326,7 +381,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         params: {
           model_kind: trial.factory.kind,
           feature_preset: trial.preset,
-          feature_spec: canonicalJson(defaultFeatureSpec(data.modelSchema, { preset: trial.preset })).slice(
+          feature_spec: canonicalJson(defaultFeatureSpec(featureSchema, { preset: trial.preset })).slice(
             0,
             6000,
           ),
@@ -435,7 +490,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     prior /= data.train.y.length;
     const identity = deterministicIdentity({
       dataSha256: data.sha256,
-      config: modelRelevantConfig(config),
+      config: modelRelevantConfig(config, resolvedSteps),
       candidate: { name: best.name, params: best.params },
       seed: config.seed,
     });
@@ -450,6 +505,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           prior,
           inputExample: inputExample(data.test.table, data.modelSchema),
           metrics: { test },
+          ...(stepRunner ? { featureSteps: bundleFeatureSteps(resolvedSteps, stepRunner.steps) } : {}),
         },
         { createdAt: identity.createdAt, modelUuid: identity.modelUuid.replace(/-/g, '') },
       );
@@ -574,6 +630,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
             'tassel.test.ece': String(round6(test.ece)),
             'tassel.data.sha256': data.sha256[0]!,
             ...(best.trial.module ? { 'tassel.code': `code/${moduleCodeName(best.trial.module)}` } : {}),
+            ...(resolvedSteps.length
+              ? { 'tassel.feature_steps': resolvedSteps.map((x) => `${x.name}=code/feature_steps/${x.codeName}`).join(',') }
+              : {}),
           },
           description: `${best.name} from pipeline run ${parentId}`,
         }),
@@ -618,6 +677,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       trials: results.map(({ model: _mm, trial: _tt, ...r }) => r),
       winner,
       test,
+      testProbabilities: evaluated.p,
       threshold,
       modelName: config.model_name,
       version: registered.version,

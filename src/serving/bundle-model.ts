@@ -1,7 +1,7 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
+import type { FeatureStepRunner } from '../features/feature-step.js';
 import { createRecordEncoder, type FittedTransform } from '../features/transform.js';
-import { loadBundleCodeFactories } from '../ml/model-module.js';
 import { loadBundle } from '../ml/bundle.js';
 import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
@@ -19,6 +19,8 @@ export interface ServedModelParts {
   signature?: unknown;
   metrics?: Record<string, number>;
   validatorOptions?: RecordValidatorOptions;
+  /** The bundle's feature steps, run on each record before the encoder (a throw falls back to the prior). */
+  featureSteps?: FeatureStepRunner | null;
 }
 
 /**
@@ -31,6 +33,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   const width = encoder.width;
   const row = new Float64Array(width);
   const model = parts.model;
+  const steps = parts.featureSteps ?? null;
   return {
     identity: parts.identity,
     fallback: false,
@@ -44,7 +47,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
     kind: model.kind,
     validator: createRecordValidator(parts.schema, parts.validatorOptions),
     scoreRecord(record: RawRecord): number {
-      encoder.encode(record, row);
+      encoder.encode(steps === null ? record : steps.applyRecord(record), row);
       return model.predictOne(row);
     },
     scoreVector(vector: Float64Array): number {
@@ -61,10 +64,9 @@ export interface LoadServedBundleOptions {
 
 /** Loads a model bundle folder (MLmodel + model.json) as a servable model; throws for a damaged or unknown one. */
 export async function loadServedBundle(dir: string, options: LoadServedBundleOptions): Promise<ServedModel> {
-  // a custom model the pipeline trained from a user's module travels in the bundle's code/ folder
-  const bundle = await loadBundle(dir, {
-    extraFactories: [...(await loadBundleCodeFactories(dir)), gbdtFactory],
-  });
+  // a custom model or feature steps the pipeline trained from a user's modules travel in the bundle's code/
+  // folder; loadBundle loads them from there
+  const bundle = await loadBundle(dir, { extraFactories: [gbdtFactory] });
   // numeric metrics, nested ones flattened: {test: {roc_auc}} -> "test.roc_auc"
   const metrics: Record<string, number> = {};
   const flatten = (prefix: string, value: unknown, depth: number) => {
@@ -84,5 +86,6 @@ export async function loadServedBundle(dir: string, options: LoadServedBundleOpt
     signature: bundle.signature,
     metrics,
     validatorOptions: options.validatorOptions,
+    featureSteps: bundle.featureSteps,
   });
 }
