@@ -10,9 +10,10 @@ import YAML from 'yaml';
 import { runCli } from '../cli/cli-capture.test-helper.js';
 import { writeCourseCompletionCsv } from '../data/synthetic.js';
 import { InputError } from '../errors.js';
+import { createFeatureStepRunner } from '../features/feature-step.js';
 import { loadBundle } from '../ml/bundle.js';
 import { createServingApp } from '../serving/app.js';
-import { loadServedBundle } from '../serving/bundle-model.js';
+import { createServedModel, loadServedBundle } from '../serving/bundle-model.js';
 import { createModelHolder } from '../serving/model-holder.js';
 import { parsePipelineConfig } from './config.js';
 import { resolveFeatureSteps } from './feature-steps.js';
@@ -196,6 +197,40 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
       await app.close();
     }
 
+    // a step that throws at serving: the record is answered by the prior, marked as a fallback
+    const loaded = await loadBundle(dl);
+    const broken = createServedModel({
+      identity: { name: model, version: r.version, runId: null, uri: 'test' },
+      schema: loaded.schema,
+      transform: loaded.transform,
+      model: loaded.model,
+      threshold: loaded.threshold,
+      prior: loaded.prior,
+      featureSteps: createFeatureStepRunner(loaded.schema, [
+        {
+          name: 'breaks',
+          params: {},
+          state: null,
+          outputs: [{ name: 'x', kind: 'numeric' }],
+          step: {
+            outputs: [{ name: 'x', kind: 'numeric' }],
+            transform: () => {
+              throw new Error('step broke');
+            },
+          },
+        },
+      ]),
+    });
+    const brokenApp = await createServingApp({ holder: createModelHolder(broken), logLevel: 'silent' });
+    try {
+      const res = await brokenApp.inject({ method: 'POST', url: '/predict', payload: records[0]! });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().model.fallback, true);
+      assert.equal(res.json().probability, loaded.prior);
+    } finally {
+      await brokenApp.close();
+    }
+
     // a bundle whose step code was changed after training is refused, not silently scored differently
     const tampered = mkdtempSync(join(dir, 'tampered-'));
     cpSync(dl, tampered, { recursive: true });
@@ -222,6 +257,16 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
     assert.equal(predicted.length, records.length);
     for (let i = 0; i < predicted.length; i++)
       assert.equal(Number(predicted[i]!.probability), r.testProbabilities[i], `predict row ${i + 1}`);
+
+    // reproducible: the same data, config and seed give byte-identical bundle files, step state and code included
+    const again = await runPipeline({ config, tracking, workDir: join(dir, 'work-again') });
+    for (const f of [
+      'model.json',
+      'MLmodel',
+      'code/feature_steps/engagement-step.ts',
+      'code/feature_steps/ratio-step.ts',
+    ])
+      assert.deepEqual(readFileSync(join(again.bundleDir, f)), readFileSync(join(bundleDir, f)), f);
   });
 
   test('a step that throws or returns a bad value fails the run naming the step; nothing is registered', async (t) => {
