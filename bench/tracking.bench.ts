@@ -6,13 +6,16 @@
  * figures on this kind of machine (issue 4): runs/get ~200 req/s p99 160-280 ms, log-batch ~7,000
  * metrics/s. Figures are wall-clock on a shared 2-core machine: compare ratios within one run.
  *
- * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10).
+ * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10); BENCH_ONLY (comma-separated subset
+ * of health,get,batch,search); BENCH_DB (a database path: loaded once and kept, reused by later runs, so
+ * a change can be measured without reloading; log-batch writes to it); BENCH_CPU_PROF (a folder: the
+ * server runs with `node --cpu-prof` and writes its profile there on exit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { createDatabase } from '../src/tracking/sql/database.js';
 import { createSqlTrackingStore } from '../src/tracking/store/sql-tracking-store.js';
@@ -24,8 +27,33 @@ const METRICS = 10;
 const STEPS = 20;
 const PARAMS = 10;
 
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'health,get,batch,search').split(','));
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+
 const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-tracking-'));
-const dbPath = join(dir, 'mlflow.db');
+const dbPath = process.env.BENCH_DB ? resolve(process.env.BENCH_DB) : join(dir, 'mlflow.db');
+
+/** Reuses a kept BENCH_DB database: its experiment and run ids. */
+function reuse(): { experimentId: string; runIds: string[]; seconds: number } | undefined {
+  if (!process.env.BENCH_DB || !existsSync(dbPath)) return undefined;
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const exp = db.prepare("SELECT experiment_id FROM experiments WHERE name = 'bench'").get() as
+      | { experiment_id: number }
+      | undefined;
+    if (!exp) return undefined;
+    const runIds = (
+      db
+        .prepare('SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time')
+        .all(exp.experiment_id) as {
+        run_uuid: string;
+      }[]
+    ).map((r) => r.run_uuid);
+    return { experimentId: String(exp.experiment_id), runIds, seconds: 0 };
+  } finally {
+    db.close();
+  }
+}
 
 /** Creates the schema and experiment through the store, then bulk-loads runs with prepared statements in one transaction. */
 async function load(): Promise<{ experimentId: string; runIds: string[]; seconds: number }> {
@@ -93,6 +121,7 @@ async function startServer(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
     [
+      ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []),
       '--import',
       'tsx',
       'src/cli/main.ts',
@@ -167,95 +196,108 @@ async function main(): Promise<void> {
   console.log(
     `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; load avg ${loadavg()[0].toFixed(2)}`,
   );
-  const loaded = await load();
-  console.log(
-    `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
-  );
+  const kept = reuse();
+  const loaded = kept ?? (await load());
+  if (kept) console.log(`reusing ${dbPath} (${kept.runIds.length} runs)`);
+  else
+    console.log(
+      `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
+    );
   const { url, child } = await startServer();
   try {
     const ids = loaded.runIds;
     let n = 0;
-    const health = await cannon({ url: `${url}/health` });
-    line('GET /health (HTTP floor, reference)', health);
+    let health: Figures | undefined;
+    let get: Figures | undefined;
+    if (ONLY.has('health')) {
+      health = await cannon({ url: `${url}/health` });
+      line('GET /health (HTTP floor, reference)', health);
+    }
 
-    const get = await cannon({
-      url,
-      requests: [
-        {
-          method: 'GET',
-          setupRequest: (req) => ({
-            ...req,
-            path: `/api/2.0/mlflow/runs/get?run_id=${ids[n++ % ids.length]}`,
-          }),
-        },
-      ],
-    });
-    line(
-      'GET runs/get (random run)',
-      get,
-      `target >= 4,000 req/s, p99 < 20 ms; ${(get.rps / 200).toFixed(0)}x MLflow's ~200`,
-    );
+    if (ONLY.has('get')) {
+      get = await cannon({
+        url,
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req) => ({
+              ...req,
+              path: `/api/2.0/mlflow/runs/get?run_id=${ids[n++ % ids.length]}`,
+            }),
+          },
+        ],
+      });
+      line(
+        'GET runs/get (random run)',
+        get,
+        `target >= 4,000 req/s, p99 < 20 ms; ${(get.rps / 200).toFixed(0)}x MLflow's ~200`,
+      );
+    }
 
-    const bodies = Array.from({ length: 64 }, (_, b) =>
-      JSON.stringify({
-        run_id: ids[(b * 131) % ids.length],
-        metrics: Array.from({ length: 1000 }, (_, i) => ({
-          key: `bench_m${i % 10}`,
-          value: Math.sin(i + b),
-          timestamp: 1_700_000_100_000 + i,
-          step: 100 + Math.floor(i / 10),
-        })),
-      }),
-    );
-    let k = 0;
-    const batch = await cannon({
-      url,
-      requests: [
-        {
-          method: 'POST',
-          path: '/api/2.0/mlflow/runs/log-batch',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }),
-        },
-      ],
-    });
-    const metricsPerSecond = batch.rps * 1000;
-    line(
-      'POST runs/log-batch (1,000 metrics/call)',
-      batch,
-      `${Math.round(metricsPerSecond).toLocaleString('en-US')} metrics/s (target >= 70,000; ${(metricsPerSecond / 7000).toFixed(1)}x MLflow's ~7,000)`,
-    );
+    if (ONLY.has('batch')) {
+      const bodies = Array.from({ length: 64 }, (_, b) =>
+        JSON.stringify({
+          run_id: ids[(b * 131) % ids.length],
+          metrics: Array.from({ length: 1000 }, (_, i) => ({
+            key: `bench_m${i % 10}`,
+            value: Math.sin(i + b),
+            timestamp: 1_700_000_100_000 + i,
+            step: 100 + Math.floor(i / 10),
+          })),
+        }),
+      );
+      let k = 0;
+      const batch = await cannon({
+        url,
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/2.0/mlflow/runs/log-batch',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }),
+          },
+        ],
+      });
+      const metricsPerSecond = batch.rps * 1000;
+      line(
+        'POST runs/log-batch (1,000 metrics/call)',
+        batch,
+        `${Math.round(metricsPerSecond).toLocaleString('en-US')} metrics/s (target >= 70,000; ${(metricsPerSecond / 7000).toFixed(1)}x MLflow's ~7,000)`,
+      );
+    }
 
-    const search = JSON.stringify({
-      experiment_ids: [loaded.experimentId],
-      filter: "metrics.m0 > 0.5 AND params.p0 = 'a'",
-      order_by: ['metrics.m1 DESC'],
-      max_results: 100,
-    });
-    const searchFigures = await cannon({
-      url: `${url}/api/2.0/mlflow/runs/search`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: search,
-    });
-    line('POST runs/search (metric+param filter, order_by)', searchFigures, 'target p99 < 100 ms');
-    const searchOne = await cannon({
-      url: `${url}/api/2.0/mlflow/runs/search`,
-      connections: 1,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: search,
-    });
-    line('POST runs/search, 1 connection', searchOne);
-    const check = await fetch(`${url}/api/2.0/mlflow/runs/search`, { method: 'POST', body: search }).then(
-      (r) => r.json(),
-    );
-    console.log(
-      `search returns ${(check as { runs: unknown[] }).runs.length} runs per page (max_results 100) of ~${Math.round(RUNS / 8)} matching`,
-    );
-    console.log(
-      `runs/get vs /health floor: ${((get.rps / health.rps) * 100).toFixed(0)}%; load avg ${loadavg()[0].toFixed(2)}`,
-    );
+    if (ONLY.has('search')) {
+      const search = JSON.stringify({
+        experiment_ids: [loaded.experimentId],
+        filter: "metrics.m0 > 0.5 AND params.p0 = 'a'",
+        order_by: ['metrics.m1 DESC'],
+        max_results: 100,
+      });
+      const searchFigures = await cannon({
+        url: `${url}/api/2.0/mlflow/runs/search`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: search,
+      });
+      line('POST runs/search (metric+param filter, order_by)', searchFigures, 'target p99 < 100 ms');
+      const searchOne = await cannon({
+        url: `${url}/api/2.0/mlflow/runs/search`,
+        connections: 1,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: search,
+      });
+      line('POST runs/search, 1 connection', searchOne);
+      const check = await fetch(`${url}/api/2.0/mlflow/runs/search`, { method: 'POST', body: search }).then(
+        (r) => r.json(),
+      );
+      console.log(
+        `search returns ${(check as { runs: unknown[] }).runs.length} runs per page (max_results 100) of ~${Math.round(RUNS / 8)} matching`,
+      );
+    }
+    if (health && get)
+      console.log(`runs/get vs /health floor: ${((get.rps / health.rps) * 100).toFixed(0)}%`);
+    console.log(`load avg ${loadavg()[0].toFixed(2)}`);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -95,7 +95,9 @@ export function normalizeRun(raw: Record<string, unknown>): Run {
   const info = (raw.info ?? {}) as Record<string, unknown>;
   const data = (raw.data ?? {}) as Record<string, unknown>;
   const inputs = (raw.inputs ?? {}) as Record<string, unknown>;
-  return {
+  const outputs = (raw.outputs as { model_outputs?: Array<Record<string, unknown>> } | undefined)
+    ?.model_outputs;
+  const run: Run = {
     info: normalizeRunInfo(info),
     data: {
       metrics: ((data.metrics as Record<string, unknown>[]) ?? []).map(metricIn),
@@ -109,6 +111,12 @@ export function normalizeRun(raw: Record<string, unknown>): Run {
       })),
     },
   };
+  // MLflow 3 servers send outputs only for runs that recorded logged models (runs/outputs).
+  if (outputs?.length)
+    run.outputs = {
+      model_outputs: outputs.map((o) => ({ model_id: String(o.model_id), step: num(o.step ?? 0) })),
+    };
+  return run;
 }
 
 function normalizeRunInfo(info: Record<string, unknown>): RunInfo {

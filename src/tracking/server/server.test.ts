@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createRegistryClient } from '../client/registry-client.js';
 import { createTrackingClient } from '../client/tracking-client.js';
 import { runTrackingStoreContract } from '../store/contract.js';
 import { type RunningTrackingServer, startTrackingServer } from './start.js';
@@ -42,7 +43,11 @@ runTrackingStoreContract('REST client against a running server', async () => {
     artifactsDestination: `file://${join(dir, 'contract-artifacts')}`,
     port: 0,
   });
-  return { store: createTrackingClient({ trackingUri: server.url, maxRetries: 0 }), close: server.close };
+  return {
+    store: createTrackingClient({ trackingUri: server.url, maxRetries: 0 }),
+    registry: createRegistryClient({ trackingUri: server.url, maxRetries: 0 }),
+    close: server.close,
+  };
 });
 
 describe('tracking server over HTTP', () => {

@@ -178,6 +178,11 @@ const RunOut = Type.Object({
       }),
     ),
   }),
+  outputs: Type.Optional(
+    Type.Object({
+      model_outputs: Type.Array(Type.Object({ model_id: Type.String(), step: Type.Integer() })),
+    }),
+  ),
 });
 const Empty = Type.Object({});
 

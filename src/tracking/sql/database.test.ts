@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { TasselError } from '../../errors.js';
 import { createDatabase, redactUri, sqlitePathOf } from './database.js';
 import { appliedMigrations, migrate, type Migration } from './migrate.js';
+import { trackingSchemaV1 } from './migrations/001-tracking-schema.js';
 import { ALL_MIGRATIONS } from './migrations/index.js';
 import { inTransaction } from './transaction.js';
 
@@ -42,7 +43,7 @@ describe('createDatabase', () => {
       assert.equal(second.applied.length, 0);
       assert.deepEqual(
         (await appliedMigrations(database)).filter((m) => m.module === 'tracking').map((m) => m.version),
-        [1],
+        [1, 2],
       );
       const insert = (trx: typeof database.db) =>
         trx
@@ -79,6 +80,62 @@ describe('createDatabase', () => {
         names.map((r) => r.name),
         ['x'],
       );
+    } finally {
+      await database.close();
+    }
+  });
+
+  test('tracking v2 keeps the rows of a v1 database and clusters params, tags and latest_metrics', async () => {
+    const database = await createDatabase(`sqlite:///${join(dir, 'v1.db')}`);
+    try {
+      await migrate(database, [trackingSchemaV1]);
+      await sql`INSERT INTO experiments (experiment_id, name, creation_time, last_update_time) VALUES (7, 'e', 1, 1)`.execute(
+        database.db,
+      );
+      for (const run of ['r1', 'r2']) {
+        await sql`INSERT INTO runs (run_uuid, experiment_id, status, start_time) VALUES (${run}, 7, 'RUNNING', 1)`.execute(
+          database.db,
+        );
+        await sql`INSERT INTO params (run_uuid, key, value) VALUES (${run}, 'lr', ${`${run}-0.1`}), (${run}, 'a', 'x')`.execute(
+          database.db,
+        );
+        await sql`INSERT INTO tags (run_uuid, key, value) VALUES (${run}, 't', NULL)`.execute(database.db);
+        await sql`INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan)
+          VALUES (${run}, 'acc', 0.123456789012345678, 1700000000000, 9, 0)`.execute(database.db);
+      }
+      const dump = async () => ({
+        params: (await sql`SELECT * FROM params ORDER BY run_uuid, key`.execute(database.db)).rows,
+        tags: (await sql`SELECT * FROM tags ORDER BY run_uuid, key`.execute(database.db)).rows,
+        latest: (await sql`SELECT * FROM latest_metrics ORDER BY run_uuid, key`.execute(database.db)).rows,
+      });
+      const before = await dump();
+      assert.equal(before.params.length, 4);
+      const result = await migrate(database, ALL_MIGRATIONS);
+      assert.ok(result.applied.some((m) => m.module === 'tracking' && m.version === 2));
+      assert.deepEqual(await dump(), before);
+      const ddl = await sql<{ name: string; sql: string }>`SELECT name, sql FROM sqlite_master
+        WHERE type = 'table' AND name IN ('params', 'tags', 'latest_metrics') ORDER BY name`.execute(
+        database.db,
+      );
+      assert.deepEqual(
+        ddl.rows.map((r) => [r.name, /WITHOUT ROWID/.test(r.sql)]),
+        [
+          ['latest_metrics', true],
+          ['params', true],
+          ['tags', true],
+        ],
+      );
+      // The (key, value) index now covers run_uuid: a filter reads the index alone.
+      const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN
+        SELECT run_uuid FROM latest_metrics WHERE key = 'acc' AND value > 0.1`.execute(database.db);
+      assert.match(plan.rows.map((r) => r.detail).join(' '), /COVERING INDEX latest_metrics_key_value/);
+      // Foreign keys still hold: a param of an unknown run is refused, and deleting a run cascades.
+      await assert.rejects(
+        sql`INSERT INTO params (run_uuid, key, value) VALUES ('nope', 'k', 'v')`.execute(database.db),
+      );
+      await sql`DELETE FROM runs WHERE run_uuid = 'r1'`.execute(database.db);
+      const left = await dump();
+      assert.deepEqual([left.params.length, left.tags.length, left.latest.length], [2, 1, 1]);
     } finally {
       await database.close();
     }

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ErrorCode, TasselError } from '../../errors.js';
+import type { RegistryStore } from '../registry/store.js';
 import type { Run, TrackingStore } from './types.js';
 
 /** What a contract run needs: a store and how to dispose of it. */
 export interface ContractStore {
   store: TrackingStore;
+  /**
+   * The registry beside the store (logged models and `runs/outputs`), to check that runs carry their
+   * model outputs; the outputs test is skipped without it.
+   */
+  registry?: Pick<RegistryStore, 'createLoggedModel' | 'logOutputs'>;
   close(): Promise<void>;
 }
 
@@ -392,6 +398,121 @@ export function runTrackingStoreContract(
       assert.deepEqual(
         found.runs.map((r) => r.info.run_id),
         [runId],
+      );
+    });
+
+    test('a run reads back whole, exact and in key order through runs/get and runs/search', async () => {
+      const expId = await store.createExperiment({ name: uname('whole') });
+      const run = await store.createRun({
+        experiment_id: expId,
+        start_time: 1_700_000_000_123,
+        tags: [
+          { key: 'zone', value: 'é😀 "quoted" \\ line\nbreak' },
+          { key: 'empty', value: '' },
+        ],
+      });
+      const runId = run.info.run_id;
+      const values = [0.1 + 0.2, 1 / 3, 1e-300, 123456789.12345679, -2.5e-7, 42];
+      await store.logBatch({
+        run_id: runId,
+        metrics: ['zeta', 'alpha', 'mid', 'beta', 'omega', 'gamma'].map((key, i) => ({
+          key,
+          value: values[i],
+          timestamp: 1_700_000_000_000 + i,
+          step: 10 * i,
+        })),
+        params: ['zeta', 'alpha', 'mid', 'beta'].map((key) => ({ key, value: `${key}-value` })),
+      });
+      const other = await store.createRun({ experiment_id: expId, start_time: 1 });
+      await store.logInputs(other.info.run_id, [
+        {
+          tags: [
+            { key: 'zz', value: '1' },
+            { key: 'aa', value: '2' },
+          ],
+          dataset: { name: 'test-set', digest: 'd2', source_type: 'local', source: 's' },
+        },
+        {
+          tags: [],
+          dataset: { name: 'a-train', digest: 'd1', source_type: 'local', source: 's', profile: 'p' },
+        },
+      ]);
+
+      const got = await store.getRun(runId);
+      assert.deepEqual(
+        got.data.params.map((p) => p.key),
+        ['alpha', 'beta', 'mid', 'zeta'],
+      );
+      assert.deepEqual(
+        got.data.metrics,
+        ['alpha', 'beta', 'gamma', 'mid', 'omega', 'zeta'].map((key) => {
+          const i = ['zeta', 'alpha', 'mid', 'beta', 'omega', 'gamma'].indexOf(key);
+          return { key, value: values[i], timestamp: 1_700_000_000_000 + i, step: 10 * i };
+        }),
+      );
+      assert.deepEqual(got.data.tags, [
+        { key: 'empty', value: '' },
+        { key: 'mlflow.runName', value: run.info.run_name },
+        { key: 'zone', value: 'é😀 "quoted" \\ line\nbreak' },
+      ]);
+      assert.equal(got.info.start_time, 1_700_000_000_123);
+      assert.equal('outputs' in got, false, 'a run without model outputs has no outputs field');
+      const otherRun = await store.getRun(other.info.run_id);
+      assert.deepEqual(otherRun.inputs.dataset_inputs, [
+        {
+          tags: [],
+          dataset: { name: 'a-train', digest: 'd1', source_type: 'local', source: 's', profile: 'p' },
+        },
+        {
+          tags: [
+            { key: 'aa', value: '2' },
+            { key: 'zz', value: '1' },
+          ],
+          dataset: { name: 'test-set', digest: 'd2', source_type: 'local', source: 's' },
+        },
+      ]);
+
+      const page = await store.searchRuns({
+        experiment_ids: [expId],
+        order_by: ['attributes.start_time DESC'],
+      });
+      assert.deepEqual(page.runs, [got, otherRun]);
+    });
+
+    test('runs carry their model outputs (MLflow 3 runs/outputs) in runs/get and runs/search', async (t) => {
+      const registry = ctx.registry;
+      if (!registry) {
+        t.skip('no registry beside this store');
+        return;
+      }
+      const expId = await store.createExperiment({ name: uname('outputs') });
+      const runId = (await store.createRun({ experiment_id: expId })).info.run_id;
+      const plain = (await store.createRun({ experiment_id: expId })).info.run_id;
+      const m1 = await registry.createLoggedModel({ experiment_id: expId, name: 'm1', source_run_id: runId });
+      const m2 = await registry.createLoggedModel({ experiment_id: expId, name: 'm2', source_run_id: runId });
+      await registry.logOutputs(runId, [
+        { model_id: m2.info.model_id, step: 7 },
+        { model_id: m1.info.model_id, step: 0 },
+      ]);
+      const expected = {
+        model_outputs: [
+          { model_id: m1.info.model_id, step: 0 },
+          { model_id: m2.info.model_id, step: 7 },
+        ].sort((a, b) => (a.model_id < b.model_id ? -1 : 1)),
+      };
+      const run = await store.getRun(runId);
+      assert.deepEqual(run.outputs, expected);
+      const found = await store.searchRuns({
+        experiment_ids: [expId],
+        filter: `attributes.run_id = '${runId}'`,
+      });
+      assert.deepEqual(found.runs[0].outputs, expected);
+      assert.equal('outputs' in (await store.getRun(plain)), false);
+      // Logging the same model again updates its step.
+      await registry.logOutputs(runId, [{ model_id: m1.info.model_id, step: 3 }]);
+      assert.deepEqual(
+        (await store.getRun(runId)).outputs?.model_outputs.find((o) => o.model_id === m1.info.model_id),
+        { model_id: m1.info.model_id, step: 3 },
       );
     });
 

@@ -1,3 +1,4 @@
+import { createSqlRegistryStore } from '../registry/sql-store.js';
 import { createDatabase } from '../sql/database.js';
 import { runTrackingStoreContract } from './contract.js';
 import { createSqlTrackingStore } from './sql-tracking-store.js';
@@ -5,5 +6,10 @@ import { createSqlTrackingStore } from './sql-tracking-store.js';
 runTrackingStoreContract('SQLite (in memory)', async () => {
   const database = await createDatabase('sqlite:///:memory:');
   const store = await createSqlTrackingStore({ database, defaultArtifactRoot: 'mlflow-artifacts:/' });
-  return { store, close: () => database.close() };
+  const registry = createSqlRegistryStore({
+    db: database.db,
+    dialect: database.dialect,
+    getExperiment: (id) => store.getExperiment(id),
+  });
+  return { store, registry, close: () => database.close() };
 });

@@ -72,10 +72,18 @@ export interface RunData {
   tags: KeyValue[];
 }
 
+/** A logged model recorded as an output of a run (MLflow 3's ModelOutput, through `runs/outputs`). */
+export interface ModelOutput {
+  model_id: string;
+  step: number;
+}
+
 export interface Run {
   info: RunInfo;
   data: RunData;
   inputs: { dataset_inputs: DatasetInput[] };
+  /** MLflow 3's RunOutputs: present only when the run has recorded outputs. */
+  outputs?: { model_outputs: ModelOutput[] };
 }
 
 export interface CreateExperimentRequest {

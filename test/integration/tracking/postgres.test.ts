@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { createSqlRegistryStore } from '../../../src/tracking/registry/sql-store.js';
 import { checkConcurrentLogBatch } from '../../../src/tracking/server/concurrency-check.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
 import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
@@ -36,8 +37,14 @@ runTrackingStoreContract(
     const schema = schemaName('contract');
     const database = await createDatabase(PG_URI, { schema });
     const store = await createSqlTrackingStore({ database, defaultArtifactRoot: 's3://bucket/prefix' });
+    const registry = createSqlRegistryStore({
+      db: database.db,
+      dialect: database.dialect,
+      getExperiment: (id) => store.getExperiment(id),
+    });
     return {
       store,
+      registry,
       close: async () => {
         await dropPostgresSchema(database, schema);
         await database.close();
