@@ -6,9 +6,6 @@ import { type FeatureStep, isFeatureStep } from '../features/feature-step.js';
 import type { FeaturePreset } from '../features/spec.js';
 import type { ModelFactory } from './model.js';
 
-/** Whether this process registered tsx for TypeScript candidate modules (once per process). */
-const tsxRegistered = { done: false };
-
 const isFactory = (x: unknown): x is ModelFactory =>
   !!x &&
   typeof x === 'object' &&
@@ -21,14 +18,17 @@ const isFactory = (x: unknown): x is ModelFactory =>
  * missing or does not load.
  */
 async function importUserModule(file: string, what: string): Promise<Record<string, unknown>> {
-  // From compiled JavaScript (the container image) a TypeScript module needs tsx's loader; from the
-  // sources it is already registered by bin/tassel.js or the test runner.
-  if (/\.[cm]?ts$/.test(file) && import.meta.url.endsWith('.js') && !tsxRegistered.done) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    tsxRegistered.done = true;
-  }
   try {
+    // TypeScript through tsx's scoped loader: it treats the file as ESM wherever it lives (a bundle downloaded
+    // to a temp folder, a project without "type": "module"), where a plain import under the global hook fails
+    // with ERR_REQUIRE_CYCLE_MODULE, and it works from compiled JavaScript (the container image) too.
+    if (/\.[cm]?ts$/.test(file)) {
+      const { tsImport } = await import('tsx/esm/api');
+      const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+      // outside a "type": "module" package tsx compiles the file to CommonJS: its exports are `default`
+      const inner = mod.default as Record<string, unknown> | undefined;
+      return inner && typeof inner === 'object' && inner.__esModule === true ? inner : mod;
+    }
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

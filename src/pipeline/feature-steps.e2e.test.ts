@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -7,15 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import YAML from 'yaml';
-import { runCli } from '../cli/cli-capture.test-helper.js';
 import { writeCourseCompletionCsv } from '../data/synthetic.js';
 import { InputError } from '../errors.js';
-import { createFeatureStepRunner } from '../features/feature-step.js';
+import { createFeatureStepRunner, isFeatureStep } from '../features/feature-step.js';
+import engagementExample from '../../examples/feature-steps/features/engagement.js';
 import { loadBundle } from '../ml/bundle.js';
 import { createServingApp } from '../serving/app.js';
 import { createServedModel, loadServedBundle } from '../serving/bundle-model.js';
 import { createModelHolder } from '../serving/model-holder.js';
-import { parsePipelineConfig } from './config.js';
+import { loadPipelineConfig, parsePipelineConfig } from './config.js';
 import { resolveFeatureSteps } from './feature-steps.js';
 import { runPipeline } from './runner.js';
 import { openTestTrackingServer } from './test-server.js';
@@ -28,6 +29,7 @@ import { createClientTracking } from './tracking-client-adapter.js';
  */
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tassel-feature-steps-'));
 let server: Awaited<ReturnType<typeof openTestTrackingServer>>;
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -82,6 +84,15 @@ describe('feature step config', () => {
     // the default name is the module's file name
     const named = parsePipelineConfig({ ...base, feature_steps: [{ module: steps[0]!.module }] }, dir);
     assert.equal(named.feature_steps[0]!.name, 'engagement-step');
+  });
+
+  test("the example's config names its step module, which exports a FeatureStep", async () => {
+    assert.ok(isFeatureStep(engagementExample));
+    const cfg = loadPipelineConfig(join(repo, 'examples', 'feature-steps', 'pipeline.yaml'));
+    const [resolved] = await resolveFeatureSteps(cfg);
+    assert.equal(resolved!.name, 'engagement');
+    assert.equal(resolved!.module, join(repo, 'examples', 'feature-steps', 'features', 'engagement.ts'));
+    assert.deepEqual(resolved!.params, { bands: 4 });
   });
 
   test('a module without a FeatureStep export is refused with what it exports', async () => {
@@ -240,19 +251,25 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
     );
     await assert.rejects(loadBundle(tampered), /per_day.*does not match the sha256 recorded at training/);
 
-    // tassel predict on the downloaded bundle, from the same CSV
+    // tassel predict on the downloaded bundle (a temp folder outside any package), from the same CSV, through
+    // the real entry point in its own process: the bundle's TypeScript step loads there too
     const out = join(dir, 'predictions.csv');
-    const cli = await runCli(
-      'predict',
-      '--model',
-      dl,
-      '--data',
-      join(dir, 'test.csv'),
-      '--out',
-      out,
-      '--quiet',
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(repo, 'bin', 'tassel.js'),
+        'predict',
+        '--model',
+        dl,
+        '--data',
+        join(dir, 'test.csv'),
+        '--out',
+        out,
+        '--quiet',
+      ],
+      { encoding: 'utf8', cwd: dir },
     );
-    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.status, 0, cli.stderr);
     const predicted = parseCsv(readFileSync(out), { columns: true }) as Array<{ probability: string }>;
     assert.equal(predicted.length, records.length);
     for (let i = 0; i < predicted.length; i++)
