@@ -277,6 +277,8 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
 
     // reproducible: the same data, config and seed give byte-identical bundle files, step state and code included
     const again = await runPipeline({ config, tracking, workDir: join(dir, 'work-again') });
+    // the gate re-scored production (the first bundle, steps loaded from its code/) on the same test rows
+    assert.equal(again.production?.metrics?.roc_auc, r.test.roc_auc, again.gate.reasons.join('\n'));
     for (const f of [
       'model.json',
       'MLmodel',
