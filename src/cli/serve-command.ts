@@ -34,6 +34,7 @@ interface ServeFlags {
   batchCap: number;
   bodyLimit: number;
   failReadyOnFallback?: boolean;
+  fastLane: boolean;
   allowUnknownFields?: boolean;
   fallbackPrior?: number;
   predictionLog?: string;
@@ -102,6 +103,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     batchCap: flags.batchCap,
     bodyLimit: flags.bodyLimit,
     failReadyOnFallback: flags.failReadyOnFallback,
+    fastLane: flags.fastLane,
     allowUnknownFields: flags.allowUnknownFields,
     fallbackPrior: flags.fallbackPrior,
     predictionLog: flags.predictionLog
@@ -161,6 +163,10 @@ export function register(program: Command): void {
     .option(
       '--fail-ready-on-fallback',
       'answer /health/ready with 503 (not 200) while the fallback model serves',
+    )
+    .option(
+      '--no-fast-lane',
+      'send single-record POST /predict through the full Fastify pipeline too (same answers, more CPU per request)',
     )
     .option(
       '--allow-unknown-fields',

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -12,6 +13,7 @@ import type { RawRecord } from '../data/table.js';
 import { errorBody, InputError, isTasselError, TasselError } from '../errors.js';
 import { TASSEL_VERSION } from '../version.js';
 import { createFallbackModel } from './fallback.js';
+import { createPredictFastLane, type FastLane } from './fast-lane.js';
 import { createServingMetrics, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { PredictionLog } from './prediction-log.js';
@@ -54,6 +56,12 @@ export interface ServingAppOptions {
   requestTimeoutMs?: number;
   /** Keep-alive timeout (ms); default 72 s (longer than typical load balancers' 60 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Answer the happy path of single-record POST /predict straight from Node's HTTP server, ahead of Fastify's
+   * routing (same bytes, headers and metrics; see fast-lane.ts). Default true; false sends every request
+   * through Fastify. Only affects a listening server: app.inject() always goes through Fastify.
+   */
+  fastLane?: boolean;
 }
 
 const JSON_ERROR = { 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse };
@@ -135,16 +143,37 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   const predictionLog = options.predictionLog ?? null;
   const failReadyOnFallback = options.failReadyOnFallback ?? false;
 
+  const bodyLimit = options.bodyLimit ?? 5 * 1024 * 1024;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 72_000;
+  // set once the routes exist; the server factory below runs before they do
+  let fastLane: FastLane | null = null;
+  let closing = false;
+
   const app = Fastify({
+    ...(options.fastLane === false
+      ? {}
+      : {
+          serverFactory: (handler: (req: never, res: never) => void) => {
+            const server: Server = createServer((req, res) => {
+              if (fastLane === null || !fastLane(req, res)) handler(req as never, res as never);
+            });
+            // what Fastify sets on the servers it creates itself
+            server.keepAliveTimeout = keepAliveTimeout;
+            server.requestTimeout = requestTimeout;
+            server.setTimeout(0);
+            return server;
+          },
+        }),
     ...(options.logger
       ? { loggerInstance: options.logger }
       : { logger: { level: options.logLevel ?? 'warn' } }),
     // the app logger itself, not a pino child per request: requests are not logged below warn anyway
     childLoggerFactory: (logger) => logger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
+    bodyLimit,
+    requestTimeout,
+    keepAliveTimeout,
     return503OnClosing: true,
     ajv: {
       customOptions: {
@@ -161,6 +190,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   const unsubscribe = holder.onSwap((next) => metrics.setModel(next));
   app.addHook('onClose', async () => {
     unsubscribe();
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
 
   // each route gets its own onResponse hook with its metrics recorder bound at registration
@@ -314,6 +347,16 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     return { predictions, used: fallbackUsed ?? model };
   };
 
+  /** /predict for one record the model's validator accepted (shared by the route and the fast lane). */
+  const predictValidRecord = (model: ServedModel, body: Record<string, unknown>) => {
+    const { p, used } = scoreRecord(model, body as RawRecord);
+    const label = p >= used.threshold ? 1 : 0;
+    metrics.countPredictions(label, used.fallback);
+    const out = { probability: p, label, threshold: used.threshold, model: refOf(used) };
+    logPrediction('/predict', used, body, out);
+    return out;
+  };
+
   app.post(
     '/predict',
     {
@@ -345,14 +388,25 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
       }
       const problem = model.validator.check(body);
       if (problem !== null) throw new InputError(problem);
-      const { p, used } = scoreRecord(model, body);
-      const label = p >= used.threshold ? 1 : 0;
-      metrics.countPredictions(label, used.fallback);
-      const out = { probability: p, label, threshold: used.threshold, model: refOf(used) };
-      logPrediction('/predict', used, body, out);
-      return out;
+      return predictValidRecord(model, body);
     },
   );
+
+  if (options.fastLane !== false) {
+    const recorder = metrics.routeRecorder('/predict', 'POST');
+    fastLane = createPredictFastLane({
+      bodyLimit,
+      recorder,
+      isClosing: () => closing,
+      predict(body) {
+        const model = holder.current;
+        if (model === null || model.validator.check(body) !== null) return null;
+        return predictValidRecord(model, body);
+      },
+      replay: (request, body) =>
+        app.inject({ method: 'POST', url: '/predict', headers: request.headers, payload: body }),
+    });
+  }
 
   app.post(
     '/predict/batch',

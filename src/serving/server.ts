@@ -23,6 +23,8 @@ export interface ServeOptions {
   batchCap?: number;
   bodyLimit?: number;
   failReadyOnFallback?: boolean;
+  /** Serve single-record /predict from the HTTP server's fast lane (default true; see ServingAppOptions). */
+  fastLane?: boolean;
   allowUnknownFields?: boolean;
   /** Class prior for the fallback when nothing better is known. */
   fallbackPrior?: number;
@@ -96,6 +98,7 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     batchCap: options.batchCap,
     bodyLimit: options.bodyLimit,
     failReadyOnFallback: options.failReadyOnFallback,
+    fastLane: options.fastLane,
     logLevel: options.logLevel,
     predictionLog,
   });

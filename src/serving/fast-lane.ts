@@ -1,0 +1,140 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parse as secureJsonParse } from 'secure-json-parse';
+import type { RouteRecorder } from './metrics.js';
+
+/** What the fast lane hands back to the full app: a request it read but does not answer itself. */
+export interface ReplayedResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  rawPayload: Buffer;
+}
+
+/** Options of {@link createPredictFastLane}. */
+export interface PredictFastLaneOptions {
+  /** Most bytes in a request body (the app's bodyLimit); a longer request is left to the app, which answers 413. */
+  bodyLimit: number;
+  /**
+   * Scores one record body exactly as the Fastify route does (the same function) and returns the response
+   * object, or `null` when the record is not on the happy path (validation problem, no model yet): the lane then
+   * replays it through the app, which answers the error. Must not count or log anything before it succeeds.
+   */
+  predict(body: Record<string, unknown>): object | null;
+  /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
+  recorder: RouteRecorder;
+  /** Runs a request the lane read through the full Fastify app (app.inject) and gives its response. */
+  replay(request: IncomingMessage, body: Buffer): Promise<ReplayedResponse>;
+  /** True once the app is closing: the lane then leaves every request to the app (which answers 503). */
+  isClosing(): boolean;
+}
+
+/** Handles a request when it can (returns true), else leaves it untouched for Fastify (returns false). */
+export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+const JSON_CONTENT_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
+const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+/**
+ * The single-record `POST /predict` hot path, served straight from Node's HTTP server ahead of Fastify's
+ * routing. Why: for one small JSON record, Fastify's per-request machinery (request/reply objects, hooks, the
+ * content-type parser, the serializer) costs as much CPU as validation, encoding and scoring together; skipping
+ * it on the happy path is what keeps the service near a bare route's throughput.
+ *
+ * Only the happy path runs here: a JSON body with a Content-Length under the limit, holding one object of scalar
+ * fields that the model's validator accepts. Anything else (another route or method, a query string, chunked
+ * bodies, other content types, malformed or poisoned JSON, vector requests, validation errors, no model yet,
+ * a closing app) goes through the Fastify route itself, so errors, limits and their metrics stay exactly the
+ * route's. The lane answers with the same bytes and headers the route would (checked by an agreement test) and
+ * records the same request metrics.
+ */
+export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
+  const { bodyLimit, predict, recorder, replay, isClosing } = options;
+
+  const sendReplay = (request: IncomingMessage, response: ServerResponse, body: Buffer) => {
+    replay(request, body).then(
+      (r) => {
+        const headers: Record<string, string | string[] | number> = {};
+        for (const [k, v] of Object.entries(r.headers)) {
+          if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
+        }
+        response.writeHead(r.statusCode, headers);
+        response.end(r.rawPayload);
+      },
+      () => {
+        // app.inject only rejects when the app itself is broken; never leave the client hanging
+        const payload = '{"error_code":"INTERNAL_ERROR","message":"the request could not be processed"}';
+        response.writeHead(500, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(payload),
+        });
+        response.end(payload);
+      },
+    );
+  };
+
+  const answer = (request: IncomingMessage, response: ServerResponse, raw: Buffer, started: number) => {
+    let out: object | null = null;
+    if (raw.length > 0) {
+      let body: unknown;
+      try {
+        body = secureJsonParse(raw, undefined, PARSE_OPTIONS);
+      } catch {
+        body = undefined;
+      }
+      if (isScalarRecord(body)) out = predict(body);
+    }
+    if (out === null) {
+      sendReplay(request, response, raw);
+      return;
+    }
+    const payload = JSON.stringify(out);
+    response.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(payload),
+    });
+    response.end(payload);
+    recorder.observe(200, (performance.now() - started) / 1000);
+  };
+
+  return (request, response) => {
+    if (request.method !== 'POST' || request.url !== '/predict') return false;
+    const headers = request.headers;
+    const type = headers['content-type'];
+    if (type === undefined || !JSON_CONTENT_TYPES.has(type.toLowerCase())) return false;
+    const declared = headers['content-length'];
+    if (declared === undefined || headers['transfer-encoding'] !== undefined) return false;
+    const length = Number(declared);
+    if (!(length >= 0 && length <= bodyLimit) || isClosing()) return false;
+
+    const started = performance.now();
+    let first: Buffer | null = null;
+    let chunks: Buffer[] | null = null;
+    request.on('data', (chunk: Buffer) => {
+      if (first === null) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    });
+    request.on('end', () => {
+      const raw = chunks !== null ? Buffer.concat(chunks) : (first ?? Buffer.alloc(0));
+      try {
+        answer(request, response, raw, started);
+      } catch {
+        // predict() is meant not to throw; if it does, the route answers (and reports) whatever it was
+        if (!response.headersSent) sendReplay(request, response, raw);
+      }
+    });
+    request.on('error', () => response.destroy());
+    return true;
+  };
+}
+
+/** A non-null, non-array object whose values are all JSON scalars and which is not a vector request. */
+function isScalarRecord(body: unknown): body is Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  for (const key in body) {
+    if (key === 'features') return false;
+    const v = (body as Record<string, unknown>)[key];
+    if (v !== null && typeof v === 'object') return false;
+  }
+  return true;
+}
