@@ -144,6 +144,8 @@ describe('the /predict fast lane answers exactly as the Fastify route', () => {
           '{"__proto__":{"x":1}}',
           '{"constructor":{"prototype":{}}}',
           '{"features":[1,2,3]}',
+          '{"__proto__":1}',
+          '{"constructor":1}',
           `{"pad":"${'x'.repeat(17 * 1024)}"}`,
           '\uFEFF{}',
         ),

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { parse as secureJsonParse } from 'secure-json-parse';
 import type { RouteRecorder } from './metrics.js';
 
 /** What the fast lane hands back to the full app: a request it read but does not answer itself. */
@@ -32,7 +31,6 @@ export interface PredictFastLaneOptions {
 export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 const JSON_CONTENT_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
-const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
 /**
@@ -78,7 +76,9 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     if (raw.length > 0) {
       let body: unknown;
       try {
-        body = secureJsonParse(raw, undefined, PARSE_OPTIONS);
+        // plain JSON.parse: a flat record can only be poisoned by a top-level "__proto__" key, which
+        // isScalarRecord sends to the route (whose secure-json-parse answers it); a BOM fails here and goes there too
+        body = JSON.parse(raw.toString());
       } catch {
         body = undefined;
       }
@@ -128,11 +128,14 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
   };
 }
 
-/** A non-null, non-array object whose values are all JSON scalars and which is not a vector request. */
+/**
+ * A non-null, non-array object whose values are all JSON scalars, which is not a vector request and has no
+ * "__proto__" key (JSON.parse makes it an own property; Fastify's parser refuses it).
+ */
 function isScalarRecord(body: unknown): body is Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   for (const key in body) {
-    if (key === 'features') return false;
+    if (key === 'features' || key === '__proto__') return false;
     const v = (body as Record<string, unknown>)[key];
     if (v !== null && typeof v === 'object') return false;
   }

@@ -49,11 +49,17 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
   const requestSeries = createRequestSeries(`${p}requests_total`, `${p}request_duration_seconds`, buckets);
   registry.registerMetric(requestSeries.counter as never);
   registry.registerMetric(requestSeries.histogram as never);
-  const predictions = new Counter({
+  // plain numbers on the hot path (prom-client hashes the labels on every inc); copied in at scrape time
+  const predictionCounts = [0, 0, 0, 0]; // index = label * 2 + fallback
+  new Counter({
     name: `${p}predictions_total`,
     help: 'Predictions served, by predicted label and whether the fallback model answered.',
     labelNames: ['label', 'fallback'],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (let i = 0; i < 4; i++) this.inc(predictionLabels[i >> 1]![i & 1]!, predictionCounts[i]!);
+    },
   });
   const fallbackActive = new Gauge({
     name: `${p}fallback_active`,
@@ -121,7 +127,7 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
     },
     routeRecorder: (route, method) => requestSeries.route(route, method),
     countPredictions(label, fallback, n = 1) {
-      predictions.inc(predictionLabels[label][fallback ? 1 : 0], n);
+      predictionCounts[label * 2 + (fallback ? 1 : 0)]! += n;
     },
     countPadding(kind) {
       padding.inc(paddingLabels[kind]);
