@@ -13,7 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -162,7 +162,7 @@ interface CannonOptions extends CannonRequest {
   requests?: Array<CannonRequest & { setupRequest?: (req: CannonRequest) => CannonRequest }>;
 }
 interface CannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -178,17 +178,42 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU time (user + system) per request in microseconds: steadier than req/s on a shared machine. */
+  cpuPerRequest: number;
+}
+
+let serverPid: number | undefined;
+const CLOCK_TICK_US = 10_000; // Linux USER_HZ is 100
+
+/** The server's CPU time so far in microseconds (Linux /proc), or NaN elsewhere. */
+function serverCpuMicros(): number {
+  try {
+    const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function cannon(opts: CannonOptions): Promise<Figures> {
+  const cpu0 = serverCpuMicros();
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
+  const cpu = serverCpuMicros() - cpu0;
   const non2xx = r.non2xx + r.errors + r.timeouts;
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: non2xx };
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: non2xx,
+    cpuPerRequest: cpu / Math.max(1, r.requests.total),
+  };
 }
 
 function line(label: string, f: Figures, extra = ''): void {
+  const cpu = Number.isNaN(f.cpuPerRequest) ? '' : `  cpu ${Math.round(f.cpuPerRequest)} us/req`;
   console.log(
-    `${label.padEnd(44)} ${Math.round(f.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}${extra ? `  ${extra}` : ''}`,
+    `${label.padEnd(44)} ${Math.round(f.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}${cpu}${extra ? `  ${extra}` : ''}`,
   );
 }
 
@@ -204,6 +229,7 @@ async function main(): Promise<void> {
       `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
     );
   const { url, child } = await startServer();
+  serverPid = child.pid;
   try {
     const ids = loaded.runIds;
     let n = 0;

@@ -67,17 +67,24 @@ export const uiPlugin: FastifyPluginAsync<UiPluginOptions> = async (app, options
   }
   const files = listFiles(root);
   await app.register(fastifyStatic, { root, serve: false, decorateReply: true, cacheControl: false });
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return;
+  // A callback hook, not an async one: every API request passes through it, and an async hook costs a
+  // promise and a microtask hop per request.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || request.url.startsWith('/api/'))
+      return done();
     const path = pathOf(request.url);
-    if (path === '/' || path === '/index.html')
-      return reply.header('cache-control', 'no-cache').sendFile('index.html');
-    if (path !== '/index.html' && files.has(path)) {
+    if (path === '/' || path === '/index.html') {
+      reply.header('cache-control', 'no-cache').sendFile('index.html');
+      return;
+    }
+    if (files.has(path)) {
       const immutable = path.startsWith('/assets/');
-      return reply
+      reply
         .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
         .sendFile(path.slice(1));
+      return;
     }
+    done();
   });
 };
 // Like fastify-plugin: the hook must sit at the root, ahead of the auth plugin's hook.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import { CompiledQuery, type RawBuilder, type Transaction, sql } from 'kysely';
 import { InputError, TasselError } from '../../errors.js';
 import type { AnyKysely, SqlDialectName, TrackingDatabase } from '../sql/database.js';
@@ -512,14 +513,33 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     return runs;
   }
 
+  const raw = database.sqlite;
+  const jsonStatements = new Map<number, Statement>();
+  /**
+   * {@link SQLITE_RUNS_JSON} run synchronously on a cached prepared statement, skipping the query
+   * builder's per-query work; undefined (use Kysely, which waits for the connection) while a
+   * transaction holds the shared connection.
+   */
+  function sqliteRunsJson(ids: string[]): string[] | undefined {
+    if (!raw || raw.inTransaction) return undefined;
+    let stmt = jsonStatements.get(ids.length);
+    if (!stmt) {
+      stmt = raw.prepare(SQLITE_RUNS_JSON.replace('{in}', ids.map(() => '?').join(', '))).pluck();
+      jsonStatements.set(ids.length, stmt);
+    }
+    return stmt.all(...ids) as string[];
+  }
+
   /** The runs with the given ids, in that order (ids that no longer exist are left out). */
   async function loadRuns(ids: string[]): Promise<Run[]> {
     const byId = new Map<string, Run>();
     for (const part of chunks(ids)) {
       if (dialect === 'sqlite') {
-        const rows = await rawSelect<{ j: string }>(db, SQLITE_RUNS_JSON, part, part.length);
-        for (const row of rows) {
-          const run = runFromJson(row.j);
+        const texts =
+          sqliteRunsJson(part) ??
+          (await rawSelect<{ j: string }>(db, SQLITE_RUNS_JSON, part, part.length)).map((r) => r.j);
+        for (const text of texts) {
+          const run = runFromJson(text);
           byId.set(run.info.run_id, run);
         }
       } else {
