@@ -113,6 +113,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     logLevel: flags.logLevel,
     pollIntervalMs: flags.pollInterval * 1000,
     metricLabels: cluster.isWorker ? { worker: String(cluster.worker?.id ?? 0) } : undefined,
+    clusterMetrics: cluster.isWorker,
     loadBeforeListen: cluster.isWorker,
   });
   const m = server.holder.current;
@@ -195,7 +196,10 @@ export function register(program: Command): void {
         '  tassel serve --model-uri ./out/bundle --port 8080 --workers 2\n',
     )
     .action(async (flags: ServeFlags) => {
-      if (flags.workers > 1 && cluster.isPrimary) await runPrimary(flags);
-      else await runWorker(flags, cluster.isWorker);
+      if (flags.workers > 1 && cluster.isPrimary) {
+        // scrapes land on any worker; each asks the primary for every worker's series
+        (await import('../serving/cluster-metrics.js')).serveClusterMetrics();
+        await runPrimary(flags);
+      } else await runWorker(flags, cluster.isWorker);
     });
 }

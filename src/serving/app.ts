@@ -62,6 +62,8 @@ export interface ServingAppOptions {
    * through Fastify. Only affects a listening server: app.inject() always goes through Fastify.
    */
   fastLane?: boolean;
+  /** Renders GET /metrics (default: this app's own registry); cluster workers answer for the whole service. */
+  renderMetrics?: () => Promise<string>;
 }
 
 const JSON_ERROR = { 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse };
@@ -581,7 +583,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     { schema: { tags: ['ops'], summary: 'Prometheus metrics' } },
     async (_request, reply) => {
       reply.header('content-type', metrics.contentType);
-      return metrics.render();
+      return options.renderMetrics ? options.renderMetrics() : metrics.render();
     },
   );
 

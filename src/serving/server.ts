@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createServingApp } from './app.js';
+import { createClusterMetricsRenderer } from './cluster-metrics.js';
 import { loadServedBundle } from './bundle-model.js';
 import { createModelLoader, type ModelLoader } from './loader.js';
 import { createServingMetrics } from './metrics.js';
@@ -40,6 +41,8 @@ export interface ServeOptions {
   retryMaxMs?: number;
   /** Extra labels on every metric (e.g. the worker id). */
   metricLabels?: Record<string, string>;
+  /** Running as a `--workers` cluster worker: /metrics answers with every worker's series (from the primary). */
+  clusterMetrics?: boolean;
   /**
    * Load the first model (or fall back) before listening. Cluster workers do this: the primary hands
    * connections to a worker as soon as it listens, so a restarted worker must not listen while still loading.
@@ -99,6 +102,9 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     bodyLimit: options.bodyLimit,
     failReadyOnFallback: options.failReadyOnFallback,
     fastLane: options.fastLane,
+    renderMetrics: options.clusterMetrics
+      ? createClusterMetricsRenderer({ registry: metrics.registry })
+      : undefined,
     logLevel: options.logLevel,
     predictionLog,
   });

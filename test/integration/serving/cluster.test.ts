@@ -109,6 +109,23 @@ describe('tassel serve --workers 2', () => {
       assert.equal(workers.length, 2, stderr);
       for (let i = 0; i < 10; i++) assert.equal((await predict()).status, 200);
 
+      // /metrics answers for the whole service, whichever worker takes the scrape: both workers' series, and
+      // the 10 predictions counted once (fresh connections, so scrapes spread over the workers)
+      for (let i = 0; i < 4; i++) {
+        const text = await fetch(`${base}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text());
+        const served = [
+          ...text.matchAll(
+            /^tassel_serving_requests_total\{route="\/predict",method="POST",status="200",worker="(\d+)"\} (\d+)$/gm,
+          ),
+        ];
+        assert.equal(new Set(text.match(/worker="\d+"/g)).size, 2, text);
+        assert.equal(
+          served.reduce((sum, m) => sum + Number(m[2]), 0),
+          10,
+          served.map((m) => m[0]).join('\n'),
+        );
+      }
+
       process.kill(workers[0]!, 'SIGKILL');
       const t1 = Date.now();
       let replaced: number[] = [];
