@@ -3,7 +3,7 @@
  * in one run, on the same OULAD rows and the same request bodies.
  *
  *  - Tassel `tassel serve` on a GBDT bundle trained here on OULAD's training rows (early-stopped like the
- *    reference's XGBoost), 1 process and --workers 2, started as child processes;
+ *    reference's XGBoost), 1 process (also with --no-fast-lane) and --workers 2, started as child processes;
  *  - a bare Fastify route that parses the same JSON body and answers a constant (the ceiling of one process);
  *  - when /usr/bin/python3 has fastapi, uvicorn and xgboost: the FastAPI reference of ../shared/anchors
  *    (serve.py; sync handlers 1 worker = the seed's setup, async 2 workers = its best), trained by its train.py.
@@ -380,6 +380,28 @@ async function main() {
         batch: true,
       },
       {
+        name: 'Tassel GBDT, 1 proc, no lane',
+        startIt: (port) =>
+          start(
+            'tassel-1-no-lane',
+            process.execPath,
+            [
+              tassel,
+              'serve',
+              '--no-fast-lane',
+              '--model-uri',
+              bundleDir,
+              '--port',
+              String(port),
+              '--cache-dir',
+              join(work, 'cache'),
+            ],
+            port,
+          ),
+        health: '/health/ready',
+        batch: false,
+      },
+      {
         name: 'Tassel GBDT, --workers 2',
         startIt: (port) =>
           start(
@@ -467,6 +489,7 @@ async function main() {
   const bare = get('bare Fastify (ceiling)');
   const t1 = get('Tassel GBDT, 1 process');
   const t2 = get('Tassel GBDT, --workers 2');
+  const noLane = get('Tassel GBDT, 1 proc, no lane');
   const pySync = get('FastAPI ref, sync, 1 worker');
   const pyBest = get('FastAPI ref, async, 2 workers');
   console.log('\nratios (single-record /predict, requests/s):');
@@ -478,6 +501,7 @@ async function main() {
       `  same, by server CPU per request           ${(bare.cpuUsPerRequest / t1.cpuUsPerRequest).toFixed(2)}  (${bare.cpuUsPerRequest.toFixed(0)} vs ${t1.cpuUsPerRequest.toFixed(0)} us)`,
     );
   }
+  console.log(`  same with --no-fast-lane / bare Fastify   ${ratio(noLane, bare)}  (the Fastify route itself)`);
   console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);
   console.log(`  Tassel --workers 2 / FastAPI best         ${ratio(t2, pyBest)}`);
   console.log(`  Tassel 1 process / FastAPI seed (sync 1)  ${ratio(t1, pySync)}`);
