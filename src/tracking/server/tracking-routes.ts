@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, RouteShorthandOptions } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, RouteShorthandOptions } from 'fastify';
 import { InputError, TasselError } from '../../errors.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
 import { listRunArtifacts } from './run-artifacts.js';
@@ -188,6 +188,16 @@ const Empty = Type.Object({});
 
 type Handler<T extends TSchema> = (args: Static<T>) => Promise<unknown>;
 
+/** A response body that is already JSON text (the store built it): sent as is, not serialised again. */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+
+function send(reply: FastifyReply, result: unknown): unknown {
+  if (result instanceof JsonText) return reply.type('application/json; charset=utf-8').send(result.text);
+  return result;
+}
+
 /** The run id from `run_id` or the deprecated `run_uuid`, as MLflow accepts either. */
 function runIdOf(args: { run_id?: string; run_uuid?: string }): string {
   const id = args.run_id ?? args.run_uuid;
@@ -264,13 +274,13 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     const options: RouteShorthandOptions = {
       schema: { body: schema, ...(response ? { response: { 200: response } } : {}) },
     };
-    app.post(url, options, async (req) => handler((req.body ?? {}) as Static<T>));
+    app.post(url, options, async (req, reply) => send(reply, await handler((req.body ?? {}) as Static<T>)));
   }
   function get<T extends TSchema>(url: string, schema: T, handler: Handler<T>, response?: TSchema): void {
     const options: RouteShorthandOptions = {
       schema: { querystring: schema, ...(response ? { response: { 200: response } } : {}) },
     };
-    app.get(url, options, async (req) => handler(req.query as Static<T>));
+    app.get(url, options, async (req, reply) => send(reply, await handler(req.query as Static<T>)));
   }
   function both<T extends TSchema>(url: string, schema: T, handler: Handler<T>, response?: TSchema): void {
     get(url, schema, handler, response);
@@ -351,7 +361,15 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     }),
     runResponse,
   );
-  both('/runs/get', S.runId, async (a) => ({ run: wireRun(await store.getRun(runIdOf(a))) }), runResponse);
+  both(
+    '/runs/get',
+    S.runId,
+    async (a) =>
+      store.getRunWire
+        ? new JsonText(`{"run":${await store.getRunWire(runIdOf(a))}}`)
+        : { run: wireRun(await store.getRun(runIdOf(a))) },
+    runResponse,
+  );
   post(
     '/runs/update',
     S.updateRun,
@@ -378,14 +396,20 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     '/runs/search',
     S.searchRuns,
     async (a) => {
-      const r = await store.searchRuns({
+      const req = {
         experiment_ids: a.experiment_ids ?? [],
         filter: a.filter || undefined,
         run_view_type: a.run_view_type,
         max_results: clampMax(a.max_results, 1000, opts.maxSearchResults),
         order_by: a.order_by,
         page_token: a.page_token || undefined,
-      });
+      };
+      if (store.searchRunsWire) {
+        const w = await store.searchRunsWire(req);
+        const token = w.next_page_token ? `,"next_page_token":${JSON.stringify(w.next_page_token)}` : '';
+        return new JsonText(`{"runs":[${w.runs.join(',')}]${token}}`);
+      }
+      const r = await store.searchRuns(req);
       return { ...r, runs: r.runs.map(wireRun) };
     },
     Type.Object({ runs: Type.Array(RunOut), next_page_token: Type.Optional(Type.String()) }),

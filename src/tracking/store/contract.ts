@@ -586,6 +586,71 @@ export function runTrackingStoreContract(
       }
     });
 
+    test('runs/search ordered by a metric, param or tag pages through runs with and without the key', async () => {
+      const expId = await store.createExperiment({ name: uname('keyorder') });
+      // score: ties (0.5 twice), a negative, and three runs without it; p and t likewise.
+      const scores = [0.5, undefined, 0.9, -1, 0.5, undefined, 0.1, undefined];
+      const runs: Array<{ name: string; start: number; score?: number; p?: string }> = [];
+      for (let i = 0; i < scores.length; i++) {
+        const name = `k-${i}`;
+        const start = 50_000 + (i % 3) * 10 + i;
+        const run = await store.createRun({ experiment_id: expId, run_name: name, start_time: start });
+        const score = scores[i];
+        const p = score === undefined ? undefined : `v${Math.round((score + 1) * 10)}`;
+        await store.logBatch({
+          run_id: run.info.run_id,
+          metrics: score === undefined ? [] : [{ key: 'score', value: score, timestamp: 1, step: 0 }],
+          params: p === undefined ? [] : [{ key: 'p', value: p }],
+          tags: p === undefined ? [] : [{ key: 't', value: p }],
+        });
+        runs.push({ name, start, score, p });
+      }
+      // Expected order: by the key (NULLs last in both directions), then start_time DESC (the tie-breaker).
+      const expected = (field: 'score' | 'p', ascending: boolean) =>
+        [...runs]
+          .sort((a, b) => {
+            const x = a[field];
+            const y = b[field];
+            if (x === undefined || y === undefined) {
+              if (x !== y) return x === undefined ? 1 : -1;
+            } else if (x !== y) return (x < y ? -1 : 1) * (ascending ? 1 : -1);
+            return b.start - a.start;
+          })
+          .map((r) => r.name);
+      for (const [orderBy, field, ascending] of [
+        ['metrics.score DESC', 'score', false],
+        ['metrics.score ASC', 'score', true],
+        ['params.p DESC', 'p', false],
+        ['tags.t ASC', 'p', true],
+      ] as const) {
+        for (const pageSize of [1, 3, 100]) {
+          const seen: string[] = [];
+          let token: string | undefined;
+          do {
+            const page = await store.searchRuns({
+              experiment_ids: [expId],
+              order_by: [orderBy],
+              max_results: pageSize,
+              page_token: token,
+            });
+            seen.push(...page.runs.map((r) => r.info.run_name));
+            token = page.next_page_token;
+          } while (token && seen.length < 50);
+          assert.deepEqual(seen, expected(field, ascending), `${orderBy}, pages of ${pageSize}`);
+        }
+      }
+      // With a filter as well: only runs with 0 <= score, best first.
+      const filtered = await store.searchRuns({
+        experiment_ids: [expId],
+        filter: 'metrics.score >= 0',
+        order_by: ['metrics.score DESC', 'attributes.run_name ASC'],
+      });
+      assert.deepEqual(
+        filtered.runs.map((r) => r.info.run_name),
+        ['k-2', 'k-0', 'k-4', 'k-6'],
+      );
+    });
+
     test('runs/search page tokens stay correct while runs are inserted', async () => {
       const expId = await store.createExperiment({ name: uname('paging') });
       for (let i = 0; i < 7; i++)

@@ -166,6 +166,13 @@ export interface TrackingStore {
   deleteRun(runId: string): Promise<void>;
   restoreRun(runId: string): Promise<void>;
   searchRuns(req: SearchRunsRequest): Promise<{ runs: Run[]; next_page_token?: string }>;
+  /**
+   * Optional fast paths for the server: the run as MLflow's wire JSON text (metric values NaN and
+   * infinities spelled as strings), exactly what runs/get and runs/search send for it. A store that
+   * can build it cheaper than the Run object (SQLite builds it in SQL) offers these.
+   */
+  getRunWire?(runId: string): Promise<string>;
+  searchRunsWire?(req: SearchRunsRequest): Promise<{ runs: string[]; next_page_token?: string }>;
   /** Metrics, params and tags in one call; log-metric, log-parameter and set-tag go through it. */
   logBatch(req: LogBatchRequest): Promise<void>;
   deleteTag(runId: string, key: string): Promise<void>;
