@@ -683,6 +683,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     cols: RawBuilder<unknown>[],
     joins: RawBuilder<unknown>[],
     keys: Array<SortKey & { numeric: boolean }>,
+    whereWithKey: RawBuilder<unknown>,
     where: RawBuilder<unknown>,
     hash: string,
     max: number,
@@ -696,7 +697,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     if (!after || after[0] !== null) {
       const withKey = sql`SELECT ${sql.join(cols)}
         FROM ${sql.table(table)} o0 INDEXED BY ${sql.raw(`${table}_key_value`)} CROSS JOIN runs r ${sql.join(joins.slice(1), sql` `)}
-        WHERE r.run_uuid = o0.run_uuid AND o0.key = ${first.key} AND ${where}`;
+        WHERE r.run_uuid = o0.run_uuid AND o0.key = ${first.key} AND ${whereWithKey}`;
       const nonNull = keys.map((k, i) => (i === 0 ? { ...k, nullable: false } : k));
       // A plain bound beside the cursor's OR lets SQLite start the index walk at the cursor.
       const bound =
@@ -745,7 +746,13 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     const first = orders[0];
     let page: { rows: Array<{ sk_id: string }>; next?: string };
     if (dialect === 'sqlite' && first && first.type !== 'attribute') {
-      page = await indexOrderedPage(first, cols, joins, keys, where, hash, max, req.page_token);
+      // The key sets tested on o0's run id: SQLite checks them before looking the run up, so only
+      // the index entries that pass cost a runs lookup.
+      const condOnIndex = filter
+        ? compileFilter(filter, runCondition, { ...runKeySets, parentCol: sql`o0.run_uuid` })
+        : cond;
+      const whereOnIndex = sql`r.experiment_id IN (${sql.join(numericIds)}) AND ${lifecycleCondition(sql`r.lifecycle_stage`, view)} AND ${condOnIndex}`;
+      page = await indexOrderedPage(first, cols, joins, keys, whereOnIndex, where, hash, max, req.page_token);
     } else {
       // Only the sort keys go through the filter and the sort; the page's runs are loaded afterwards.
       const inner = sql`SELECT ${sql.join(cols)} FROM runs r ${sql.join(joins, sql` `)} WHERE ${where}`;
