@@ -1,3 +1,5 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { TASSEL_VERSION } from '../../version.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
@@ -41,6 +43,8 @@ export interface TrackingAppOptions {
   auth?: AuthOptions;
   /** The model registry, alias history, events and webhooks (issue 5). */
   registry?: RegistryServerOptions;
+  /** Swagger UI at `/docs` (default true); the OpenAPI document is always at `/openapi.json`. */
+  docs?: boolean;
   /** The web UI at `/` (default on; `dist-ui/` or `{root}`); `false` turns it off. */
   ui?: boolean | UiPluginOptions;
   /** Extra plugins registered after the built-in ones, each under both MLflow API prefixes if `mlflowApi`. */
@@ -75,6 +79,21 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
+  // Registered before every route so that each route's TypeBox schemas land in the document.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tassel tracking server',
+        description:
+          "MLflow's REST API 2.0 (tracking, artifacts, model registry, logged models) as Tassel serves it, " +
+          "every endpoint also under /ajax-api/2.0. Errors are `{error_code, message}` with MLflow's statuses.",
+        version: TASSEL_VERSION,
+      },
+    },
+  });
+  if (options.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   if (options.ui !== false) await app.register(uiPlugin, options.ui === true ? {} : (options.ui ?? {}));
   // ---- Auth plugin (issue 5) is registered here, before any route, e.g.: ----

@@ -78,6 +78,60 @@ describe('tracking server over HTTP', () => {
     };
   };
 
+  test('/openapi.json documents every /api/2.0 route with its methods; /docs serves Swagger UI', async () => {
+    const doc = (await call('GET', '/openapi.json')).json as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+    assert.equal(doc.openapi, '3.1.0');
+    // Every route Fastify registered, from its route tree (prefix nodes carry no methods).
+    const routes: Array<{ path: string; methods: string[] }> = [];
+    const stack: string[] = [];
+    for (const line of server.app.printRoutes({ commonPrefix: false }).split('\n')) {
+      const m = /^((?:│ {3}| {4})*)(?:├── |└── )(.*?)(?: \(([^)]*)\))?$/.exec(line);
+      if (!m) continue;
+      const depth = m[1].length / 4;
+      stack.length = depth;
+      const path = (stack[depth - 1] ?? '') + m[2];
+      stack[depth] = path;
+      if (m[3]) routes.push({ path, methods: m[3].split(', ') });
+    }
+    const api = routes.filter((r) => r.path.startsWith('/api/2.0/'));
+    assert.ok(api.length > 50, `expected the whole API, found ${api.length} routes`);
+    for (const path of [
+      '/api/2.0/mlflow/runs/get',
+      '/api/2.0/mlflow/runs/search',
+      '/api/2.0/mlflow/registered-models/create',
+    ])
+      assert.ok(
+        api.some((r) => r.path === path),
+        path,
+      );
+    const missing: string[] = [];
+    for (const r of api) {
+      const documented = doc.paths[r.path.replace(/:(\w+)/g, '{$1}').replace(/\/?\*$/, '/{*}')];
+      for (const method of r.methods.filter((m) => m !== 'HEAD'))
+        if (!documented?.[method.toLowerCase()]) missing.push(`${method} ${r.path}`);
+    }
+    assert.deepEqual(missing, []);
+    // The documented runs/get response carries the run, outputs included.
+    const getRun = doc.paths['/api/2.0/mlflow/runs/get'].get as {
+      responses: Record<
+        string,
+        { content: Record<string, { schema: { properties: { run: { properties: object } } } }> }
+      >;
+    };
+    assert.deepEqual(
+      Object.keys(
+        getRun.responses['200'].content['application/json'].schema.properties.run.properties,
+      ).sort(),
+      ['data', 'info', 'inputs', 'outputs'],
+    );
+    const docs = await server.app.inject({ url: '/docs' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(docs.body, /swagger/i);
+  });
+
   test('/health and /version answer plain text', async () => {
     const h = await server.app.inject({ url: '/health' });
     assert.equal(h.statusCode, 200);
