@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { assertAuthConfigured } from '../tracking/auth/auth.js';
@@ -29,6 +30,14 @@ function parseBytes(v: string): number {
  * `tassel server`: the tracking server speaking MLflow's REST API (flag names as `mlflow server`), and
  * `tassel server db upgrade` to apply schema migrations without starting it.
  */
+function parseReadWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) {
+    throw new InputError(`--read-workers: expected a whole number from 0 to 64, got '${value}'`);
+  }
+  return n;
+}
+
 export function register(program: Command): void {
   const server = program
     .command('server')
@@ -56,6 +65,11 @@ export function register(program: Command): void {
     .option('--max-artifact-size <bytes>', 'largest artifact accepted through the proxy (e.g. 5GiB)', '5GiB')
     .option('--max-body-size <bytes>', 'largest JSON request body (e.g. 16MiB)', '16MiB')
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
+    .option(
+      '--read-workers <n>',
+      'worker threads that run runs/search on their own SQLite read connections (0: on the event loop)',
+      String(Math.min(4, availableParallelism())),
+    )
     .option(
       '--auth-token <token>',
       'require this token (Bearer, or as Basic password); default $TASSEL_AUTH_TOKEN',
@@ -93,6 +107,7 @@ export function register(program: Command): void {
         serveArtifacts: opts.serveArtifacts,
         logger: true,
         logLevel: opts.logLevel,
+        readWorkers: parseReadWorkers(opts.readWorkers),
         app: {
           maxArtifactBytes: parseBytes(opts.maxArtifactSize),
           bodyLimit: parseBytes(opts.maxBodySize),

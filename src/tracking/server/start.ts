@@ -4,6 +4,7 @@ import { type CreateDatabaseOptions, type TrackingDatabase, createDatabase } fro
 import { migrate } from '../sql/migrate.js';
 import { ALL_MIGRATIONS } from '../sql/migrations/index.js';
 import { createSqlTrackingStore } from '../store/sql-tracking-store.js';
+import { createSqliteReadPool, type SqliteReadPool, withReadPool } from '../store/sqlite-read-pool.js';
 import { type TrackingAppOptions, createTrackingApp } from './app.js';
 
 /** Defaults of `tassel server`, as paths relative to the working directory. */
@@ -29,6 +30,12 @@ export interface StartTrackingServerOptions {
   logger?: FastifyBaseLogger | boolean;
   logLevel?: string;
   database?: CreateDatabaseOptions;
+  /**
+   * Worker threads that run runs/search on their own read connections (SQLite files only), so concurrent
+   * searches use other cores instead of queueing on the event loop. Default 0 (searches run in-process);
+   * `tassel server` defaults to the machine's cores (at most 4).
+   */
+  readWorkers?: number;
   artifacts?: CreateArtifactRepositoryOptions;
   /** Passed through to {@link createTrackingApp}. */
   app?: Partial<Omit<TrackingAppOptions, 'trackingStore' | 'artifactRepository' | 'database'>>;
@@ -54,6 +61,7 @@ export async function startTrackingServer(
     options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
     options.database,
   );
+  let readPool: SqliteReadPool | null = null;
   try {
     await migrate(database, ALL_MIGRATIONS);
     const serveArtifacts = options.serveArtifacts ?? true;
@@ -63,7 +71,18 @@ export async function startTrackingServer(
       : undefined;
     const defaultArtifactRoot =
       options.defaultArtifactRoot ?? (serveArtifacts ? 'mlflow-artifacts:/' : destination);
-    const trackingStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
+    const localStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
+    const backendStoreUri = options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI;
+    readPool =
+      (options.readWorkers ?? 0) > 0 && database.dialect === 'sqlite' && !/:memory:/.test(backendStoreUri)
+        ? createSqliteReadPool({
+            size: options.readWorkers!,
+            backendStoreUri,
+            defaultArtifactRoot,
+            busyTimeoutMs: options.database?.busyTimeoutMs,
+          })
+        : null;
+    const trackingStore = readPool ? withReadPool(localStore, readPool) : localStore;
     // ---- Registry store (issue 5) is created here and passed to the app below. ----
     const registry = {
       databaseUri: options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
@@ -89,10 +108,12 @@ export async function startTrackingServer(
       database,
       close: async () => {
         await app.close();
+        await readPool?.close();
         await database.close();
       },
     };
   } catch (e) {
+    await readPool?.close().catch(() => {});
     await database.close().catch(() => {});
     throw e;
   }

@@ -119,3 +119,25 @@ export function nullCondition(col: RawBuilder<unknown>, c: Comparison): RawBuild
   if (c.comparator === 'IS NOT NULL') return sql`${col} IS NOT NULL`;
   return undefined;
 }
+
+/**
+ * A condition on a key/value child table as a correlated probe of one parent:
+ * `EXISTS (SELECT 1 FROM table kv WHERE kv.fk = parent AND kv.key = ... AND <value test>)` (`NOT EXISTS` for
+ * IS NULL). One primary-key seek per parent row: the right form when the parents come one by one from an
+ * ordered index walk that stops after a page, where building the whole matching key set (the IN form) would
+ * cost more than the page itself.
+ */
+export function childProbe(
+  table: string,
+  fk: string,
+  parentCol: RawBuilder<unknown>,
+  c: Comparison,
+  numeric: boolean,
+  what: string,
+): RawBuilder<unknown> {
+  const base = sql`SELECT 1 FROM ${sql.table(table)} kv WHERE kv.${sql.ref(fk)} = ${parentCol} AND kv.key = ${c.key}`;
+  if (c.comparator === 'IS NULL') return sql`NOT EXISTS (${base})`;
+  if (c.comparator === 'IS NOT NULL') return sql`EXISTS (${base})`;
+  const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
+  return sql`EXISTS (${base} AND ${cond})`;
+}

@@ -21,6 +21,7 @@ import {
   childKeySet,
   compileFilter,
   type KeySetCompiler,
+  childProbe,
   nullCondition,
   numericCondition,
   stringCondition,
@@ -563,6 +564,14 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     },
   };
 
+  /** A comparison as a correlated probe of the run `runId` (metric, param and tag keys), else runCondition. */
+  function probeCondition(c: Comparison, runId: RawBuilder<unknown>): RawBuilder<unknown> {
+    if (c.type === 'metric') return childProbe('latest_metrics', 'run_uuid', runId, c, true, 'metric');
+    if (c.type === 'param') return childProbe('params', 'run_uuid', runId, c, false, 'param');
+    if (c.type === 'tag') return childProbe('tags', 'run_uuid', runId, c, false, 'tag');
+    return runCondition(c);
+  }
+
   function runCondition(c: Comparison): RawBuilder<unknown> {
     const parent = sql`r.run_uuid`;
     switch (c.type) {
@@ -746,11 +755,10 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
     const first = orders[0];
     let page: { rows: Array<{ sk_id: string }>; next?: string };
     if (dialect === 'sqlite' && first && first.type !== 'attribute') {
-      // The key sets tested on o0's run id: SQLite checks them before looking the run up, so only
-      // the index entries that pass cost a runs lookup.
-      const condOnIndex = filter
-        ? compileFilter(filter, runCondition, { ...runKeySets, parentCol: sql`o0.run_uuid` })
-        : cond;
+      // The index walk stops after one page, so each entry is probed (one primary-key seek per key
+      // compared, on o0's run id, before the run is looked up) rather than building the filter's whole
+      // key sets first: a page then costs what it reads, not what the filter matches over all runs.
+      const condOnIndex = filter ? compileFilter(filter, (c) => probeCondition(c, sql`o0.run_uuid`)) : cond;
       const whereOnIndex = sql`r.experiment_id IN (${sql.join(numericIds)}) AND ${lifecycleCondition(sql`r.lifecycle_stage`, view)} AND ${condOnIndex}`;
       page = await indexOrderedPage(first, cols, joins, keys, whereOnIndex, where, hash, max, req.page_token);
     } else {
