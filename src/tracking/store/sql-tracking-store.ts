@@ -291,6 +291,7 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
   }
 
   const insertTexts = new Map<string, string>();
+  const insertStatements = new Map<string, Statement>();
   /**
    * Multi-row INSERT with hand-built placeholders, in chunks of at most INSERT_CHUNK rows: the hot log-batch path
    * skips the query builder, and equal chunk sizes reuse one prepared statement.
@@ -312,7 +313,17 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
         text = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${part.map(tuple).join(', ')}${suffix ? ` ${suffix}` : ''}`;
         insertTexts.set(cacheKey, text);
       }
-      await q.executeQuery(CompiledQuery.raw(text, part.flat()));
+      const sqlite = database.sqlite;
+      if (sqlite && q.isTransaction) {
+        // Inside a transaction this code owns the one SQLite connection, so it can run a cached prepared
+        // statement on it directly: preparing a 500-row INSERT costs ~0.7 ms, a tenth of a log-batch call.
+        let stmt = insertStatements.get(text);
+        if (!stmt) {
+          stmt = sqlite.prepare(text);
+          insertStatements.set(text, stmt);
+        }
+        stmt.run(...part.flat());
+      } else await q.executeQuery(CompiledQuery.raw(text, part.flat()));
     }
   }
 
