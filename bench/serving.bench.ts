@@ -13,7 +13,8 @@
  * the figures as JSON. Figures on a shared machine move by 25 % or more: compare systems within one run.
  *
  * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
- *        --rounds N (3: repeat the bare route and Tassel runs N times, interleaved; ratios use each one's median)
+ *        --rounds N (3: repeat the bare route and Tassel runs N times, interleaved; a ratio is the median of the
+ *        per-round ratios, each round's systems having shared the machine's conditions)
  *        --out FILE (default $TMPDIR/tassel-bench-serving.json) --trees N (300, early stopping 30)
  *        --train-only DIR (write the bundle and request bodies to DIR and stop) --skip-ready (no start-up measurement)
  *        --ready-only (only the start-up measurement)
@@ -59,6 +60,8 @@ const PY_ARTIFACTS = join(
 
 interface Run {
   system: string;
+  /** Which of the interleaved rounds (1-based). */
+  round: number;
   endpoint: string;
   rps: number;
   rowsPerS: number;
@@ -270,6 +273,7 @@ async function measure(
   const r = await load(server.base + endpoint, body, DURATION);
   const cpu = treeCpuSeconds(server.proc.pid!) - cpu0;
   const run: Run = {
+    round: 0,
     system,
     endpoint,
     rps: r.requests.average,
@@ -476,9 +480,12 @@ async function main() {
           if (c.name.includes('workers 2')) await new Promise((r) => setTimeout(r, 1500)); // both workers up
           if (c.name.startsWith('Tassel'))
             console.log(`  (${c.name}: ready ${Date.now() - t0} ms after spawn)`);
-          runs.push(await measure(server, c.name, '/predict', single, 1));
+          runs.push({ ...(await measure(server, c.name, '/predict', single, 1)), round });
           if (c.batch && !skipBatch)
-            runs.push(await measure(server, c.name, '/predict/batch', batch, trained.records.length));
+            runs.push({
+              ...(await measure(server, c.name, '/predict/batch', batch, trained.records.length)),
+              round,
+            });
         } finally {
           await stop(server);
         }
@@ -491,7 +498,7 @@ async function main() {
   let readiness: { trees: number; loadMs: number } | null = null;
   if (!flag('skip-ready')) readiness = await measureReadiness();
 
-  // with several rounds, each system's median run (by req/s) stands for it
+  // with several rounds, each system's median run (by req/s) stands for it in the figures printed
   const get = (system: string, endpoint = '/predict') => {
     const mine = runs
       .filter((r) => r.system === system && r.endpoint === endpoint)
@@ -505,12 +512,32 @@ async function main() {
   const pySync = get('FastAPI ref, sync, 1 worker');
   const pyBest = get('FastAPI ref, async, 2 workers');
   console.log('\nratios (single-record /predict, requests/s):');
-  const ratio = (a?: Run, b?: Run) => (a && b ? (a.rps / b.rps).toFixed(2) : 'n/a');
+  // Two systems measured in the same round shared the machine's conditions: the ratio is the median of the
+  // per-round ratios (paired), falling back to the ratio of medians when they never shared a round.
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((x, y) => x - y);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const paired = (a?: Run, b?: Run, field: 'rps' | 'cpuUsPerRequest' = 'rps'): number | null => {
+    if (!a || !b) return null;
+    const pairs: number[] = [];
+    for (const x of runs) {
+      if (x.system !== a.system || x.endpoint !== a.endpoint) continue;
+      const y = runs.find((r) => r.system === b.system && r.endpoint === b.endpoint && r.round === x.round);
+      if (y) pairs.push(field === 'rps' ? x.rps / y.rps : y.cpuUsPerRequest / x.cpuUsPerRequest);
+    }
+    if (pairs.length) return median(pairs);
+    return field === 'rps' ? a.rps / b.rps : b.cpuUsPerRequest / a.cpuUsPerRequest;
+  };
+  const ratio = (a?: Run, b?: Run) => {
+    const r = paired(a, b);
+    return r === null ? 'n/a' : r.toFixed(2);
+  };
   console.log(`  Tassel 1 process / bare Fastify          ${ratio(t1, bare)}  (target >= 0.80)`);
   if (t1 && bare) {
     // on a busy machine req/s mostly measures the scheduler's share; CPU per request measures the code
     console.log(
-      `  same, by server CPU per request           ${(bare.cpuUsPerRequest / t1.cpuUsPerRequest).toFixed(2)}  (${bare.cpuUsPerRequest.toFixed(0)} vs ${t1.cpuUsPerRequest.toFixed(0)} us)`,
+      `  same, by server CPU per request           ${paired(t1, bare, 'cpuUsPerRequest')!.toFixed(2)}  (medians ${bare.cpuUsPerRequest.toFixed(0)} vs ${t1.cpuUsPerRequest.toFixed(0)} us)`,
     );
   }
   console.log(
