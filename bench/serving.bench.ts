@@ -238,19 +238,43 @@ interface CannonResult {
   timeouts: number;
   non2xx: number;
 }
-// autocannon ships no type declarations
-const autocannon = (await import('autocannon' as string)).default as (
-  o: Record<string, unknown>,
-) => Promise<CannonResult>;
+// The load generator runs in a process of its own: in this one it shared a heap (and its GC pauses) with the
+// harness, which holds the training data and the trained model.
+const LOADER = `
+let text = '';
+process.stdin.setEncoding('utf8');
+for await (const chunk of process.stdin) text += chunk;
+const { default: autocannon } = await import('autocannon');
+const result = await autocannon(JSON.parse(text));
+process.stdout.write(JSON.stringify(result));
+`;
 
-async function load(url: string, body: string, duration: number) {
-  return autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
+function load(url: string, body: string, duration: number): Promise<CannonResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', LOADER], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`autocannon process exited with code ${code}`));
+      else resolvePromise(JSON.parse(out) as CannonResult);
+    });
+    child.stdin!.end(
+      JSON.stringify({
+        url,
+        connections: CONNECTIONS,
+        duration,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      }),
+    );
   });
 }
 
