@@ -377,84 +377,44 @@ async function main() {
     `\nautocannon: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
   );
 
-  const configs: Array<{ name: string; startIt: (port: number) => Server; health: string; batch: boolean }> =
-    [
-      {
-        name: 'bare Fastify (ceiling)',
-        startIt: (port) =>
-          start('bare', process.execPath, ['--input-type=module', '-e', BARE], port, {
-            env: { PORT: String(port) },
-          }),
-        health: '/health',
-        batch: false,
-      },
-      {
-        name: 'Tassel GBDT, 1 process',
-        startIt: (port) =>
-          start(
-            'tassel-1',
-            process.execPath,
-            [
-              tassel,
-              'serve',
-              '--model-uri',
-              bundleDir,
-              '--port',
-              String(port),
-              '--cache-dir',
-              join(work, 'cache'),
-            ],
-            port,
-          ),
-        health: '/health/ready',
-        batch: true,
-      },
-      {
-        name: 'Tassel GBDT, 1 proc, no lane',
-        startIt: (port) =>
-          start(
-            'tassel-1-no-lane',
-            process.execPath,
-            [
-              tassel,
-              'serve',
-              '--no-fast-lane',
-              '--model-uri',
-              bundleDir,
-              '--port',
-              String(port),
-              '--cache-dir',
-              join(work, 'cache'),
-            ],
-            port,
-          ),
-        health: '/health/ready',
-        batch: false,
-      },
-      {
-        name: 'Tassel GBDT, --workers 2',
-        startIt: (port) =>
-          start(
-            'tassel-2',
-            process.execPath,
-            [
-              tassel,
-              'serve',
-              '--model-uri',
-              bundleDir,
-              '--port',
-              String(port),
-              '--workers',
-              '2',
-              '--cache-dir',
-              join(work, 'cache'),
-            ],
-            port,
-          ),
-        health: '/health/ready',
-        batch: true,
-      },
-    ];
+  type Config = { name: string; startIt: (port: number) => Server; health: string; batch: boolean };
+  /** `tassel serve` on the trained bundle, with extra flags. */
+  const tasselConfig = (name: string, tag: string, flags: string[], batch: boolean): Config => ({
+    name,
+    startIt: (port) =>
+      start(
+        tag,
+        process.execPath,
+        [
+          tassel,
+          'serve',
+          ...flags,
+          '--model-uri',
+          bundleDir,
+          '--port',
+          String(port),
+          '--cache-dir',
+          join(work, 'cache'),
+        ],
+        port,
+      ),
+    health: '/health/ready',
+    batch,
+  });
+  const configs: Config[] = [
+    {
+      name: 'bare Fastify (ceiling)',
+      startIt: (port) =>
+        start('bare', process.execPath, ['--input-type=module', '-e', BARE], port, {
+          env: { PORT: String(port) },
+        }),
+      health: '/health',
+      batch: false,
+    },
+    tasselConfig('Tassel GBDT, 1 process', 'tassel-1', [], true),
+    tasselConfig('Tassel GBDT, 1 proc, no lane', 'tassel-1-no-lane', ['--no-fast-lane'], false),
+    tasselConfig('Tassel GBDT, --workers 2', 'tassel-2', ['--workers', '2'], true),
+  ];
   const pyReason = pythonReady();
   if (pyReason === null) {
     for (const [handler, workers] of [

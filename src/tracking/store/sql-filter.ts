@@ -109,8 +109,12 @@ export function childKeySet(
 ): RawBuilder<unknown> {
   const base = sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${c.key}`;
   if (c.comparator === 'IS NOT NULL') return base;
-  const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
-  return sql`${base} AND ${cond}`;
+  return sql`${base} AND ${childValueTest(c, numeric, what)}`;
+}
+
+/** The test of a child row's `kv.value` against a comparison (numeric for metrics, string otherwise). */
+function childValueTest(c: Comparison, numeric: boolean, what: string): RawBuilder<unknown> {
+  return numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
 }
 
 /** `<col> IS [NOT] NULL` for attribute columns. */
@@ -138,6 +142,5 @@ export function childProbe(
   const base = sql`SELECT 1 FROM ${sql.table(table)} kv WHERE kv.${sql.ref(fk)} = ${parentCol} AND kv.key = ${c.key}`;
   if (c.comparator === 'IS NULL') return sql`NOT EXISTS (${base})`;
   if (c.comparator === 'IS NOT NULL') return sql`EXISTS (${base})`;
-  const cond = numeric ? numericCondition(sql`kv.value`, c, what) : stringCondition(sql`kv.value`, c, what);
-  return sql`EXISTS (${base} AND ${cond})`;
+  return sql`EXISTS (${base} AND ${childValueTest(c, numeric, what)})`;
 }
