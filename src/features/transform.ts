@@ -406,12 +406,12 @@ function toDays(v: unknown, c: FittedDateColumn): number {
  */
 export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
   const w = ft.width;
-  const oneHotIndex = new Map<string, Map<string, number>>();
-  for (const c of ft.columns) {
-    if (c.kind === 'categorical' && c.encoding === 'onehot') {
-      oneHotIndex.set(c.name, new Map(c.categories.map((k, j) => [k, j])));
-    }
-  }
+  // category -> one-hot position, by column position (undefined for other columns)
+  const oneHotIndex = ft.columns.map((c) =>
+    c.kind === 'categorical' && c.encoding === 'onehot'
+      ? new Map(c.categories.map((k, j) => [k, j]))
+      : undefined,
+  );
   const hashedCols = ft.columns.filter(
     (c): c is FittedHashedColumn => c.kind === 'categorical' && c.encoding === 'hash',
   );
@@ -441,7 +441,7 @@ export function createRecordEncoder(ft: FittedTransform): RecordEncoder {
         } else if (c.kind === 'categorical' && c.encoding === 'onehot') {
           const n = c.categories.length + (c.other ? 1 : 0);
           out.fill(0, c.offset, c.offset + n);
-          const j = oneHotIndex.get(c.name)!.get(categoryOf(v)) ?? (c.other ? c.categories.length : -1);
+          const j = oneHotIndex[k]!.get(categoryOf(v)) ?? (c.other ? c.categories.length : -1);
           if (j >= 0) out[c.offset + j] = 1;
         }
       }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { courseCompletionSchema } from '../data/builtin-schemas.js';
 import { createServingApp } from './app.js';
+import { createFallbackModel } from './fallback.js';
 import { createModelHolder } from './model-holder.js';
 import { trainTestModel } from './testing.js';
 
@@ -212,6 +213,58 @@ describe('the /predict fast lane answers exactly as the Fastify route', () => {
     assert.equal((await metric(count)) - count0, 5);
     assert.equal((await metric(bad)) - bad0, 1);
     assert.equal((await predictions()) - p0, 5);
+  });
+});
+
+// The lane spells the part after the label once per served model: it must still match the route byte for byte
+// for every identity the registry can give (versions, run ids, names needing escapes), for a non-default
+// threshold, and for the fallback prior model, whose model object carries a reason - and after a swap.
+describe('the fast lane matches the route for every served model', () => {
+  test('registered identities, thresholds, the fallback model, and a swap between them', async () => {
+    const trained = await trainTestModel({ rows: 300, trees: 5 });
+    const record = JSON.stringify(trained.records[0]);
+    const registered = trained.served({ name: 'course "completion" \u00e9\u2028', version: '12', runId: 'abc123' });
+    const fallback = createFallbackModel({
+      reason: 'registry unreachable: "connect ECONNREFUSED"',
+      prior: 0.3125,
+      identity: { name: 'course-completion', version: '3', runId: null },
+      threshold: 0.25,
+      schema: courseCompletionSchema,
+    });
+    const holder = createModelHolder(registered);
+    const app = await createServingApp({ holder });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const json = { 'content-type': 'application/json' };
+    try {
+      const seen = new Set<string>();
+      for (const model of [registered, fallback, registered]) {
+        holder.swap(model);
+        const lane = await post(base, '/predict', record, json);
+        const res = await app.inject({ method: 'POST', url: '/predict', headers: json, payload: record });
+        assert.equal(lane.status, 200);
+        assert.equal(lane.body, res.body);
+        assert.equal(lane.length, res.headers['content-length']);
+        const answer = JSON.parse(lane.body);
+        assert.equal(answer.model.name, model.identity.name);
+        assert.equal(answer.model.fallback, model.fallback);
+        seen.add(lane.body);
+      }
+      const degraded = JSON.parse([...seen][1]!);
+      assert.deepEqual(degraded, {
+        probability: 0.3125,
+        label: 1,
+        threshold: 0.25,
+        model: {
+          name: 'course-completion',
+          version: '3',
+          run_id: null,
+          fallback: true,
+          reason: 'registry unreachable: "connect ECONNREFUSED"',
+        },
+      });
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -14,11 +14,12 @@ export interface PredictFastLaneOptions {
   /** Most bytes in a request body (the app's bodyLimit); a longer request is left to the app, which answers 413. */
   bodyLimit: number;
   /**
-   * Scores one record body exactly as the Fastify route does (the same function) and returns the response
-   * object, or `null` when the record is not on the happy path (validation problem, no model yet): the lane then
-   * replays it through the app, which answers the error. Must not count or log anything before it succeeds.
+   * Scores one record body exactly as the Fastify route does (the same scoring function) and returns the
+   * response as JSON text (the bytes the route's serializer would send), or `null` when the record is not on the
+   * happy path (validation problem, no model yet): the lane then replays it through the app, which answers the
+   * error. Must not count or log anything before it succeeds.
    */
-  predict(body: Record<string, unknown>): object | null;
+  predict(body: Record<string, unknown>): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
   /** Runs a request the lane read through the full Fastify app (app.inject) and gives its response. */
@@ -72,7 +73,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
   };
 
   const answer = (request: IncomingMessage, response: ServerResponse, raw: Buffer, started: number) => {
-    let out: object | null = null;
+    let payload: string | null = null;
     if (raw.length > 0) {
       let body: unknown;
       try {
@@ -82,13 +83,12 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
       } catch {
         body = undefined;
       }
-      if (isScalarRecord(body)) out = predict(body);
+      if (isScalarRecord(body)) payload = predict(body);
     }
-    if (out === null) {
+    if (payload === null) {
       sendReplay(request, response, raw);
       return;
     }
-    const payload = JSON.stringify(out);
     response.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(payload),
