@@ -223,11 +223,20 @@ describe('the fast lane matches the route for every served model', () => {
   test('registered identities, thresholds, the fallback model, and a swap between them', async () => {
     const trained = await trainTestModel({ rows: 300, trees: 5 });
     const record = JSON.stringify(trained.records[0]);
-    const registered = trained.served({ name: 'course "completion" \u00e9\u2028', version: '12', runId: 'abc123' });
+    const registered = trained.served({
+      name: 'course "completion" \u00e9\u2028',
+      version: '12',
+      runId: 'abc123',
+    });
     const fallback = createFallbackModel({
       reason: 'registry unreachable: "connect ECONNREFUSED"',
       prior: 0.3125,
-      identity: { name: 'course-completion', version: '3', runId: null },
+      identity: {
+        name: 'course-completion',
+        version: '3',
+        runId: null,
+        uri: 'models:/course-completion@production',
+      },
       threshold: 0.25,
       schema: courseCompletionSchema,
     });
