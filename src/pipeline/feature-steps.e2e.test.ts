@@ -134,6 +134,15 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
     assert.ok(inputs.some((c) => c.name === 'Assignments_Submitted'));
     assert.ok(!inputs.some((c) => /submission|time_band|enrollment_month/.test(c.name)));
     assert.equal(mlmodel.flavors.tassel.format_version, 2, 'older Tassels refuse a bundle they cannot score');
+    // the reference profile for drift checks covers the raw inputs and the derived features
+    const profile = JSON.parse(
+      readFileSync(join(dir, 'work', 'artifacts', 'reference_profile.json'), 'utf8'),
+    );
+    for (const name of ['Assignments_Submitted', 'submission_rate', 'submission_per_day', 'time_band'])
+      assert.ok(profile.features[name], `${name} in ${Object.keys(profile.features).join(', ')}`);
+    assert.equal(profile.features.time_band.type, 'categorical');
+    assert.equal(profile.features.submission_rate.type, 'numeric');
+    assert.equal(profile.features.submission_rate.count, profile.rows);
     // three band edges learnt from the training rows, stored as the step's state
     assert.equal(modelJson.feature_steps[0].state.edges.length, 3);
     assert.deepEqual(

@@ -321,7 +321,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     ]);
 
     // -- feature steps: fitted on the training part only, then applied to every part (the raw tables stay
-    // as they are for the input example, the reference profile and re-scoring production, which has its own)
+    // as they are for the input example and re-scoring production, which has its own)
     let stepRunner: FeatureStepRunner | null = null;
     const derived = { train: data.train.table, valid: data.valid.table, test: data.test.table };
     if (resolvedSteps.length > 0) {
@@ -341,7 +341,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           derived.test = runner.applyTable(data.test.table, 'test');
           return runner;
         },
-        (r) => `${r.steps.length} step(s) -> ${r.steps.flatMap((x) => x.outputs.map((o) => o.name)).join(', ')}`,
+        (r) =>
+          `${r.steps.length} step(s) -> ${r.steps.flatMap((x) => x.outputs.map((o) => o.name)).join(', ')}`,
       );
     }
     const featureSchema = stepRunner ? stepRunner.schema : data.modelSchema;
@@ -552,7 +553,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const bestPTrain = best.model.predictProba(bf.train);
     write(
       'reference_profile.json',
-      `${JSON.stringify(buildReferenceProfile(data.train.table, data.modelSchema, bestPTrain), null, 2)}\n`,
+      // the derived table holds the raw inputs (what the prediction log records) and the steps' outputs,
+      // so drift can be checked on either
+      `${JSON.stringify(buildReferenceProfile(derived.train, featureSchema, bestPTrain), null, 2)}\n`,
     );
     await step('log', async () => {
       await tracking.logBatch(parentId, {
@@ -631,7 +634,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
             'tassel.data.sha256': data.sha256[0]!,
             ...(best.trial.module ? { 'tassel.code': `code/${moduleCodeName(best.trial.module)}` } : {}),
             ...(resolvedSteps.length
-              ? { 'tassel.feature_steps': resolvedSteps.map((x) => `${x.name}=code/feature_steps/${x.codeName}`).join(',') }
+              ? {
+                  'tassel.feature_steps': resolvedSteps
+                    .map((x) => `${x.name}=code/feature_steps/${x.codeName}`)
+                    .join(','),
+                }
               : {}),
           },
           description: `${best.name} from pipeline run ${parentId}`,
