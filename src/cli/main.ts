@@ -39,14 +39,20 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return 0;
       return EXIT_USAGE;
     }
     if (e instanceof CommandOutcomeError) {
       process.stderr.write(`tassel: ${e.message}\n`);
       return e.exitCode;
     }
-    const code = e instanceof InputError || (isTasselError(e) && e.status === 400) ? EXIT_USAGE : EXIT_FAILURE;
+    const code =
+      e instanceof InputError || (isTasselError(e) && e.status === 400) ? EXIT_USAGE : EXIT_FAILURE;
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`tassel: error: ${message}\n`);
     if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
@@ -56,6 +62,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
 const isEntry = process.argv[1] && /(?:^|[\\/])(?:tassel(?:\.js)?|main\.(?:ts|js))$/.test(process.argv[1]);
 if (isEntry) {
+  // a reader that stops early (`tassel serve --help | head`) closes the pipe: stop quietly, not with a stack trace
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main().then((code) => {
     process.exitCode = code;
   });
