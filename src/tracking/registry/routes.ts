@@ -79,11 +79,15 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     const a = argsOf(req);
     return { registered_model: await s.updateRegisteredModel(str(a.name), optStr(a.description)) };
   });
-  app.delete('/registered-models/delete', async (req) => {
-    const a = argsOf(req);
-    await s.deleteRegisteredModel(str(a.name), ctxOf(req, a));
-    return {};
-  });
+  app.delete(
+    '/registered-models/delete',
+    { schema: S.deleteArgs(S.DeleteRegisteredModelBody) },
+    async (req) => {
+      const a = argsOf(req);
+      await s.deleteRegisteredModel(str(a.name), ctxOf(req, a));
+      return {};
+    },
+  );
   const searchModels = async (req: FastifyRequest) => {
     const a = argsOf(req);
     const page = await s.searchRegisteredModels({
@@ -114,7 +118,7 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     await s.setRegisteredModelTag(str(a.name), str(a.key), str(a.value));
     return {};
   });
-  app.delete('/registered-models/delete-tag', async (req) => {
+  app.delete('/registered-models/delete-tag', { schema: S.deleteArgs(S.ModelTagKey) }, async (req) => {
     const a = argsOf(req);
     await s.deleteRegisteredModelTag(str(a.name), str(a.key));
     return {};
@@ -126,7 +130,7 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     await s.setRegisteredModelAlias(str(a.name), str(a.alias), str(a.version), ctxOf(req, a));
     return {};
   });
-  app.delete('/registered-models/alias', async (req) => {
+  app.delete('/registered-models/alias', { schema: S.deleteArgs(S.AliasKey) }, async (req) => {
     const a = argsOf(req);
     await s.deleteRegisteredModelAlias(str(a.name), str(a.alias), ctxOf(req, a));
     return {};
@@ -161,7 +165,7 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     const a = argsOf(req);
     return { model_version: await s.updateModelVersion(str(a.name), str(a.version), optStr(a.description)) };
   });
-  app.delete('/model-versions/delete', async (req) => {
+  app.delete('/model-versions/delete', { schema: S.deleteArgs(S.DeleteVersionBody) }, async (req) => {
     const a = argsOf(req);
     await s.deleteModelVersion(str(a.name), str(a.version), { force: bool(a.force) }, ctxOf(req, a));
     return {};
@@ -201,7 +205,7 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     await s.setModelVersionTag(str(a.name), str(a.version), str(a.key), str(a.value));
     return {};
   });
-  app.delete('/model-versions/delete-tag', async (req) => {
+  app.delete('/model-versions/delete-tag', { schema: S.deleteArgs(S.VersionTagKey) }, async (req) => {
     const a = argsOf(req);
     await s.deleteModelVersionTag(str(a.name), str(a.version), str(a.key));
     return {};

@@ -13,6 +13,7 @@ const Tags = Opt(Type.Array(KeyValueSchema));
 const Reason = Opt(Str('Why the change was made; recorded in the alias audit trail (Tassel extension).'));
 
 export const NameOnly = Type.Object({ name: Str('Registered model name') });
+export const DeleteRegisteredModelBody = Type.Object({ name: Str('Registered model name'), reason: Reason });
 export const CreateRegisteredModelBody = Type.Object({ name: Str(), tags: Tags, description: Opt(Str()) });
 export const RenameRegisteredModelBody = Type.Object({ name: Str(), new_name: Str() });
 export const UpdateRegisteredModelBody = Type.Object({ name: Str(), description: Opt(Str()) });
@@ -105,3 +106,13 @@ export const LogOutputsBody = Type.Object({
   models: Opt(Type.Array(Type.Object({ model_id: Str(), step: Opt(Type.Integer()) }))),
 });
 export const ListLoggedModelArtifactsQuery = Type.Object({ artifact_directory_path: Opt(Str()) });
+
+/**
+ * The schema of a DELETE endpoint whose arguments MLflow clients send as a JSON body and curl users as query
+ * parameters: the body is validated when there is one (an absent body is null here), the query documents the
+ * same fields, all optional, since either may carry them; the handler merges both and checks what is required.
+ */
+export const deleteArgs = <T extends ReturnType<typeof Type.Object>>(args: T) => ({
+  body: Type.Union([args, Type.Null()]),
+  querystring: Type.Partial(args),
+});

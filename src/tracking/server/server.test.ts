@@ -132,6 +132,55 @@ describe('tracking server over HTTP', () => {
     assert.match(docs.body, /swagger/i);
   });
 
+  test('registry DELETEs take their arguments as a JSON body (MLflow clients) or as query parameters, documented', async () => {
+    const r = '/api/2.0/mlflow';
+    assert.equal((await call('POST', `${r}/registered-models/create`, { name: 'del-args' })).status, 200);
+    const run = (await call('POST', `${r}/runs/create`, { experiment_id: '0' })).json.run.info;
+    const mv = await call('POST', `${r}/model-versions/create`, {
+      name: 'del-args',
+      source: `${run.artifact_uri}/model`,
+      run_id: run.run_id,
+    });
+    assert.equal(mv.status, 200, mv.body);
+    const aliases = async () =>
+      (
+        (await call('GET', `${r}/registered-models/get?name=del-args`)).json.registered_model.aliases ?? []
+      ).map((a: { alias: string }) => a.alias);
+    for (const alias of ['a1', 'a2', 'a3'])
+      await call('POST', `${r}/registered-models/alias`, { name: 'del-args', alias, version: '1' });
+    // a JSON body, as the mlflow Python client sends it
+    assert.equal(
+      (await call('DELETE', `${r}/registered-models/alias`, { name: 'del-args', alias: 'a1' })).status,
+      200,
+    );
+    // query parameters, as curl users write it
+    assert.equal((await call('DELETE', `${r}/registered-models/alias?name=del-args&alias=a2`)).status, 200);
+    assert.deepEqual(await aliases(), ['a3']);
+    // a wrong-typed body is refused by the schema and changes nothing
+    const bad = await call('DELETE', `${r}/registered-models/alias`, { name: 'del-args', alias: { x: 1 } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error_code, 'INVALID_PARAMETER_VALUE');
+    const missing = await call('DELETE', `${r}/registered-models/alias`, { name: 'del-args' });
+    assert.equal(missing.status, 400);
+    assert.deepEqual(await aliases(), ['a3']);
+    // the OpenAPI document names the arguments of every registry DELETE
+    const doc = (await call('GET', '/openapi.json')).json as {
+      paths: Record<string, { delete?: { parameters?: Array<{ name: string; in: string }> } }>;
+    };
+    for (const [path, args] of [
+      ['registered-models/delete', ['name', 'reason']],
+      ['registered-models/delete-tag', ['name', 'key']],
+      ['registered-models/alias', ['name', 'alias', 'reason']],
+      ['model-versions/delete', ['name', 'version', 'force', 'reason']],
+      ['model-versions/delete-tag', ['name', 'version', 'key']],
+    ] as const) {
+      const documented = (doc.paths[`${r}/${path}`]?.delete?.parameters ?? [])
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name);
+      assert.deepEqual(documented.sort(), [...args].sort(), path);
+    }
+  });
+
   test('/health and /version answer plain text', async () => {
     const h = await server.app.inject({ url: '/health' });
     assert.equal(h.statusCode, 200);
