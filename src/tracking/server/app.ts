@@ -91,6 +91,12 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
         version: TASSEL_VERSION,
       },
     },
+    transformObject: (documentObject) =>
+      'openapiObject' in documentObject
+        ? (optionalNullableBodies(
+            documentObject.openapiObject as OpenApiDocument,
+          ) as typeof documentObject.openapiObject)
+        : documentObject.swaggerObject,
   });
   if (options.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
@@ -132,4 +138,40 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
     else await app.register(extra.plugin);
   }
   return app;
+}
+
+interface BodySchema {
+  type?: string;
+  anyOf?: BodySchema[];
+}
+
+interface OpenApiDocument {
+  paths?: Record<
+    string,
+    Record<
+      string,
+      { requestBody?: { required?: boolean; content?: Record<string, { schema?: BodySchema }> } }
+    >
+  >;
+}
+
+/**
+ * A body schema "object or null" (the registry's DELETEs, whose arguments may come as query parameters instead)
+ * is documented as an optional body of that object: @fastify/swagger marks every body schema required.
+ */
+function optionalNullableBodies<T extends OpenApiDocument>(doc: T): T {
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      const body = op.requestBody;
+      for (const media of Object.values(body?.content ?? {})) {
+        const alternatives = media.schema?.anyOf;
+        if (!body || !alternatives?.some((a) => a.type === 'null')) continue;
+        const rest = alternatives.filter((a) => a.type !== 'null');
+        if (rest.length === 1) media.schema = rest[0];
+        else media.schema = { anyOf: rest };
+        body.required = false;
+      }
+    }
+  }
+  return doc;
 }

@@ -165,7 +165,15 @@ describe('tracking server over HTTP', () => {
     assert.deepEqual(await aliases(), ['a3']);
     // the OpenAPI document names the arguments of every registry DELETE
     const doc = (await call('GET', '/openapi.json')).json as {
-      paths: Record<string, { delete?: { parameters?: Array<{ name: string; in: string }> } }>;
+      paths: Record<
+        string,
+        {
+          delete?: {
+            parameters?: Array<{ name: string; in: string }>;
+            requestBody?: { required: boolean; content: Record<string, { schema: { required?: string[] } }> };
+          };
+        }
+      >;
     };
     for (const [path, args] of [
       ['registered-models/delete', ['name', 'reason']],
@@ -178,6 +186,10 @@ describe('tracking server over HTTP', () => {
         .filter((p) => p.in === 'query')
         .map((p) => p.name);
       assert.deepEqual(documented.sort(), [...args].sort(), path);
+      // the same arguments as an optional JSON body whose required fields are listed
+      const body = doc.paths[`${r}/${path}`]?.delete?.requestBody;
+      assert.equal(body?.required, false, path);
+      assert.ok(body?.content['application/json']?.schema.required?.includes('name'), path);
     }
   });
 
