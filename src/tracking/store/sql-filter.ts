@@ -89,11 +89,13 @@ export function childCondition(
   numeric: boolean,
   what: string,
 ): RawBuilder<unknown> {
-  if (c.comparator === 'IS NULL') {
-    const base = sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${c.key}`;
-    return sql`${parentCol} NOT IN (${base})`;
-  }
+  if (c.comparator === 'IS NULL') return sql`${parentCol} NOT IN (${parentsWithKey(table, fk, c.key)})`;
   return sql`${parentCol} IN (${childKeySet(table, fk, c, numeric, what)})`;
+}
+
+/** The parent keys having a child row for `key`, whatever its value. */
+function parentsWithKey(table: string, fk: string, key: string): RawBuilder<unknown> {
+  return sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${key}`;
 }
 
 /**
@@ -107,7 +109,7 @@ export function childKeySet(
   numeric: boolean,
   what: string,
 ): RawBuilder<unknown> {
-  const base = sql`SELECT kv.${sql.ref(fk)} FROM ${sql.table(table)} kv WHERE kv.key = ${c.key}`;
+  const base = parentsWithKey(table, fk, c.key);
   if (c.comparator === 'IS NOT NULL') return base;
   return sql`${base} AND ${childValueTest(c, numeric, what)}`;
 }
