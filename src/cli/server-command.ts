@@ -26,10 +26,6 @@ function parseBytes(v: string): number {
   return Number(m[1]) * mult;
 }
 
-/**
- * `tassel server`: the tracking server speaking MLflow's REST API (flag names as `mlflow server`), and
- * `tassel server db upgrade` to apply schema migrations without starting it.
- */
 function parseReadWorkers(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 64) {
@@ -38,6 +34,10 @@ function parseReadWorkers(value: string): number {
   return n;
 }
 
+/**
+ * `tassel server`: the tracking server speaking MLflow's REST API (flag names as `mlflow server`), and
+ * `tassel server db upgrade` to apply schema migrations without starting it.
+ */
 export function register(program: Command): void {
   const server = program
     .command('server')

@@ -57,10 +57,8 @@ export interface RunningTrackingServer {
 export async function startTrackingServer(
   options: StartTrackingServerOptions = {},
 ): Promise<RunningTrackingServer> {
-  const database = await createDatabase(
-    options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
-    options.database,
-  );
+  const backendStoreUri = options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI;
+  const database = await createDatabase(backendStoreUri, options.database);
   let readPool: SqliteReadPool | null = null;
   try {
     await migrate(database, ALL_MIGRATIONS);
@@ -72,7 +70,6 @@ export async function startTrackingServer(
     const defaultArtifactRoot =
       options.defaultArtifactRoot ?? (serveArtifacts ? 'mlflow-artifacts:/' : destination);
     const localStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
-    const backendStoreUri = options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI;
     readPool =
       (options.readWorkers ?? 0) > 0 && database.dialect === 'sqlite' && !/:memory:/.test(backendStoreUri)
         ? createSqliteReadPool({
@@ -85,7 +82,7 @@ export async function startTrackingServer(
     const trackingStore = readPool ? withReadPool(localStore, readPool) : localStore;
     // ---- Registry store (issue 5) is created here and passed to the app below. ----
     const registry = {
-      databaseUri: options.backendStoreUri ?? DEFAULT_BACKEND_STORE_URI,
+      databaseUri: backendStoreUri,
       ...(options.app?.registry ?? {}),
     };
     const app = await createTrackingApp({
