@@ -361,10 +361,16 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   };
 
   /** /predict for one record the model's validator accepted (shared by the route and the fast lane). */
-  const predictValidRecord = (model: ServedModel, body: Record<string, unknown>) => {
+  /** Scores a validated record and counts the prediction: the part the route and the fast lane share. */
+  const scoreAndCount = (model: ServedModel, body: Record<string, unknown>) => {
     const { p, used } = scoreRecord(model, body as RawRecord);
-    const label = p >= used.threshold ? 1 : 0;
+    const label: 0 | 1 = p >= used.threshold ? 1 : 0;
     metrics.countPredictions(label, used.fallback);
+    return { p, label, used };
+  };
+
+  const predictValidRecord = (model: ServedModel, body: Record<string, unknown>) => {
+    const { p, label, used } = scoreAndCount(model, body);
     const out = { probability: p, label, threshold: used.threshold, model: refOf(used) };
     logPrediction('/predict', used, body, out);
     return out;
@@ -377,9 +383,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
    * JSON.stringify spell alike), which the fast-lane agreement test checks.
    */
   const predictValidRecordJson = (model: ServedModel, body: Record<string, unknown>): string => {
-    const { p, used } = scoreRecord(model, body as RawRecord);
-    const label = p >= used.threshold ? 1 : 0;
-    metrics.countPredictions(label, used.fallback);
+    const { p, label, used } = scoreAndCount(model, body);
     if (predictionLog !== null) {
       logPrediction('/predict', used, body, {
         probability: p,
