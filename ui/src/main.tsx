@@ -1,11 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getToken, setToken } from './api';
-import { ComparePage } from './compare';
-import { ExperimentsPage } from './experiments';
-import { ModelPage, ModelsPage } from './registry';
-import { RunPage } from './run';
-import { RunsPage } from './runs';
+import { matchRoute, NAV } from './routes';
 import './styles.css';
 
 function useHash(): string {
@@ -18,17 +14,7 @@ function useHash(): string {
   return hash;
 }
 
-function route(hash: string) {
-  const [path, query = ''] = hash.replace(/^#/, '').split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const params = new URLSearchParams(query);
-  if (parts.length === 0 || (parts[0] === 'experiments' && parts.length === 1)) return <ExperimentsPage />;
-  if (parts[0] === 'experiments' && parts[1]) return <RunsPage key={parts[1]} experimentId={parts[1]} />;
-  if (parts[0] === 'runs' && parts[1]) return <RunPage key={parts[1]} runId={parts[1]} />;
-  if (parts[0] === 'compare')
-    return <ComparePage runIds={(params.get('runs') ?? '').split(',').filter(Boolean)} />;
-  if (parts[0] === 'models' && parts[1]) return <ModelPage key={parts[1]} name={parts[1]} />;
-  if (parts[0] === 'models') return <ModelsPage />;
+function NotFound({ hash }: { hash: string }) {
   return (
     <section>
       <h1>Not found</h1>
@@ -72,7 +58,8 @@ function TokenField() {
 
 function App() {
   const hash = useHash();
-  const section = hash.startsWith('#/models') ? 'models' : 'experiments';
+  const matched = matchRoute(hash);
+  const section = matched?.route.section;
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
@@ -83,17 +70,16 @@ function App() {
           Tassel
         </a>
         <nav aria-label="Main">
-          <a href="#/experiments" aria-current={section === 'experiments' ? 'page' : undefined}>
-            Experiments
-          </a>
-          <a href="#/models" aria-current={section === 'models' ? 'page' : undefined}>
-            Models
-          </a>
+          {NAV.map((n) => (
+            <a key={n.href} href={n.href} aria-current={section === n.section ? 'page' : undefined}>
+              {n.label}
+            </a>
+          ))}
         </nav>
         <TokenField />
       </header>
       <main id="main" tabIndex={-1}>
-        {route(hash)}
+        {matched ? matched.route.render(matched.args) : <NotFound hash={hash} />}
       </main>
     </>
   );

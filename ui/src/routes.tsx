@@ -1,0 +1,68 @@
+import type { VNode } from 'preact';
+import { ComparePage } from './compare';
+import { ExperimentsPage } from './experiments';
+import { ModelPage, ModelsPage } from './registry';
+import { RunPage } from './run';
+import { RunsPage } from './runs';
+
+/** What a page receives: the `:name` segments of its path and the hash's query string. */
+export interface RouteArgs {
+  params: Record<string, string>;
+  query: URLSearchParams;
+}
+
+/** One page: a path pattern (`experiments/:id`) and what to render; `section` names its nav entry. */
+export interface Route {
+  path: string;
+  section: string;
+  render: (args: RouteArgs) => VNode;
+}
+
+/** One entry of the header's navigation; `section` matches the routes that light it up. */
+export interface NavItem {
+  label: string;
+  href: string;
+  section: string;
+}
+
+// To add a page: one line here (and one in NAV if it belongs in the header). First match wins.
+export const ROUTES: Route[] = [
+  { path: '', section: 'experiments', render: () => <ExperimentsPage /> },
+  { path: 'experiments', section: 'experiments', render: () => <ExperimentsPage /> },
+  { path: 'experiments/:id', section: 'experiments', render: ({ params }) => <RunsPage key={params.id} experimentId={params.id!} /> },
+  { path: 'runs/:id', section: 'experiments', render: ({ params }) => <RunPage key={params.id} runId={params.id!} /> },
+  {
+    path: 'compare',
+    section: 'experiments',
+    render: ({ query }) => <ComparePage runIds={(query.get('runs') ?? '').split(',').filter(Boolean)} />,
+  },
+  { path: 'models', section: 'models', render: () => <ModelsPage /> },
+  { path: 'models/:name', section: 'models', render: ({ params }) => <ModelPage key={params.name} name={params.name!} /> },
+];
+
+export const NAV: NavItem[] = [
+  { label: 'Experiments', href: '#/experiments', section: 'experiments' },
+  { label: 'Models', href: '#/models', section: 'models' },
+];
+
+/** Splits a location hash into path segments and query. */
+export function parseHash(hash: string): { parts: string[]; query: URLSearchParams } {
+  const raw = hash.replace(/^#\/?/, '');
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { parts, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+}
+
+/** The first route whose pattern matches the hash, with its arguments; undefined when none does. */
+export function matchRoute(hash: string): { route: Route; args: RouteArgs } | undefined {
+  const { parts, query } = parseHash(hash);
+  for (const route of ROUTES) {
+    const pattern = route.path.split('/').filter(Boolean);
+    if (pattern.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    if (pattern.every((seg, i) => (seg.startsWith(':') ? ((params[seg.slice(1)] = parts[i]!), true) : seg === parts[i])))
+      return { route, args: { params, query } };
+  }
+  return undefined;
+}
