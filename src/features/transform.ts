@@ -1,7 +1,7 @@
 import type { DatasetSchema } from '../data/schema.js';
 import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, columnSpec } from '../data/schema.js';
 import type { ColumnData, RawRecord, Table } from '../data/table.js';
-import { isNumericData } from '../data/table.js';
+import { isNumericData, takeRows } from '../data/table.js';
 import { TasselError } from '../errors.js';
 import { createMatrix, type Matrix } from '../ml/matrix.js';
 import { type DatePart, type FeatureSpec, NA_CATEGORY, OTHER_CATEGORY } from './spec.js';
@@ -85,6 +85,11 @@ export interface FittedTransform {
   /** Number of output features. */
   width: number;
   feature_names: string[];
+  /**
+   * Mean of each output over the rows the transform was fitted on (missing outputs left out): the background
+   * linear SHAP measures contributions from. Absent in transforms fitted before Tassel stored it.
+   */
+  output_mean?: number[];
 }
 
 const median = (values: Float64Array): number => {
@@ -264,8 +269,52 @@ export function fitTransform(spec: FeatureSpec, table: Table, schema: DatasetSch
     feature_names: [],
   };
   ft.feature_names = computeFeatureNames(ft);
+  ft.output_mean = outputMeans(ft, table);
   return ft;
 }
+
+/** Mean of every output column over `table` (NaN outputs skipped), transforming a bounded chunk of rows at a time. */
+export function outputMeans(ft: FittedTransform, table: Table): number[] {
+  const w = ft.width;
+  const sum = new Float64Array(w);
+  const count = new Float64Array(w);
+  const chunk = Math.max(1, Math.floor(2 ** 21 / Math.max(1, w)));
+  for (let start = 0; start < table.nRows; start += chunk) {
+    const end = Math.min(table.nRows, start + chunk);
+    const idx = Int32Array.from({ length: end - start }, (_, k) => start + k);
+    const part = start === 0 && end === table.nRows ? table : takeRows(table, idx);
+    const m = transformTable(ft, part).data;
+    for (let k = 0; k < m.length; k++) {
+      const v = m[k]!;
+      if (!Number.isNaN(v)) {
+        sum[k % w] += v;
+        count[k % w]++;
+      }
+    }
+  }
+  return Array.from(sum, (v, j) => (count[j]! > 0 ? v / count[j]! : 0));
+}
+
+/**
+ * For each hashed column writing into the shared block (in `sharedHashedColumns` order), the block slot its
+ * token takes for `record`. Lets explanations give a shared bucket's contribution to the fields that hit it.
+ */
+export function sharedHashSlots(ft: FittedTransform, record: RawRecord, out: Int32Array): Int32Array {
+  const block = ft.hashing;
+  if (!block) return out;
+  const slot: HashedSlot = { index: 0, sign: 1 };
+  sharedHashedColumns(ft).forEach((name, k) => {
+    hashSlotPair(`${name}=`, categoryOf(record[name]), block.n_features, block.alternate_sign, slot);
+    out[k] = slot.index;
+  });
+  return out;
+}
+
+/** Names of the categorical columns hashed into the shared block, in transform order. */
+export const sharedHashedColumns = (ft: FittedTransform): string[] =>
+  ft.columns
+    .filter((c) => c.kind === 'categorical' && c.encoding === 'hash' && c.offset === undefined)
+    .map((c) => c.name);
 
 function computeFeatureNames(ft: FittedTransform): string[] {
   const names: string[] = [];

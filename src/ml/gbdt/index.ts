@@ -5,3 +5,4 @@ export * from './gbdt-classifier.js';
 export * from './importance.js';
 export * from './params.js';
 export { trainGbdt, type TrainResult } from './train.js';
+export * from './tree-shap.js';

@@ -1,0 +1,110 @@
+import { TasselError } from '../errors.js';
+import { DummyClassifier } from './dummy.js';
+import { GbdtClassifier } from './gbdt/gbdt-classifier.js';
+import { TreeShapExplainer } from './gbdt/tree-shap.js';
+import { LogisticRegression } from './logistic.js';
+import type { Classifier } from './model.js';
+
+/** How a model's contributions are computed. */
+export type ExplainMethod = 'tree_shap' | 'linear_shap' | 'constant';
+
+/**
+ * Exact SHAP values of a model in margin (log-odds) units over the encoded feature columns: for every row,
+ * `baseValue + sum(contributions) = margin`, and `sigmoid(margin)` is the predicted probability.
+ */
+export interface ModelExplainer {
+  readonly method: ExplainMethod;
+  /** Number of encoded columns. */
+  readonly width: number;
+  /** The expected margin (the bias every explanation starts from). */
+  readonly baseValue: number;
+  /** Writes one encoded row's contributions into `out[outAt .. outAt + width)` (overwritten) and returns the margin. */
+  explain(row: Float64Array, out: Float64Array, outAt?: number): number;
+}
+
+/** Options of {@link createModelExplainer}. */
+export interface ModelExplainerOptions {
+  /**
+   * The mean of each encoded column over the training rows (a fitted transform's `output_mean`): linear
+   * SHAP's background. Required for logistic models.
+   */
+  featureMeans?: ArrayLike<number> | null;
+}
+
+/** log(p / (1 - p)) with p kept inside (1e-15, 1 - 1e-15), so a certain prior still has a finite margin. */
+export const logit = (p: number): number => {
+  const q = Math.min(1 - 1e-15, Math.max(1e-15, p));
+  return Math.log(q / (1 - q));
+};
+
+/**
+ * The explainer for a fitted model: TreeSHAP for GBDT (Tassel-trained or XGBoost-imported), linear SHAP
+ * (coefficient x (x - mean x)) for logistic regression, and all-zero contributions for the dummy model, whose
+ * prediction depends on no feature. Throws NOT_IMPLEMENTED, with the reason, for any other kind.
+ */
+export function createModelExplainer(model: Classifier, options: ModelExplainerOptions = {}): ModelExplainer {
+  if (model instanceof GbdtClassifier) return treeExplainer(model);
+  if (model instanceof LogisticRegression) return linearExplainer(model, options.featureMeans ?? null);
+  if (model instanceof DummyClassifier) {
+    const base = logit(model.predictOne(new Float64Array(0)));
+    return {
+      method: 'constant',
+      width: 0,
+      baseValue: base,
+      explain: () => base,
+    };
+  }
+  throw new TasselError(
+    'NOT_IMPLEMENTED',
+    `explanations are available for gbdt, logistic and dummy models; this model is of kind "${model.kind}"`,
+  );
+}
+
+function treeExplainer(model: GbdtClassifier): ModelExplainer {
+  let shap: TreeShapExplainer;
+  try {
+    shap = new TreeShapExplainer(model.ensemble);
+  } catch (e) {
+    throw new TasselError('NOT_IMPLEMENTED', `this model cannot be explained: ${(e as Error).message}`);
+  }
+  const width = shap.nFeatures;
+  return {
+    method: 'tree_shap',
+    width,
+    baseValue: shap.expectedValue,
+    explain(row, out, outAt = 0) {
+      shap.featureContributions(row, out, 0, outAt);
+      return model.marginOne(row);
+    },
+  };
+}
+
+function linearExplainer(model: LogisticRegression, means: ArrayLike<number> | null): ModelExplainer {
+  const coef = model.coef;
+  const width = coef.length;
+  if (!means) {
+    throw new TasselError(
+      'NOT_IMPLEMENTED',
+      'this logistic model cannot be explained: its feature transform holds no training means (output_mean); retrain it with this Tassel',
+    );
+  }
+  if (means.length !== width) {
+    throw new TasselError('INVALID_STATE', `${means.length} feature means for ${width} coefficients`);
+  }
+  let base = model.intercept;
+  for (let j = 0; j < width; j++) base += coef[j]! * means[j]!;
+  return {
+    method: 'linear_shap',
+    width,
+    baseValue: base,
+    explain(row, out, outAt = 0) {
+      let margin = model.intercept;
+      for (let j = 0; j < width; j++) {
+        const c = coef[j]!;
+        margin += c * row[j]!;
+        out[outAt + j] = c * (row[j]! - means[j]!);
+      }
+      return margin;
+    },
+  };
+}

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { createMatrix } from '../matrix.js';
+import { type FlatTree, type Precision, TreeEnsemble } from './ensemble.js';
+import { gbdtFromJSON } from './gbdt-classifier.js';
+import { TreeShapExplainer } from './tree-shap.js';
+import { importXgboostModel } from './xgboost-import.js';
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+const read = (name: string) => JSON.parse(readFileSync(fixture(name), 'utf8'));
+
+interface ShapCase {
+  model: string;
+  inputs: (number | null)[][];
+  margin: number[];
+  contribs: number[][];
+  interactions: number[][][];
+}
+const shap = read('shap-xgboost-1.7.4.json') as { cases: Record<string, ShapCase> };
+const toRow = (r: (number | null)[]) => Float64Array.from(r, (v) => (v === null ? Number.NaN : v));
+
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let j = 0; j < expected.length; j++) {
+    const d = Math.abs(actual[j]! - expected[j]!);
+    if (!(d <= tol)) assert.fail(`${what}[${j}]: ${actual[j]} vs XGBoost ${expected[j]} (|diff| ${d})`);
+  }
+}
+
+function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: string): void {
+  const w = explainer.nFeatures + 1;
+  const out = new Float64Array(w);
+  let thresholdRows = 0;
+  c.inputs.forEach((r, i) => {
+    explainer.contributions(toRow(r), out);
+    assertClose(out, c.contribs[i]!, 1e-5, `${name} row ${i}`);
+    if (r.some((v) => v === null)) thresholdRows++;
+  });
+  assert.ok(thresholdRows > 0, 'the fixture has rows with missing values');
+  c.interactions.forEach((m, i) => {
+    const got = explainer.interactions(toRow(c.inputs[i]!));
+    assertClose(got, m.flat(), 1e-5, `${name} interactions row ${i}`);
+  });
+}
+
+describe('TreeSHAP against XGBoost pred_contribs / pred_interactions (float32 as XGBoost evaluates)', () => {
+  test('the imported XGBoost fixture model (depth 4, missing values, rows on thresholds)', () => {
+    const c = shap.cases.xgboost!;
+    const model = importXgboostModel(readFileSync(fixture(c.model), 'utf8'), { useBestIteration: false });
+    checkAgainstXgboost(new TreeShapExplainer(model.ensemble), c, 'xgboost');
+  });
+
+  test('a deep imported XGBoost model (depth 10)', () => {
+    const c = shap.cases.xgboost_deep!;
+    const model = importXgboostModel(readFileSync(fixture(c.model), 'utf8'), { useBestIteration: false });
+    checkAgainstXgboost(new TreeShapExplainer(model.ensemble), c, 'xgboost_deep');
+  });
+
+  test('a Tassel-trained model (lossguide, depth 9), XGBoost scoring it from its exported model.json', () => {
+    const c = shap.cases.tassel!;
+    const model = gbdtFromJSON(read(c.model));
+    const explainer = new TreeShapExplainer(model.ensemble);
+    checkAgainstXgboost(explainer, c, 'tassel');
+    // and the bias is the base margin plus each tree's cover-weighted mean leaf
+    assert.ok(Math.abs(explainer.expectedValue - c.contribs[0]!.at(-1)!) < 1e-5);
+  });
+});
+
+/** A random tree in the engine's flat layout with consistent covers (each child's cover below its parent's). */
+function randomTree(rand: () => number, nFeatures: number, maxDepth: number): FlatTree {
+  const nodes: { f: number; t: number; l: number; r: number; d: number; v: number; c: number }[] = [];
+  const grow = (depth: number, cover: number): number => {
+    const i = nodes.length;
+    nodes.push({ f: -1, t: 0, l: -1, r: -1, d: 0, v: 0, c: cover });
+    if (depth < maxDepth && rand() < 0.85 - depth * 0.04) {
+      const split = 0.05 + 0.9 * rand();
+      nodes[i]!.f = Math.floor(rand() * nFeatures);
+      nodes[i]!.t = Math.round((rand() * 6 - 3) * 4) / 4;
+      nodes[i]!.d = rand() < 0.5 ? 1 : 0;
+      nodes[i]!.l = grow(depth + 1, cover * split);
+      nodes[i]!.r = grow(depth + 1, cover * (1 - split));
+    } else nodes[i]!.v = (rand() - 0.5) * 0.7;
+    return i;
+  };
+  grow(0, 100 + rand() * 1000);
+  return {
+    feature: Int32Array.from(nodes, (n) => n.f),
+    threshold: Float64Array.from(nodes, (n) => n.t),
+    left: Int32Array.from(nodes, (n) => n.l),
+    right: Int32Array.from(nodes, (n) => n.r),
+    defaultLeft: Uint8Array.from(nodes, (n) => n.d),
+    value: Float64Array.from(nodes, (n) => n.v),
+    gain: new Float64Array(nodes.length),
+    cover: Float64Array.from(nodes, (n) => n.c),
+  };
+}
+
+/** Brute-force Shapley values of one tree with the path-dependent value function E[f | x_S] (exponential in features). */
+function bruteForceShap(tree: FlatTree, row: Float64Array, nFeatures: number): Float64Array {
+  const expect = (n: number, inS: (f: number) => boolean): number => {
+    const f = tree.feature[n]!;
+    if (f < 0) return tree.value[n]!;
+    const l = tree.left[n]!;
+    const r = tree.right[n]!;
+    if (inS(f)) {
+      const x = row[f]!;
+      const left = Number.isNaN(x) ? tree.defaultLeft[n] === 1 : x < tree.threshold[n]!;
+      return expect(left ? l : r, inS);
+    }
+    const c = tree.cover[n]!;
+    return (expect(l, inS) * tree.cover[l]!) / c + (expect(r, inS) * tree.cover[r]!) / c;
+  };
+  const phi = new Float64Array(nFeatures);
+  const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
+  for (let i = 0; i < nFeatures; i++) {
+    for (let mask = 0; mask < 1 << nFeatures; mask++) {
+      if (mask & (1 << i)) continue;
+      let size = 0;
+      for (let j = 0; j < nFeatures; j++) if (mask & (1 << j)) size++;
+      const weight = (fact(size) * fact(nFeatures - size - 1)) / fact(nFeatures);
+      const with_ = expect(0, (f) => f === i || (mask & (1 << f)) !== 0);
+      const without = expect(0, (f) => (mask & (1 << f)) !== 0);
+      phi[i] += weight * (with_ - without);
+    }
+  }
+  return phi;
+}
+
+const seeded = (seed: number) => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+const cell = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: -14, max: 14 }).map((k) => k / 4) },
+  { weight: 2, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) },
+  { weight: 1, arbitrary: fc.constant(Number.NaN) },
+);
+
+describe('TreeSHAP properties on random trees and rows', () => {
+  test('additivity: contributions + bias = the margin, for any depth, both precisions, missing values', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 14 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom<Precision>('float64', 'float32'),
+        fc.array(fc.array(cell, { minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        (seed, nFeatures, maxDepth, nTrees, precision, rows) => {
+          const rand = seeded(seed);
+          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
+          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const explainer = new TreeShapExplainer(e);
+          const out = new Float64Array(nFeatures + 1);
+          for (const r of rows) {
+            const row = Float64Array.from(r.slice(0, nFeatures));
+            explainer.contributions(row, out);
+            let sum = 0;
+            for (const v of out) sum += v;
+            const margin = e.marginOf(row);
+            const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
+            if (!(Math.abs(sum - margin) <= tol)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('equals brute-force Shapley values of E[f(x) | x_S] over every feature subset', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(cell, { minLength: 6, maxLength: 6 }),
+        (seed, nFeatures, r) => {
+          const rand = seeded(seed);
+          const tree = randomTree(rand, nFeatures, 7);
+          const explainer = new TreeShapExplainer(new TreeEnsemble([tree], 0, nFeatures));
+          const row = Float64Array.from(r.slice(0, nFeatures));
+          const got = explainer.contributions(row, new Float64Array(nFeatures + 1));
+          const want = bruteForceShap(tree, row, nFeatures);
+          for (let j = 0; j < nFeatures; j++) if (!(Math.abs(got[j]! - want[j]!) < 1e-9)) return false;
+          return true;
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('interaction rows sum to the SHAP values and the matrix is symmetric', () => {
+    const rand = seeded(99);
+    const trees = Array.from({ length: 6 }, () => randomTree(rand, 5, 6));
+    const explainer = new TreeShapExplainer(new TreeEnsemble(trees, 0.1, 5));
+    const row = Float64Array.from([0.25, Number.NaN, -1, 2, 0]);
+    const phi = explainer.contributions(row, new Float64Array(6));
+    const m = explainer.interactions(row);
+    for (let i = 0; i < 6; i++) {
+      let s = 0;
+      for (let k = 0; k < 6; k++) {
+        s += m[i * 6 + k]!;
+        assert.ok(Math.abs(m[i * 6 + k]! - m[k * 6 + i]!) < 1e-9, `symmetric at ${i},${k}`);
+      }
+      assert.ok(Math.abs(s - phi[i]!) < 1e-9, `row ${i} sums to phi`);
+    }
+  });
+
+  test('contributionsMatrix gives the per-row values and checks the width', () => {
+    const rand = seeded(3);
+    const e = new TreeEnsemble([randomTree(rand, 3, 5), randomTree(rand, 3, 5)], 0, 3);
+    const explainer = new TreeShapExplainer(e);
+    const X = createMatrix(2, 3, Float64Array.from([0, 1, Number.NaN, -2, 0.5, 3]));
+    const all = explainer.contributionsMatrix(X);
+    assert.deepEqual(
+      Array.from(all.subarray(4, 8)),
+      Array.from(explainer.contributions(X.data.subarray(3, 6), new Float64Array(4))),
+    );
+    assert.throws(() => explainer.contributionsMatrix(createMatrix(1, 2)), /expects 3 features/);
+  });
+
+  test('a model without node covers is refused with the reason', () => {
+    const t = randomTree(seeded(1), 2, 3);
+    t.cover.fill(0);
+    if (t.feature[0]! >= 0) assert.throws(() => new TreeShapExplainer(new TreeEnsemble([t], 0, 2)), /cover/);
+  });
+});
