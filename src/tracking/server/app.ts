@@ -9,6 +9,7 @@ import type { TrackingDatabase } from '../sql/database.js';
 import type { TrackingStore } from '../store/types.js';
 import { artifactProxyRoutes } from './artifact-proxy-routes.js';
 import { installErrorHandling } from './errors-plugin.js';
+import { installMlflowRequestCheck } from './mlflow-request-check.js';
 import { trackingRoutes } from './tracking-routes.js';
 import { type UiPluginOptions, uiPlugin } from './ui-plugin.js';
 
@@ -79,6 +80,8 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
+  // MLflow's type and presence checks on JSON bodies, before Fastify's coercing validation.
+  installMlflowRequestCheck(app);
   // Registered before every route so that each route's TypeBox schemas land in the document.
   await app.register(swagger, {
     openapi: {

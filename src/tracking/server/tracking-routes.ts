@@ -21,10 +21,11 @@ const ViewType = Type.Union(VIEW_TYPES.map((v) => Type.Literal(v)));
 const StringList = Type.Array(Type.String());
 // Metric values may be numbers or the protobuf JSON spellings "NaN", "Infinity", "-Infinity".
 const MetricValue = Type.Union([Type.Number(), Type.String()]);
+// MLflow requires each metric's timestamp (log-metric and log-batch alike).
 const MetricIn = Type.Object({
   key: Type.String(),
   value: MetricValue,
-  timestamp: Type.Optional(Int64),
+  timestamp: Int64,
   step: Type.Optional(Int64),
 });
 
@@ -74,7 +75,7 @@ const S = {
     run_uuid: Type.Optional(Id),
     key: Type.String(),
     value: MetricValue,
-    timestamp: Type.Optional(Int64),
+    timestamp: Int64,
     step: Type.Optional(Int64),
   }),
   logParam: Type.Object({
@@ -424,7 +425,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
           {
             key: a.key,
             value: metricValue(a.value, a.key),
-            timestamp: a.timestamp ?? Date.now(),
+            timestamp: a.timestamp,
             step: a.step ?? 0,
           },
         ],
@@ -449,13 +450,12 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     '/runs/log-batch',
     S.logBatch,
     async (a) => {
-      const now = Date.now();
       await store.logBatch({
         run_id: a.run_id,
         metrics: a.metrics?.map((m) => ({
           key: m.key,
           value: metricValue(m.value, m.key),
-          timestamp: m.timestamp ?? now,
+          timestamp: m.timestamp,
           step: m.step ?? 0,
         })),
         params: a.params?.map((p) => ({ key: p.key, value: p.value ?? '' })),

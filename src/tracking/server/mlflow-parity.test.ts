@@ -1,0 +1,26 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ParityServer, parityHarness, requestValidationTests } from './mlflow-parity.js';
+import { startTrackingServer } from './start.js';
+
+/** MLflow's REST behaviour (test_rest_tracking.py, test_model_registry.py) on SQLite. */
+async function openSqlite(): Promise<ParityServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tassel-parity-'));
+  const artifactsDir = join(dir, 'artifacts');
+  const server = await startTrackingServer({
+    backendStoreUri: `sqlite:///${join(dir, 'parity.db')}`,
+    artifactsDestination: `file://${artifactsDir}`,
+    port: 0,
+  });
+  return {
+    server,
+    artifactsDir,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+parityHarness('MLflow request validation on SQLite', openSqlite, {}, requestValidationTests);

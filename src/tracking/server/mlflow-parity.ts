@@ -1,0 +1,307 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { RunningTrackingServer } from './start.js';
+
+/** What a parity suite needs: a running server (registry on) with a local artifact destination. */
+export interface ParityServer {
+  server: RunningTrackingServer;
+  /** Local directory behind `mlflow-artifacts:` (the artifacts destination). */
+  artifactsDir: string;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  status: number;
+  json: Record<string, unknown> & { error_code?: string; message?: string };
+  text: string;
+}
+
+/** The REST calls a suite makes, through `app.inject` (no sockets). */
+export interface ParityCalls {
+  post(path: string, body: unknown): Promise<Reply>;
+  /** POSTs JSON text as is (to send `9.0`, which JSON.stringify would print as `9`). */
+  postText(path: string, text: string): Promise<Reply>;
+  get(path: string, query?: Record<string, string | string[]>): Promise<Reply>;
+  call(method: 'PATCH' | 'DELETE' | 'PUT', path: string, body?: unknown): Promise<Reply>;
+  newExperiment(prefix: string): Promise<string>;
+  newRun(experimentId: string, body?: object): Promise<{ run_id: string; artifact_uri: string }>;
+  server(): ParityServer;
+}
+
+/** Asserts a 400 INVALID_PARAMETER_VALUE whose message contains `text` (as MLflow's tests assert). */
+export function assertBadRequest(r: Reply, text: string, code = 'INVALID_PARAMETER_VALUE'): void {
+  assert.equal(r.status, 400, `expected 400, got ${r.status}: ${r.text}`);
+  assert.equal(r.json.error_code, code, r.text);
+  assert.ok(String(r.json.message).includes(text), `"${r.json.message}" should contain "${text}"`);
+}
+
+let counter = 0;
+
+/**
+ * Opens a server per suite and gives its tests the REST helpers. Each `describe` body registers tests
+ * that port MLflow's `test_rest_tracking.py` / `test_model_registry.py` behaviour through Tassel's routes.
+ */
+export function parityHarness(
+  name: string,
+  open: () => Promise<ParityServer>,
+  options: { skip?: string } = {},
+  body: (c: ParityCalls) => void = () => {},
+): void {
+  describe(name, { skip: options.skip }, () => {
+    let s: ParityServer;
+    before(async () => {
+      s = await open();
+    });
+    after(async () => {
+      await s?.close();
+    });
+    const inject = async (method: string, url: string, payload?: unknown): Promise<Reply> => {
+      const r = await s.server.app.inject({
+        method: method as 'POST',
+        url,
+        ...(payload === undefined ? {} : { payload: payload as object }),
+        ...(typeof payload === 'string' ? { headers: { 'content-type': 'application/json' } } : {}),
+      });
+      let json: Reply['json'] = {};
+      try {
+        json = r.json();
+      } catch {
+        json = {};
+      }
+      return { status: r.statusCode, json, text: r.body };
+    };
+    const calls: ParityCalls = {
+      post: (path, b) => inject('POST', `/api/2.0/mlflow/${path}`, b),
+      postText: (path, text) => inject('POST', `/api/2.0/mlflow/${path}`, text),
+      get: (path, query = {}) => {
+        const qs = new URLSearchParams();
+        for (const [k, v] of Object.entries(query)) {
+          for (const one of Array.isArray(v) ? v : [v]) qs.append(k, one);
+        }
+        const q = qs.toString();
+        return inject('GET', `/api/2.0/mlflow/${path}${q ? `?${q}` : ''}`);
+      },
+      call: (method, path, b) => inject(method, `/api/2.0/mlflow/${path}`, b),
+      newExperiment: async (prefix) => {
+        const r = await inject('POST', '/api/2.0/mlflow/experiments/create', {
+          name: `${prefix}-${process.pid}-${++counter}`,
+        });
+        assert.equal(r.status, 200, r.text);
+        return r.json.experiment_id as string;
+      },
+      newRun: async (experimentId, extra = {}) => {
+        const r = await inject('POST', '/api/2.0/mlflow/runs/create', {
+          experiment_id: experimentId,
+          start_time: 1,
+          ...extra,
+        });
+        assert.equal(r.status, 200, r.text);
+        const info = (r.json.run as { info: { run_id: string; artifact_uri: string } }).info;
+        return { run_id: info.run_id, artifact_uri: info.artifact_uri };
+      },
+      server: () => s,
+    };
+    body(calls);
+  });
+}
+
+/** Item 4: request validation as MLflow's handlers do it (test_rest_tracking.py's *_validation tests). */
+export function requestValidationTests(c: ParityCalls): void {
+  test('experiments/create: wrong types and missing name are 400 with MLflow messages', async () => {
+    assertBadRequest(
+      await c.post('experiments/create', { name: 123 }),
+      "Invalid value 123 for parameter 'name'",
+    );
+    assertBadRequest(await c.post('experiments/create', {}), "Missing value for required parameter 'name'");
+    assertBadRequest(
+      await c.postText(
+        'experiments/create',
+        '{"name": "experiment name", "artifact_location": 9.0, "tags": [{"key": "key", "value": "value"}]}',
+      ),
+      "Invalid value 9.0 for parameter 'artifact_location'",
+    );
+    assertBadRequest(
+      await c.post('experiments/create', {
+        name: 'experiment name',
+        artifact_location: 'my_location',
+        tags: '5',
+      }),
+      `Invalid value "5" for parameter 'tags'`,
+    );
+    // nothing was created by the refused calls
+    const r = await c.get('experiments/get-by-name', { experiment_name: 'experiment name' });
+    assert.equal(r.status, 404);
+    // the exact wording, type hint included
+    const exact = await c.post('experiments/create', { name: 123 });
+    assert.equal(
+      exact.json.message,
+      "Invalid value 123 for parameter 'name' supplied:  Hint: Value was of type 'int'. " +
+        'See the API docs for more information about request parameters.',
+    );
+  });
+
+  test('runs/log-metric: wrong types and missing values (test_log_metric_validation)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('metrics validation'));
+    const base = { run_id, key: 'metric', value: 41, timestamp: 59, step: 26 };
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, run_id: 31 }),
+      "Invalid value 31 for parameter 'run_id' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, key: 31 }),
+      "Invalid value 31 for parameter 'key' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, step: 'foo' }),
+      `Invalid value "foo" for parameter 'step' supplied`,
+    );
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, timestamp: 'foo' }),
+      `Invalid value "foo" for parameter 'timestamp' supplied`,
+    );
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, run_id: null }),
+      "Missing value for required parameter 'run_id'",
+    );
+    const { key: _k, ...noKey } = base;
+    assertBadRequest(await c.post('runs/log-metric', noKey), "Missing value for required parameter 'key'");
+    assertBadRequest(
+      await c.post('runs/log-metric', { ...base, key: null }),
+      "Missing value for required parameter 'key'",
+    );
+    const { timestamp: _t, ...noTimestamp } = base;
+    assertBadRequest(
+      await c.post('runs/log-metric', noTimestamp),
+      "Missing value for required parameter 'timestamp'",
+    );
+    // none of them logged anything
+    const h = await c.get('metrics/get-history', { run_id, metric_key: 'metric' });
+    assert.deepEqual(h.json.metrics ?? [], []);
+    // a numeric string is still a fine int64 (protobuf JSON)
+    assert.equal((await c.post('runs/log-metric', { ...base, timestamp: '59', step: '3' })).status, 200);
+  });
+
+  test('runs/log-parameter and set-tag: numbers for strings are 400 (test_log_param_validation)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('params validation'));
+    assertBadRequest(
+      await c.post('runs/log-parameter', { run_id: 31, key: 'param', value: 41 }),
+      "Invalid value 31 for parameter 'run_id' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/log-parameter', { run_id, key: 31, value: 41 }),
+      "Invalid value 31 for parameter 'key' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/log-parameter', { run_id, key: 'param', value: 41 }),
+      "Invalid value 41 for parameter 'value' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/set-tag', { run_id, key: 'tag', value: 41 }),
+      "Invalid value 41 for parameter 'value' supplied",
+    );
+    // an empty string is a value (test_log_param_with_empty_string_as_value / set_tag)
+    assert.equal((await c.post('runs/log-parameter', { run_id, key: 'param_key', value: '' })).status, 200);
+    assert.equal((await c.post('runs/set-tag', { run_id, key: 'tag_key', value: '' })).status, 200);
+    const run = (await c.get('runs/get', { run_id })).json.run as {
+      data: { params: Array<{ key: string; value: string }>; tags: Array<{ key: string; value: string }> };
+    };
+    assert.deepEqual(run.data.params, [{ key: 'param_key', value: '' }]);
+    assert.ok(run.data.tags.some((t) => t.key === 'tag_key' && t.value === ''));
+  });
+
+  test('runs/log-batch: metrics must be a list, each metric needs a timestamp (test_log_batch_validation)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('batch validation'));
+    for (const field of ['metrics', 'params', 'tags']) {
+      assertBadRequest(
+        await c.post('runs/log-batch', { run_id, [field]: 'foo' }),
+        `Invalid value "foo" for parameter '${field}' supplied`,
+      );
+    }
+    assertBadRequest(
+      await c.post('runs/log-batch', { run_id, metrics: [{ key: 'm', value: 1, step: 0 }] }),
+      "Missing value for required parameter 'metrics[0].timestamp'",
+    );
+    assertBadRequest(
+      await c.post('runs/log-batch', {
+        run_id,
+        metrics: [
+          { key: 'm', value: 1, timestamp: 1 },
+          { value: 1, timestamp: 1 },
+        ],
+      }),
+      "Missing value for required parameter 'metrics[1].key'",
+    );
+    assertBadRequest(
+      await c.post('runs/log-batch', { run_id, params: [{ key: 'p', value: 5 }] }),
+      "Invalid value 5 for parameter 'params[0].value' supplied",
+    );
+    assertBadRequest(
+      await c.post('runs/log-batch', { run_id: 5 }),
+      "Invalid value 5 for parameter 'run_id' supplied",
+    );
+    const run = (await c.get('runs/get', { run_id })).json.run as {
+      data: { metrics: unknown[]; params: unknown[] };
+    };
+    assert.deepEqual(run.data.metrics, []);
+    assert.deepEqual(run.data.params, []);
+  });
+
+  test('other handlers check their string fields the same way', async () => {
+    const exp = await c.newExperiment('other validation');
+    const { run_id } = await c.newRun(exp);
+    assertBadRequest(
+      await c.post('runs/create', { experiment_id: 5 }),
+      "Invalid value 5 for parameter 'experiment_id'",
+    );
+    assertBadRequest(
+      await c.post('runs/create', { experiment_id: exp, run_name: 7 }),
+      "Invalid value 7 for parameter 'run_name'",
+    );
+    assertBadRequest(
+      await c.post('runs/create', { experiment_id: exp, start_time: 'soon' }),
+      `Invalid value "soon" for parameter 'start_time'`,
+    );
+    assertBadRequest(
+      await c.post('runs/update', { run_id, run_name: 7 }),
+      "Invalid value 7 for parameter 'run_name'",
+    );
+    assertBadRequest(await c.post('runs/delete', { run_id: 7 }), "Invalid value 7 for parameter 'run_id'");
+    assertBadRequest(
+      await c.post('runs/delete-tag', { run_id, key: null }),
+      "Missing value for required parameter 'key'",
+    );
+    assertBadRequest(
+      await c.post('experiments/update', { experiment_id: exp, new_name: 5 }),
+      "Invalid value 5 for parameter 'new_name'",
+    );
+    assertBadRequest(
+      await c.post('experiments/set-experiment-tag', { experiment_id: exp, key: 'k', value: 5 }),
+      "Invalid value 5 for parameter 'value'",
+    );
+    assertBadRequest(await c.post('runs/search', { experiment_ids: exp }), `for parameter 'experiment_ids'`);
+    assertBadRequest(
+      await c.post('runs/search', { experiment_ids: [exp], order_by: [5] }),
+      "for parameter 'order_by[0]'",
+    );
+    assertBadRequest(
+      await c.post('experiments/search', { filter: 5 }),
+      "Invalid value 5 for parameter 'filter'",
+    );
+    assertBadRequest(
+      await c.post('registered-models/create', { name: 5 }),
+      "Invalid value 5 for parameter 'name'",
+    );
+    assertBadRequest(
+      await c.post('registered-models/create', { name: 'x', tags: [{ key: 'k', value: 1 }] }),
+      "Invalid value 1 for parameter 'tags[0].value'",
+    );
+    assertBadRequest(
+      await c.post('model-versions/create', { name: 'x', source: 5 }),
+      "Invalid value 5 for parameter 'source'",
+    );
+    assertBadRequest(
+      await c.post('model-versions/create', { name: 'x' }),
+      "Missing value for required parameter 'source'",
+    );
+  });
+}

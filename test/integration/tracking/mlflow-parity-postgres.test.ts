@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import {
+  type ParityServer,
+  parityHarness,
+  requestValidationTests,
+} from '../../../src/tracking/server/mlflow-parity.js';
+import { startTrackingServer } from '../../../src/tracking/server/start.js';
+import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
+
+const PG_URI = process.env.TASSEL_TEST_PG_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+async function unreachable(): Promise<string | undefined> {
+  try {
+    const database = await createDatabase(PG_URI, { connectionTimeoutMs: 2000 });
+    try {
+      await sql`SELECT 1`.execute(database.db);
+    } finally {
+      await database.close();
+    }
+    return undefined;
+  } catch (e) {
+    return `PostgreSQL not reachable at ${PG_URI}: ${(e as Error).message}`;
+  }
+}
+
+const skip = await unreachable();
+if (skip) console.log(`# skipping PostgreSQL MLflow parity tests: ${skip}`);
+
+/** MLflow's REST behaviour on PostgreSQL: a fresh schema per suite, dropped afterwards. */
+async function openPostgres(): Promise<ParityServer> {
+  const schema = `tassel_parity_${process.pid}_${Date.now().toString(36)}`;
+  const dir = mkdtempSync(join(tmpdir(), 'tassel-parity-pg-'));
+  const artifactsDir = join(dir, 'artifacts');
+  const server = await startTrackingServer({
+    backendStoreUri: `${PG_URI}?schema=${schema}`,
+    artifactsDestination: `file://${artifactsDir}`,
+    port: 0,
+  });
+  return {
+    server,
+    artifactsDir,
+    close: async () => {
+      await dropPostgresSchema(server.database, schema);
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+parityHarness('MLflow request validation on PostgreSQL', openPostgres, { skip }, requestValidationTests);
