@@ -1,0 +1,29 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServingMetrics } from '../metrics.js';
+import type { ModelHolder } from '../model-holder.js';
+import { ErrorResponse } from '../schemas.js';
+import type { Scoring } from '../scoring.js';
+
+/**
+ * What the route plugins of one serving app may use. Nothing in it changes after start except the model inside
+ * the holder (swapped by the loader); each plugin declares the part it needs as its typed options.
+ */
+export interface ServingContext {
+  /** The model to score with (the loader swaps models in it). */
+  holder: ModelHolder;
+  /** The one scoring step (score, fallback, count, log) the routes and the fast lane share. */
+  scoring: Scoring;
+  metrics: ServingMetrics;
+  /** Most records in one batch request. */
+  batchCap: number;
+  /** Answer /health/ready with 503 while the fallback serves. */
+  failReadyOnFallback: boolean;
+  /** Renders GET /metrics (this app's registry, or the whole cluster's from a worker). */
+  renderMetrics: () => Promise<string>;
+}
+
+/** A route plugin taking the named part of the serving context as its options. */
+export type ServingPlugin<K extends keyof ServingContext> = FastifyPluginAsync<Pick<ServingContext, K>>;
+
+/** The error responses a JSON route documents. */
+export const JSON_ERRORS = { 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse };

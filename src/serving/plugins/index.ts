@@ -1,0 +1,25 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServingContext } from './context.js';
+import { healthRoutes } from './health.js';
+import { invocationsRoutes } from './invocations.js';
+import { metricsRoute } from './metrics-route.js';
+import { modelInfoRoutes } from './model-info.js';
+import { predictRoutes } from './predict.js';
+
+export type { ServingContext, ServingPlugin } from './context.js';
+export { errorHandlerPlugin } from './error-handler.js';
+export { openApiPlugin } from './openapi.js';
+export { requestMetricsPlugin } from './request-metrics.js';
+
+/**
+ * The serving app's route plugins, registered in this order with the app's {@link ServingContext} as options
+ * (each takes the part it declares). Each is encapsulated: it adds routes, nothing else leaks out.
+ * Adding an endpoint = one file here exporting a `ServingPlugin` + one line in this list.
+ */
+export const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServingContext>[] = [
+  predictRoutes,
+  invocationsRoutes,
+  healthRoutes,
+  modelInfoRoutes,
+  metricsRoute,
+];

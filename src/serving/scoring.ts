@@ -1,0 +1,295 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { RawRecord } from '../data/table.js';
+import { InputError, TasselError } from '../errors.js';
+import { padVector } from '../features/padding.js';
+import { createFallbackModel } from './fallback.js';
+import type { ServingMetrics } from './metrics.js';
+import type { ModelHolder } from './model-holder.js';
+import type { PredictionLog } from './prediction-log.js';
+import type { ServedModel } from './served-model.js';
+
+/** The `model` object of a prediction response. */
+export interface ModelRef {
+  name: string;
+  version: string | null;
+  run_id: string | null;
+  fallback: boolean;
+  reason?: string;
+}
+
+/** One scored record of a batch. */
+export interface ScoredRow {
+  probability: number;
+  label: number;
+}
+
+/** A single-record /predict answer (the route's object; the fast lane sends the same as text). */
+export interface PredictOutput {
+  probability: number;
+  label: 0 | 1;
+  threshold: number;
+  model: ModelRef;
+  padding?: { expected: number; received: number; padded: number; truncated: number };
+}
+
+/** Options of {@link createScoring}. */
+export interface ScoringOptions {
+  metrics: ServingMetrics;
+  /** Where inference failures are reported (the app's logger). */
+  log: FastifyBaseLogger;
+  /** Most records in one batch request; over it, REQUEST_TOO_LARGE (413). */
+  batchCap: number;
+  /** Opt-in sampled prediction log. */
+  predictionLog: PredictionLog | null;
+}
+
+/**
+ * The scoring step every prediction route and the fast lane go through: score (a throwing model is answered by
+ * its class prior), label at the threshold, count, log. One place, so the routes and the lane cannot drift apart.
+ * Per-model derived values (the response's model object, the fast lane's JSON tail, the inference fallback) are
+ * memoised per served model, which is immutable.
+ */
+export interface Scoring {
+  /** /predict for one record the model's validator accepted, as the route's response object. */
+  predictRecord(model: ServedModel, body: Record<string, unknown>): PredictOutput;
+  /**
+   * The fast lane's twin of predictRecord: the same scoring, counting and logging, answered as JSON text.
+   * Why text: the part after the label is fixed per served model, so it is serialized once, not per request;
+   * the bytes equal JSON.stringify of the route's object (p is a finite number in [0, 1], which String() and
+   * JSON.stringify spell alike), which the fast-lane agreement test checks.
+   */
+  predictRecordJson(model: ServedModel, body: Record<string, unknown>): string;
+  /** /predict for a feature vector `{features: [...]}` (padded or cut to the model's width). */
+  predictVector(
+    model: ServedModel,
+    body: Record<string, unknown>,
+    features: readonly (number | null)[],
+  ): PredictOutput;
+  /** Validates (all first, so a bad record changes nothing) and scores many records; enforces the batch cap. */
+  scoreMany(
+    model: ServedModel,
+    records: readonly unknown[],
+    what: string,
+  ): { predictions: ScoredRow[]; used: ServedModel };
+  /** Scores many feature vectors (MLflow `instances` of arrays); counts each. */
+  scoreVectors(model: ServedModel, vectors: readonly (readonly (number | null)[])[]): ScoredRow[];
+  /** Throws REQUEST_TOO_LARGE when `n` records are over the batch cap. */
+  checkBatchSize(n: number): void;
+  /** Appends a request/response pair to the prediction log when it samples this one. */
+  log(route: string, model: ServedModel, request: unknown, response: unknown): void;
+  /** The response's `model` object of a served model. */
+  refOf(model: ServedModel): ModelRef;
+}
+
+/** The served model, or TEMPORARILY_UNAVAILABLE (503) while the first load is still running. */
+export function requireModel(holder: ModelHolder): ServedModel {
+  const model = holder.current;
+  if (model === null) {
+    throw new TasselError('TEMPORARILY_UNAVAILABLE', 'the model is still loading; retry shortly');
+  }
+  return model;
+}
+
+/** Creates the scoring step of one serving app. */
+export function createScoring(options: ScoringOptions): Scoring {
+  const { metrics, batchCap, predictionLog } = options;
+  const memo = createModelMemo();
+  const { refOf, responseTailOf } = memo;
+  const steps = createScoreSteps(metrics, options.log, memo.inferenceFallbackOf);
+  const { scoreVector, scoreAndCount } = steps;
+
+  const log = (route: string, model: ServedModel, request: unknown, response: unknown) => {
+    if (predictionLog?.sampled()) {
+      predictionLog.record({
+        route,
+        model: { name: model.identity.name, version: model.identity.version, fallback: model.fallback },
+        request,
+        response,
+      });
+    }
+  };
+
+  const checkBatchSize = (n: number) => {
+    if (n > batchCap) {
+      throw new TasselError(
+        'REQUEST_TOO_LARGE',
+        `${n} records in one request is over the cap of ${batchCap}; split the request`,
+      );
+    }
+  };
+
+  return {
+    predictRecord(model, body) {
+      const { p, label, used } = scoreAndCount(model, body);
+      const out = { probability: p, label, threshold: used.threshold, model: refOf(used) };
+      log('/predict', used, body, out);
+      return out;
+    },
+    predictRecordJson(model, body) {
+      const { p, label, used } = scoreAndCount(model, body);
+      if (predictionLog !== null) {
+        log('/predict', used, body, { probability: p, label, threshold: used.threshold, model: refOf(used) });
+      }
+      return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
+    },
+    predictVector(model, body, features) {
+      const { p, used, padding } = scoreVector(model, features);
+      const label: 0 | 1 = p >= used.threshold ? 1 : 0;
+      metrics.countPredictions(label, used.fallback);
+      const out = { probability: p, label, threshold: used.threshold, model: refOf(used), padding };
+      log('/predict', used, body, out);
+      return out;
+    },
+    scoreMany(model, records, what) {
+      checkBatchSize(records.length);
+      return scoreValidatedBatch(steps, metrics, model, records, what);
+    },
+    scoreVectors(model, vectors) {
+      checkBatchSize(vectors.length);
+      return vectors.map((v) => {
+        const { p, used } = scoreVector(model, v);
+        const label = p >= used.threshold ? 1 : 0;
+        metrics.countPredictions(label, used.fallback);
+        return { probability: p, label };
+      });
+    },
+    checkBatchSize,
+    log,
+    refOf,
+  };
+}
+
+type ScoreSteps = ReturnType<typeof createScoreSteps>;
+
+/** Scoring one record or vector, with the inference fallback: the innermost step every route shares. */
+function createScoreSteps(
+  metrics: ServingMetrics,
+  logger: FastifyBaseLogger,
+  inferenceFallbackOf: (model: ServedModel) => ServedModel,
+) {
+  const reportFailure = (err: unknown, model: ServedModel) => {
+    metrics.countInferenceError();
+    logger.error({ err, model: model.identity }, 'inference failed; answering with the class prior');
+  };
+
+  /** Scores one validated record; a throwing model is answered by its prior. */
+  const scoreRecord = (model: ServedModel, record: RawRecord): { p: number; used: ServedModel } => {
+    try {
+      const p = model.scoreRecord(record);
+      if (p >= 0 && p <= 1) return { p, used: model };
+      throw new Error(`model returned ${p}`);
+    } catch (err) {
+      reportFailure(err, model);
+      const fb = inferenceFallbackOf(model);
+      return { p: fb.prior, used: fb };
+    }
+  };
+
+  const scoreVector = (model: ServedModel, raw: readonly (number | null)[]) => {
+    const pad = padVector(raw as ArrayLike<number>, model.width);
+    metrics.countPadding(pad.padded > 0 ? 'padded' : pad.truncated > 0 ? 'truncated' : 'exact');
+    let p: number;
+    let used = model;
+    try {
+      p = model.scoreVector(pad.vector);
+      if (!(p >= 0 && p <= 1)) throw new Error(`model returned ${p}`);
+    } catch (err) {
+      reportFailure(err, model);
+      used = inferenceFallbackOf(model);
+      p = used.prior;
+    }
+    const { expected, received, padded, truncated } = pad;
+    return { p, used, padding: { expected, received, padded, truncated } };
+  };
+
+  /** Scores a validated record and counts the prediction: the part the route and the fast lane share. */
+  const scoreAndCount = (model: ServedModel, body: Record<string, unknown>) => {
+    const { p, used } = scoreRecord(model, body as RawRecord);
+    const label: 0 | 1 = p >= used.threshold ? 1 : 0;
+    metrics.countPredictions(label, used.fallback);
+    return { p, label, used };
+  };
+
+  return { scoreRecord, scoreVector, scoreAndCount };
+}
+
+/** Validates every record first (a bad one changes nothing), then scores and counts them all. */
+function scoreValidatedBatch(
+  steps: ScoreSteps,
+  metrics: ServingMetrics,
+  model: ServedModel,
+  records: readonly unknown[],
+  what: string,
+): { predictions: ScoredRow[]; used: ServedModel } {
+  for (let i = 0; i < records.length; i++) {
+    const problem = model.validator.check(records[i]);
+    if (problem !== null) throw new InputError(`${what}[${i}]: ${problem}`);
+  }
+  const predictions = new Array<ScoredRow>(records.length);
+  let fallbackUsed: ServedModel | null = null;
+  let positives = 0;
+  for (let i = 0; i < records.length; i++) {
+    const { p, used } = steps.scoreRecord(model, records[i] as RawRecord);
+    if (used !== model) fallbackUsed = used;
+    const label = p >= used.threshold ? 1 : 0;
+    positives += label;
+    predictions[i] = { probability: p, label };
+  }
+  const fb = model.fallback || fallbackUsed !== null;
+  if (positives > 0) metrics.countPredictions(1, fb, positives);
+  if (records.length - positives > 0) metrics.countPredictions(0, fb, records.length - positives);
+  return { predictions, used: fallbackUsed ?? model };
+}
+
+/** Values derived once per served model (immutable, so a WeakMap keyed by it never goes stale). */
+function createModelMemo() {
+  const refs = new WeakMap<ServedModel, ModelRef>();
+  const tails = new WeakMap<ServedModel, string>();
+  const fallbacks = new WeakMap<ServedModel, ServedModel>();
+
+  const refOf = (model: ServedModel): ModelRef => {
+    let ref = refs.get(model);
+    if (ref === undefined) {
+      ref = {
+        name: model.identity.name,
+        version: model.identity.version,
+        run_id: model.identity.runId,
+        fallback: model.fallback,
+      };
+      if (model.reason !== undefined) ref.reason = model.reason;
+      refs.set(model, ref);
+    }
+    return ref;
+  };
+
+  /** The end of a /predict response after the label (threshold and model object) as JSON. */
+  const responseTailOf = (model: ServedModel): string => {
+    let tail = tails.get(model);
+    if (tail === undefined) {
+      tail = `,"threshold":${JSON.stringify(model.threshold)},"model":${JSON.stringify(refOf(model))}}`;
+      tails.set(model, tail);
+    }
+    return tail;
+  };
+
+  /** The prior model that answers when this model's scoring throws. */
+  const inferenceFallbackOf = (model: ServedModel): ServedModel => {
+    let fb = fallbacks.get(model);
+    if (fb === undefined) {
+      fb = createFallbackModel({
+        reason: 'inference error: the model failed on this input; the class prior answered',
+        prior: model.prior,
+        priorSource: 'last-good-model',
+        identity: model.identity,
+        threshold: model.threshold,
+        schema: model.schema,
+        width: model.width,
+        featureNames: model.featureNames,
+      });
+      fallbacks.set(model, fb);
+    }
+    return fb;
+  };
+
+  return { refOf, responseTailOf, inferenceFallbackOf };
+}
