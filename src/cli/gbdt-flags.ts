@@ -1,15 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import type { ModelFlag } from './train-command.js';
-
-const num =
-  (min: number, max: number, minExclusive = false) =>
-  (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (minExclusive ? n <= min : n < min) || n > max) {
-      throw new InvalidArgumentError(`expected a number ${minExclusive ? '>' : '>='} ${min} and <= ${max}.`);
-    }
-    return n;
-  };
+import { type ModelFlag, numberOption as num } from './model-flags.js';
 
 const int =
   (min: number, max: number) =>

@@ -23,18 +23,8 @@ import type { FitOptions } from '../ml/model.js';
 import { builtinModelKinds, findModelFactory } from '../ml/model-kinds.js';
 import { addSchemaOptions, parseIntOption, readOptionsFromFlags, type SchemaFlags } from './data-command.js';
 import { GBDT_TRAIN_FLAGS } from './gbdt-flags.js';
+import { type ModelFlag, numberOption } from './model-flags.js';
 import { createProgress, type Progress, type ProgressTask } from './progress.js';
-
-/** A model-specific `tassel train` flag and the model parameter it sets. */
-export interface ModelFlag {
-  /** Commander flag syntax, kebab-case: '--learning-rate <number>'. */
-  flags: string;
-  description: string;
-  /** The model parameter the value goes to. */
-  param: string;
-  /** Parses the text (throw InvalidArgumentError for a bad value: commander exits 2 with the message). */
-  parse: (value: string) => unknown;
-}
 
 /** How `tassel train` handles one model kind. Add an entry to {@link TRAIN_MODEL_KINDS} for a new kind. */
 export interface TrainModelKind {
@@ -45,17 +35,6 @@ export interface TrainModelKind {
   /** Whether fit uses FitOptions.validation (early stopping); then --valid-column rows are held out of the fit. */
   usesValidation: boolean;
   flags: ModelFlag[];
-}
-
-/** `--c 1.0` style number option parser with bounds (exclusive lower bound when `minExclusive`). */
-export function numberOption(min: number, max: number, minExclusive = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (minExclusive ? n <= min : n < min) || n > max) {
-      throw new InvalidArgumentError(`expected a number ${minExclusive ? '>' : '>='} ${min} and <= ${max}.`);
-    }
-    return n;
-  };
 }
 
 function classWeightOption(value: string): unknown {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, SparseRows } from './binning.js';
-import type { HistogramBackend } from './train.js';
+import type { HistogramBackend } from './histogram-backend.js';
 import { createHistogramBuilder, fillDefaultSlots, type HistogramBuilder } from './tree-grower.js';
 
 /**

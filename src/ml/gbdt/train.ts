@@ -13,8 +13,11 @@ import { type FlatTree, TreeEnsemble } from './ensemble.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
 import { createPrng, sampleSorted } from './prng.js';
+import { type HistogramBackend, serialBackend } from './histogram-backend.js';
 import { createThreadedBackend } from './threads.js';
-import { createHistogramBuilder, type HistogramBuilder, TreeGrower } from './tree-grower.js';
+import { TreeGrower } from './tree-grower.js';
+
+export type { HistogramBackend } from './histogram-backend.js';
 
 /** What boosting produced. */
 export interface TrainResult {
@@ -26,29 +29,6 @@ export interface TrainResult {
   /** Validation metric per round (empty without a validation set). */
   validHistory: number[];
 }
-
-/** Hooks for the multi-threaded builder: a histogram builder over shared buffers, set up once per fit. */
-export interface HistogramBackend {
-  /** Called once with the sparse rows and gradient buffers it allocated. */
-  create(
-    cuts: BinCuts,
-    sparse: SparseRows,
-    grad: Float64Array,
-    hess: Float64Array,
-    rows: Uint32Array,
-  ): HistogramBuilder;
-  /** Buffers for gradients/hessians/rows (shared with workers when threads are used). */
-  allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array };
-  /** Releases threads etc. */
-  close(): void;
-}
-
-/** The in-thread backend. */
-export const serialBackend: HistogramBackend = {
-  create: (cuts, sparse, grad, hess) => createHistogramBuilder(cuts, sparse, grad, hess),
-  allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
-  close: () => {},
-};
 
 const logit = (p: number) => Math.log(p / (1 - p));
 

@@ -1,0 +1,31 @@
+import type { BinCuts, SparseRows } from './binning.js';
+import { createHistogramBuilder, type HistogramBuilder } from './tree-grower.js';
+
+/*
+ * The port between boosting (train.ts) and the histogram builders: the serial one here, the threaded one in
+ * threads.ts. Both depend on this file and train.ts picks one, so neither imports the other.
+ */
+
+/** Hooks for the multi-threaded builder: a histogram builder over shared buffers, set up once per fit. */
+export interface HistogramBackend {
+  /** Called once with the sparse rows and gradient buffers it allocated. */
+  create(
+    cuts: BinCuts,
+    sparse: SparseRows,
+    grad: Float64Array,
+    hess: Float64Array,
+    rows: Uint32Array,
+  ): HistogramBuilder;
+  /** Buffers for gradients/hessians/rows (shared with workers when threads are used). */
+  allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array };
+  /** Releases threads etc. */
+  close(): void;
+}
+
+/** The in-thread backend. */
+export const serialBackend: HistogramBackend = {
+  create: (cuts, sparse, grad, hess) => createHistogramBuilder(cuts, sparse, grad, hess),
+  allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
+  close: () => {},
+};
+
