@@ -28,4 +28,3 @@ export const serialBackend: HistogramBackend = {
   allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
   close: () => {},
 };
-

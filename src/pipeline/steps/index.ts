@@ -1,0 +1,52 @@
+import { bundleStep } from './bundle.js';
+import { connectStep, parentRunStep } from './connect.js';
+import { candidatesStep, ingestStep, loadFeatureStepsStep, logInputsStep } from './ingest.js';
+import { logWinnerStep } from './log-winner.js';
+import { gateStep, promoteStep, recordGateStep, registerStep, rescoreProductionStep } from './registry.js';
+import { reportsStep } from './reports.js';
+import { evaluateStep, selectStep } from './select.js';
+import type { AnyPipelineStep } from './step.js';
+import { trainTrialsStep } from './train-trials.js';
+import { featureStepsStep, transformsStep } from './transforms.js';
+
+export type { AnyPipelineStep, PipelineState, PipelineStep, StepContext } from './step.js';
+export { defineStep } from './step.js';
+
+/**
+ * The pipeline, in order. Each entry is a plain function from named inputs to named outputs
+ * ({@link PipelineStep}); the runner (../runner.ts) owns timing, progress lines, run status and the
+ * failure path, and checks before anything runs that every step's inputs come from an earlier step.
+ *
+ * Adding a step: write `steps/<name>.ts` exporting `defineStep({ name, inputs, outputs, run })` (a new
+ * output key is declared in that file by merging into `PipelineState`), and add one line here. Slots the
+ * next steps are meant for:
+ * - a "skip when data, config and code equal production's" check: after `logInputsStep` (it has the data
+ *   digests, trials and feature step hashes, and nothing is trained yet);
+ * - the winner's global explanation (e.g. SHAP): after `reportsStep`, writing into `artifacts.dir` so the
+ *   `log` step uploads it with the other explain-ready artifacts;
+ * - a retrain trigger needs no step: it starts `runPipeline`; anything it wants recorded on the run
+ *   (the trigger's reason) is a step after `parentRunStep`.
+ * Steps that throw fail the run: open runs are marked FAILED and, before `registerStep`, nothing is
+ * registered.
+ */
+export const PIPELINE_STEPS: readonly AnyPipelineStep[] = [
+  connectStep,
+  parentRunStep,
+  ingestStep,
+  candidatesStep,
+  loadFeatureStepsStep,
+  logInputsStep,
+  featureStepsStep,
+  transformsStep,
+  trainTrialsStep,
+  selectStep,
+  evaluateStep,
+  bundleStep,
+  reportsStep,
+  logWinnerStep,
+  rescoreProductionStep,
+  gateStep,
+  registerStep,
+  recordGateStep,
+  promoteStep,
+];
