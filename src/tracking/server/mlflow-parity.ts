@@ -305,3 +305,89 @@ export function requestValidationTests(c: ParityCalls): void {
     );
   });
 }
+
+/** Item 7: get-history-bulk-interval's argument checks, "Invalid path", artifact_location resolution. */
+export function detailTests(c: ParityCalls): void {
+  test('get-history-bulk-interval checks its arguments before looking anything up', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('bulk interval args'));
+    const missing = 'f'.repeat(32);
+    const url = 'metrics/get-history-bulk-interval';
+    // a run that does not exist is not looked up while the arguments are wrong
+    assertBadRequest(
+      await c.get(url, { run_ids: missing, metric_key: '' }),
+      "Missing value for required parameter 'metric_key'",
+    );
+    assertBadRequest(
+      await c.get(url, { run_ids: missing }),
+      "Missing value for required parameter 'metric_key'",
+    );
+    assertBadRequest(await c.get(url, { metric_key: 'm' }), "Missing value for required parameter 'run_ids'");
+    assertBadRequest(
+      await c.get(url, { run_ids: missing, metric_key: 'm', start_step: '0' }),
+      'If either start step or end step are specified, both must be specified.',
+    );
+    assertBadRequest(
+      await c.get(url, { run_ids: missing, metric_key: 'm', end_step: '3' }),
+      'If either start step or end step are specified, both must be specified.',
+    );
+    assertBadRequest(
+      await c.get(url, { run_ids: missing, metric_key: 'm', start_step: '5', end_step: '1' }),
+      'end_step must be greater than start_step. Found start_step=5 and end_step=1.',
+    );
+    for (const max of ['0', '2501']) {
+      assertBadRequest(
+        await c.get(url, { run_ids: missing, metric_key: 'm', max_results: max }),
+        'max_results must be between 1 and 2500.',
+      );
+    }
+    const many = Array.from({ length: 101 }, (_, i) => `${i}`.padStart(32, 'a'));
+    assertBadRequest(
+      await c.get(url, { run_ids: many, metric_key: 'm' }),
+      'GetMetricHistoryBulkInterval request must specify at most 100 run_ids. Received 101 run_ids.',
+    );
+    // with good arguments, an unknown run is 404
+    const r = await c.get(url, { run_ids: missing, metric_key: 'm' });
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.error_code, 'RESOURCE_DOES_NOT_EXIST');
+    assert.equal((await c.get(url, { run_ids: run_id, metric_key: 'm' })).status, 200);
+  });
+
+  test('artifact paths with .. (also percent-encoded), # or an absolute path are refused with "Invalid path"', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('invalid path'));
+    for (const path of ['../x', 'a/../../b', '..', '%2E%2E/x', 'a%2F..%2F..%2Fb', '/etc', 'a#b', 'C:/x']) {
+      const r = await c.get('artifacts/list', { run_id, path });
+      assertBadRequest(r, 'Invalid path');
+      assert.equal(r.json.message, 'Invalid path');
+    }
+    assert.equal((await c.get('artifacts/list', { run_id, path: 'a/./b' })).status, 200);
+  });
+
+  test('a relative artifact_location is resolved to an absolute one; runs:/ and fragments are refused', async () => {
+    const name = `relative-location-${process.pid}`;
+    const r = await c.post('experiments/create', { name, artifact_location: 'my_location' });
+    assert.equal(r.status, 200, r.text);
+    const exp = (await c.get('experiments/get', { experiment_id: r.json.experiment_id as string })).json
+      .experiment as { artifact_location: string };
+    assert.equal(exp.artifact_location, `${process.cwd()}/my_location`);
+    const f = await c.post('experiments/create', { name: `${name}-f`, artifact_location: 'file:rel/dir' });
+    const expF = (await c.get('experiments/get', { experiment_id: f.json.experiment_id as string })).json
+      .experiment as { artifact_location: string };
+    assert.equal(expF.artifact_location, `file://${process.cwd()}/rel/dir`);
+    const abs = await c.post('experiments/create', { name: `${name}-a`, artifact_location: 's3://bucket/x' });
+    const expA = (await c.get('experiments/get', { experiment_id: abs.json.experiment_id as string })).json
+      .experiment as { artifact_location: string };
+    assert.equal(expA.artifact_location, 's3://bucket/x');
+    assertBadRequest(
+      await c.post('experiments/create', { name: `${name}-r`, artifact_location: 'runs:/abc/x' }),
+      'Artifact location cannot be a runs:/ URI',
+    );
+    assertBadRequest(
+      await c.post('experiments/create', { name: `${name}-h`, artifact_location: 's3://bucket/x#frag' }),
+      "'artifact_location' URL can't include fragments or params.",
+    );
+    assertBadRequest(
+      await c.post('experiments/create', { name: `${name}-q`, artifact_location: 's3://bucket/x?a=../b' }),
+      'Invalid query string',
+    );
+  });
+}

@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, RouteShorthandOptions } from 'fastify';
 import { InputError, TasselError } from '../../errors.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
+import { checkedArtifactLocation } from './artifact-location.js';
 import { listRunArtifacts } from './run-artifacts.js';
 import type { Run, RunInfo, TrackingStore } from '../store/types.js';
 import { RUN_STATUSES, VIEW_TYPES } from '../store/types.js';
@@ -15,6 +16,9 @@ export interface TrackingRoutesOptions {
 }
 
 const Id = Type.String({ maxLength: 256 });
+/** MLflow's MAX_RUNS_GET_METRIC_HISTORY_BULK and MAX_RESULTS_PER_RUN. */
+const MAX_RUNS_PER_BULK_INTERVAL = 100;
+const MAX_RESULTS_PER_RUN = 2500;
 const KeyValue = Type.Object({ key: Type.String(), value: Type.Optional(Type.String()) });
 const Int64 = Type.Integer();
 const ViewType = Type.Union(VIEW_TYPES.map((v) => Type.Literal(v)));
@@ -250,6 +254,39 @@ function clampMax(value: number | undefined, fallback: number, cap: number, name
   return value;
 }
 
+const API_DOCS = ' See the API docs for more information about request parameters.';
+
+/**
+ * get-history-bulk-interval's arguments checked as MLflow's handler does, before any run is looked up:
+ * 1-100 run ids, a metric key, max_results 1-2500, start_step and end_step both or neither, start <= end.
+ */
+function bulkIntervalArgs(a: Static<typeof S.getHistoryBulkInterval>) {
+  if (a.run_ids.length === 0)
+    throw new InputError(`Missing value for required parameter 'run_ids'.${API_DOCS}`);
+  if (a.run_ids.length > MAX_RUNS_PER_BULK_INTERVAL) {
+    throw new InputError(
+      `GetMetricHistoryBulkInterval request must specify at most ${MAX_RUNS_PER_BULK_INTERVAL} run_ids. ` +
+        `Received ${a.run_ids.length} run_ids.${API_DOCS}`,
+    );
+  }
+  if (a.metric_key === '')
+    throw new InputError(`Missing value for required parameter 'metric_key'.${API_DOCS}`);
+  const max = a.max_results ?? MAX_RESULTS_PER_RUN;
+  if (max < 1 || max > MAX_RESULTS_PER_RUN) {
+    throw new InputError(`max_results must be between 1 and ${MAX_RESULTS_PER_RUN}.${API_DOCS}`);
+  }
+  const { start_step, end_step } = a;
+  if ((start_step === undefined) !== (end_step === undefined)) {
+    throw new InputError('If either start step or end step are specified, both must be specified.');
+  }
+  if (start_step !== undefined && end_step !== undefined && start_step > end_step) {
+    throw new InputError(
+      `end_step must be greater than start_step. Found start_step=${start_step} and end_step=${end_step}.`,
+    );
+  }
+  return { run_ids: a.run_ids, metric_key: a.metric_key, start_step, end_step, max_results: max };
+}
+
 /**
  * MLflow's tracking endpoints (experiments, runs, metrics, artifacts/list) with MLflow's paths, methods,
  * field names and defaults. Read endpoints answer GET (query parameters, lists as repeated keys) and POST.
@@ -292,7 +329,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
   post('/experiments/create', S.createExperiment, async (a) => ({
     experiment_id: await store.createExperiment({
       name: a.name,
-      artifact_location: a.artifact_location || undefined,
+      artifact_location: a.artifact_location ? checkedArtifactLocation(a.artifact_location) : undefined,
       tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),
     }),
   }));
@@ -492,20 +529,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     Type.Object({ metrics: Type.Array(MetricOut), next_page_token: Type.Optional(Type.String()) }),
   );
   both('/metrics/get-history-bulk-interval', S.getHistoryBulkInterval, async (a) => {
-    if (a.run_ids.length === 0)
-      throw new InputError('GetMetricHistoryBulkInterval request must specify at least one run_id.');
-    if (a.run_ids.length > 100) {
-      throw new InputError(
-        `GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids. Received ${a.run_ids.length} run_ids.`,
-      );
-    }
-    const r = await store.getMetricHistoryBulkInterval({
-      run_ids: a.run_ids,
-      metric_key: a.metric_key,
-      start_step: a.start_step,
-      end_step: a.end_step,
-      max_results: clampMax(a.max_results, 2500, 2500),
-    });
+    const r = await store.getMetricHistoryBulkInterval(bulkIntervalArgs(a));
     return { metrics: wireMetrics(r.metrics) };
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import {
   type ParityServer,
+  detailTests,
   parityHarness,
   requestValidationTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
@@ -51,3 +52,4 @@ async function openPostgres(): Promise<ParityServer> {
 }
 
 parityHarness('MLflow request validation on PostgreSQL', openPostgres, { skip }, requestValidationTests);
+parityHarness('MLflow details on PostgreSQL', openPostgres, { skip }, detailTests);
