@@ -1,4 +1,4 @@
-import type { DatasetSchema } from '../data/schema.js';
+import { type DatasetSchema, schemaToJSON } from '../data/schema.js';
 import { type Table, isNumericData } from '../data/table.js';
 
 /**
@@ -19,6 +19,13 @@ export interface NumericProfile {
   quantiles: Record<string, number>;
   /** Histogram over bin edges (edges.length = counts.length + 1; first/last open-ended for drift checks). */
   histogram: { edges: number[]; counts: number[] };
+  /**
+   * A quantile sample of the present values: `sample[k]` is the value at order statistic (k + 0.5) / K, so its
+   * empirical distribution function is the reference's within 1/K. Drift tests (KS, Wasserstein, PSI) run on it.
+   */
+  sample?: number[];
+  /** The schema's column type (numeric, integer, boolean, date) when profiled from a schema. */
+  column_type?: string;
 }
 
 export interface CategoricalProfile {
@@ -31,12 +38,27 @@ export interface CategoricalProfile {
   other: number;
 }
 
+/** The model's held-out (test) scores and labels, for calibration (CBPE) and as the reference of score drift. */
+export interface EvaluationSample {
+  /** Decision threshold of the model (label = score >= threshold). */
+  threshold: number;
+  scores: number[];
+  labels: number[];
+}
+
 export interface ReferenceProfile {
   format_version: 1;
   rows: number;
   features: Record<string, NumericProfile | CategoricalProfile>;
   prediction?: NumericProfile;
+  /** Test-set scores and labels of the model (added for monitoring; absent in profiles of older versions). */
+  evaluation?: EvaluationSample;
+  /** The schema callers send (schemaToJSON), so a monitor coerces logged inputs with the training rules. */
+  input_schema?: Record<string, unknown>;
 }
+
+/** Points in the quantile sample of a numeric profile. */
+export const PROFILE_SAMPLE_SIZE = 5000;
 
 const QUANTILE_LEVELS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1];
 const round = (x: number) => Number(x.toPrecision(10));
@@ -48,8 +70,24 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
-/** Profile of a numeric column (NaN = missing); `bins` equal-width bins between min and max. */
-export function profileNumeric(values: ArrayLike<number>, bins = 10): NumericProfile {
+/** The values at order statistics (k + 0.5) / size of a sorted array (all of them when it is smaller). */
+export function quantileSample(sorted: Float64Array, size = PROFILE_SAMPLE_SIZE): number[] {
+  if (sorted.length <= size) return Array.from(sorted, (v) => Number(v.toPrecision(8)));
+  const out = new Array<number>(size);
+  for (let k = 0; k < size; k++)
+    out[k] = Number(sorted[Math.floor(((k + 0.5) * sorted.length) / size)]!.toPrecision(8));
+  return out;
+}
+
+/**
+ * Profile of a numeric column (NaN = missing); `bins` equal-width bins between min and max, and a quantile
+ * sample of `sampleSize` values (0 = none).
+ */
+export function profileNumeric(
+  values: ArrayLike<number>,
+  bins = 10,
+  sampleSize = PROFILE_SAMPLE_SIZE,
+): NumericProfile {
   const present: number[] = [];
   for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) present.push(values[i]!);
   const missing = values.length - present.length;
@@ -95,6 +133,7 @@ export function profileNumeric(values: ArrayLike<number>, bins = 10): NumericPro
     max,
     quantiles,
     histogram: { edges, counts },
+    ...(sampleSize > 0 ? { sample: quantileSample(sorted, sampleSize) } : {}),
   };
 }
 
@@ -128,20 +167,42 @@ export function profileCategorical(values: ArrayLike<string | null>, top = 50): 
   };
 }
 
-/** Profile of every feature column of `table` per `schema`, and of the scores when given. */
+/** Most test rows kept in the profile's evaluation sample (every k-th row beyond it). */
+export const EVALUATION_SAMPLE_SIZE = 20_000;
+
+/**
+ * Profile of every feature column of `table` per `schema`, of the scores when given, and the model's test scores
+ * and labels when given (thinned to EVALUATION_SAMPLE_SIZE rows by a fixed stride, so it stays deterministic).
+ */
 export function buildReferenceProfile(
   table: Table,
   schema: DatasetSchema,
   scores?: ArrayLike<number>,
+  evaluation?: { threshold: number; scores: ArrayLike<number>; labels: ArrayLike<number> },
+  inputSchema?: DatasetSchema,
 ): ReferenceProfile {
   const features: ReferenceProfile['features'] = {};
   for (const spec of schema.columns) {
     if (spec.role !== 'feature') continue;
     const col = table.columns[spec.name];
     if (!col) continue;
-    features[spec.name] = isNumericData(col) ? profileNumeric(col) : profileCategorical(col);
+    features[spec.name] = isNumericData(col)
+      ? { ...profileNumeric(col), column_type: spec.type }
+      : profileCategorical(col);
   }
   const profile: ReferenceProfile = { format_version: 1, rows: table.nRows, features };
   if (scores) profile.prediction = profileNumeric(scores, 20);
+  if (evaluation) {
+    const n = evaluation.scores.length;
+    const stride = Math.max(1, Math.ceil(n / EVALUATION_SAMPLE_SIZE));
+    const s: number[] = [];
+    const l: number[] = [];
+    for (let i = 0; i < n; i += stride) {
+      s.push(Number(evaluation.scores[i]!.toPrecision(8)));
+      l.push(evaluation.labels[i]! ? 1 : 0);
+    }
+    profile.evaluation = { threshold: evaluation.threshold, scores: s, labels: l };
+  }
+  if (inputSchema) profile.input_schema = schemaToJSON(inputSchema);
   return profile;
 }

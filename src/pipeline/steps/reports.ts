@@ -76,7 +76,18 @@ export const reportsStep = defineStep({
     // the derived table holds the raw inputs (what the prediction log records) and the steps' outputs,
     // so drift can be checked on either
     const pTrain = winner.model.predictProba(wf.train);
-    json('reference_profile.json', buildReferenceProfile(derived.train, derived.schema, pTrain));
+    // the test scores and labels let a monitor calibrate (CBPE) and check score drift; the input schema lets
+    // it coerce logged requests with the training rules
+    json(
+      'reference_profile.json',
+      buildReferenceProfile(
+        derived.train,
+        derived.schema,
+        pTrain,
+        { threshold, scores: p, labels: data.test.y },
+        data.modelSchema,
+      ),
+    );
     return {};
   },
 });

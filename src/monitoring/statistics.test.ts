@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { adjustPValues } from './multiple-testing.js';
+import { applyIsotonic, fitIsotonic } from './performance.js';
+import {
+  chiSquaredTwoSample,
+  gammaincc,
+  jensenShannon,
+  kolmogorovSf,
+  ksTwoSample,
+  psiNumeric,
+  sortedFinite,
+  wasserstein,
+} from './statistics.js';
+
+interface Fixture {
+  numeric: Array<{
+    name: string;
+    reference: number[];
+    window: number[];
+    ks_statistic: number;
+    ks_pvalue: number;
+    wasserstein: number;
+    psi: number;
+  }>;
+  categorical: Array<{
+    name: string;
+    reference: number[];
+    window: number[];
+    chi2_statistic: number;
+    chi2_pvalue: number;
+    js_distance: number;
+  }>;
+  gammaincc: Array<{ a: number; x: number; q: number }>;
+  kolmogorov: Array<{ x: number; sf: number }>;
+  isotonic: { scores: number[]; labels: number[]; grid: number[]; predicted: number[] };
+  corrections: { pvalues: number[]; holm: number[]; bh: number[] };
+}
+
+const fx = JSON.parse(
+  readFileSync(new URL('./fixtures/statistics.json', import.meta.url), 'utf8'),
+) as Fixture;
+
+const close = (actual: number, expected: number, tol: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs scipy ${expected} (tol ${tol})`);
+
+describe('drift statistics against scipy', () => {
+  for (const c of fx.numeric) {
+    it(`numeric ${c.name}: KS, Wasserstein and PSI`, () => {
+      const a = sortedFinite(c.reference);
+      const b = sortedFinite(c.window);
+      const ks = ksTwoSample(a, b);
+      close(ks.statistic, c.ks_statistic, 1e-12, 'KS D');
+      // Stephens-corrected Kolmogorov vs scipy's kstwo at the rounded effective size: a few per cent relative
+      const rel = Math.abs(ks.pvalue - c.ks_pvalue) / Math.max(c.ks_pvalue, 1e-3);
+      assert.ok(rel < 0.06, `KS p ${ks.pvalue} vs scipy ${c.ks_pvalue}`);
+      close(wasserstein(a, b), c.wasserstein, 1e-9, 'Wasserstein');
+      close(wasserstein(b, a), c.wasserstein, 1e-9, 'Wasserstein (symmetric)');
+      close(psiNumeric(a, b), c.psi, 1e-9, 'PSI');
+    });
+  }
+  for (const c of fx.categorical) {
+    it(`categorical ${c.name}: chi-squared and Jensen-Shannon`, () => {
+      const chi = chiSquaredTwoSample(c.reference, c.window);
+      close(chi.statistic, c.chi2_statistic, 1e-9 * Math.max(1, c.chi2_statistic), 'chi2');
+      close(chi.pvalue, c.chi2_pvalue, 1e-10 + 1e-8 * c.chi2_pvalue, 'chi2 p');
+      close(jensenShannon(c.reference, c.window), c.js_distance, 1e-12, 'JS distance');
+    });
+  }
+  it('regularized upper incomplete gamma and the Kolmogorov distribution', () => {
+    for (const g of fx.gammaincc) close(gammaincc(g.a, g.x), g.q, 1e-12 + 1e-9 * g.q, `Q(${g.a}, ${g.x})`);
+    for (const k of fx.kolmogorov) close(kolmogorovSf(k.x), k.sf, 1e-12, `kolmogorov(${k.x})`);
+  });
+  it('isotonic calibration map predicts as scikit-learn', () => {
+    const map = fitIsotonic(fx.isotonic.scores, fx.isotonic.labels);
+    for (const [i, g] of fx.isotonic.grid.entries())
+      close(applyIsotonic(map, g), fx.isotonic.predicted[i]!, 1e-6, `isotonic(${g})`);
+  });
+  it('Holm and Benjamini-Hochberg adjusted p-values', () => {
+    const { pvalues, holm, bh } = fx.corrections;
+    const h = adjustPValues(pvalues, 'holm');
+    const b = adjustPValues(pvalues, 'bh');
+    for (let i = 0; i < pvalues.length; i++) {
+      close(h[i]!, holm[i]!, 1e-15, `holm[${i}]`);
+      close(b[i]!, bh[i]!, 1e-15, `bh[${i}]`);
+    }
+    // textbook case: p = (0.01, 0.04, 0.03) -> Holm (0.03, 0.06, 0.06), BH (0.03, 0.04, 0.04)
+    assert.deepEqual(
+      adjustPValues([0.01, 0.04, 0.03], 'holm').map((x) => +x.toFixed(10)),
+      [0.03, 0.06, 0.06],
+    );
+    assert.deepEqual(
+      adjustPValues([0.01, 0.04, 0.03], 'bh').map((x) => +x.toFixed(10)),
+      [0.03, 0.04, 0.04],
+    );
+    assert.ok(Number.isNaN(adjustPValues([Number.NaN, 0.01], 'holm')[0]!));
+    assert.equal(adjustPValues([Number.NaN, 0.01], 'holm')[1], 0.01);
+  });
+  it('degenerate inputs: empty samples give NaN, one category gives no evidence', () => {
+    assert.ok(Number.isNaN(ksTwoSample(new Float64Array(), Float64Array.of(1)).statistic));
+    assert.deepEqual(chiSquaredTwoSample([10], [5]), { statistic: 0, pvalue: 1 });
+    assert.equal(jensenShannon([1, 2], [1, 2]), 0);
+  });
+});

@@ -1,0 +1,253 @@
+/**
+ * Two-sample statistics for drift detection, pure functions over typed arrays. Every one is checked against
+ * scipy on fixtures made by scripts/fixtures/make_monitoring_fixtures.py (see statistics.test.ts).
+ *
+ * Numeric samples are NaN-free Float64Arrays (callers drop missing values and count them separately);
+ * "sorted" parameters must be ascending.
+ */
+
+/** Result of a test: the statistic and its p-value (probability of a value at least as extreme under H0). */
+export interface TestResult {
+  statistic: number;
+  pvalue: number;
+}
+
+/** Ascending copy of the finite values of `values`. */
+export function sortedFinite(values: ArrayLike<number>): Float64Array {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) n++;
+  const out = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) out[k++] = values[i]!;
+  return out.sort();
+}
+
+/**
+ * Kolmogorov's limiting distribution Q(lambda) = 2 sum_k (-1)^(k-1) exp(-2 k^2 lambda^2), the survival function
+ * of sqrt(n) D_n (scipy.special.kolmogorov).
+ */
+export function kolmogorovSf(lambda: number): number {
+  if (!(lambda > 0)) return 1;
+  if (lambda < 0.2) return 1;
+  let sum = 0;
+  for (let k = 1; k <= 100; k++) {
+    const term = Math.exp(-2 * k * k * lambda * lambda);
+    sum += k % 2 === 1 ? term : -term;
+    if (term < 1e-300 || term < Math.abs(sum) * 1e-16) break;
+  }
+  return Math.min(1, Math.max(0, 2 * sum));
+}
+
+/**
+ * Two-sample Kolmogorov-Smirnov test (two-sided) on sorted samples: D = sup |F_a - F_b| exactly as
+ * scipy.stats.ks_2samp, p-value from Kolmogorov's distribution at the effective size n_a n_b / (n_a + n_b)
+ * with Stephens' small-sample correction (within a few per cent of scipy's `method='asymp'`).
+ */
+export function ksTwoSample(a: Float64Array, b: Float64Array): TestResult {
+  const n = a.length;
+  const m = b.length;
+  if (n === 0 || m === 0) return { statistic: Number.NaN, pvalue: Number.NaN };
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < n && j < m) {
+    const x = Math.min(a[i]!, b[j]!);
+    while (i < n && a[i]! <= x) i++;
+    while (j < m && b[j]! <= x) j++;
+    const diff = Math.abs(i / n - j / m);
+    if (diff > d) d = diff;
+  }
+  const en = (n * m) / (n + m);
+  const s = Math.sqrt(en);
+  return { statistic: d, pvalue: kolmogorovSf((s + 0.12 + 0.11 / s) * d) };
+}
+
+/**
+ * First Wasserstein distance between two sorted samples (scipy.stats.wasserstein_distance): the area between
+ * their empirical distribution functions.
+ */
+export function wasserstein(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  const m = b.length;
+  if (n === 0 || m === 0) return Number.NaN;
+  let i = 0;
+  let j = 0;
+  let area = 0;
+  let prev = Math.min(a[0]!, b[0]!);
+  while (i < n || j < m) {
+    const x = j >= m || (i < n && a[i]! <= b[j]!) ? a[i]! : b[j]!;
+    area += Math.abs(i / n - j / m) * (x - prev);
+    prev = x;
+    while (i < n && a[i]! <= x) i++;
+    while (j < m && b[j]! <= x) j++;
+  }
+  return area;
+}
+
+/** Smallest share used in PSI for an empty bin (as most PSI implementations: log(0) is never taken). */
+export const PSI_EPSILON = 1e-4;
+
+/** Population stability index between two share vectors: sum (w - r) ln(w / r), shares clipped at PSI_EPSILON. */
+export function psiFromShares(reference: ArrayLike<number>, window: ArrayLike<number>): number {
+  let psi = 0;
+  for (let k = 0; k < reference.length; k++) {
+    const r = Math.max(reference[k]!, PSI_EPSILON);
+    const w = Math.max(window[k]!, PSI_EPSILON);
+    psi += (w - r) * Math.log(w / r);
+  }
+  return psi;
+}
+
+/**
+ * Interior bin edges at the reference's quantiles (`bins` equal-probability bins, type-7 quantiles, duplicates
+ * removed so discrete columns get one bin per value range).
+ */
+export function quantileEdges(sortedReference: Float64Array, bins = 10): number[] {
+  const edges: number[] = [];
+  const n = sortedReference.length;
+  if (n === 0) return edges;
+  for (let k = 1; k < bins; k++) {
+    const h = (n - 1) * (k / bins);
+    const lo = Math.floor(h);
+    const hi = Math.min(lo + 1, n - 1);
+    const q = sortedReference[lo]! + (h - lo) * (sortedReference[hi]! - sortedReference[lo]!);
+    if (edges.length === 0 || q > edges[edges.length - 1]!) edges.push(q);
+  }
+  return edges;
+}
+
+/** Shares of a sorted sample in the bins (-inf, e0], (e0, e1], ..., (e_last, inf). */
+export function binShares(sorted: Float64Array, edges: readonly number[]): Float64Array {
+  const shares = new Float64Array(edges.length + 1);
+  if (sorted.length === 0) return shares;
+  let i = 0;
+  for (let k = 0; k < edges.length; k++) {
+    const start = i;
+    while (i < sorted.length && sorted[i]! <= edges[k]!) i++;
+    shares[k] = (i - start) / sorted.length;
+  }
+  shares[edges.length] = (sorted.length - i) / sorted.length;
+  return shares;
+}
+
+/** PSI of a numeric window against the reference, on the reference's quantile bins. */
+export function psiNumeric(sortedReference: Float64Array, sortedWindow: Float64Array, bins = 10): number {
+  const edges = quantileEdges(sortedReference, bins);
+  return psiFromShares(binShares(sortedReference, edges), binShares(sortedWindow, edges));
+}
+
+// -- gamma functions for the chi-squared distribution
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Gamma(x) for x > 0 (Lanczos, g = 7). */
+export function lnGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x);
+  const z = x - 1;
+  let s = LANCZOS[0]!;
+  for (let k = 1; k < 9; k++) s += LANCZOS[k]! / (z + k);
+  const t = z + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(s);
+}
+
+/** Regularized upper incomplete gamma Q(a, x) (scipy.special.gammaincc): series below a+1, continued fraction above. */
+export function gammaincc(a: number, x: number): number {
+  if (!(x > 0)) return 1;
+  const lnPrefix = a * Math.log(x) - x - lnGamma(a);
+  if (x < a + 1) {
+    let term = 1 / a;
+    let sum = term;
+    for (let k = 1; k < 10_000; k++) {
+      term *= x / (a + k);
+      sum += term;
+      if (Math.abs(term) < Math.abs(sum) * 1e-16) break;
+    }
+    return Math.max(0, 1 - sum * Math.exp(lnPrefix));
+  }
+  // modified Lentz for the continued fraction
+  const tiny = 1e-300;
+  let b = x + 1 - a;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let k = 1; k < 10_000; k++) {
+    const an = -k * (k - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.min(1, Math.exp(lnPrefix) * h);
+}
+
+/** Survival function of the chi-squared distribution with `dof` degrees of freedom (scipy.stats.chi2.sf). */
+export function chi2Sf(x: number, dof: number): number {
+  if (dof <= 0) return Number.NaN;
+  return gammaincc(dof / 2, x / 2);
+}
+
+/**
+ * Chi-squared test of homogeneity on a 2 x k table of counts (reference, window), as
+ * scipy.stats.chi2_contingency: categories empty in both samples are left out, Yates' correction when one
+ * degree of freedom remains. With fewer than two categories the statistic is 0 and the p-value 1.
+ */
+export function chiSquaredTwoSample(reference: ArrayLike<number>, window: ArrayLike<number>): TestResult {
+  const cols: Array<[number, number]> = [];
+  let nr = 0;
+  let nw = 0;
+  for (let k = 0; k < reference.length; k++) {
+    const r = reference[k]!;
+    const w = window[k]!;
+    if (r + w > 0) cols.push([r, w]);
+    nr += r;
+    nw += w;
+  }
+  if (cols.length < 2 || nr === 0 || nw === 0) return { statistic: 0, pvalue: 1 };
+  const total = nr + nw;
+  const dof = cols.length - 1;
+  let stat = 0;
+  for (const [r, w] of cols) {
+    const c = r + w;
+    for (const [obs, rowTotal] of [
+      [r, nr],
+      [w, nw],
+    ] as const) {
+      const expected = (rowTotal * c) / total;
+      let diff = Math.abs(obs - expected);
+      if (dof === 1) diff = Math.max(0, diff - Math.min(0.5, diff));
+      stat += (diff * diff) / expected;
+    }
+  }
+  return { statistic: stat, pvalue: chi2Sf(stat, dof) };
+}
+
+/**
+ * Jensen-Shannon distance (square root of the divergence, log base 2, so in [0, 1]) between two count or
+ * share vectors, each normalised to sum 1 (scipy.spatial.distance.jensenshannon(p, q, base=2)).
+ */
+export function jensenShannon(p: ArrayLike<number>, q: ArrayLike<number>): number {
+  let sp = 0;
+  let sq = 0;
+  for (let k = 0; k < p.length; k++) {
+    sp += p[k]!;
+    sq += q[k]!;
+  }
+  if (sp === 0 || sq === 0) return Number.NaN;
+  let js = 0;
+  for (let k = 0; k < p.length; k++) {
+    const a = p[k]! / sp;
+    const b = q[k]! / sq;
+    const mid = (a + b) / 2;
+    if (a > 0) js += a * Math.log2(a / mid);
+    if (b > 0) js += b * Math.log2(b / mid);
+  }
+  return Math.sqrt(Math.max(0, js / 2));
+}
