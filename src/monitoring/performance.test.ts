@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { rocAuc } from '../ml/metrics.js';
 import { estimatePerformance, fitIsotonic, realisedPerformance } from './performance.js';
 import { prepareReference } from './reference.js';
-import { createSimulation } from './simulate.js';
+import { type Shift, createSimulation } from './simulate.js';
 
 describe('CBPE (confidence-based performance estimation)', () => {
   it('the expected confusion matrix is the sum of calibrated probabilities on each side of the threshold', () => {
@@ -18,11 +18,12 @@ describe('CBPE (confidence-based performance estimation)', () => {
   it('estimates the realised ROC AUC within 0.02 under covariate shift, with no labels', () => {
     const sim = createSimulation(8);
     const ref = prepareReference(sim.profile(40_000, 3));
-    for (const [i, shift] of [
+    const shifts: Shift[] = [
       {},
       { mean: { 0: 1, 1: -0.5 } },
       { mean: { 2: 1.5 }, weights: { 1: [0.8, 0.1, 0.05, 0.05] } },
-    ].entries()) {
+    ];
+    for (const [i, shift] of shifts.entries()) {
       const w = sim.window(20_000, 100 + i, shift);
       const est = estimatePerformance(w.scores, 0.5, ref.calibration);
       const real = rocAuc(w.outcomes, w.scores);
