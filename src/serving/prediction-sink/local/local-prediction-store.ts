@@ -1,0 +1,166 @@
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  type LookupResult,
+  millisOf,
+  type OutcomeRecord,
+  outcomeKey,
+  type PendingPrediction,
+  type PredictionRecord,
+  type PredictionStore,
+  toRecord,
+} from '../port.js';
+import { createSegmentWriter, segmentStart } from './segment-writer.js';
+
+/** Options of {@link createLocalPredictionStore}. */
+export interface LocalPredictionStoreOptions {
+  /** The log's folder (created): `predictions/` and `outcomes/` segments inside. */
+  dir: string;
+  /** Rotate a segment past this many bytes; default 64 MiB. */
+  maxSegmentBytes?: number;
+  /** Rotate a segment after this long (ms); default 1 hour. */
+  maxSegmentAgeMs?: number;
+}
+
+/**
+ * The embedded prediction log: JSONL segments under a local folder (the data directory by default), one
+ * {@link PredictionRecord} or {@link OutcomeRecord} per line, rotated by size and time. Reads scan the segments
+ * (skipping those that start after the query's end); a torn last line (a crash mid-write) is skipped.
+ */
+export function createLocalPredictionStore(options: LocalPredictionStoreOptions): PredictionStore {
+  const predictionsDir = join(options.dir, 'predictions');
+  const outcomesDir = join(options.dir, 'outcomes');
+  const rotation = { maxBytes: options.maxSegmentBytes, maxAgeMs: options.maxSegmentAgeMs };
+  const predictions = createSegmentWriter({ dir: predictionsDir, prefix: 'predictions', ...rotation });
+  const outcomes = createSegmentWriter({ dir: outcomesDir, prefix: 'outcomes', ...rotation });
+
+  return {
+    description: options.dir,
+    async appendPredictions(batch) {
+      let text = '';
+      for (const p of batch) text += predictionLine(p);
+      await predictions.append(text);
+    },
+    async appendOutcomes(batch) {
+      let text = '';
+      for (const o of batch) text += `${JSON.stringify(o)}\n`;
+      await outcomes.append(text);
+    },
+    async *readPredictions(query) {
+      const since = millisOf(query.since);
+      const until = millisOf(query.until);
+      const needle = `"model_name":${JSON.stringify(query.modelName)}`;
+      const keep = (r: PredictionRecord) => {
+        if (r.model_name !== query.modelName) return false;
+        if (query.modelVersion !== undefined && r.model_version !== query.modelVersion) return false;
+        const t = Date.parse(r.time);
+        return (since === undefined || t >= since) && (until === undefined || t < until);
+      };
+      const all = parsedLines<PredictionRecord>(predictionsDir, needle, keep);
+      if (query.last === undefined) yield* all;
+      else yield* await lastByTime(all, query.last);
+    },
+    async *readOutcomes(query = {}) {
+      const since = millisOf(query.since);
+      const until = millisOf(query.until);
+      yield* parsedLines<OutcomeRecord>(outcomesDir, null, (o) => {
+        const t = Date.parse(o.time);
+        return (since === undefined || t >= since) && (until === undefined || t < until);
+      });
+    },
+    async findPredictions(lookup) {
+      const result: LookupResult = { requestIds: new Set(), entityIds: new Set() };
+      const requestIds = new Set(lookup.requestIds ?? []);
+      const entityIds = new Set(lookup.entity?.ids ?? []);
+      if (requestIds.size === 0 && entityIds.size === 0) return result;
+      const field = lookup.entity?.field;
+      for await (const r of parsedLines<PredictionRecord>(predictionsDir, null, () => true)) {
+        if (requestIds.has(r.request_id)) result.requestIds.add(r.request_id);
+        if (field !== undefined && r.inputs) {
+          const v = r.inputs[field];
+          if (v !== undefined && v !== null && entityIds.has(String(v))) result.entityIds.add(String(v));
+        }
+      }
+      return result;
+    },
+    async latestOutcomes(keys) {
+      const wanted = new Set(keys);
+      const latest = new Map<string, OutcomeRecord>();
+      if (wanted.size === 0) return latest;
+      for await (const o of parsedLines<OutcomeRecord>(outcomesDir, null, () => true)) {
+        const key = outcomeKey(o);
+        if (!wanted.has(key)) continue;
+        const before = latest.get(key);
+        if (before === undefined || Date.parse(o.time) >= Date.parse(before.time)) latest.set(key, o);
+      }
+      return latest;
+    },
+    async close() {
+      await predictions.close();
+      await outcomes.close();
+    },
+  };
+}
+
+/**
+ * One JSONL line of a prediction. The fast lane's raw request text is embedded as is (it is one JSON object of
+ * scalars; raw CR/LF can only sit between its tokens, so they become spaces), which spares serializing it.
+ */
+function predictionLine(p: PendingPrediction): string {
+  if (p.inputs_json === null) return `${JSON.stringify(toRecord(p))}\n`;
+  const inputs = /[\r\n]/.test(p.inputs_json) ? p.inputs_json.replace(/[\r\n]/g, ' ') : p.inputs_json;
+  return (
+    `{"request_id":${JSON.stringify(p.request_id)},"time":"${new Date(p.time).toISOString()}",` +
+    `"model_name":${JSON.stringify(p.model_name)},"model_version":${JSON.stringify(p.model_version)},` +
+    `"inputs":${inputs},"probability":${p.probability},"label":${p.label},"fallback":${p.fallback},` +
+    `"route":${JSON.stringify(p.route)}}\n`
+  );
+}
+
+/**
+ * Segment files of a folder in start order. None is skipped by its start time: a record's time is when it was
+ * served, which may precede the segment it was written to (queued across a rotation, or imported).
+ */
+async function segments(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort((a, b) => segmentStart(a) - segmentStart(b) || (a < b ? -1 : 1))
+    .map((n) => join(dir, n));
+}
+
+/** The parsed lines of a folder's segments that contain `needle` (a cheap pre-filter) and pass `keep`. */
+async function* parsedLines<T>(
+  dir: string,
+  needle: string | null,
+  keep: (value: T) => boolean,
+): AsyncGenerator<T> {
+  for (const file of await segments(dir)) {
+    const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (line === '' || (needle !== null && !line.includes(needle))) continue;
+      let value: T;
+      try {
+        value = JSON.parse(line) as T;
+      } catch {
+        continue; // a torn line from a crash mid-write
+      }
+      if (value !== null && typeof value === 'object' && keep(value)) yield value;
+    }
+  }
+}
+
+/** The `n` most recent records by time, oldest first (segments of several processes interleave in time). */
+async function lastByTime(records: AsyncIterable<PredictionRecord>, n: number): Promise<PredictionRecord[]> {
+  if (n <= 0) return [];
+  let kept: PredictionRecord[] = [];
+  const byTime = (a: PredictionRecord, b: PredictionRecord) =>
+    a.time < b.time ? -1 : a.time > b.time ? 1 : 0;
+  for await (const r of records) {
+    kept.push(r);
+    if (kept.length >= 2 * n) kept = kept.sort(byTime).slice(-n);
+  }
+  return kept.sort(byTime).slice(-n);
+}

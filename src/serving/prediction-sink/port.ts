@@ -1,0 +1,206 @@
+/**
+ * The prediction log's port. The serving service records every served prediction (or a sample) through a
+ * {@link PredictionSink}; ground truth arrives through {@link PredictionSink.attachOutcomes} (POST /feedback,
+ * `tassel monitor labels`); the monitor reads both back with {@link PredictionReader}. Each storage backend is
+ * a {@link PredictionStore} adapter (a folder beside this file: `local/` segment files, `postgres/`), picked by
+ * {@link openPredictionStore} (registry.ts) from a URI. The queue, sampling, drop counting and the feedback rules
+ * (unknown, duplicate, corrected, late) are written once in sink.ts and feedback.ts, over any store.
+ */
+
+/** One logged prediction, as the reader returns it (the local adapter's JSONL line has exactly these keys). */
+export interface PredictionRecord {
+  /** The response's `x-request-id` (the caller's when it sent one); batch rows are `<id>/<row index>`. */
+  request_id: string;
+  /** When it was served (ISO 8601, UTC, millisecond precision). */
+  time: string;
+  model_name: string;
+  /** Registered version; null for a local bundle. */
+  model_version: string | null;
+  /** The raw input fields as the caller sent them (id columns such as Student_ID included). */
+  inputs: Record<string, unknown>;
+  /** P(label = 1). */
+  probability: number;
+  /** The predicted label at the model's threshold. */
+  label: 0 | 1;
+  /** True when the fallback (class prior) answered instead of the model. */
+  fallback: boolean;
+  /** The route that served it (/predict, /predict/batch, /invocations). */
+  route: string;
+}
+
+/**
+ * A prediction waiting in the sink's queue. `time` is epoch milliseconds and the inputs may be held as the raw
+ * JSON text of the request (`inputs_json`, the fast lane's case) so the request path neither formats a date nor
+ * serializes anything; adapters turn it into a {@link PredictionRecord} when they write.
+ */
+export interface PendingPrediction {
+  request_id: string;
+  time: number;
+  model_name: string;
+  model_version: string | null;
+  /** The inputs as an object, or null when `inputs_json` carries them. */
+  inputs: Record<string, unknown> | null;
+  /** The inputs as JSON text of one flat object (from the request body), or null. */
+  inputs_json: string | null;
+  probability: number;
+  label: 0 | 1;
+  fallback: boolean;
+  route: string;
+}
+
+/** An observed outcome (ground truth), attached to a prediction by request id or to an entity by its id. */
+export interface OutcomeRecord {
+  /** The prediction's request id (exclusive with entity_id). */
+  request_id?: string;
+  /** The input field naming the entity, e.g. Student_ID (with entity_id). */
+  entity_field?: string;
+  /** The entity's id as text (every prediction whose inputs[entity_field] equals it). */
+  entity_id?: string;
+  /** 1 = the positive outcome (e.g. completed). */
+  outcome: 0 | 1;
+  /** When the outcome was recorded (ISO 8601); the latest per key wins. */
+  time: string;
+}
+
+/** Which predictions to read. Times are epoch milliseconds or Dates. */
+export interface PredictionQuery {
+  modelName: string;
+  /** One version; every version when absent. */
+  modelVersion?: string | null;
+  /** Served at or after. */
+  since?: number | Date;
+  /** Served before. */
+  until?: number | Date;
+  /** Only the most recent `last` matching predictions (still yielded oldest first). */
+  last?: number;
+}
+
+/** Which outcomes to read (by the time they were recorded). */
+export interface OutcomeQuery {
+  since?: number | Date;
+  until?: number | Date;
+}
+
+/** How to find the predictions an outcome refers to. */
+export interface PredictionLookup {
+  requestIds?: readonly string[];
+  /** Entity ids of one input field, e.g. {field: 'Student_ID', ids: ['S1', 'S2']}. */
+  entity?: { field: string; ids: readonly string[] };
+}
+
+/** What a lookup found: the request ids and the entity ids (of `lookup.entity.field`) that have predictions. */
+export interface LookupResult {
+  requestIds: Set<string>;
+  entityIds: Set<string>;
+}
+
+/** The read side the monitor uses (`tassel monitor`, the Monitoring page). */
+export interface PredictionReader {
+  /** Logged predictions of a model, oldest first. */
+  readPredictions(query: PredictionQuery): AsyncIterable<PredictionRecord>;
+  /** Recorded outcomes, oldest first; several per key may exist (late corrections): the latest wins. */
+  readOutcomes(query?: OutcomeQuery): AsyncIterable<OutcomeRecord>;
+  /** Which of the given request / entity ids have at least one logged prediction. */
+  findPredictions(lookup: PredictionLookup): Promise<LookupResult>;
+  /** The latest recorded outcome per key among the given ones (key: `r:<request id>` or `e:<field>:<id>`). */
+  latestOutcomes(keys: readonly string[]): Promise<Map<string, OutcomeRecord>>;
+}
+
+/** A storage backend of the prediction log: writes batches, reads them back. */
+export interface PredictionStore extends PredictionReader {
+  /** Where it writes (for logs and --help), e.g. a folder or a PostgreSQL URI without password. */
+  readonly description: string;
+  /** Writes one batch (called off the request path, one call at a time). */
+  appendPredictions(batch: readonly PendingPrediction[]): Promise<void>;
+  /** Writes outcomes (after the feedback rules decided which to keep). */
+  appendOutcomes(batch: readonly OutcomeRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The outcome of one fed-back label. */
+export type FeedbackStatus =
+  /** Stored: the first outcome for this key. */
+  | 'attached'
+  /** Stored: a different outcome than the one recorded before (a correction; the latest wins). */
+  | 'updated'
+  /** Not stored again: the same outcome was already recorded. */
+  | 'duplicate'
+  /** Not stored: no logged prediction has this request id / entity id (sampled out, never served, expired). */
+  | 'unknown';
+
+/** One label to attach: by request id, or by entity id (with the sink's or the call's entity field). */
+export interface FeedbackItem {
+  request_id?: string;
+  entity_id?: string | number;
+  /** 1/0, true/false. */
+  outcome: 0 | 1;
+}
+
+/** Per item, in order: the key it was attached by and what happened. */
+export interface FeedbackResult {
+  request_id?: string;
+  entity_id?: string;
+  status: FeedbackStatus;
+}
+
+/** Counts of a {@link PredictionSink}. */
+export interface SinkStats {
+  /** Predictions written to the store. */
+  written: number;
+  /** Predictions dropped: the queue was full (backpressure) or the store failed. */
+  dropped: number;
+  /** Predictions waiting in the queue. */
+  queued: number;
+}
+
+/**
+ * What the serving service holds: a bounded, non-blocking writer in front of a store, plus the reader and the
+ * feedback rules. `record` never waits and never throws: it pushes onto a bounded in-memory queue that a timer
+ * flushes to the store in batches; when the store cannot keep up, predictions are dropped and counted (the
+ * `tassel_serving_prediction_log_dropped_total` metric), the request is never slowed down.
+ */
+export interface PredictionSink extends PredictionReader {
+  readonly description: string;
+  /** Whether this request is logged (the sample rate); call before building the entry. */
+  sampled(): boolean;
+  /** Queues one prediction (never blocks; drops and counts when the queue is full). */
+  record(prediction: PendingPrediction): void;
+  readonly stats: SinkStats;
+  /**
+   * Attaches outcomes (ground truth). Each item is matched to logged predictions (after flushing what is
+   * queued, so a label right after its prediction is found): unknown ids are reported and not stored, a repeat
+   * of the recorded outcome is a `duplicate`, a different one an `updated` correction (stored; the latest wins).
+   * Labels may arrive any time later (weeks): matching reads the store, not a memory window.
+   */
+  attachOutcomes(
+    items: readonly FeedbackItem[],
+    options?: { entityField?: string },
+  ): Promise<FeedbackResult[]>;
+  /** Writes what is queued now. */
+  flush(): Promise<void>;
+  /** Flushes and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Epoch milliseconds of a query bound. */
+export const millisOf = (t: number | Date | undefined): number | undefined =>
+  t === undefined ? undefined : typeof t === 'number' ? t : t.getTime();
+
+/** The outcome key of an item: `r:<request id>` or `e:<field>:<entity id>`. */
+export const outcomeKey = (o: { request_id?: string; entity_field?: string; entity_id?: string }): string =>
+  o.request_id !== undefined ? `r:${o.request_id}` : `e:${o.entity_field ?? ''}:${o.entity_id ?? ''}`;
+
+/** The record a pending prediction becomes when written. */
+export function toRecord(p: PendingPrediction): PredictionRecord {
+  return {
+    request_id: p.request_id,
+    time: new Date(p.time).toISOString(),
+    model_name: p.model_name,
+    model_version: p.model_version,
+    inputs: p.inputs ?? (JSON.parse(p.inputs_json ?? '{}') as Record<string, unknown>),
+    probability: p.probability,
+    label: p.label,
+    fallback: p.fallback,
+    route: p.route,
+  };
+}

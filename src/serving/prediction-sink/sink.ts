@@ -1,0 +1,106 @@
+import { attachOutcomes } from './feedback.js';
+import type { PendingPrediction, PredictionSink, PredictionStore } from './port.js';
+
+/** Options of {@link createPredictionSink}. */
+export interface PredictionSinkOptions {
+  store: PredictionStore;
+  /** Fraction of predictions logged, in [0, 1]; default 1 (every prediction). */
+  sample?: number;
+  /** Most predictions waiting to be written; beyond it they are dropped and counted. Default 50,000. */
+  maxQueue?: number;
+  /** How often the queue is flushed, in ms; default 200. */
+  flushIntervalMs?: number;
+  /** Most predictions per store write; default 5,000. */
+  maxBatch?: number;
+  /** The input field feedback by entity id refers to by default (e.g. Student_ID); none when absent. */
+  entityField?: string;
+  /** Called with the number of predictions dropped (full queue or a failed write). */
+  onDrop?: (n: number) => void;
+  /** Called when a store write fails (the batch is dropped and counted; the service keeps serving). */
+  onError?: (error: unknown) => void;
+  /** Random source in [0, 1) (tests pass a seeded one). */
+  random?: () => number;
+}
+
+/**
+ * The bounded, non-blocking writer in front of a store (see {@link PredictionSink}). `record` only pushes onto
+ * an in-memory array; a timer hands the queue to the store in batches of `maxBatch`, one write at a time. While a
+ * write is in progress the queue keeps filling up to `maxQueue`, so memory stays bounded whatever the store does.
+ */
+export function createPredictionSink(options: PredictionSinkOptions): PredictionSink {
+  const { store } = options;
+  const sample = Math.min(1, Math.max(0, options.sample ?? 1));
+  const maxQueue = options.maxQueue ?? 50_000;
+  const maxBatch = Math.max(1, options.maxBatch ?? 5000);
+  const random = options.random ?? Math.random;
+  let queue: PendingPrediction[] = [];
+  let written = 0;
+  let dropped = 0;
+  let writing: Promise<void> | null = null;
+  let closed = false;
+
+  const drop = (n: number) => {
+    dropped += n;
+    options.onDrop?.(n);
+  };
+
+  const writeQueued = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = batch === queue ? [] : queue.slice(maxBatch);
+      try {
+        await store.appendPredictions(batch);
+        written += batch.length;
+      } catch (error) {
+        drop(batch.length);
+        options.onError?.(error);
+      }
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    if (writing === null) {
+      writing = writeQueued().finally(() => {
+        writing = null;
+      });
+      return writing;
+    }
+    // a write is running: flush again once it is over, so everything queued before this call is written
+    return writing.then(() => flush());
+  };
+  const timer = setInterval(() => {
+    if (writing === null && queue.length > 0) void flush();
+  }, options.flushIntervalMs ?? 200);
+  timer.unref();
+
+  return {
+    description: store.description,
+    sampled: () => sample >= 1 || (sample > 0 && random() < sample),
+    record(prediction) {
+      if (closed || queue.length >= maxQueue) {
+        drop(1);
+        return;
+      }
+      queue.push(prediction);
+    },
+    get stats() {
+      return { written, dropped, queued: queue.length };
+    },
+    async attachOutcomes(items, attachOptions) {
+      await flush();
+      return attachOutcomes(store, items, attachOptions?.entityField ?? options.entityField);
+    },
+    readPredictions: (query) => store.readPredictions(query),
+    readOutcomes: (query) => store.readOutcomes(query),
+    findPredictions: (lookup) => store.findPredictions(lookup),
+    latestOutcomes: (keys) => store.latestOutcomes(keys),
+    flush,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await flush();
+      await store.close();
+    },
+  };
+}
