@@ -11,6 +11,7 @@ import { mlflowArtifactsPath } from '../server/run-artifacts.js';
 import type { TrackingDatabase } from '../sql/database.js';
 import type { TrackingStore } from '../store/types.js';
 import { registryRoutes, tasselRegistryRoutes } from './routes.js';
+import type { SourceLookups } from './source-rules.js';
 import { type ArtifactProbe, createSqlRegistryStore } from './sql-store.js';
 import type { RegistryStore } from './store.js';
 
@@ -124,8 +125,20 @@ export async function installRegistry(
       getExperiment: tracking ? (id) => tracking.getExperiment(id) : undefined,
     });
   }
+  const registry = store;
+  const sourceLookups: SourceLookups | undefined = tracking
+    ? {
+        runArtifactUri: async (runId) => (await tracking.getRun(runId)).info.artifact_uri,
+        modelArtifactLocation: async (modelId) => (await registry.getLoggedModel(modelId)).info.artifact_uri,
+      }
+    : undefined;
   for (const prefix of ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow']) {
-    await app.register(registryRoutes, { prefix, store, artifactRepository: options.artifactRepository });
+    await app.register(registryRoutes, {
+      prefix,
+      store,
+      artifactRepository: options.artifactRepository,
+      sourceLookups,
+    });
   }
   for (const prefix of ['/api/2.0/tassel', '/ajax-api/2.0/tassel']) {
     await app.register(tasselRegistryRoutes, { prefix, store });

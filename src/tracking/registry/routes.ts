@@ -3,10 +3,13 @@ import { InputError } from '../../errors.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
 import { listRunArtifacts } from '../server/run-artifacts.js';
 import * as S from './schemas.js';
+import { checkModelVersionSource, type SourceLookups } from './source-rules.js';
 import type { ChangeContext, KeyValue, LoggedModelStatus, RegistryStore } from './store.js';
 
 export interface RegistryRoutesOptions {
   store: RegistryStore;
+  /** Artifact locations of runs and logged models, for MLflow's rules on local model-version sources. */
+  sourceLookups?: SourceLookups;
   /** The proxied artifact destination, to list logged-model artifacts under `mlflow-artifacts:`. */
   artifactRepository?: ArtifactRepository;
 }
@@ -143,6 +146,17 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
   // ---- model versions ----
   app.post('/model-versions/create', { schema: { body: S.CreateModelVersionBody } }, async (req) => {
     const a = argsOf(req);
+    if (opts.sourceLookups) {
+      await checkModelVersionSource(
+        {
+          source: str(a.source),
+          run_id: optStr(a.run_id),
+          model_id: optStr(a.model_id),
+          tags: tagsOf(a.tags),
+        },
+        opts.sourceLookups,
+      );
+    }
     const model_version = await s.createModelVersion(
       {
         name: str(a.name),

@@ -1,4 +1,5 @@
 import { InputError } from '../../errors.js';
+import { isLocalSource } from './source-rules.js';
 import { ALL_STAGES, type KeyValue } from './store.js';
 
 /** MLflow's limits (mlflow/utils/validation.py). */
@@ -110,6 +111,9 @@ export function canonicalStage(stage: unknown): string {
  */
 export function validateSource(source: unknown): asserts source is string {
   if (typeof source !== 'string' || source === '') throw new InputError(missingValue('source'));
+  // Local paths are checked against the run's artifact directory (checkModelVersionSource), where `..` that
+  // stays inside is fine, as in MLflow.
+  if (isLocalSource(source)) return;
   let decoded = source;
   for (let i = 0; i < 5; i++) {
     let next: string;

@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detailTests, type ParityServer, parityHarness, requestValidationTests } from './mlflow-parity.js';
+import {
+  detailTests,
+  type ParityServer,
+  parityHarness,
+  requestValidationTests,
+  sourceRuleTests,
+} from './mlflow-parity.js';
 import { startTrackingServer } from './start.js';
 
 /** MLflow's REST behaviour (test_rest_tracking.py, test_model_registry.py) on SQLite. */
@@ -25,3 +31,4 @@ async function openSqlite(): Promise<ParityServer> {
 
 parityHarness('MLflow request validation on SQLite', openSqlite, {}, requestValidationTests);
 parityHarness('MLflow details on SQLite', openSqlite, {}, detailTests);
+parityHarness('MLflow model-version source rules on SQLite', openSqlite, {}, sourceRuleTests);

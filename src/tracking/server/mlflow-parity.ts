@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningTrackingServer } from './start.js';
 
@@ -389,5 +390,117 @@ export function detailTests(c: ParityCalls): void {
       await c.post('experiments/create', { name: `${name}-q`, artifact_location: 's3://bucket/x?a=../b' }),
       'Invalid query string',
     );
+  });
+}
+
+/** Item 5: model-version `source` rules (MLflow's _validate_source_run / _validate_source_model). */
+export function sourceRuleTests(c: ParityCalls): void {
+  const localRun = async (name: string) => {
+    const base = join(c.server().artifactsDir, '..', `local-${name}-${++counter}`);
+    const r = await c.post('experiments/create', {
+      name: `${name}-${process.pid}-${counter}`,
+      artifact_location: `file://${base}`,
+    });
+    assert.equal(r.status, 200, r.text);
+    const run = await c.newRun(r.json.experiment_id as string);
+    assert.ok(run.artifact_uri.startsWith('file:///'), run.artifact_uri);
+    const model = `model-${name}-${process.pid}-${counter}`;
+    assert.equal((await c.post('registered-models/create', { name: model })).status, 200);
+    return {
+      ...run,
+      experimentId: r.json.experiment_id as string,
+      model,
+      path: run.artifact_uri.slice('file://'.length),
+    };
+  };
+  const create = (body: object) => c.post('model-versions/create', body);
+  const LOCAL =
+    'To use a local path as a model version source, the run_id request parameter has to be specified';
+  const RELATIVE =
+    'If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri';
+
+  test('a local path source needs the run_id and must lie in its artifact directory (test_create_model_version_with_path_source)', async () => {
+    const r = await localRun('path-source');
+    assert.equal((await create({ name: r.model, source: r.path, run_id: r.run_id })).status, 200);
+    assertBadRequest(await create({ name: r.model, source: r.path }), LOCAL);
+    assertBadRequest(await create({ name: r.model, source: '/tmp', run_id: r.run_id }), LOCAL);
+    // '..' that normalises to a place inside the run's directory is fine; one that leaves it is not
+    assert.equal(
+      (await create({ name: r.model, source: `${r.path}/model/../model`, run_id: r.run_id })).status,
+      200,
+    );
+    assertBadRequest(await create({ name: r.model, source: `${r.path}/../../..`, run_id: r.run_id }), LOCAL);
+    // a run that does not exist is 404
+    const missing = await create({ name: r.model, source: r.path, run_id: 'f'.repeat(32) });
+    assert.equal(missing.status, 404, missing.text);
+  });
+
+  test('file:// sources: inside the run is fine, another host is refused (test_create_model_version_with_file_uri)', async () => {
+    const r = await localRun('file-uri');
+    for (const source of [
+      r.artifact_uri,
+      `${r.artifact_uri}/model`,
+      `${r.artifact_uri}/.`,
+      `${r.artifact_uri}/model/../model`,
+      `file://localhost${r.path}`,
+    ]) {
+      const res = await create({ name: r.model, source, run_id: r.run_id });
+      assert.equal(res.status, 200, `${source}: ${res.text}`);
+    }
+    assertBadRequest(await create({ name: r.model, source: 'file:///' }), LOCAL);
+    assertBadRequest(await create({ name: r.model, source: 'file:///tmp', run_id: r.run_id }), LOCAL);
+    assertBadRequest(
+      await create({ name: r.model, source: 'file://123.456.789.123/path/to/source', run_id: r.run_id }),
+      'is not a valid remote uri',
+    );
+  });
+
+  test('other sources must be absolute without .. (test_create_model_version_with_non_local_source)', async () => {
+    const r = await localRun('non-local');
+    for (const source of [
+      'mlflow-artifacts:/models',
+      'mlflow-artifacts://host:9000/models',
+      's3://bucket/models/x',
+      `runs:/${r.run_id}/model`,
+    ]) {
+      const res = await create({ name: r.model, source, run_id: r.run_id });
+      assert.equal(res.status, 200, `${source}: ${res.text}`);
+    }
+    for (const source of [
+      'mlflow-artifacts://host:9000/models/../../../',
+      'http://host:9000/models/artifacts/../../../',
+      'https://host/api/2.0/mlflow-artifacts/artifacts/../../../',
+      's3:/my_bucket/api/2.0/mlflow-artifacts/artifacts/../../../',
+      'ftp://host:8888/api/2.0/mlflow-artifacts/artifacts/../../../',
+      'mlflow-artifacts://host:9000/models/..%2f..%2fartifacts',
+      'mlflow-artifacts:/models%00',
+      'http://host:9000/models/./x',
+    ]) {
+      assertBadRequest(await create({ name: r.model, source, run_id: r.run_id }), RELATIVE);
+    }
+    // nothing was registered by the refused calls: 4 versions from the accepted ones
+    const versions = await c.post('model-versions/search', { filter: `name = '${r.model}'` });
+    assert.equal((versions.json.model_versions as unknown[]).length, 4);
+  });
+
+  test('a model_id with a local source outside its artifact directory is refused; prompts may not be local', async () => {
+    const r = await localRun('model-id');
+    const lm = await c.post('logged-models', { experiment_id: r.experimentId, name: 'lm' });
+    assert.equal(lm.status, 200, lm.text);
+    const modelId = (lm.json.model as { info: { model_id: string } }).info.model_id;
+    assertBadRequest(
+      await create({ name: r.model, source: '/tmp/somewhere', model_id: modelId }),
+      'the model_id request parameter has to be specified',
+    );
+    const prompt = { key: 'mlflow.prompt.is_prompt', value: 'true' };
+    assertBadRequest(
+      await create({ name: r.model, source: '/etc/passwd', tags: [prompt] }),
+      'Local source paths are not allowed for prompts.',
+    );
+    assertBadRequest(
+      await create({ name: r.model, source: 'file:///etc', tags: [prompt] }),
+      'Local source paths are not allowed for prompts.',
+    );
+    assert.equal((await create({ name: r.model, source: 'prompt-template', tags: [prompt] })).status, 200);
   });
 }

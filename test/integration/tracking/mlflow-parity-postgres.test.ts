@@ -7,6 +7,7 @@ import {
   detailTests,
   parityHarness,
   requestValidationTests,
+  sourceRuleTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
 import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
@@ -53,3 +54,4 @@ async function openPostgres(): Promise<ParityServer> {
 
 parityHarness('MLflow request validation on PostgreSQL', openPostgres, { skip }, requestValidationTests);
 parityHarness('MLflow details on PostgreSQL', openPostgres, { skip }, detailTests);
+parityHarness('MLflow model-version source rules on PostgreSQL', openPostgres, { skip }, sourceRuleTests);
