@@ -11,7 +11,7 @@ trap 'rm -rf "$WORK"' EXIT
 unset TASSEL_TRACKING_URI MLFLOW_TRACKING_URI
 cd "$WORK"
 START=$SECONDS
-if ! CI=true node "$REPO/bin/tassel.js" up --once --rows 3000 --port 0 >"$WORK/out.txt" 2>"$WORK/err.txt"; then
+if ! CI=true node "$REPO/bin/tassel.js" up --once --rows 3000 --port 0 --tracking-port 0 >"$WORK/out.txt" 2>"$WORK/err.txt"; then
   echo "pipeline-e2e: FAILED: tassel up --once exited non-zero" >&2
   cat "$WORK/out.txt" >&2
   tail -50 "$WORK/err.txt" >&2

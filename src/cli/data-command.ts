@@ -121,7 +121,7 @@ Examples:
     .requiredOption('--rows <n>', 'number of rows', parseIntOption(1, 100_000_000))
     .option('--seed <s>', 'PRNG seed', parseIntOption(0, 4_294_967_295), 42)
     .requiredOption('--out <file>', 'output CSV file ("-" for standard output)')
-    .option('--missing-rate <r>', 'share of feature cells left empty, 0..0.5', parseNumberOption(0, 0.5), 0)
+    .option('--missing-rate <r>', 'share of optional feature cells (Quiz_Score_Avg, Project_Grade, Satisfaction_Rating) left empty, 0..0.5', parseNumberOption(0, 0.5), 0)
     .action(async (o: { rows: number; seed: number; out: string; missingRate: number }) => {
       if (o.out === '-') {
         process.stdout.write(

@@ -5,7 +5,15 @@ import { writeCourseCompletionCsv } from '../data/synthetic.js';
 import { InputError, TasselError } from '../errors.js';
 import { createLineReporter, createTtyReporter } from '../pipeline/reporter.js';
 import { runPipeline } from '../pipeline/runner.js';
-import { openTracking } from '../pipeline/tracking-target.js';
+import { openTracking, resolveTrackingUri } from '../pipeline/tracking-target.js';
+import {
+  type PortReservation,
+  checkDataFile,
+  checkSqliteStore,
+  checkTrackingServer,
+  checkWritableDir,
+  reservePort,
+} from './preflight.js';
 import { DEFAULT_DATA_PATH, formatResult, resolveConfig } from './pipeline-command.js';
 
 interface UpFlags {
@@ -13,8 +21,21 @@ interface UpFlags {
   rows: string;
   seed: string;
   port: string;
+  trackingPort: string;
   once?: boolean;
   trackingUri?: string;
+}
+
+/** Default ports of `tassel up`: MLflow's 5000 for tracking + UI, 8080 for predictions. */
+export const UP_DEFAULT_TRACKING_PORT = 5000;
+export const UP_DEFAULT_SERVING_PORT = 8080;
+const HOST = '127.0.0.1';
+
+function parsePort(value: string, flag: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InputError(`${flag} must be a port number (0-65535; 0 = any free port), got ${value}`);
+  return port;
 }
 
 /** A ready-to-paste curl command for one record. */
@@ -40,23 +61,62 @@ export function register(program: Command): void {
     )
     .option('--rows <n>', 'rows of generated data when the data file is missing', '20000')
     .option('--seed <n>', 'seed of the generated data', '7')
-    .option('--port <n>', 'port of the prediction service (0 = any free port)', '8080')
+    .option('--port <n>', 'port of the prediction service (0 = any free port)', String(UP_DEFAULT_SERVING_PORT))
+    .option(
+      '--tracking-port <n>',
+      'port of the embedded tracking server and web UI (0 = any free port)',
+      String(UP_DEFAULT_TRACKING_PORT),
+    )
     .option('--tracking-uri <uri>', 'use this tracking server instead of the embedded one')
     .option('--once', 'run, check one prediction through the service, stop everything and exit (CI)')
     .action(async (flags: UpFlags) => {
       const rows = Number(flags.rows);
-      const port = Number(flags.port);
       if (!Number.isInteger(rows) || rows < 100)
         throw new InputError(`--rows must be an integer >= 100, got ${flags.rows}`);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new InputError(`--port must be a port number, got ${flags.port}`);
+      const port = parsePort(flags.port, '--port');
+      const trackingPort = parsePort(flags.trackingPort, '--tracking-port');
       const config = resolveConfig(flags.config);
       const reporter = process.stderr.isTTY && !process.env.CI ? createTtyReporter() : createLineReporter();
       const out = (s: string) => process.stdout.write(`${s}\n`);
 
-      if (!existsSync(config.data.path)) {
-        if (resolve(config.data.path) !== resolve(DEFAULT_DATA_PATH) || flags.config)
-          throw new InputError(`${config.data.path}: file not found`);
+      // -- preflight: every port, the data and the store, before anything is written
+      const remoteUri = resolveTrackingUri({ uri: flags.trackingUri, configUri: config.tracking.uri });
+      const generate = !existsSync(config.data.path);
+      if (generate && (resolve(config.data.path) !== resolve(DEFAULT_DATA_PATH) || flags.config))
+        throw new InputError(`${config.data.path}: file not found (data.path in ${flags.config ?? 'the config'})`);
+      if (!generate) checkDataFile(config.data.path, 'data.path');
+      if (config.data.test_data) checkDataFile(config.data.test_data, 'test_data');
+      if (generate) checkWritableDir(dirname(config.data.path), 'the generated data');
+      if (!remoteUri && trackingPort !== 0 && trackingPort === port)
+        throw new InputError(
+          `--port and --tracking-port are both ${port}: the prediction service and the tracking server need a port each`,
+        );
+      const reservations: PortReservation[] = [];
+      const releaseAll = async () => {
+        for (const r of reservations.splice(0)) await r.release();
+      };
+      let servingPort: PortReservation;
+      let trackingReservation: PortReservation | null = null;
+      try {
+        if (!remoteUri) {
+          trackingReservation = await reservePort(HOST, trackingPort, 'tracking server and web UI', '--tracking-port');
+          reservations.push(trackingReservation);
+        }
+        servingPort = await reservePort(HOST, port, 'prediction service', '--port');
+        reservations.push(servingPort);
+        if (remoteUri) {
+          const token = process.env.TASSEL_AUTH_TOKEN || process.env.MLFLOW_TRACKING_TOKEN || undefined;
+          await checkTrackingServer(remoteUri, token);
+        } else {
+          checkWritableDir(config.tracking.data_dir, 'the tracking store');
+          await checkSqliteStore(config.tracking.data_dir);
+        }
+      } catch (e) {
+        await releaseAll();
+        throw e;
+      }
+
+      if (generate) {
         mkdirSync(dirname(config.data.path), { recursive: true });
         const t0 = performance.now();
         await writeCourseCompletionCsv(config.data.path, { rows, seed: Number(flags.seed) });
@@ -65,12 +125,17 @@ export function register(program: Command): void {
         );
       }
 
+      await trackingReservation?.release();
       const target = await openTracking({
         uri: flags.trackingUri,
         configUri: config.tracking.uri,
         dataDir: config.tracking.data_dir,
+        port: trackingPort,
+      }).catch(async (e) => {
+        await releaseAll();
+        throw e;
       });
-      const stops: Array<() => Promise<void>> = [() => target.close()];
+      const stops: Array<() => Promise<void>> = [releaseAll, () => target.close()];
       const stopAll = async () => {
         for (const stop of stops.reverse()) await stop().catch(() => {});
       };
@@ -93,14 +158,15 @@ export function register(program: Command): void {
         }
         const { startServing } = await import('../serving/server.js');
         const modelUri = `models:/${config.model_name}@production`;
+        await servingPort.release();
         const serving = await startServing({ modelUri, trackingUri: target.uri, port, pollIntervalMs: 5000 });
         stops.push(() => serving.close());
         const record = await exampleRecord(result.bundleDir, serving.url);
-        out(`tracking UI/API:   ${target.uri}`);
+        out(`tracking server and web UI: ${target.uri}/`);
         out(
-          `prediction service: ${serving.url}  (serving ${modelUri} = version ${result.productionVersion})`,
+          `prediction service:         ${serving.url}  (serving ${modelUri} = version ${result.productionVersion})`,
         );
-        out(`OpenAPI docs:       ${serving.url}/docs`);
+        out(`OpenAPI docs:               ${serving.url}/docs`);
         out('try it:');
         out(`  ${curlExample(serving.url, record)}`);
         if (flags.once) {
@@ -117,6 +183,7 @@ export function register(program: Command): void {
               `prediction check failed: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`,
             );
           out(`prediction check: HTTP ${res.status} ${JSON.stringify(body)}`);
+          if (target.embedded) out(`web UI check: ${await checkWebUi(target.uri)}`);
           return;
         }
         out('Ctrl-C stops everything.');
@@ -164,4 +231,18 @@ async function exampleRecord(bundleDir: string, url: string): Promise<Record<str
   } catch {
     return {};
   }
+}
+
+/** The tracking server's `/` must be the built web UI (a script-loading page), not the "not built" page. */
+async function checkWebUi(trackingUri: string): Promise<string> {
+  const res = await fetch(`${trackingUri}/`);
+  const html = await res.text();
+  if (!res.ok || !/<script[^>]+src="\/assets\//.test(html))
+    throw new TasselError(
+      'INTERNAL_ERROR',
+      `web UI check failed: ${trackingUri}/ answered HTTP ${res.status} without the built UI${
+        /not built/.test(html) ? ' (dist-ui/ is missing: npm ci builds it, or run npm run build:ui)' : ''
+      }`,
+    );
+  return `HTTP ${res.status} ${trackingUri}/ serves the built UI`;
 }

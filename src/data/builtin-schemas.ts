@@ -5,7 +5,21 @@ import { COLUMN_TYPES, DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES } from './schem
 /** Name by which the CLI and options refer to the built-in course-completion schema. */
 export const COURSE_COMPLETION_SCHEMA_ID = 'builtin:course-completion';
 
-const num = (name: string, min: number, max: number, nullable = true): ColumnSpec => ({
+/**
+ * Features of the course-completion data that may be missing (absent or null in a record, an empty cell in a
+ * file): each exists only after an event a student may not have reached yet. Quiz_Score_Avg needs a quiz
+ * attempt, Project_Grade a graded project, Satisfaction_Rating an answered survey. Every other feature is
+ * known for every enrolled student (profile, course, payment, activity counters that start at 0), so a record
+ * without it is refused rather than scored as if the value were unknown (MLflow's `required` columns).
+ */
+export const COURSE_COMPLETION_OPTIONAL: readonly string[] = [
+  'Quiz_Score_Avg',
+  'Project_Grade',
+  'Satisfaction_Rating',
+];
+const optional = (name: string) => COURSE_COMPLETION_OPTIONAL.includes(name);
+
+const num = (name: string, min: number, max: number, nullable = optional(name)): ColumnSpec => ({
   name,
   type: 'numeric',
   role: 'feature',
@@ -13,7 +27,7 @@ const num = (name: string, min: number, max: number, nullable = true): ColumnSpe
   max,
   nullable,
 });
-const int = (name: string, min: number, max: number, nullable = true): ColumnSpec => ({
+const int = (name: string, min: number, max: number, nullable = optional(name)): ColumnSpec => ({
   name,
   type: 'integer',
   role: 'feature',
@@ -23,13 +37,13 @@ const int = (name: string, min: number, max: number, nullable = true): ColumnSpe
 });
 const cat = (name: string, allowed?: string[]): ColumnSpec =>
   allowed
-    ? { name, type: 'categorical', role: 'feature', allowed, nullable: true }
-    : { name, type: 'categorical', role: 'feature', nullable: true };
+    ? { name, type: 'categorical', role: 'feature', allowed, nullable: optional(name) }
+    : { name, type: 'categorical', role: 'feature', nullable: optional(name) };
 const yesNo = (name: string): ColumnSpec => ({
   name,
   type: 'boolean',
   role: 'feature',
-  nullable: true,
+  nullable: optional(name),
   trueValues: ['Yes'],
   falseValues: ['No'],
 });
@@ -60,6 +74,7 @@ export const COURSE_COMPLETION_CATEGORIES = {
  * DD-MM-YYYY; ISO YYYY-MM-DD is accepted too); Fee_Paid and Discount_Used are Yes/No;
  * the target Completed is "Completed" (positive) or "Not Completed".
  * City, Course_ID and Course_Name are open categorical sets (unseen values are allowed).
+ * Every feature is required except those in {@link COURSE_COMPLETION_OPTIONAL}.
  */
 export const courseCompletionSchema: DatasetSchema = {
   name: 'course-completion',
@@ -97,7 +112,7 @@ export const courseCompletionSchema: DatasetSchema = {
     num('Project_Grade', 0, 100),
     num('Progress_Percentage', 0, 100),
     int('Rewatch_Count', 0, 10000),
-    { name: 'Enrollment_Date', type: 'date', role: 'feature', dateFormat: 'DMY', nullable: true },
+    { name: 'Enrollment_Date', type: 'date', role: 'feature', dateFormat: 'DMY', nullable: false },
     cat('Payment_Mode', [...COURSE_COMPLETION_CATEGORIES.Payment_Mode]),
     yesNo('Fee_Paid'),
     num('Payment_Amount', 0, 1_000_000),

@@ -7,7 +7,7 @@ import type { SchemaOptions } from './builtin-schemas.js';
 import { createCsvSplitter } from './csv-split.js';
 import { resolveSchema } from './builtin-schemas.js';
 import type { ColumnType, DatasetSchema } from './schema.js';
-import { targetColumn } from './schema.js';
+import { isRequiredInput, targetColumn } from './schema.js';
 import type { Table } from './table.js';
 import type { ValidationIssue, ValidationPolicy } from './validate.js';
 import { DataValidationError, createRowCoercer } from './validate.js';
@@ -161,9 +161,9 @@ export async function readCsvTable(path: string, options: ReadOptions = {}): Pro
         `${path}: missing target column ${JSON.stringify(s.target)} in the header (line 1); columns found: ${h.join(', ')}`,
       );
     }
-    const missing = s.columns.filter(
-      (c) => c.role !== 'ignore' && c.name !== s.target && !inHeader.has(c.name),
-    );
+    // Optional features and identifiers may be left out (as MLflow's optional signature columns); a
+    // required feature may not.
+    const missing = s.columns.filter((c) => isRequiredInput(c) && !inHeader.has(c.name));
     if (missing.length) {
       throw new InputError(
         `${path}: the header (line 1) lacks column${missing.length > 1 ? 's' : ''} ${missing.map((c) => c.name).join(', ')} required by schema ${s.name}`,

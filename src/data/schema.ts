@@ -35,7 +35,11 @@ export interface ColumnSpec {
   min?: number;
   /** Inclusive upper bound for numeric/integer columns. */
   max?: number;
-  /** Whether an empty cell / null is acceptable. Default true for features, false for the target. */
+  /**
+   * Whether the column is optional: an empty cell, null or an absent field is acceptable (and is a missing
+   * value). Default true for features, false for the target. A feature with `nullable: false` is required
+   * (see {@link isRequiredInput}).
+   */
   nullable?: boolean;
   /** Field order of a date written with separators (e.g. 31/12/2024 is DMY). ISO YYYY-MM-DD is always accepted. */
   dateFormat?: 'DMY' | 'MDY' | 'YMD';
@@ -65,6 +69,16 @@ export const DEFAULT_FALSE_VALUES: readonly string[] = ['no', 'false', '0', 'n',
 /** The columns a model sees, in schema order. */
 export function featureColumns(schema: DatasetSchema): ColumnSpec[] {
   return schema.columns.filter((c) => c.role === 'feature');
+}
+
+/**
+ * Whether a caller must send `spec`'s column (MLflow's signature `required`): a feature the schema does not
+ * mark as optional (`nullable: false`). Such a field absent from a record, null or empty is refused; an
+ * optional one may be absent or null and is scored as missing. Ids, the target and ignored columns are never
+ * required of a caller (they are not scored).
+ */
+export function isRequiredInput(spec: ColumnSpec): boolean {
+  return spec.role === 'feature' && spec.nullable === false;
 }
 
 /** The identifier columns (echoed next to predictions, never features). */

@@ -18,7 +18,10 @@ import { createRandom } from './random.js';
 export interface SyntheticOptions {
   rows: number;
   seed: number;
-  /** Share of feature cells left empty (missing), 0..0.5; default 0. Identifiers and the target are never empty. */
+  /**
+   * Share of optional feature cells left empty (missing), 0..0.5; default 0. Required features (see
+   * COURSE_COMPLETION_OPTIONAL), identifiers and the target are never empty.
+   */
   missingRate?: number;
 }
 
@@ -326,9 +329,9 @@ function binomial(r: Random, n: number, p: number): number {
 /** CSV header of the generated file (the schema's column order). */
 export const COURSE_COMPLETION_HEADER: string[] = courseCompletionSchema.columns.map((c) => c.name);
 
-/** Columns that may be blanked by missingRate (features only). */
+/** Columns that may be blanked by missingRate: the optional features (a required one is never missing). */
 const MISSABLE = new Set(
-  courseCompletionSchema.columns.filter((c) => c.role === 'feature').map((c) => c.name),
+  courseCompletionSchema.columns.filter((c) => c.role === 'feature' && c.nullable).map((c) => c.name),
 );
 const MISSABLE_INDEX = COURSE_COMPLETION_HEADER.map((n) => MISSABLE.has(n));
 

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { InputError } from '../errors.js';
 import { courseCompletionSchema } from './builtin-schemas.js';
 import type { DatasetSchema } from './schema.js';
+import { generateCourseCompletion } from './synthetic.js';
 import {
   DataValidationError,
   assertNoIssues,
@@ -160,7 +161,10 @@ describe('coerceRecords', () => {
   });
 
   test('the built-in schema validates a typical record and flags a wrong label', () => {
-    const rec = {
+    const [head, line] = generateCourseCompletion({ rows: 1, seed: 3 }).split('\n');
+    const cells = line!.split(',');
+    const rec: Record<string, unknown> = {
+      ...Object.fromEntries(head!.split(',').map((name, j) => [name, cells[j]])),
       Student_ID: 'S1',
       Age: 25,
       Gender: 'Female',
@@ -170,6 +174,12 @@ describe('coerceRecords', () => {
     };
     const ok = coerceRecords([rec], courseCompletionSchema);
     assert.equal(ok.issueCount, 0, JSON.stringify(ok.issues));
+    // a required feature left out is an issue; an optional one or an id is not
+    const { Age: _age, Quiz_Score_Avg: _quiz, Name: _name, ...partial } = rec;
+    assert.deepEqual(
+      coerceRecords([partial], courseCompletionSchema).issues.map((i) => i.column),
+      ['Age'],
+    );
     const bad = coerceRecords([{ ...rec, Completed: 'Done', Gender: 'F' }], courseCompletionSchema);
     assert.deepEqual(
       bad.issues.map((i) => i.column),

@@ -506,10 +506,21 @@ export function createRowCoercer(
       issue(c.spec.name, raw, c.expected);
       parsed = c.numeric ? Number.NaN : null;
     } else if (!c.nullable && (parsed === null || (typeof parsed === 'number' && Number.isNaN(parsed)))) {
-      issue(c.spec.name, raw, `${c.expected} (the column may not be empty)`);
+      issue(
+        c.spec.name,
+        raw,
+        `${c.expected} (the column ${c.spec.role === 'feature' ? 'is required and ' : ''}may not be empty or missing)`,
+      );
     }
     if (c.numeric) numCols[j]![n] = parsed as number;
     else strCols[j]![n] = parsed as string | null;
+  };
+
+  // An identifier column absent from a file's header or from a record is only not echoed (ids are never
+  // required of a caller); an empty id in a column that is there still breaks a non-nullable id's contract.
+  const storeAbsentId = (j: number) => {
+    if (compiled[j]!.numeric) numCols[j]![n] = Number.NaN;
+    else strCols[j]![n] = null;
   };
 
   const endRow = () => {
@@ -532,6 +543,10 @@ export function createRowCoercer(
       if (n === capacity) grow();
       for (let j = 0; j < compiled.length; j++) {
         const h = headerIndex[j]!;
+        if (h < 0 && compiled[j]!.spec.role === 'id') {
+          storeAbsentId(j);
+          continue;
+        }
         const raw = h >= 0 ? (cells[h] ?? '') : '';
         store(j, compiled[j]!.parseText(raw), raw);
       }
@@ -542,6 +557,10 @@ export function createRowCoercer(
       for (let j = 0; j < compiled.length; j++) {
         const h = headerIndex[j]!;
         const c = compiled[j]!;
+        if (h < 0 && c.spec.role === 'id') {
+          storeAbsentId(j);
+          continue;
+        }
         if (h < 0 || h >= count) {
           store(j, c.parseText(''), '');
           continue;
@@ -596,7 +615,8 @@ export function createRowCoercer(
       for (let j = 0; j < compiled.length; j++) {
         const c = compiled[j]!;
         const v = record[c.spec.name];
-        store(j, c.parseValue(v), v);
+        if (v === undefined && c.spec.role === 'id') storeAbsentId(j);
+        else store(j, c.parseValue(v), v);
       }
       if (!allowUnknown) {
         for (const key of Object.keys(record))

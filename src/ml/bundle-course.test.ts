@@ -35,7 +35,7 @@ test('course-completion schema: the hot record path scores exactly as validated 
     'no quoted commas in generated rows',
   );
   assert.ok(
-    records.some((r) => r.Age === ''),
+    records.some((r) => r.Quiz_Score_Avg === ''),
     'some missing values',
   );
   const validated = b.predictRecords(records);

@@ -21,6 +21,8 @@ export interface OpenTrackingOptions {
   configUri?: string;
   /** Folder of the embedded server (SQLite + artifacts). */
   dataDir: string;
+  /** Port of the embedded server on 127.0.0.1; default 0 (any free port). */
+  port?: number;
   env?: NodeJS.ProcessEnv;
   /** Retry settings for the REST client (tests use few, short retries). */
   retries?: number;
@@ -36,14 +38,18 @@ export function resolveTrackingUri(
 }
 
 /**
- * Start an embedded Tassel tracking server (with the registry) in-process on a free loopback port:
+ * Start an embedded Tassel tracking server (with the registry and the web UI) in-process on a loopback port
+ * (default: any free one):
  * SQLite at `<dataDir>/mlflow.db` (what `tassel server` uses by default), artifacts under `<dataDir>/artifacts`.
  */
-export async function startEmbeddedServer(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function startEmbeddedServer(
+  dataDir: string,
+  port = 0,
+): Promise<{ url: string; close(): Promise<void> }> {
   mkdirSync(dataDir, { recursive: true });
   return startTrackingServer({
     host: '127.0.0.1',
-    port: 0,
+    port,
     backendStoreUri: `sqlite:///${join(dataDir, 'mlflow.db')}`,
     artifactsDestination: pathToFileURL(join(dataDir, 'artifacts')).href,
     logger: false,
@@ -59,7 +65,7 @@ export async function openTracking(options: OpenTrackingOptions): Promise<Tracki
   if (uri) {
     return { tracking: createClientTracking({ uri, ...rest }), uri, embedded: false, close: async () => {} };
   }
-  const server = await startEmbeddedServer(options.dataDir);
+  const server = await startEmbeddedServer(options.dataDir, options.port);
   return {
     tracking: createClientTracking({ uri: server.url, ...rest }),
     uri: server.url,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { courseCompletionSchema } from '../data/builtin-schemas.js';
-import type { ColumnSpec } from '../data/schema.js';
+import { type ColumnSpec, isRequiredInput } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import { coerceRecords } from '../data/validate.js';
 import { createRecordValidator } from './record-validator.js';
@@ -50,11 +50,17 @@ const featureRecordArb = fc.record(
       fc.oneof({ weight: 60, arbitrary: validValue(spec) }, { weight: 1, arbitrary: anyValue }),
     ]),
   ),
-  { requiredKeys: [] },
+  // optional features may be absent; a required one is left out by the map below now and then
+  { requiredKeys: features.filter(isRequiredInput).map((c) => c.name) },
 );
-const recordArb: fc.Arbitrary<RawRecord> = featureRecordArb.map(
-  (r) => ({ Student_ID: 'S1', ...r }) as RawRecord,
-);
+const requiredNames = features.filter(isRequiredInput).map((c) => c.name);
+const recordArb: fc.Arbitrary<RawRecord> = fc
+  .tuple(featureRecordArb, fc.nat({ max: 4 * requiredNames.length }))
+  .map(([r, drop]) => {
+    const record = { Student_ID: 'S1', ...r } as RawRecord;
+    if (drop < requiredNames.length) delete record[requiredNames[drop]!];
+    return record;
+  });
 
 test('the serving validator accepts exactly the records coerceRecords accepts', () => {
   const validator = createRecordValidator(courseCompletionSchema, { allowUnknownFields: true });

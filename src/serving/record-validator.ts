@@ -1,5 +1,5 @@
 import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
-import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES } from '../data/schema.js';
+import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, isRequiredInput } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import { parseDate, parseStrictNumber } from '../data/validate.js';
 
@@ -15,7 +15,9 @@ import { parseDate, parseStrictNumber } from '../data/validate.js';
  * - date: a string in the column's format or ISO YYYY-MM-DD.
  * - categorical: a string (or a finite number, read as its text); when the column lists `allowed` values only
  *   those pass, otherwise an unseen category passes and the feature transform maps it as in training.
- * - null or an absent field is a missing value; non-nullable columns must be present.
+ * - required fields (features the schema does not mark optional, MLflow's `required`) must be present and
+ *   not null; a record missing any is refused with one message naming every missing field. An optional field
+ *   may be absent or null and is scored as a missing value.
  * - fields the schema does not know are refused (400 naming the field) unless `allowUnknownFields`.
  *   Identifier, target and ignored columns are known to the schema and accepted (not used for scoring).
  */
@@ -133,9 +135,20 @@ export function createRecordValidator(
     // ids, the target and ignored columns are known (accepted) but never checked nor scored
     const scored = spec.role === 'feature';
     checks.set(spec.name, scored ? compileField(spec) : null);
-    if (scored && spec.nullable === false) required.push(spec.name);
+    if (isRequiredInput(spec)) required.push(spec.name);
   }
   const fields = schema.columns.filter((c) => c.role === 'feature' || c.role === 'id');
+  const optional = schema.columns.filter((c) => c.role === 'feature' && !isRequiredInput(c));
+  const optionalText =
+    optional.length === 0
+      ? 'every input is required'
+      : `only ${optional.map((c) => c.name).join(', ')} may be absent or null`;
+  const isMissing = (v: unknown) => v === undefined || v === null || v === '';
+  const missingMessage = (r: RawRecord): string => {
+    const names = required.filter((name) => isMissing(r[name])).map((n) => `"${n}"`);
+    const one = names.length === 1;
+    return `required field${one ? '' : 's'} ${names.join(', ')} ${one ? 'is' : 'are'} missing or null (${optionalText})`;
+  };
   return {
     fields,
     check(record) {
@@ -155,8 +168,7 @@ export function createRecordValidator(
         if (problem !== null) return problem;
       }
       for (let i = 0; i < required.length; i++) {
-        const v = r[required[i]!];
-        if (v === undefined || v === null || v === '') return `field "${required[i]}" is required`;
+        if (isMissing(r[required[i]!])) return missingMessage(r);
       }
       return null;
     },

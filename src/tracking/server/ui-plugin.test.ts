@@ -57,7 +57,7 @@ describe('ui plugin', () => {
     const page = await app.inject('/');
     assert.equal(page.statusCode, 200);
     assert.equal(page.body, UI_NOT_BUILT_HTML);
-    assert.match(page.body, /npm run build/);
+    assert.match(page.body, /npm run build:ui/);
     await app.close();
   });
 });

@@ -13,8 +13,9 @@ export interface UiPluginOptions {
 /** The page `/` answers when the UI has not been built. */
 export const UI_NOT_BUILT_HTML =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tassel</title></head>' +
-  '<body><h1>Tassel tracking server</h1><p>The web UI is not built: run <code>npm run build</code> ' +
-  '(it writes <code>dist-ui/</code>), then restart the server. The REST API is served under ' +
+  '<body><h1>Tassel tracking server</h1><p>The web UI is not built: <code>npm ci</code> builds it, ' +
+  'or run <code>npm run build:ui</code> (it writes <code>dist-ui/</code>), then restart the server. ' +
+  'The REST API is served under ' +
   '<code>/api/2.0/mlflow/</code>.</p></body></html>';
 
 /** Finds `dist-ui/` beside package.json, from the source tree (src/...) or the compiled one (dist/...). */
