@@ -56,10 +56,94 @@ for (;;) {
 
 const shared = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
 
+/** Slot boundaries cutting the non-missing cells into `nthread` ranges of about equal counts. */
+function slotBounds(cuts: BinCuts, sparse: SparseRows, nthread: number): number[] {
+  const n = sparse.rowStart.length - 1;
+  const total = cuts.slotOffset[cuts.nFeatures]!;
+  const nnz = sparse.rowStart[n]!;
+  const perSlot = new Float64Array(total);
+  for (let k = 0; k < nnz; k++) perSlot[sparse.slots[k]!]!++;
+  const bounds = [0];
+  let acc = 0;
+  for (let s = 0; s < total && bounds.length < nthread; s++) {
+    acc += perSlot[s]!;
+    if (acc >= (bounds.length * nnz) / nthread) bounds.push(s + 1);
+  }
+  while (bounds.length < nthread) bounds.push(total);
+  bounds.push(total);
+  return bounds;
+}
+
+/** cellAt[b][r]: first cell of row r with slot >= bounds[b], in shared memory. */
+function rowCellStarts(sparse: SparseRows, bounds: number[]): Uint32Array[] {
+  const n = sparse.rowStart.length - 1;
+  return bounds.map((b) => {
+    const a = new Uint32Array(shared(4 * n));
+    for (let r = 0; r < n; r++) {
+      let k = sparse.rowStart[r]!;
+      const e = sparse.rowStart[r + 1]!;
+      while (k < e && sparse.slots[k]! < b) k++;
+      a[r] = k;
+    }
+    return a;
+  });
+}
+
+/** The sparse rows copied into shared memory (the serial path reads them too, so the originals can go). */
+function sharedSparse(sparse: SparseRows): SparseRows {
+  const n = sparse.rowStart.length - 1;
+  const nnz = sparse.rowStart[n]!;
+  const rowStart = new Uint32Array(shared(4 * (n + 1)));
+  rowStart.set(sparse.rowStart);
+  const slots =
+    sparse.slots.BYTES_PER_ELEMENT === 2 ? new Uint16Array(shared(2 * nnz)) : new Uint32Array(shared(4 * nnz));
+  slots.set(sparse.slots);
+  return { rowStart, slots, defaultSlot: sparse.defaultSlot };
+}
+
+interface WorkerRange {
+  ctl: Int32Array;
+  out: Float64Array;
+  worker: Worker;
+}
+
+/** Start the worker summing cells [lo[r], hi[r]) of every row, i.e. slots [slotLo, slotHi). */
+function startWorker(
+  sparse: SparseRows,
+  buffers: { grad: Float64Array; hess: Float64Array; rows: Uint32Array },
+  lo: Uint32Array,
+  hi: Uint32Array,
+  slotRange: [number, number],
+  totalSlots: number,
+): WorkerRange {
+  const ctl = new Int32Array(shared(4 * 8));
+  const out = new Float64Array(shared(16 * totalSlots));
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    execArgv: [],
+    // The worker only touches shared memory: a small heap keeps its isolate cheap.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+    workerData: {
+      ctl: ctl.buffer,
+      rowStart: sparse.rowStart.buffer,
+      slots: { buffer: sparse.slots.buffer, bytes: sparse.slots.BYTES_PER_ELEMENT },
+      lo: lo.buffer,
+      hi: hi.buffer,
+      grad: buffers.grad.buffer,
+      hess: buffers.hess.buffer,
+      rows: buffers.rows.buffer,
+      scratch: out.buffer,
+      slotLo: slotRange[0],
+      slotHi: slotRange[1],
+    },
+  });
+  worker.unref();
+  return { ctl, out, worker };
+}
+
 /** A histogram backend running `nthread - 1` worker threads besides the caller. */
 export function createThreadedBackend(nthread: number): HistogramBackend {
-  const workers: Worker[] = [];
-  const controls: Int32Array[] = [];
+  const ranges: WorkerRange[] = [];
   return {
     allocate(n) {
       return {
@@ -68,77 +152,26 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
         rows: new Uint32Array(shared(4 * n)),
       };
     },
-    create(cuts: BinCuts, sparse: SparseRows, grad, hess, rows): HistogramBuilder {
-      const n = sparse.rowStart.length - 1;
+    create(cuts: BinCuts, original: SparseRows, grad, hess, rows): HistogramBuilder {
       const total = cuts.slotOffset[cuts.nFeatures]!;
-      const nnz = sparse.rowStart[n]!;
-      // Slot boundaries splitting the cells evenly.
-      const perSlot = new Float64Array(total);
-      for (let k = 0; k < nnz; k++) perSlot[sparse.slots[k]!]!++;
-      const bounds = [0];
-      let acc = 0;
-      for (let s = 0; s < total && bounds.length < nthread; s++) {
-        acc += perSlot[s]!;
-        if (acc >= (bounds.length * nnz) / nthread) bounds.push(s + 1);
-      }
-      while (bounds.length < nthread) bounds.push(total);
-      bounds.push(total);
-      // cellAt[b][r]: first cell of row r with slot >= bounds[b].
-      const cellAt = bounds.map((b) => {
-        const a = new Uint32Array(shared(4 * n));
-        for (let r = 0; r < n; r++) {
-          let k = sparse.rowStart[r]!;
-          const e = sparse.rowStart[r + 1]!;
-          while (k < e && sparse.slots[k]! < b) k++;
-          a[r] = k;
-        }
-        return a;
-      });
-      const rowStart = new Uint32Array(shared(4 * (n + 1)));
-      rowStart.set(sparse.rowStart);
-      const bytes = sparse.slots.BYTES_PER_ELEMENT;
-      const slots = bytes === 2 ? new Uint16Array(shared(2 * nnz)) : new Uint32Array(shared(4 * nnz));
-      slots.set(sparse.slots);
-      // The serial path reads the shared copies too, so the originals can be collected.
-      const defaultSlot = sparse.defaultSlot;
-      const serial = createHistogramBuilder(cuts, { rowStart, slots, defaultSlot }, grad, hess);
-      const scratch: Float64Array[] = [];
+      const bounds = slotBounds(cuts, original, nthread);
+      const cellAt = rowCellStarts(original, bounds);
+      const sparse = sharedSparse(original);
+      const serial = createHistogramBuilder(cuts, sparse, grad, hess);
       for (let w = 1; w < nthread; w++) {
-        const ctl = new Int32Array(shared(4 * 8));
-        const out = new Float64Array(shared(16 * total));
-        const worker = new Worker(WORKER_SOURCE, {
-          eval: true,
-          execArgv: [],
-          // The worker only touches shared memory: a small heap keeps its isolate cheap.
-          resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
-          workerData: {
-            ctl: ctl.buffer,
-            rowStart: rowStart.buffer,
-            slots: { buffer: slots.buffer, bytes },
-            lo: cellAt[w]!.buffer,
-            hi: cellAt[w + 1]!.buffer,
-            grad: grad.buffer,
-            hess: hess.buffer,
-            rows: rows.buffer,
-            scratch: out.buffer,
-            slotLo: bounds[w],
-            slotHi: bounds[w + 1],
-          },
-        });
-        worker.unref();
-        workers.push(worker);
-        controls.push(ctl);
-        scratch.push(out);
+        const slotRange: [number, number] = [bounds[w]!, bounds[w + 1]!];
+        ranges.push(startWorker(sparse, { grad, hess, rows }, cellAt[w]!, cellAt[w + 1]!, slotRange, total));
       }
       const from0 = cellAt[0]!;
       const to0 = cellAt[1]!;
+      const sl = sparse.slots;
       return (hist, rowsArg, start, end, features, gTotal, hTotal) => {
-        if (end - start < MIN_PARALLEL_ROWS || workers.length === 0) {
+        if (end - start < MIN_PARALLEL_ROWS || ranges.length === 0) {
           serial(hist, rowsArg, start, end, features, gTotal, hTotal);
           return;
         }
         const seqs: number[] = [];
-        for (const ctl of controls) {
+        for (const { ctl } of ranges) {
           ctl[2] = start;
           ctl[3] = end;
           ctl[4] = CMD_HIST;
@@ -146,7 +179,6 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
           Atomics.notify(ctl, 0);
         }
         hist.fill(0);
-        const sl = slots;
         for (let i = start; i < end; i++) {
           const r = rowsArg[i]!;
           const g = grad[r]!;
@@ -158,7 +190,7 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
             hist[s + 1]! += h;
           }
         }
-        controls.forEach((ctl, w) => {
+        ranges.forEach(({ ctl, out }, w) => {
           let d = Atomics.load(ctl, 1);
           while (d !== seqs[w]) {
             Atomics.wait(ctl, 1, d);
@@ -166,20 +198,19 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
           }
           const lo = 2 * bounds[w + 1]!;
           const hi = 2 * bounds[w + 2]!;
-          hist.set(scratch[w]!.subarray(lo, hi), lo);
+          hist.set(out.subarray(lo, hi), lo);
         });
-        fillDefaultSlots(hist, cuts, defaultSlot, features, gTotal, hTotal);
+        fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
       };
     },
     close() {
-      for (const ctl of controls) {
+      for (const { ctl } of ranges) {
         ctl[4] = CMD_EXIT;
         Atomics.add(ctl, 0, 1);
         Atomics.notify(ctl, 0);
       }
-      for (const w of workers) void w.terminate();
-      workers.length = 0;
-      controls.length = 0;
+      for (const { worker } of ranges) void worker.terminate();
+      ranges.length = 0;
     },
   };
 }

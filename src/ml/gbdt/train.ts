@@ -51,15 +51,9 @@ export function trainGbdt(
   }
 }
 
-function boost(
-  X: Matrix,
-  y: Labels,
-  p: GbdtParams,
-  options: FitOptions,
-  backend: HistogramBackend,
-): TrainResult {
+/** Throws InputError for inputs boosting cannot use (shape mismatches, non-0/1 labels, no validation). */
+function checkBoostInputs(X: Matrix, y: Labels, p: GbdtParams, options: FitOptions): void {
   const n = X.rows;
-  const m = X.cols;
   if (y.length !== n) throw new InputError(`gbdt: ${n} rows but ${y.length} labels`);
   if (n === 0) throw new InputError('gbdt: no training rows');
   const w = options.sampleWeight;
@@ -67,38 +61,122 @@ function boost(
   for (let i = 0; i < n; i++)
     if (y[i] !== 0 && y[i] !== 1) throw new InputError('gbdt: labels must be 0 or 1');
   const valid = options.validation;
-  if (valid && valid.X.cols !== m)
-    throw new InputError(`gbdt: validation has ${valid.X.cols} columns, training ${m}`);
+  if (valid && valid.X.cols !== X.cols)
+    throw new InputError(`gbdt: validation has ${valid.X.cols} columns, training ${X.cols}`);
   if (p.early_stopping_rounds > 0 && (!valid || valid.X.rows === 0)) {
     throw new InputError('gbdt: early_stopping_rounds needs a validation set (tassel train --valid-column COL)');
   }
+}
 
-  const seed = options.seed ?? p.seed;
-  const rng = createPrng(seed);
+/** base_score, or the (weighted) class prior clipped away from 0 and 1 when it is null. */
+function initialScore(y: Labels, w: ArrayLike<number> | undefined, baseScore: number | null): number {
+  if (baseScore !== null) return baseScore;
+  let sw = 0;
+  let sy = 0;
+  for (let i = 0; i < y.length; i++) {
+    const wi = w ? w[i]! : 1;
+    sw += wi;
+    sy += wi * y[i]!;
+  }
+  return Math.min(1 - 1e-6, Math.max(1e-6, sy / sw));
+}
+
+const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
+/** Logistic-loss gradients and hessians at the current margins (positives weighted by spw). */
+function logisticGradients(
+  margin: Float64Array,
+  y: Labels,
+  w: ArrayLike<number> | undefined,
+  spw: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): void {
+  for (let i = 0; i < margin.length; i++) {
+    const pr = sigmoid(margin[i]!);
+    let wi = w ? w[i]! : 1;
+    if (y[i] === 1) wi *= spw;
+    grad[i] = (pr - y[i]!) * wi;
+    hess[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
+  }
+}
+
+/** The round's root rows into `rows` (all, or a `subsample` draw marked in `sampled`); returns their count. */
+function sampleRoundRows(
+  n: number,
+  subsample: number,
+  rng: ReturnType<typeof createPrng>,
+  rows: Uint32Array,
+  sampled: Uint8Array,
+): number {
+  if (subsample >= 1) {
+    for (let i = 0; i < n; i++) rows[i] = i;
+    return n;
+  }
+  let nRoot = 0;
+  for (let i = 0; i < n; i++) {
+    const s = rng.next() < subsample ? 1 : 0;
+    sampled[i] = s;
+    if (s) rows[nRoot++] = i;
+  }
+  return nRoot;
+}
+
+/** The validation rows' running margins and probabilities, updated tree by tree. */
+interface ValidationState {
+  bins: ReturnType<typeof binMatrix>;
+  margin: Float64Array;
+  prob: Float64Array;
+  y: Labels;
+}
+
+/** Add the new tree to the validation margins and return the round's validation metric. */
+function scoreValidationRound(
+  v: ValidationState,
+  grown: { tree: FlatTree; splitSlot: Int32Array },
+  cuts: BinCuts,
+  metric: GbdtParams['eval_metric'],
+): number {
+  const vn = v.margin.length;
+  for (let i = 0; i < vn; i++) {
+    v.margin[i]! += binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, vn, i);
+    v.prob[i] = sigmoid(v.margin[i]!);
+  }
+  return metric === 'auc' ? aucScore(v.y, v.prob) : logLoss(v.y, v.prob);
+}
+
+/**
+ * The boosting loop. The per-row work sits in the helpers above (each called once per round), so this
+ * stays the readable sequence: gradients, row sample, column sample, grow, update margins, early stopping.
+ */
+function boost(
+  X: Matrix,
+  y: Labels,
+  p: GbdtParams,
+  options: FitOptions,
+  backend: HistogramBackend,
+): TrainResult {
+  checkBoostInputs(X, y, p, options);
+  const n = X.rows;
+  const m = X.cols;
+  const w = options.sampleWeight;
+  const valid = options.validation;
+  const rng = createPrng(options.seed ?? p.seed);
   const cuts = computeBinCuts(X, p.max_bin);
   const bins = binMatrix(cuts, X);
   const { grad, hess, rows } = backend.allocate(n);
   const build = backend.create(cuts, sparseRows(cuts, bins, n), grad, hess, rows);
   const grower = new TreeGrower(cuts, bins, m, n, p, build);
-
-  let baseScore = p.base_score;
-  if (baseScore === null) {
-    let sw = 0;
-    let sy = 0;
-    for (let i = 0; i < n; i++) {
-      const wi = w ? w[i]! : 1;
-      sw += wi;
-      sy += wi * y[i]!;
-    }
-    baseScore = Math.min(1 - 1e-6, Math.max(1e-6, sy / sw));
-  }
-  const base = logit(baseScore);
+  const base = logit(initialScore(y, w, p.base_score));
   const margin = new Float64Array(n).fill(base);
-
-  const vBins = valid ? binMatrix(cuts, valid.X) : null;
-  const vMargin = valid ? new Float64Array(valid.X.rows).fill(base) : null;
-  const vProb = valid ? new Float64Array(valid.X.rows) : null;
-
+  const v: ValidationState | null = valid
+    ? {
+        bins: binMatrix(cuts, valid.X),
+        margin: new Float64Array(valid.X.rows).fill(base),
+        prob: new Float64Array(valid.X.rows),
+        y: valid.y,
+      }
+    : null;
   const allFeatures = Int32Array.from({ length: m }, (_, i) => i);
   const sampled = new Uint8Array(n);
   const trees: FlatTree[] = [];
@@ -106,51 +184,27 @@ function boost(
   const higherIsBetter = p.eval_metric === 'auc';
   let best = Number.NaN;
   let bestIteration = 0;
-  const spw = p.scale_pos_weight;
   for (let round = 0; round < p.n_estimators; round++) {
-    for (let i = 0; i < n; i++) {
-      const z = margin[i]!;
-      const pr = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-      let wi = w ? w[i]! : 1;
-      if (y[i] === 1) wi *= spw;
-      grad[i] = (pr - y[i]!) * wi;
-      hess[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
-    }
-    let nRoot = n;
-    if (p.subsample < 1) {
-      nRoot = 0;
-      for (let i = 0; i < n; i++) {
-        const s = rng.next() < p.subsample ? 1 : 0;
-        sampled[i] = s;
-        if (s) rows[nRoot++] = i;
-      }
-    } else for (let i = 0; i < n; i++) rows[i] = i;
+    logisticGradients(margin, y, w, p.scale_pos_weight, grad, hess);
+    const nRoot = sampleRoundRows(n, p.subsample, rng, rows, sampled);
     const treeFeatures =
       p.colsample_bytree < 1
         ? sampleSorted(allFeatures, Math.max(1, Math.floor(p.colsample_bytree * m)), rng)
         : null;
-
     const grown = grower.grow(grad, hess, rows, nRoot, treeFeatures, rng);
     const { tree, splitSlot, leafRanges } = grown;
     trees.push(tree);
     for (let k = 0; k < leafRanges.length; k += 3) {
-      const v = tree.value[leafRanges[k]!]!;
-      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) margin[rows[i]!]! += v;
+      const value = tree.value[leafRanges[k]!]!;
+      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) margin[rows[i]!]! += value;
     }
     if (nRoot < n) {
       for (let i = 0; i < n; i++)
         if (!sampled[i]) margin[i]! += binnedLeafValue(tree, splitSlot, cuts, bins, n, i);
     }
-
     let metrics: Record<string, number> | undefined;
-    if (valid && vBins && vMargin && vProb) {
-      const vn = valid.X.rows;
-      for (let i = 0; i < vn; i++) {
-        vMargin[i]! += binnedLeafValue(tree, splitSlot, cuts, vBins, vn, i);
-        const z = vMargin[i]!;
-        vProb[i] = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-      }
-      const score = higherIsBetter ? aucScore(valid.y, vProb) : logLoss(valid.y, vProb);
+    if (v) {
+      const score = scoreValidationRound(v, grown, cuts, p.eval_metric);
       history.push(score);
       metrics = { [`valid_${p.eval_metric}`]: score };
       if (round === 0 || (higherIsBetter ? score > best : score < best)) {
