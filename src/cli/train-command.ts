@@ -173,14 +173,8 @@ function withIgnored(schema: DatasetSchema, names: string[]): DatasetSchema {
   return { ...schema, columns: schema.columns.map((c) => (set.has(c.name) ? { ...c, role: 'ignore' } : c)) };
 }
 
-/** Reads, splits, fits, evaluates and writes the bundle; returns the report. */
-export async function runTrain(o: TrainOptions, progress: Progress): Promise<TrainReport> {
-  const t0 = performance.now();
-  const kindInfo = TRAIN_MODEL_KINDS.find((k) => k.kind === o.kind);
-  const factory = findModelFactory(o.kind);
-  const model = factory.create(o.params); // bad params fail before any reading
-
-  progress.step(`reading ${o.data}`);
+/** Read --data with the schema flags, checking --ignore/--valid-column; those columns become ignored. */
+async function readTrainData(o: TrainOptions): Promise<{ train: ReadResult; schema: DatasetSchema }> {
   const readOpts: ReadOptions = { ...o.read, policy: o.policy };
   if (o.ignore.length && !readOpts.schema) readOpts.ignore = [...(readOpts.ignore ?? []), ...o.ignore];
   if (o.ignore.length && readOpts.schema) {
@@ -204,102 +198,178 @@ export async function runTrain(o: TrainOptions, progress: Progress): Promise<Tra
       throw new InputError(`${JSON.stringify(c)} is the target column; it cannot be ignored`);
   }
   const schema = withIgnored(train.schema, [...o.ignore, ...(o.validColumn ? [o.validColumn] : [])]);
-  const y = train.y!;
-  progress.step(
-    `read ${train.table.nRows} rows (${train.droppedRows} dropped), ${schema.columns.filter((c) => c.role === 'feature').length} feature columns`,
-  );
+  return { train, schema };
+}
 
-  let fitTable: Table;
-  let fitY: Uint8Array;
-  let testTable: Table;
-  let testY: Uint8Array;
+interface FitTestParts {
+  fitTable: Table;
+  fitY: Uint8Array;
+  testTable: Table;
+  testY: Uint8Array;
+}
+
+/** The fit and test rows: --test-data when given, else a stratified split; both classes must be present. */
+async function fitAndTestParts(
+  o: TrainOptions,
+  train: ReadResult,
+  schema: DatasetSchema,
+  progress: Progress,
+): Promise<FitTestParts> {
+  const y = train.y!;
+  let parts: FitTestParts;
   if (o.testData) {
     progress.step(`reading ${o.testData}`);
     const test = await readCsvTable(o.testData, { schema, policy: o.policy });
-    testTable = test.table;
-    testY = test.y!;
-    fitTable = train.table;
-    fitY = y;
+    parts = { fitTable: train.table, fitY: y, testTable: test.table, testY: test.y! };
   } else {
     const split = stratifiedSplit(y, { testFraction: o.testFraction, seed: o.seed });
-    fitTable = takeRows(train.table, split.train);
-    fitY = Uint8Array.from(split.train, (i) => y[i]!);
-    testTable = takeRows(train.table, split.test);
-    testY = Uint8Array.from(split.test, (i) => y[i]!);
+    parts = {
+      fitTable: takeRows(train.table, split.train),
+      fitY: Uint8Array.from(split.train, (i) => y[i]!),
+      testTable: takeRows(train.table, split.test),
+      testY: Uint8Array.from(split.test, (i) => y[i]!),
+    };
   }
-  if (testTable.nRows === 0) throw new InputError('the test set is empty; give more rows or --test-data');
+  if (parts.testTable.nRows === 0)
+    throw new InputError('the test set is empty; give more rows or --test-data');
   let positives = 0;
-  for (let i = 0; i < fitY.length; i++) positives += fitY[i]!;
-  if (positives === 0 || positives === fitY.length) {
+  for (let i = 0; i < parts.fitY.length; i++) positives += parts.fitY[i]!;
+  if (positives === 0 || positives === parts.fitY.length) {
     throw new InputError(
-      `the training rows hold only one class (${positives} positive of ${fitY.length}); need both`,
+      `the training rows hold only one class (${positives} positive of ${parts.fitY.length}); need both`,
     );
   }
+  return parts;
+}
 
-  // validation rows: held out of the fit for kinds that early-stop; otherwise only used for threshold choice
-  let valIdx: Uint32Array | null = null;
-  let fitIdx: Uint32Array | null = null;
-  if (o.validColumn) {
-    const mask = validationMask(fitTable, o.validColumn);
-    const v: number[] = [];
-    const f: number[] = [];
-    for (let i = 0; i < mask.length; i++) (mask[i] ? v : f).push(i);
-    valIdx = Uint32Array.from(v);
-    fitIdx = Uint32Array.from(f);
-  }
+/** Row indices of the fit table with --valid-column = 1 (valIdx) and the others (fitIdx), or nulls. */
+function validationSplit(
+  o: TrainOptions,
+  fitTable: Table,
+): { valIdx: Uint32Array | null; fitIdx: Uint32Array | null } {
+  if (!o.validColumn) return { valIdx: null, fitIdx: null };
+  const mask = validationMask(fitTable, o.validColumn);
+  const v: number[] = [];
+  const f: number[] = [];
+  for (let i = 0; i < mask.length; i++) (mask[i] ? v : f).push(i);
+  return { valIdx: Uint32Array.from(v), fitIdx: Uint32Array.from(f) };
+}
 
-  const preset = o.preset ?? kindInfo?.preset ?? 'linear';
+/** A progress bar over boosting rounds (created on the first round) showing the first two metrics. */
+function roundProgress(
+  o: TrainOptions,
+  progress: Progress,
+): { onIteration: FitOptions['onIteration']; task: () => ProgressTask | null } {
+  let task: ProgressTask | null = null;
+  return {
+    onIteration: ({ iteration, total, metrics }) => {
+      task ??= progress.task(`fit ${o.kind}`, total);
+      const detail = metrics
+        ? Object.entries(metrics)
+            .slice(0, 2)
+            .map(([k, v]) => `${k} ${Number(v).toPrecision(5)}`)
+            .join(' ')
+        : '';
+      task.update(iteration, detail);
+    },
+    task: () => task,
+  };
+}
+
+/** The decision threshold: max_f1 on the validation rows when there are some, else on the fit rows. */
+function trainThreshold(
+  o: TrainOptions,
+  fitY: Uint8Array,
+  pTrain: Float64Array,
+  valIdx: Uint32Array | null,
+): number {
+  if (o.threshold !== 'max_f1') return chooseThreshold(fitY, pTrain, o.threshold);
+  const idx = valIdx && valIdx.length > 0 ? valIdx : null;
+  return idx
+    ? chooseThreshold(
+        Array.from(idx, (i) => fitY[i]!),
+        Array.from(idx, (i) => pTrain[i]!),
+        'max_f1',
+      )
+    : chooseThreshold(fitY, pTrain, 'max_f1');
+}
+
+/**
+ * The transform (fitted on the fit rows, minus held-out validation rows) and the matrices: all fit rows
+ * (for the threshold and train metrics), the rows the model fits on, and the held-out validation set.
+ */
+function fitMatrices(
+  o: TrainOptions,
+  preset: FeaturePreset,
+  schema: DatasetSchema,
+  fitTable: Table,
+  fitY: Uint8Array,
+  holdOut: { valIdx: Uint32Array; fitIdx: Uint32Array } | null,
+) {
   const spec = defaultFeatureSpec(schema, {
     preset,
     ...(o.hashFeatures ? { hashCategoricals: { nFeatures: o.hashFeatures, alternateSign: false } } : {}),
   });
-  const holdOut = Boolean(kindInfo?.usesValidation && valIdx && valIdx.length > 0);
-  const transformRows = holdOut ? takeRows(fitTable, fitIdx!) : fitTable;
-  const ft = fitTransform(spec, transformRows, schema);
+  const ft = fitTransform(spec, holdOut ? takeRows(fitTable, holdOut.fitIdx) : fitTable, schema);
   const Xall = transformTable(ft, fitTable);
-  const fitOptions: FitOptions = { seed: o.seed, featureNames: ft.feature_names };
-  let X = Xall;
-  let Y = fitY;
-  if (holdOut) {
-    X = takeMatrixRows(Xall, fitIdx!);
-    Y = Uint8Array.from(fitIdx!, (i) => fitY[i]!);
-    fitOptions.validation = {
-      X: takeMatrixRows(Xall, valIdx!),
-      y: Uint8Array.from(valIdx!, (i) => fitY[i]!),
-    };
-  }
-  let task: ProgressTask | null = null;
-  fitOptions.onIteration = ({ iteration, total, metrics }) => {
-    task ??= progress.task(`fit ${o.kind}`, total);
-    const detail = metrics
-      ? Object.entries(metrics)
-          .slice(0, 2)
-          .map(([k, v]) => `${k} ${Number(v).toPrecision(5)}`)
-          .join(' ')
-      : '';
-    task.update(iteration, detail);
+  if (!holdOut) return { ft, Xall, X: Xall, Y: fitY, validation: null };
+  return {
+    ft,
+    Xall,
+    X: takeMatrixRows(Xall, holdOut.fitIdx),
+    Y: Uint8Array.from(holdOut.fitIdx, (i) => fitY[i]!),
+    validation: {
+      X: takeMatrixRows(Xall, holdOut.valIdx),
+      y: Uint8Array.from(holdOut.valIdx, (i) => fitY[i]!),
+    },
   };
+}
+
+/** Reads, splits, fits, evaluates and writes the bundle; returns the report. */
+export async function runTrain(o: TrainOptions, progress: Progress): Promise<TrainReport> {
+  const t0 = performance.now();
+  const kindInfo = TRAIN_MODEL_KINDS.find((k) => k.kind === o.kind);
+  const factory = findModelFactory(o.kind);
+  const model = factory.create(o.params); // bad params fail before any reading
+
+  progress.step(`reading ${o.data}`);
+  const { train, schema } = await readTrainData(o);
+  progress.step(
+    `read ${train.table.nRows} rows (${train.droppedRows} dropped), ${schema.columns.filter((c) => c.role === 'feature').length} feature columns`,
+  );
+  const { fitTable, fitY, testTable, testY } = await fitAndTestParts(o, train, schema, progress);
+  // validation rows: held out of the fit for kinds that early-stop; otherwise only used for threshold choice
+  const { valIdx, fitIdx } = validationSplit(o, fitTable);
+
+  const preset = o.preset ?? kindInfo?.preset ?? 'linear';
+  const holdOut = Boolean(kindInfo?.usesValidation && valIdx && valIdx.length > 0);
+  const { ft, Xall, X, Y, validation } = fitMatrices(
+    o,
+    preset,
+    schema,
+    fitTable,
+    fitY,
+    holdOut ? { valIdx: valIdx!, fitIdx: fitIdx! } : null,
+  );
+  const rounds = roundProgress(o, progress);
+  const fitOptions: FitOptions = {
+    seed: o.seed,
+    featureNames: ft.feature_names,
+    onIteration: rounds.onIteration,
+  };
+  if (validation) fitOptions.validation = validation;
   progress.step(`fitting ${o.kind} on ${X.rows} rows x ${X.cols} features`);
   const cpu0 = process.cpuUsage();
   const tf = performance.now();
   await model.fit(X, Y, fitOptions);
   const fitSeconds = (performance.now() - tf) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  if (task) (task as ProgressTask).done(`fitted ${X.rows} rows x ${X.cols} features`);
+  const task = rounds.task();
+  if (task) task.done(`fitted ${X.rows} rows x ${X.cols} features`);
   else progress.step(`${o.kind} fitted in ${fitSeconds.toFixed(2)} s`);
 
   const pTrain = model.predictProba(Xall);
-  let threshold: number;
-  if (o.threshold === 'max_f1') {
-    const idx = valIdx && valIdx.length > 0 ? valIdx : null;
-    threshold = idx
-      ? chooseThreshold(
-          Array.from(idx, (i) => fitY[i]!),
-          Array.from(idx, (i) => pTrain[i]!),
-          'max_f1',
-        )
-      : chooseThreshold(fitY, pTrain, 'max_f1');
-  } else threshold = chooseThreshold(fitY, pTrain, o.threshold);
+  const threshold = trainThreshold(o, fitY, pTrain, valIdx);
   const pTest = model.predictProba(transformTable(ft, testTable));
   const test = evaluateBinary(testY, pTest, threshold);
   const trainEval = evaluateBinary(fitY, pTrain, threshold);
@@ -408,6 +478,7 @@ export function modelParamsFromFlags(kind: string, opts: Record<string, unknown>
 
 /** Registers `tassel train`. */
 export function register(program: Command): void {
+  // Over 80 lines only because it is one flat table of commander options.
   const kinds = () => builtinModelKinds().map((k) => k.kind);
   const cmd = program
     .command('train')
