@@ -69,28 +69,74 @@ export async function get<T>(path: string, query?: Query): Promise<T> {
   return (await res.json()) as T;
 }
 
-/** POST JSON to `/api/2.0/<path>`. */
-export async function post<T>(path: string, body: unknown): Promise<T> {
+/** Tokens the server refused a write for (403): pages hide their edit controls for them. */
+const readOnlyTokens = new Set<string>();
+
+/** True once the server has refused a write with the current token (a read-only token). */
+export function isReadOnly(): boolean {
+  return readOnlyTokens.has(getToken());
+}
+
+/** Sends JSON with `method` to `/api/2.0/<path>`; a 403 marks the current token read-only. */
+export async function send<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body: unknown): Promise<T> {
   const res = await fetch(`/api/2.0/${path}`, {
-    method: 'POST',
+    method,
     headers: headers(true),
     credentials: 'omit',
     body: JSON.stringify(body),
   });
-  if (!res.ok) throw await failure(res);
-  return (await res.json()) as T;
+  if (!res.ok) {
+    if (res.status === 403) readOnlyTokens.add(getToken());
+    throw await failure(res);
+  }
+  const text = await res.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** POST JSON to `/api/2.0/<path>`. */
+export function post<T>(path: string, body: unknown): Promise<T> {
+  return send<T>('POST', path, body);
+}
+
+/** The proxy URL of an artifact under a run's or version's `mlflow-artifacts:` root; undefined for other roots. */
+export function artifactUrl(rootUri: string, path: string): string | undefined {
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(rootUri);
+  if (!m) return undefined;
+  const base = m[1]!.replace(/\/+$/, '');
+  const full = [base, path].filter(Boolean).join('/');
+  return `/api/2.0/mlflow-artifacts/artifacts/${full.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /** Fetches an artifact's bytes through the `mlflow-artifacts` proxy. */
 export async function artifactBlob(rootUri: string, path: string): Promise<Blob> {
-  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(rootUri);
-  if (!m) throw new ApiError(0, 'UNSUPPORTED', `artifacts at ${rootUri} cannot be previewed in the browser`);
-  const base = m[1].replace(/\/+$/, '');
-  const full = [base, path].filter(Boolean).join('/');
-  const url = `/api/2.0/mlflow-artifacts/artifacts/${full.split('/').map(encodeURIComponent).join('/')}`;
+  const url = artifactUrl(rootUri, path);
+  if (!url) throw new ApiError(0, 'UNSUPPORTED', `artifacts at ${rootUri} cannot be read from the browser`);
   const res = await fetch(url, { headers: headers(false), credentials: 'omit' });
   if (!res.ok) throw await failure(res);
   return await res.blob();
+}
+
+/** Reads a JSON artifact; undefined when it does not exist (404). */
+export async function artifactJson<T>(rootUri: string, path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await (await artifactBlob(rootUri, path)).text()) as T;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+/** Saves an artifact to the user's disk: the exact bytes the server sends (the token travels in a header). */
+export async function downloadArtifact(rootUri: string, path: string): Promise<void> {
+  const blob = await artifactBlob(rootUri, path);
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = path.split('/').pop() || 'artifact';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 export interface KeyValue {
@@ -113,6 +159,7 @@ export interface RunInfo {
   end_time?: number;
   artifact_uri?: string;
   lifecycle_stage?: string;
+  user_id?: string;
 }
 export interface Run {
   info: RunInfo;
@@ -186,6 +233,22 @@ export function searchKey(kind: 'metrics' | 'params' | 'tags', key: string): str
 export function formatTime(ms: number | undefined): string {
   if (!ms) return '';
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/** A duration in ms as `1.2 s`, `3m 05s` or `2h 10m`. */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** A search-grammar string literal. */
+export function quote(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 export function formatValue(v: number | string | undefined): string {

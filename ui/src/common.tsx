@@ -88,7 +88,7 @@ export function StepChart({ title, series }: { title: string; series: Series[] }
       for (const p of s.points) col[index.get(p.step)!] = p.value;
       return col;
     });
-    const width = Math.max(240, el.clientWidth || 400);
+    const width = Math.max(240, el.clientWidth - 10 || 400);
     let plot: uPlot | undefined;
     let live = true;
     // uPlot is loaded on the first chart only, so the runs table's bundle stays small.
@@ -117,8 +117,15 @@ export function StepChart({ title, series }: { title: string; series: Series[] }
         el,
       );
     });
+    // Follow the box's width (window resizes, layout changes), so a chart never sticks out of its column.
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(240, el.clientWidth - 10 || 400);
+      if (plot && Math.abs(plot.width - w) > 2) plot.setSize({ width: w, height: 220 });
+    });
+    ro.observe(el);
     return () => {
       live = false;
+      ro.disconnect();
       plot?.destroy();
     };
   }, [title, series]);

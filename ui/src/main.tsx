@@ -1,4 +1,4 @@
-import { render } from 'preact';
+import { Fragment, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getToken, setToken } from './api';
 import { matchRoute, NAV } from './routes';
@@ -79,7 +79,8 @@ function App() {
         <TokenField />
       </header>
       <main id="main" tabIndex={-1}>
-        {matched ? matched.route.render(matched.args) : <NotFound hash={hash} />}
+        {/* keyed by the hash: following a link (even to the same page with other query state) starts the page afresh */}
+        <Fragment key={hash}>{matched ? matched.route.render(matched.args) : <NotFound hash={hash} />}</Fragment>
       </main>
     </>
   );

@@ -1,22 +1,21 @@
 import { useState } from 'preact/hooks';
 import {
   type AliasHistoryRow,
-  ApiError,
   formatTime,
   formatValue,
   get,
-  getToken,
+  isReadOnly,
   type ModelVersion,
   post,
   type RegisteredModel,
   type Run,
+  send,
   tagMap,
 } from './api';
 import { Empty, ErrorBox, Show, useAsync } from './common';
+import { NotesField } from './edit';
 
 const MAX_VERSIONS_WITH_RUNS = 30;
-/** Tokens the server refused a write for (403): their promote / roll back buttons are hidden. */
-const readOnlyTokens = new Set<string>();
 
 /** Registered models, newest first. */
 export function ModelsPage() {
@@ -127,7 +126,7 @@ export function ModelPage({ name }: { name: string }) {
   const [actionError, setActionError] = useState<Error>();
   const [busy, setBusy] = useState(false);
   const [, force] = useState(0);
-  const readOnly = readOnlyTokens.has(getToken());
+  const readOnly = isReadOnly();
 
   const setAliasTo = async (version: string, why: string) => {
     setBusy(true);
@@ -136,7 +135,6 @@ export function ModelPage({ name }: { name: string }) {
       await post('mlflow/registered-models/alias', { name, alias, version, reason: why });
       state.reload();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 403) readOnlyTokens.add(getToken());
       setActionError(e as Error);
       force((n) => n + 1);
     } finally {
@@ -168,13 +166,22 @@ export function ModelPage({ name }: { name: string }) {
         {({ model, versions, runs, history }) => {
           const current = (model.aliases ?? []).find((a) => a.alias === alias)?.version;
           const previous = history.find((h) => h.to_version === current && h.from_version)?.from_version ?? undefined;
+          // The scores a reviewer compares versions on first, then the rest alphabetically.
+          const first = ['test_roc_auc', 'test_log_loss', 'test_ece', 'valid_roc_auc', 'test_pr_auc', 'test_f1'];
+          const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
           const metricKeys = [
             ...new Set([...runs.values()].flatMap((r) => (r.data.metrics ?? []).map((m) => m.key))),
           ]
-            .sort()
+            .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
             .slice(0, 6);
           return (
             <>
+              <h2>Description</h2>
+              <NotesField
+                label="Description"
+                value={model.description ?? ''}
+                onSave={(description) => send('PATCH', 'mlflow/registered-models/update', { name, description }).then(state.reload)}
+              />
               <p>
                 Aliases:{' '}
                 {(model.aliases ?? []).length === 0 ? (
@@ -202,7 +209,7 @@ export function ModelPage({ name }: { name: string }) {
               {versions.length === 0 ? (
                 <Empty>No versions registered.</Empty>
               ) : (
-                <div class="scroll-x">
+                <div class="scroll-x" tabIndex={0}>
                   <table class="grid versions">
                     <thead>
                       <tr>
@@ -224,7 +231,9 @@ export function ModelPage({ name }: { name: string }) {
                         const decision = tags['tassel.gate.decision'];
                         return (
                           <tr key={v.version} data-version={v.version}>
-                            <td>v{v.version}</td>
+                            <td>
+                              <a href={`#/models/${encodeURIComponent(name)}/versions/${v.version}`}>v{v.version}</a>
+                            </td>
                             <td>
                               {(v.aliases ?? []).map((a) => (
                                 <span class="badge" key={a}>

@@ -4,6 +4,8 @@ import { ExperimentsPage } from './experiments';
 import { ModelPage, ModelsPage } from './registry';
 import { RunPage } from './run';
 import { RunsPage } from './runs';
+import { parseHash } from './url';
+import { VersionPage } from './version';
 
 /** What a page receives: the `:name` segments of its path and the hash's query string. */
 export interface RouteArgs {
@@ -34,9 +36,19 @@ export const ROUTES: Route[] = [
   {
     path: 'compare',
     section: 'experiments',
-    render: ({ query }) => <ComparePage runIds={(query.get('runs') ?? '').split(',').filter(Boolean)} />,
+    render: ({ query }) => (
+      <ComparePage
+        runIds={(query.get('runs') ?? '').split(',').filter(Boolean)}
+        experimentIds={(query.get('exp') ?? '').split(',').filter(Boolean)}
+      />
+    ),
   },
   { path: 'models', section: 'models', render: () => <ModelsPage /> },
+  {
+    path: 'models/:name/versions/:version',
+    section: 'models',
+    render: ({ params }) => <VersionPage name={params.name!} version={params.version!} />,
+  },
   { path: 'models/:name', section: 'models', render: ({ params }) => <ModelPage key={params.name} name={params.name!} /> },
 ];
 
@@ -44,15 +56,6 @@ export const NAV: NavItem[] = [
   { label: 'Experiments', href: '#/experiments', section: 'experiments' },
   { label: 'Models', href: '#/models', section: 'models' },
 ];
-
-/** Splits a location hash into path segments and query. */
-export function parseHash(hash: string): { parts: string[]; query: URLSearchParams } {
-  const raw = hash.replace(/^#\/?/, '');
-  const q = raw.indexOf('?');
-  const path = q < 0 ? raw : raw.slice(0, q);
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  return { parts, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
-}
 
 /** The first route whose pattern matches the hash, with its arguments; undefined when none does. */
 export function matchRoute(hash: string): { route: Route; args: RouteArgs } | undefined {

@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import {
   artifactBlob,
+  artifactJson,
+  downloadArtifact,
   type FileInfo,
+  formatDuration,
   formatTime,
   formatValue,
   get,
@@ -10,7 +13,9 @@ import {
   type Run,
   tagMap,
 } from './api';
+import { HBarChart } from './charts';
 import { Empty, ErrorBox, Loading, Show, StepChart, useAsync } from './common';
+import { NotesField, RenameField, TagEditor, useWrite } from './edit';
 
 const MAX_CHARTS = 12;
 
@@ -30,8 +35,9 @@ function KeyValueTable({ rows, empty }: { rows: Array<[string, string]>; empty: 
   );
 }
 
+/** Line charts for metrics logged over steps (a metric whose latest step is above 0); scalars stay in the table. */
 function MetricCharts({ run }: { run: Run }) {
-  const keys = [...new Set((run.data.metrics ?? []).map((m) => m.key))].sort().slice(0, MAX_CHARTS);
+  const keys = [...new Set((run.data.metrics ?? []).filter((m) => m.step > 0).map((m) => m.key))].sort().slice(0, MAX_CHARTS);
   const state = useAsync(
     () =>
       Promise.all(
@@ -45,7 +51,8 @@ function MetricCharts({ run }: { run: Run }) {
       ),
     [run.info.run_id, keys.join('\n')],
   );
-  if (keys.length === 0) return <Empty>No metrics logged.</Empty>;
+  if (keys.length === 0)
+    return <Empty>{(run.data.metrics ?? []).length ? 'No metric was logged over steps: the values are in the table above.' : 'No metrics logged.'}</Empty>;
   return (
     <Show state={state}>
       {(histories) => (
@@ -132,7 +139,7 @@ function PreviewView({ preview, name }: { preview: Preview; name: string }) {
     case 'csv': {
       const [head, ...body] = preview.rows;
       return (
-        <div class="scroll-x">
+        <div class="scroll-x" tabIndex={0}>
           <table class="grid csv">
             <thead>
               <tr>{(head ?? []).map((h, i) => <th key={i}>{h}</th>)}</tr>
@@ -149,6 +156,19 @@ function PreviewView({ preview, name }: { preview: Preview; name: string }) {
     default:
       return <Empty>No preview: {preview.reason}.</Empty>;
   }
+}
+
+function DownloadButton({ rootUri, path }: { rootUri: string; path: string }) {
+  const w = useWrite();
+  const name = path.split('/').pop();
+  return (
+    <>
+      <button type="button" class="secondary small" aria-label={`Download ${name}`} disabled={w.busy} onClick={() => w.act(() => downloadArtifact(rootUri, path))}>
+        Download
+      </button>
+      {w.error && <ErrorBox error={w.error} />}
+    </>
+  );
 }
 
 function ArtifactBrowser({ runId }: { runId: string }) {
@@ -196,10 +216,11 @@ function ArtifactBrowser({ runId }: { runId: string }) {
                         class={`link${file?.path === f.path ? ' current' : ''}`}
                         onClick={() => (f.is_dir ? (setDir(f.path), setFile(undefined)) : setFile(f))}
                       >
-                        {f.is_dir ? '📁 ' : ''}
                         {f.path.split('/').pop()}
+                        {f.is_dir ? '/' : ''}
                       </button>
                       {!f.is_dir && f.file_size !== undefined ? <span class="muted"> {f.file_size} B</span> : null}
+                      {!f.is_dir && <DownloadButton rootUri={data.root_uri} path={f.path} />}
                     </li>
                   ))}
                 </ul>
@@ -256,30 +277,113 @@ function Children({ run }: { run: Run }) {
   );
 }
 
-/** One run: params, latest metrics, charts, tags, datasets, artifacts, parent and children. */
+/** The `explain` step's artifact: mean |SHAP| per input field, largest first. */
+export interface GlobalExplanation {
+  model_kind?: string;
+  base_value?: number;
+  features?: Array<{ field: string; mean_abs: number }>;
+}
+
+/** Finds `explanation/global.json` on the run, else on the pipeline's winning candidate run (`tassel.winner_run_id`). */
+async function findExplanation(run: Run): Promise<GlobalExplanation | undefined> {
+  const read = (root: string | undefined) =>
+    root ? artifactJson<GlobalExplanation>(root, 'explanation/global.json').catch(() => undefined) : Promise.resolve(undefined);
+  const own = await read(run.info.artifact_uri);
+  if (own) return own;
+  const winner = tagMap(run.data.tags)['tassel.winner_run_id'];
+  if (!winner || winner === run.info.run_id) return undefined;
+  const w = await get<{ run: Run }>('mlflow/runs/get', { run_id: winner }).catch(() => undefined);
+  return read(w?.run.info.artifact_uri);
+}
+
+/** The horizontal bar chart of the run's global explanation (mean |SHAP| per field), when there is one. */
+export function Explanation({ run }: { run: Run | undefined }) {
+  const state = useAsync(() => (run ? findExplanation(run) : Promise.resolve(undefined)), [run?.info.run_id]);
+  const x = state.data;
+  if (!x?.features?.length) return null;
+  return (
+    <div class="explanation">
+      <h2>Explanation</h2>
+      <p class="muted">
+        Mean |SHAP| per input field{x.model_kind ? ` (${x.model_kind})` : ''}
+        {x.base_value !== undefined ? `; base value ${formatValue(x.base_value)}` : ''}.
+      </p>
+      <HBarChart
+        title="mean |SHAP| per field"
+        bars={[...x.features].sort((a, b) => b.mean_abs - a.mean_abs).map((f) => ({ label: f.field, value: f.mean_abs }))}
+      />
+    </div>
+  );
+}
+
+/** The quality gate's decision and reasons, from `tassel.gate.*` tags (pipeline runs and versions). */
+export function GateDecision({ tags }: { tags: Record<string, string> }) {
+  const decision = tags['tassel.gate.decision'];
+  if (!decision) return null;
+  return (
+    <div class="gatebox" data-gate={decision}>
+      <strong>Gate:</strong> <span class={`decision ${decision}`}>{decision}</span>
+      {tags['tassel.gate.forced_reason'] ? ` (forced: ${tags['tassel.gate.forced_reason']})` : ''}
+      {tags['tassel.gate.production_version'] && (
+        <span class="muted"> · compared with production v{tags['tassel.gate.production_version']}</span>
+      )}
+      {tags['tassel.registered_version'] && <span class="muted"> · registered as v{tags['tassel.registered_version']}</span>}
+      <pre>{tags['tassel.gate.reasons'] ?? 'no reasons recorded'}</pre>
+    </div>
+  );
+}
+
+/** One run: rename, delete/restore, notes, params, metrics, charts, explanation, artifacts, tags, datasets, children. */
 export function RunPage({ runId }: { runId: string }) {
   const state = useAsync(() => get<{ run: Run }>('mlflow/runs/get', { run_id: runId }), [runId]);
+  const life = useWrite(state.reload);
   return (
     <Show state={state}>
       {({ run }) => {
         const tags = tagMap(run.data.tags);
         const parent = tags['mlflow.parentRunId'];
         const datasets = run.inputs?.dataset_inputs ?? [];
+        const deleted = run.info.lifecycle_stage === 'deleted';
+        const setTag = (key: string, value: string) => post('mlflow/runs/set-tag', { run_id: runId, key, value });
         return (
           <section>
             <p class="crumbs">
               <a href="#/experiments">Experiments</a> / <a href={`#/experiments/${run.info.experiment_id}`}>experiment {run.info.experiment_id}</a> /
             </p>
-            <h1>{run.info.run_name || run.info.run_id}</h1>
+            <div class="titlebar">
+              <h1>{run.info.run_name || run.info.run_id}</h1>
+              {deleted && <span class="badge bad">deleted</span>}
+              <RenameField
+                what="run"
+                value={run.info.run_name ?? ''}
+                onSave={(name) => post('mlflow/runs/update', { run_id: runId, run_name: name }).then(state.reload)}
+              />
+              {!life.readOnly && (
+                <button
+                  type="button"
+                  class={deleted ? '' : 'danger'}
+                  disabled={life.busy}
+                  onClick={() => life.act(() => post(deleted ? 'mlflow/runs/restore' : 'mlflow/runs/delete', { run_id: runId }))}
+                >
+                  {deleted ? 'Restore run' : 'Delete run'}
+                </button>
+              )}
+            </div>
+            {life.error && <ErrorBox error={life.error} />}
             <p class="muted">
               <span class="mono">{run.info.run_id}</span> · {run.info.status} · started {formatTime(run.info.start_time)}
               {run.info.end_time ? ` · ended ${formatTime(run.info.end_time)}` : ''}
+              {run.info.end_time && run.info.start_time ? ` · ${formatDuration(run.info.end_time - run.info.start_time)}` : ''}
+              {tags['mlflow.source.name'] ? ` · source ${tags['mlflow.source.name']}` : ''}
               {parent ? (
                 <>
                   {' '}· parent <a href={`#/runs/${parent}`}>{parent}</a>
                 </>
               ) : null}
             </p>
+            <h2>Notes</h2>
+            <NotesField label="Notes" value={tags['mlflow.note.content'] ?? ''} onSave={(t) => setTag('mlflow.note.content', t).then(state.reload)} />
+            <GateDecision tags={tags} />
             <div class="two">
               <div>
                 <h2>Parameters</h2>
@@ -288,46 +392,55 @@ export function RunPage({ runId }: { runId: string }) {
               <div>
                 <h2>Metrics (latest)</h2>
                 <KeyValueTable
-                  rows={(run.data.metrics ?? []).map((m) => [m.key, `${formatValue(m.value)}  (step ${m.step})`])}
+                  rows={(run.data.metrics ?? []).map((m) => [m.key, m.step > 0 ? `${formatValue(m.value)}  (step ${m.step})` : formatValue(m.value)])}
                   empty="No metrics."
                 />
               </div>
             </div>
             <h2>Charts</h2>
             <MetricCharts run={run} />
+            <Explanation run={run} />
             <h2>Artifacts</h2>
             <ArtifactBrowser runId={run.info.run_id} />
+            <h2>Tags</h2>
+            <TagEditor
+              tags={run.data.tags ?? []}
+              onSet={setTag}
+              onDelete={(key) => post('mlflow/runs/delete-tag', { run_id: runId, key })}
+              locked={['mlflow.', 'tassel.gate.']}
+              onDone={state.reload}
+            />
             <div class="two">
-              <div>
-                <h2>Tags</h2>
-                <KeyValueTable rows={Object.entries(tags)} empty="No tags." />
-              </div>
               <div>
                 <h2>Datasets</h2>
                 {datasets.length === 0 ? (
                   <Empty>No datasets logged.</Empty>
                 ) : (
-                  <table class="grid">
-                    <thead>
-                      <tr>
-                        <th>Name</th>
-                        <th>Digest</th>
-                        <th>Source</th>
-                        <th>Context</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {datasets.map((d, i) => (
-                        <tr key={i}>
-                          <td>{d.dataset.name}</td>
-                          <td class="mono">{d.dataset.digest}</td>
-                          <td class="mono ellipsis">{d.dataset.source_type} {d.dataset.source}</td>
-                          <td>{tagMap(d.tags)['mlflow.data.context'] ?? ''}</td>
+                  <div class="scroll-x" tabIndex={0}>
+                    <table class="grid">
+                      <thead>
+                        <tr>
+                          <th>Name</th>
+                          <th>Digest</th>
+                          <th>Source</th>
+                          <th>Context</th>
                         </tr>
-                      ))}
-                    </tbody>
-                  </table>
+                      </thead>
+                      <tbody>
+                        {datasets.map((d, i) => (
+                          <tr key={i}>
+                            <td>{d.dataset.name}</td>
+                            <td class="mono">{d.dataset.digest}</td>
+                            <td class="mono">{d.dataset.source_type} {d.dataset.source}</td>
+                            <td>{tagMap(d.tags)['mlflow.data.context'] ?? ''}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </div>
                 )}
+              </div>
+              <div>
                 <h2>Child runs</h2>
                 <Children run={run} />
               </div>

@@ -179,7 +179,8 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   test('runs table, OR filter, compare two runs', async () => {
-    await page.goto(`${server.url}/#/experiments/${ids.exp}`);
+    // Flat (nest=0): the three candidates and their parent, each a row.
+    await page.goto(`${server.url}/#/experiments/${ids.exp}?nest=0`);
     await page.getByRole('link', { name: 'train-gbdt' }).waitFor();
     assert.equal(await page.locator('.vbody [role=row]').count(), 4);
     // A malformed filter shows the server's error, not a blank table.
@@ -189,20 +190,22 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
     await page.getByLabel('Filter').fill("params.model = 'gbdt' OR params.model = 'dummy'");
     await page.getByLabel('Filter').press('Enter');
     await page.getByText('2 runs').waitFor();
-    const names = await page.locator('.vbody [role=row] a').allTextContents();
+    const names = await page.locator('.vbody [role=row] .runname > a:not(.badge)').allTextContents();
     assert.deepEqual(names.sort(), ['train-dummy', 'train-gbdt']);
     // Server-side sort on a metric column, both directions; a tag column chosen in the picker.
     await page.getByRole('button', { name: 'Sort by auc' }).click();
     await page.locator('[aria-sort=descending]', { hasText: 'auc' }).waitFor();
-    await page.waitForFunction("document.querySelector('.vbody [role=row] a')?.textContent === 'train-gbdt'");
+    await page.waitForFunction(
+      "document.querySelector('.vbody [role=row] .runname > a')?.textContent === 'train-gbdt'",
+    );
     await page.getByRole('button', { name: 'Sort by auc' }).click();
     await page.waitForFunction(
-      "document.querySelector('.vbody [role=row] a')?.textContent === 'train-dummy'",
+      "document.querySelector('.vbody [role=row] .runname > a')?.textContent === 'train-dummy'",
     );
-    await page.getByText('Columns').click();
+    await page.getByText('Columns', { exact: true }).click();
     await page.getByRole('checkbox', { name: 'team' }).check();
     await page.getByRole('button', { name: 'Sort by tag team' }).waitFor();
-    await page.getByText('Columns').click();
+    await page.getByText('Columns', { exact: true }).click();
     await page.screenshot({ path: join(SHOTS, 'runs-filtered.png'), fullPage: true });
     await page.getByLabel('Select train-gbdt').check();
     await page.getByLabel('Select train-dummy').check();
@@ -230,17 +233,17 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
     assert.ok(await page.getByRole('rowheader', { name: 'learning_rate' }).isVisible());
     assert.ok(await page.getByRole('cell', { name: 'oulad-train' }).isVisible());
     assert.ok(await page.getByRole('link', { name: ids.parent }).isVisible());
-    await page.getByRole('button', { name: 'metrics.json' }).click();
+    await page.getByRole('button', { name: 'metrics.json', exact: true }).click();
     await page.locator('pre.preview-text', { hasText: '"auc": 0.86' }).waitFor();
-    await page.getByRole('button', { name: 'sample.csv' }).click();
+    await page.getByRole('button', { name: 'sample.csv', exact: true }).click();
     await page.getByRole('cell', { name: '0.1, low' }).waitFor();
     await page.getByRole('button', { name: 'plots' }).click();
-    await page.getByRole('button', { name: 'roc.svg' }).click();
+    await page.getByRole('button', { name: 'roc.svg', exact: true }).click();
     const img = page.locator('img.preview-img');
     await img.waitFor();
     await page.waitForFunction("document.querySelector('img.preview-img')?.naturalWidth === 200");
     await page.screenshot({ path: join(SHOTS, 'run.png'), fullPage: true });
-    await page.getByRole('button', { name: 'pixel.png' }).click();
+    await page.getByRole('button', { name: 'pixel.png', exact: true }).click();
     await page.waitForFunction("document.querySelector('img.preview-img')?.naturalWidth === 1");
 
     await page.goto(`${server.url}/#/runs/${ids.parent}`);
