@@ -7,6 +7,7 @@ import { type AuthOptions, authPlugin } from '../auth/auth.js';
 import { installRegistry, type RegistryServerOptions } from '../registry/plugin.js';
 import type { TrackingDatabase } from '../sql/database.js';
 import type { TrackingStore } from '../store/types.js';
+import { artifactFileRoutes } from './artifact-file-routes.js';
 import { artifactProxyRoutes } from './artifact-proxy-routes.js';
 import { installErrorHandling } from './errors-plugin.js';
 import { installMlflowRequestCheck } from './mlflow-request-check.js';
@@ -117,6 +118,7 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
     artifactRepository: options.artifactRepository,
     maxSearchResults: options.maxSearchResults ?? 50_000,
     maxHistoryResults: options.maxHistoryResults ?? 25_000,
+    database: options.database,
   });
   for (const prefix of ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts']) {
     await app.register(artifactProxyRoutes, {
@@ -127,14 +129,24 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
   }
 
   // ---- Registry plugins (issue 5) are registered here, one line each, e.g.: ----
-  if (options.registry)
-    await installRegistry(app, {
-      database: options.database,
-      trackingStore: options.trackingStore,
-      artifactRepository: options.artifactRepository,
-      ...options.registry,
-    });
+  const registry = options.registry
+    ? await installRegistry(app, {
+        database: options.database,
+        trackingStore: options.trackingStore,
+        artifactRepository: options.artifactRepository,
+        ...options.registry,
+      })
+    : undefined;
   // ---- end of registry plugins ----
+
+  // MLflow's artifact downloads and uploads outside the JSON API (the web UI's get-artifact links).
+  const files = {
+    trackingStore: options.trackingStore,
+    registryStore: registry?.store,
+    artifactRepository: options.artifactRepository,
+  };
+  await app.register(artifactFileRoutes, { ...files, scope: 'root' });
+  await mountMlflowApi(app, artifactFileRoutes, { ...files, scope: 'api' });
 
   for (const extra of options.plugins ?? []) {
     if (extra.mlflowApi) await mountMlflowApi(app, extra.plugin, {});

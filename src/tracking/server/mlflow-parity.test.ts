@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   detailTests,
+  endpointTests,
   type ParityServer,
   parityHarness,
   requestValidationTests,
@@ -32,3 +33,4 @@ async function openSqlite(): Promise<ParityServer> {
 parityHarness('MLflow request validation on SQLite', openSqlite, {}, requestValidationTests);
 parityHarness('MLflow details on SQLite', openSqlite, {}, detailTests);
 parityHarness('MLflow model-version source rules on SQLite', openSqlite, {}, sourceRuleTests);
+parityHarness('MLflow endpoints beyond the core API on SQLite', openSqlite, {}, endpointTests);

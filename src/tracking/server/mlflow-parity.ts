@@ -504,3 +504,196 @@ export function sourceRuleTests(c: ParityCalls): void {
     assert.equal((await create({ name: r.model, source: 'prompt-template', tags: [prompt] })).status, 200);
   });
 }
+
+/** Item 6: the endpoints MLflow serves besides the JSON API's core (bulk history, datasets, artifact files). */
+export function endpointTests(c: ParityCalls): void {
+  const raw = async (method: 'GET' | 'POST', url: string, payload?: string) => {
+    const r = await c.server().server.app.inject({
+      method,
+      url,
+      ...(payload === undefined ? {} : { payload, headers: { 'content-type': 'application/octet-stream' } }),
+    });
+    return r;
+  };
+
+  test('metrics/get-history-bulk: full histories of several runs, sorted, with run_id (both prefixes)', async () => {
+    const exp = await c.newExperiment('history bulk');
+    const a = await c.newRun(exp);
+    const b = await c.newRun(exp);
+    const metrics = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ key: 'loss', value: n - i, timestamp: 100 + i, step: i }));
+    assert.equal((await c.post('runs/log-batch', { run_id: a.run_id, metrics: metrics(3) })).status, 200);
+    assert.equal((await c.post('runs/log-batch', { run_id: b.run_id, metrics: metrics(2) })).status, 200);
+    for (const prefix of ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow']) {
+      const r = await c
+        .server()
+        .server.app.inject({
+          url: `${prefix}/metrics/get-history-bulk?run_id=${a.run_id}&run_id=${b.run_id}&metric_key=loss`,
+        });
+      assert.equal(r.statusCode, 200, r.body);
+      const got = r.json().metrics as Array<{ run_id: string; step: number; value: number; key: string }>;
+      const expected = [a.run_id, b.run_id]
+        .sort()
+        .flatMap((id) => metrics(id === a.run_id ? 3 : 2).map((m) => ({ ...m, run_id: id })));
+      assert.deepEqual(got, expected);
+    }
+    const capped = await c.get('metrics/get-history-bulk', {
+      run_id: [a.run_id, b.run_id],
+      metric_key: 'loss',
+      max_results: '4',
+    });
+    assert.equal((capped.json.metrics as unknown[]).length, 4);
+    assertBadRequest(
+      await c.get('metrics/get-history-bulk', { metric_key: 'loss' }),
+      'GetMetricHistoryBulk request must specify at least one run_id.',
+    );
+    assertBadRequest(
+      await c.get('metrics/get-history-bulk', { run_id: a.run_id }),
+      'GetMetricHistoryBulk request must specify a metric_key.',
+    );
+    const many = Array.from({ length: 101 }, (_, i) => `${i}`.padStart(32, 'a'));
+    assertBadRequest(
+      await c.get('metrics/get-history-bulk', { run_id: many, metric_key: 'loss' }),
+      'GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received 101 run_ids.',
+    );
+  });
+
+  test('experiments/search-datasets: distinct datasets with their context, 1-20 experiments', async () => {
+    const exp = await c.newExperiment('search datasets');
+    const other = await c.newExperiment('search datasets other');
+    const run = await c.newRun(exp);
+    const run2 = await c.newRun(exp);
+    const otherRun = await c.newRun(other);
+    const dataset = (name: string, digest: string) => ({ name, digest, source_type: 'local', source: '{}' });
+    const context = (v: string) => [{ key: 'mlflow.data.context', value: v }];
+    const log = (run_id: string, datasets: unknown[]) => c.post('runs/log-inputs', { run_id, datasets });
+    assert.equal(
+      (
+        await log(run.run_id, [
+          { tags: context('training'), dataset: dataset('train', 'd1') },
+          { dataset: dataset('raw', 'd2') },
+        ])
+      ).status,
+      200,
+    );
+    assert.equal(
+      (
+        await log(run2.run_id, [
+          { tags: context('training'), dataset: dataset('train', 'd1') },
+          { tags: context('eval'), dataset: dataset('train', 'd1') },
+        ])
+      ).status,
+      200,
+    );
+    assert.equal(
+      (await log(otherRun.run_id, [{ tags: context('training'), dataset: dataset('elsewhere', 'd3') }]))
+        .status,
+      200,
+    );
+    const r = await c.post('experiments/search-datasets', { experiment_ids: [exp] });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.dataset_summaries, [
+      { experiment_id: exp, name: 'raw', digest: 'd2' },
+      { experiment_id: exp, name: 'train', digest: 'd1', context: 'eval' },
+      { experiment_id: exp, name: 'train', digest: 'd1', context: 'training' },
+    ]);
+    const both = await c.post('experiments/search-datasets', { experiment_ids: [exp, other] });
+    assert.equal((both.json.dataset_summaries as unknown[]).length, 4);
+    assertBadRequest(
+      await c.post('experiments/search-datasets', {}),
+      'SearchDatasets request must specify at least one experiment_id.',
+    );
+    assertBadRequest(
+      await c.post('experiments/search-datasets', {
+        experiment_ids: Array.from({ length: 21 }, (_, i) => String(i)),
+      }),
+      'SearchDatasets request cannot specify more than 20 experiment_ids. Received 21 experiment_ids.',
+    );
+  });
+
+  test('upload-artifact then get-artifact: the bytes round-trip through the run artifact root', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('upload artifact'));
+    const up = await raw(
+      'POST',
+      `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=dir/notes.txt`,
+      'hello artifact',
+    );
+    assert.equal(up.statusCode, 200, up.body);
+    const listed = await c.get('artifacts/list', { run_id, path: 'dir' });
+    assert.deepEqual(listed.json.files, [{ path: 'dir/notes.txt', is_dir: false, file_size: 14 }]);
+    for (const key of ['run_id', 'run_uuid']) {
+      const got = await raw('GET', `/get-artifact?${key}=${run_id}&path=dir/notes.txt`);
+      assert.equal(got.statusCode, 200, got.body);
+      assert.equal(got.body, 'hello artifact');
+      assert.equal(got.headers['content-type'], 'text/plain');
+      assert.equal(got.headers['content-disposition'], 'attachment; filename=notes.txt');
+      assert.equal(got.headers['x-content-type-options'], 'nosniff');
+    }
+    const missing = await raw('GET', `/get-artifact?run_id=${run_id}&path=dir/none.txt`);
+    assert.equal(missing.statusCode, 404);
+    const bad = await raw('GET', `/get-artifact?run_id=${run_id}&path=../x`);
+    assert.equal(bad.statusCode, 400);
+    assert.equal(JSON.parse(bad.body).message, 'Invalid path');
+    const upBad = await raw(
+      'POST',
+      `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=a/../../x`,
+      'x',
+    );
+    assert.equal(JSON.parse(upBad.body).message, 'Invalid path');
+    const noRun = await raw('POST', '/ajax-api/2.0/mlflow/upload-artifact?path=x', 'x');
+    assert.equal(JSON.parse(noRun.body).message, 'Request must specify run_uuid.');
+    const noPath = await raw('POST', `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}`, 'x');
+    assert.equal(JSON.parse(noPath.body).message, 'Request must specify path.');
+    const noData = await raw('POST', `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=y`, '');
+    assert.equal(JSON.parse(noData.body).message, 'Request must specify data.');
+    const big = await raw(
+      'POST',
+      `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=big`,
+      'x'.repeat(10 * 1024 * 1024 + 1),
+    );
+    assert.equal(big.statusCode, 400);
+    assert.equal(JSON.parse(big.body).message, 'Artifact size is too large. Max size is 10MB.');
+    assert.equal((await c.get('artifacts/list', { run_id })).json.files instanceof Array, true);
+    assert.deepEqual(
+      ((await c.get('artifacts/list', { run_id })).json.files as Array<{ path: string }>).map((f) => f.path),
+      ['dir'],
+    );
+  });
+
+  test('model-versions/get-artifact and logged-models/<id>/artifacts/files serve the files', async () => {
+    const exp = await c.newExperiment('model artifacts');
+    const { run_id } = await c.newRun(exp);
+    await raw(
+      'POST',
+      `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=model/MLmodel`,
+      'flavors: {}',
+    );
+    const name = `artifact-model-${process.pid}-${++counter}`;
+    await c.post('registered-models/create', { name });
+    const mv = await c.post('model-versions/create', { name, source: `runs:/${run_id}/model`, run_id });
+    assert.equal(mv.status, 200, mv.text);
+    const got = await raw('GET', `/model-versions/get-artifact?name=${name}&version=1&path=MLmodel`);
+    assert.equal(got.statusCode, 200, got.body);
+    assert.equal(got.body, 'flavors: {}');
+    assert.equal(got.headers['content-type'], 'text/plain');
+
+    const lm = await c.post('logged-models', { experiment_id: exp, name: 'lm', source_run_id: run_id });
+    const model = lm.json.model as { info: { model_id: string; artifact_uri: string } };
+    const dir = model.info.artifact_uri.replace(/^mlflow-artifacts:\/*/, '');
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    mkdirSync(join(c.server().artifactsDir, dir), { recursive: true });
+    writeFileSync(join(c.server().artifactsDir, dir, 'model.pkl'), 'pickled');
+    for (const prefix of ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow']) {
+      const f = await raw(
+        'GET',
+        `${prefix}/logged-models/${model.info.model_id}/artifacts/files?artifact_file_path=model.pkl`,
+      );
+      assert.equal(f.statusCode, 200, f.body);
+      assert.equal(f.body, 'pickled');
+      assert.equal(f.headers['content-type'], 'application/octet-stream');
+    }
+    const noPath = await raw('GET', `/api/2.0/mlflow/logged-models/${model.info.model_id}/artifacts/files`);
+    assert.equal(noPath.statusCode, 400);
+    assert.equal(JSON.parse(noPath.body).error_code, 'BAD_REQUEST');
+  });
+}

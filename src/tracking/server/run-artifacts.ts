@@ -15,6 +15,31 @@ export function mlflowArtifactsPath(uri: string): string | undefined {
   return normalizeArtifactPath(rest.replace(/^\/+/, ''));
 }
 
+/** An artifact URI as a repository and the base path inside it. */
+export interface ArtifactLocation {
+  repo: ArtifactRepository;
+  base: string;
+}
+
+/**
+ * Where an artifact URI lives: `mlflow-artifacts:` URIs inside the proxied destination (NOT_IMPLEMENTED
+ * without one), other URIs in a repository of their own scheme.
+ */
+export function artifactLocationOf(
+  artifactUri: string,
+  proxied: ArtifactRepository | undefined,
+): ArtifactLocation {
+  const inProxy = mlflowArtifactsPath(artifactUri);
+  if (inProxy === undefined) return { repo: createArtifactRepository(artifactUri), base: '' };
+  if (!proxied) {
+    throw new TasselError(
+      'NOT_IMPLEMENTED',
+      'This server has no --artifacts-destination to resolve mlflow-artifacts URIs.',
+    );
+  }
+  return { repo: proxied, base: inProxy };
+}
+
 /**
  * MLflow's artifacts/list for a run: the direct children of `path` under the run's artifact URI, with
  * paths relative to that URI. `mlflow-artifacts:` URIs resolve through the proxy's destination.
@@ -25,21 +50,7 @@ export async function listRunArtifacts(
   proxied: ArtifactRepository | undefined,
 ): Promise<{ root_uri: string; files: FileInfo[] }> {
   const rel = normalizeArtifactPath(path);
-  const inProxy = mlflowArtifactsPath(artifactUri);
-  let repo: ArtifactRepository;
-  let base = '';
-  if (inProxy !== undefined) {
-    if (!proxied) {
-      throw new TasselError(
-        'NOT_IMPLEMENTED',
-        'This server has no --artifacts-destination to resolve mlflow-artifacts URIs.',
-      );
-    }
-    repo = proxied;
-    base = inProxy;
-  } else {
-    repo = createArtifactRepository(artifactUri);
-  }
+  const { repo, base } = artifactLocationOf(artifactUri, proxied);
   const entries = await repo.list(joinArtifactPath(base, rel));
   const files = entries.map((f) => ({ ...f, path: joinArtifactPath(rel, basename(f.path)) }));
   return { root_uri: artifactUri, files };

@@ -4,7 +4,9 @@ import { InputError, TasselError } from '../../errors.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
 import { checkedArtifactLocation } from './artifact-location.js';
 import { listRunArtifacts } from './run-artifacts.js';
-import type { Run, RunInfo, TrackingStore } from '../store/types.js';
+import type { TrackingDatabase } from '../sql/database.js';
+import { searchDatasetSummaries } from '../store/dataset-summaries.js';
+import type { Metric, Run, RunInfo, TrackingStore } from '../store/types.js';
 import { RUN_STATUSES, VIEW_TYPES } from '../store/types.js';
 
 /** Options of the tracking routes plugin (mounted under both MLflow API prefixes). */
@@ -13,12 +15,17 @@ export interface TrackingRoutesOptions {
   artifactRepository?: ArtifactRepository;
   maxSearchResults: number;
   maxHistoryResults: number;
+  /** The open database, for experiments/search-datasets. */
+  database?: TrackingDatabase;
 }
 
 const Id = Type.String({ maxLength: 256 });
 /** MLflow's MAX_RUNS_GET_METRIC_HISTORY_BULK and MAX_RESULTS_PER_RUN. */
 const MAX_RUNS_PER_BULK_INTERVAL = 100;
 const MAX_RESULTS_PER_RUN = 2500;
+/** MLflow's get-history-bulk cap (MAX_HISTORY_RESULTS) and search-datasets' experiment limit. */
+const MAX_HISTORY_BULK_RESULTS = 25_000;
+const MAX_EXPERIMENTS_PER_DATASET_SEARCH = 20;
 const KeyValue = Type.Object({ key: Type.String(), value: Type.Optional(Type.String()) });
 const Int64 = Type.Integer();
 const ViewType = Type.Union(VIEW_TYPES.map((v) => Type.Literal(v)));
@@ -133,6 +140,12 @@ const S = {
     end_step: Type.Optional(Int64),
     max_results: Type.Optional(Int64),
   }),
+  getHistoryBulk: Type.Object({
+    run_id: Type.Optional(StringList),
+    metric_key: Type.Optional(Type.String()),
+    max_results: Type.Optional(Int64),
+  }),
+  searchDatasets: Type.Object({ experiment_ids: Type.Optional(StringList) }),
   listArtifacts: Type.Object({
     run_id: Type.Optional(Id),
     run_uuid: Type.Optional(Id),
@@ -252,6 +265,23 @@ function clampMax(value: number | undefined, fallback: number, cap: number, name
     );
   }
   return value;
+}
+
+/** Up to `max` points of a run's metric history, page by page. */
+async function fullHistory(store: TrackingStore, runId: string, key: string, max: number): Promise<Metric[]> {
+  const out: Metric[] = [];
+  let page_token: string | undefined;
+  do {
+    const r = await store.getMetricHistory({
+      run_id: runId,
+      metric_key: key,
+      max_results: Math.min(max - out.length, MAX_HISTORY_BULK_RESULTS),
+      page_token,
+    });
+    out.push(...r.metrics);
+    page_token = r.next_page_token;
+  } while (page_token && out.length < max);
+  return out;
 }
 
 const API_DOCS = ' See the API docs for more information about request parameters.';
@@ -531,6 +561,45 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
   both('/metrics/get-history-bulk-interval', S.getHistoryBulkInterval, async (a) => {
     const r = await store.getMetricHistoryBulkInterval(bulkIntervalArgs(a));
     return { metrics: wireMetrics(r.metrics) };
+  });
+
+  // MLflow's older bulk history (the web UI's charts before bulk-interval): full histories, `run_id` repeated.
+  get('/metrics/get-history-bulk', S.getHistoryBulk, async (a) => {
+    const runIds = a.run_id ?? [];
+    if (runIds.length === 0)
+      throw new InputError('GetMetricHistoryBulk request must specify at least one run_id.');
+    if (runIds.length > MAX_RUNS_PER_BULK_INTERVAL) {
+      throw new InputError(
+        `GetMetricHistoryBulk request cannot specify more than ${MAX_RUNS_PER_BULK_INTERVAL} run_ids. ` +
+          `Received ${runIds.length} run_ids.`,
+      );
+    }
+    if (a.metric_key === undefined)
+      throw new InputError('GetMetricHistoryBulk request must specify a metric_key.');
+    const max = Math.min(a.max_results ?? MAX_HISTORY_BULK_RESULTS, MAX_HISTORY_BULK_RESULTS);
+    const out: Array<Metric & { run_id: string }> = [];
+    for (const runId of [...runIds].sort()) {
+      if (out.length >= max) break;
+      const history = await fullHistory(store, runId, a.metric_key, max - out.length);
+      history.sort((x, y) => x.timestamp - y.timestamp || x.step - y.step || x.value - y.value);
+      for (const m of history) out.push({ ...m, run_id: runId });
+    }
+    return { metrics: wireMetrics(out.slice(0, max)) };
+  });
+
+  // ---- datasets ----
+  post('/experiments/search-datasets', S.searchDatasets, async (a) => {
+    const ids = a.experiment_ids ?? [];
+    if (ids.length === 0)
+      throw new InputError('SearchDatasets request must specify at least one experiment_id.');
+    if (ids.length > MAX_EXPERIMENTS_PER_DATASET_SEARCH) {
+      throw new InputError(
+        `SearchDatasets request cannot specify more than ${MAX_EXPERIMENTS_PER_DATASET_SEARCH} experiment_ids. ` +
+          `Received ${ids.length} experiment_ids.`,
+      );
+    }
+    if (!opts.database) throw new TasselError('NOT_IMPLEMENTED', 'Dataset search needs the SQL store.');
+    return { dataset_summaries: await searchDatasetSummaries(opts.database.db, ids) };
   });
 
   // ---- artifacts ----

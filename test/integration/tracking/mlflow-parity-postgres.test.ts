@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import {
   type ParityServer,
   detailTests,
+  endpointTests,
   parityHarness,
   requestValidationTests,
   sourceRuleTests,
@@ -55,3 +56,4 @@ async function openPostgres(): Promise<ParityServer> {
 parityHarness('MLflow request validation on PostgreSQL', openPostgres, { skip }, requestValidationTests);
 parityHarness('MLflow details on PostgreSQL', openPostgres, { skip }, detailTests);
 parityHarness('MLflow model-version source rules on PostgreSQL', openPostgres, { skip }, sourceRuleTests);
+parityHarness('MLflow endpoints beyond the core API on PostgreSQL', openPostgres, { skip }, endpointTests);
