@@ -35,6 +35,14 @@ function assertClose(
 }
 
 function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: string): void {
+  if (explainer.tabulatedTrees > 0) {
+    // the recursion (used beyond the table limits and for interactions) on its own, too
+    checkAgainstXgboost(
+      new TreeShapExplainer(explainer.ensemble, { tables: false }),
+      c,
+      `${name} (recursion)`,
+    );
+  }
   const w = explainer.nFeatures + 1;
   const out = new Float64Array(w);
   let thresholdRows = 0;
@@ -154,25 +162,27 @@ describe('TreeSHAP properties on random trees and rows', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 14 }),
+        // up to 16 features and depth 16: leaves past the 12-feature table limit take the recursion
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 16 }),
         fc.integer({ min: 1, max: 12 }),
         fc.constantFrom<Precision>('float64', 'float32'),
-        fc.array(fc.array(cell, { minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.array(cell, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
         (seed, nFeatures, maxDepth, nTrees, precision, rows) => {
           const rand = seeded(seed);
           const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
           const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
-          const explainer = new TreeShapExplainer(e);
-          const out = new Float64Array(nFeatures + 1);
-          for (const r of rows) {
-            const row = Float64Array.from(r.slice(0, nFeatures));
-            explainer.contributions(row, out);
-            let sum = 0;
-            for (const v of out) sum += v;
-            const margin = e.marginOf(row);
-            const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
-            if (!(Math.abs(sum - margin) <= tol)) return false;
+          const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
+          for (const tables of [true, false]) {
+            const explainer = new TreeShapExplainer(e, { tables });
+            const out = new Float64Array(nFeatures + 1);
+            for (const r of rows) {
+              const row = Float64Array.from(r.slice(0, nFeatures));
+              explainer.contributions(row, out);
+              let sum = 0;
+              for (const v of out) sum += v;
+              if (!(Math.abs(sum - e.marginOf(row)) <= tol)) return false;
+            }
           }
           return true;
         },
@@ -190,11 +200,13 @@ describe('TreeSHAP properties on random trees and rows', () => {
         (seed, nFeatures, r) => {
           const rand = seeded(seed);
           const tree = randomTree(rand, nFeatures, 7);
-          const explainer = new TreeShapExplainer(new TreeEnsemble([tree], 0, nFeatures));
           const row = Float64Array.from(r.slice(0, nFeatures));
-          const got = explainer.contributions(row, new Float64Array(nFeatures + 1));
           const want = bruteForceShap(tree, row, nFeatures);
-          for (let j = 0; j < nFeatures; j++) if (!(Math.abs(got[j]! - want[j]!) < 1e-9)) return false;
+          for (const tables of [true, false]) {
+            const explainer = new TreeShapExplainer(new TreeEnsemble([tree], 0, nFeatures), { tables });
+            const got = explainer.contributions(row, new Float64Array(nFeatures + 1));
+            for (let j = 0; j < nFeatures; j++) if (!(Math.abs(got[j]! - want[j]!) < 1e-9)) return false;
+          }
           return true;
         },
       ),

@@ -1,5 +1,6 @@
 import type { Matrix } from '../matrix.js';
 import type { TreeEnsemble } from './ensemble.js';
+import { buildLeafTables, type LeafTables } from './tree-shap-tables.js';
 
 const fround = Math.fround;
 
@@ -14,12 +15,19 @@ const fround = Math.fround;
  * cover-weighted mean leaf value. All work buffers are allocated once; explaining a row allocates nothing.
  */
 export class TreeShapExplainer {
+  /** The ensemble explained. */
+  readonly ensemble: TreeEnsemble;
   /** Number of input features (contribution vectors hold one more entry: the bias). */
   readonly nFeatures: number;
   /** Expected margin over the training distribution the covers describe: the bias of every row. */
   readonly expectedValue: number;
   private readonly f32: boolean;
   private readonly roots: Int32Array;
+  private readonly sizes: Int32Array;
+  /** Lookup tables for the trees small enough to have them (see tree-shap-tables.ts); null = recursion only. */
+  private readonly tables: LeafTables | null;
+  /** Per node of the tree being explained: the mask of path features the row satisfies so far. */
+  private readonly masks: Int32Array;
   private readonly feature: Int32Array;
   private readonly threshold: Float64Array;
   private readonly left: Int32Array;
@@ -36,20 +44,26 @@ export class TreeShapExplainer {
   private readonly pathOne: Float64Array;
   private readonly pathWeight: Float64Array;
   // Per-call state of the recursion (kept in fields so the recursive method takes fewer arguments).
-  private row: ArrayLike<number> = [];
+  private row: Float64Array = new Float64Array(0);
   private offset = 0;
   private phi: Float64Array = new Float64Array(0);
   private phiAt = 0;
   private condition = 0;
   private conditionFeature = -1;
 
-  constructor(ensemble: TreeEnsemble) {
+  /**
+   * @param options.tables false explains every tree by the recursion (the per-leaf lookup tables are built by
+   *   default for trees whose leaves have at most 12 distinct path features, within a memory budget).
+   */
+  constructor(ensemble: TreeEnsemble, options: { tables?: boolean } = {}) {
     const trees = ensemble.trees;
+    this.ensemble = ensemble;
     this.nFeatures = ensemble.nFeatures;
     this.f32 = ensemble.precision === 'float32';
     let total = 0;
     for (const t of trees) total += t.feature.length;
     this.roots = new Int32Array(trees.length);
+    this.sizes = new Int32Array(trees.length);
     this.feature = new Int32Array(total);
     this.threshold = new Float64Array(total);
     this.left = new Int32Array(total);
@@ -64,6 +78,7 @@ export class TreeShapExplainer {
     trees.forEach((t, k) => {
       this.roots[k] = at;
       const n = t.feature.length;
+      this.sizes[k] = n;
       const used = new Set<number>();
       for (let i = 0; i < n; i++) {
         const f = t.feature[i]!;
@@ -103,6 +118,26 @@ export class TreeShapExplainer {
     this.pathZero = new Float64Array(size);
     this.pathOne = new Float64Array(size);
     this.pathWeight = new Float64Array(size);
+    this.tables =
+      options.tables === false
+        ? null
+        : buildLeafTables({
+            roots: this.roots,
+            sizes: this.sizes,
+            feature: this.feature,
+            left: this.left,
+            right: this.right,
+            value: this.value,
+            share: this.share,
+          });
+    this.masks = new Int32Array(Math.max(1, ...this.sizes));
+  }
+
+  /** How many trees are explained through lookup tables (the rest by the recursion). */
+  get tabulatedTrees(): number {
+    let n = 0;
+    if (this.tables) for (const v of this.tables.tabulated) n += v;
+    return n;
   }
 
   /** Cover-weighted mean leaf value under node n (XGBoost's FillNodeMeanValue) and the subtree's depth. */
@@ -120,14 +155,14 @@ export class TreeShapExplainer {
    * SHAP values of one row (features read at `row[offset + j]`), written to `out[outAt .. outAt + nFeatures]`
    * with the bias last (XGBoost's `pred_contribs` layout). `out` is overwritten, not accumulated into.
    */
-  contributions(row: ArrayLike<number>, out: Float64Array, offset = 0, outAt = 0): Float64Array {
+  contributions(row: Float64Array, out: Float64Array, offset = 0, outAt = 0): Float64Array {
     this.featureContributions(row, out, offset, outAt);
     out[outAt + this.nFeatures] = this.expectedValue;
     return out;
   }
 
   /** {@link contributions} without the bias: writes `out[outAt .. outAt + nFeatures)` only. */
-  featureContributions(row: ArrayLike<number>, out: Float64Array, offset = 0, outAt = 0): Float64Array {
+  featureContributions(row: Float64Array, out: Float64Array, offset = 0, outAt = 0): Float64Array {
     out.fill(0, outAt, outAt + this.nFeatures);
     this.run(row, offset, out, outAt, 0, -1);
     return out;
@@ -148,7 +183,7 @@ export class TreeShapExplainer {
    * rather than absent, and whose diagonal makes each row sum to that feature's SHAP value (bias at the
    * corner). Only features a tree splits on are conditioned on in that tree (the others cannot interact there).
    */
-  interactions(row: ArrayLike<number>, offset = 0): Float64Array {
+  interactions(row: Float64Array, offset = 0): Float64Array {
     const w = this.nFeatures + 1;
     const out = new Float64Array(w * w);
     const phi = this.contributions(row, new Float64Array(w), offset);
@@ -175,20 +210,63 @@ export class TreeShapExplainer {
   }
 
   private run(
-    row: ArrayLike<number>,
+    row: Float64Array,
     offset: number,
     out: Float64Array,
     outAt: number,
     condition: number,
     conditionFeature: number,
   ): void {
-    for (let t = 0; t < this.roots.length; t++)
-      this.runTree(t, row, offset, out, outAt, condition, conditionFeature);
+    const tab = condition === 0 ? this.tables : null;
+    for (let t = 0; t < this.roots.length; t++) {
+      if (tab && tab.tabulated[t] === 1) this.tableTree(tab, t, row, offset, out, outAt);
+      else this.runTree(t, row, offset, out, outAt, condition, conditionFeature);
+    }
+  }
+
+  /** One tabulated tree: every leaf's mask in one pass over the nodes, then O(d) lookups per leaf. */
+  private tableTree(
+    tab: LeafTables,
+    t: number,
+    row: Float64Array,
+    offset: number,
+    phi: Float64Array,
+    phiAt: number,
+  ): void {
+    const { feature, threshold, left, right, defaultLeft, masks } = this;
+    const { bit, leafBits, leafAt, leafFeature, oneMinusZ, tableAt, q, k } = tab;
+    const f32 = this.f32;
+    const root = this.roots[t]!;
+    const end = root + this.sizes[t]!;
+    masks[0] = -1;
+    for (let n = root; n < end; n++) {
+      const m = masks[n - root]!;
+      const f = feature[n]!;
+      if (f >= 0) {
+        const x = row[offset + f]!;
+        const goLeft = Number.isNaN(x) ? defaultLeft[n] === 1 : (f32 ? fround(x) : x) < threshold[n]!;
+        const cleared = m & ~(1 << bit[n]!);
+        masks[left[n]! - root] = goLeft ? m : cleared;
+        masks[right[n]! - root] = goLeft ? cleared : m;
+        continue;
+      }
+      const d = leafBits[n]!;
+      if (d === 0) continue;
+      const h = m & ((1 << d) - 1);
+      const ta = tableAt[n]!;
+      const la = leafAt[n]!;
+      const qh = q[ta + h]!;
+      const cold = -qh * k[ta + h]!;
+      for (let j = 0; j < d; j++) {
+        const b = 1 << j;
+        phi[phiAt + leafFeature[la + j]!] += h & b ? qh * oneMinusZ[la + j]! * k[ta + (h ^ b)]! : cold;
+      }
+    }
   }
 
   private runTree(
     t: number,
-    row: ArrayLike<number>,
+    row: Float64Array,
     offset: number,
     out: Float64Array,
     outAt: number,

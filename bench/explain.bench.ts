@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:explain`: exact TreeSHAP on the OULAD GBDT (trained here as bench:serving does: 'tree'
+ * transform, depth 6, eta 0.1, early stopping on is_val, about 73 trees), beside XGBoost's
+ * `pred_contribs` on the same trees (the model exported to XGBoost's model.json), one thread each.
+ *
+ *  - batch: contributions of every OULAD test row (5,273) from the encoded matrix, median of REPS;
+ *  - per record: encode one raw record, explain it, group to raw fields, build the response object and
+ *    serialize it, over the test records; the explain-only part is what an explained /predict adds to a
+ *    plain one (encoding and scoring are shared).
+ * Also checks Tassel's contributions against XGBoost's on every test row (float64 vs float32: about 1e-6).
+ *
+ * Env: EXPLAIN_BENCH_REPS (5), EXPLAIN_BENCH_SINGLE (2000 records for XGBoost's one-row loop), ANCHORS_DIR.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ouladSchema } from '../src/data/oulad.js';
+import { readCsvTable } from '../src/data/read-csv.js';
+import type { DatasetSchema } from '../src/data/schema.js';
+import { isNumericData, type RawRecord, type Table, takeRows } from '../src/data/table.js';
+import { defaultFeatureSpec } from '../src/features/spec.js';
+import { createRecordEncoder, fitTransform, transformTable } from '../src/features/transform.js';
+import { GbdtClassifier, TreeShapExplainer } from '../src/ml/gbdt/index.js';
+import { createRecordExplainer } from '../src/ml/record-explainer.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+// ../shared/anchors beside the checkout (or beside the main checkout, from a git worktree under wt/)
+const ANCHORS = resolve(
+  process.env.ANCHORS_DIR ??
+    [join(ROOT, '..', 'shared', 'anchors'), join(ROOT, '..', '..', 'shared', 'anchors')].find((d) =>
+      existsSync(d),
+    ) ??
+    join(ROOT, '..', 'shared', 'anchors'),
+);
+const OULAD = join(ANCHORS, 'data', 'oulad');
+const PY = '/usr/bin/python3';
+const REPS = Number(process.env.EXPLAIN_BENCH_REPS ?? 5);
+const SINGLE = Number(process.env.EXPLAIN_BENCH_SINGLE ?? 2000);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** CPU seconds of this process (user + system): on a shared machine wall time mostly measures the neighbours. */
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
+
+function records(table: Table, columns: string[]): RawRecord[] {
+  const out: RawRecord[] = [];
+  for (let i = 0; i < table.nRows; i++) {
+    const r: RawRecord = {};
+    for (const name of columns) {
+      const col = table.columns[name]!;
+      r[name] = isNumericData(col) ? (Number.isNaN(col[i]!) ? null : col[i]!) : (col[i] ?? null);
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(OULAD, 'features_train.csv'))) {
+    console.log(`OULAD features not found in ${OULAD} (set ANCHORS_DIR): skipped`);
+    return;
+  }
+  const schema = ouladSchema(false);
+  const withVal: DatasetSchema = {
+    ...schema,
+    columns: [...schema.columns, { name: 'is_val', type: 'id', role: 'id', nullable: false }],
+  };
+  const train = await readCsvTable(join(OULAD, 'features_train.csv'), { schema: withVal });
+  const test = await readCsvTable(join(OULAD, 'features_test.csv'), { schema });
+  const isVal = train.table.columns.is_val as (string | null)[];
+  const fitIdx: number[] = [];
+  const valIdx: number[] = [];
+  isVal.forEach((v, i) => {
+    (v === '1' ? valIdx : fitIdx).push(i);
+  });
+  const fitTable = takeRows(train.table, fitIdx);
+  const transform = fitTransform(defaultFeatureSpec(schema, { preset: 'tree' }), fitTable, schema);
+  const model = new GbdtClassifier({
+    n_estimators: 300,
+    max_depth: 6,
+    eta: 0.1,
+    early_stopping_rounds: 30,
+    eval_metric: 'logloss',
+  });
+  await model.fit(
+    transformTable(transform, fitTable),
+    Uint8Array.from(fitIdx, (i) => train.y![i]!),
+    {
+      validation: {
+        X: transformTable(transform, takeRows(train.table, valIdx)),
+        y: Uint8Array.from(valIdx, (i) => train.y![i]!),
+      },
+      featureNames: transform.feature_names,
+    },
+  );
+  const X = transformTable(transform, test.table);
+  const nTrees = model.ensemble.nTrees;
+  const shap = new TreeShapExplainer(model.ensemble);
+  console.log(
+    `OULAD GBDT: ${nTrees} trees (${shap.tabulatedTrees} through lookup tables), depth <= 6, ${X.cols} encoded columns, ${X.rows} test rows; load ${load()}`,
+  );
+  if (process.env.EXPLAIN_BENCH_SAVE) {
+    writeFileSync(join(process.env.EXPLAIN_BENCH_SAVE, 'model.json'), JSON.stringify(model.toJSON()));
+    writeFileSync(
+      join(process.env.EXPLAIN_BENCH_SAVE, 'test.f64'),
+      new Uint8Array(X.data.buffer, X.data.byteOffset, X.data.byteLength),
+    );
+    writeFileSync(join(process.env.EXPLAIN_BENCH_SAVE, 'meta.json'), JSON.stringify({ cols: X.cols }));
+  }
+
+  // batch
+  shap.contributionsMatrix(X);
+  const batch: number[] = [];
+  let contribs: Float64Array = new Float64Array(0);
+  for (let r = 0; r < REPS; r++) {
+    const t0 = cpuSeconds();
+    contribs = shap.contributionsMatrix(X);
+    batch.push(cpuSeconds() - t0);
+  }
+  const tasselBatch = median(batch);
+
+  // per record
+  const features = schema.columns.filter((c) => c.role === 'feature').map((c) => c.name);
+  const recs = records(test.table, features);
+  const encoder = createRecordEncoder(transform);
+  const row = new Float64Array(transform.width);
+  const explainer = createRecordExplainer({ model, transform });
+  const fieldOut = new Float64Array(explainer.fields.length);
+  const encoded = new Float64Array(transform.width);
+  const time = (f: (r: RawRecord) => void): number => {
+    for (const r of recs.slice(0, 500)) f(r);
+    const per: number[] = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const t0 = cpuSeconds();
+      for (const r of recs) f(r);
+      per.push(((cpuSeconds() - t0) * 1e6) / recs.length);
+    }
+    return median(per);
+  };
+  let sink = 0;
+  const predictUs = time((r) => {
+    encoder.encode(r, row);
+    sink += model.marginOne(row);
+  });
+  const shapUs = time((r) => {
+    encoder.encode(r, row);
+    shap.featureContributions(row, encoded);
+    sink += encoded[0]!;
+  });
+  const fieldsUs = time((r) => {
+    encoder.encode(r, row);
+    sink += explainer.explainFields(row, fieldOut, r);
+  });
+  const fullUs = time((r) => {
+    encoder.encode(r, row);
+    sink += JSON.stringify(explainer.explain(row, r)).length;
+  });
+
+  // XGBoost on the same trees, same rows
+  let xgb: {
+    batch_s: number[];
+    batch_cpu_s: number[];
+    single_us_median: number;
+    single_cpu_us: number;
+    xgboost_version: string;
+  } | null = null;
+  let maxDiff = Number.NaN;
+  const dir = mkdtempSync(join(tmpdir(), 'tassel-explain-bench-'));
+  try {
+    if (existsSync(PY)) {
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(model.toJSON()));
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify({ cols: X.cols }));
+      writeFileSync(
+        join(dir, 'test.f64'),
+        new Uint8Array(X.data.buffer, X.data.byteOffset, X.data.byteLength),
+      );
+      const p = spawnSync(
+        PY,
+        [join(ROOT, 'bench', 'explain-xgboost.py'), dir, String(REPS), String(SINGLE)],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, OMP_NUM_THREADS: '1' },
+        },
+      );
+      if (p.status === 0) {
+        xgb = JSON.parse(p.stdout.trim().split('\n').at(-1)!);
+        const buf = readFileSync(join(dir, 'xgb-contribs.f64'));
+        const theirs = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
+        maxDiff = 0;
+        for (let k = 0; k < theirs.length; k++)
+          maxDiff = Math.max(maxDiff, Math.abs(theirs[k]! - contribs[k]!));
+      } else console.log(`XGBoost side failed: ${p.stderr.split('\n').slice(-3).join(' ')}`);
+    } else console.log(`${PY} not found: XGBoost side skipped`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const rowsPerS = (s: number) => Math.round(X.rows / s).toLocaleString('en');
+  console.log('\nCPU time (user + system) of each side, one thread each:');
+  console.log('\n| | Tassel | XGBoost pred_contribs (nthread 1) | ratio |');
+  console.log('|---|---:|---:|---:|');
+  const xb = xgb ? median(xgb.batch_cpu_s) : Number.NaN;
+  console.log(
+    `| batch, ${X.rows} test rows | ${(tasselBatch * 1000).toFixed(1)} ms (${rowsPerS(tasselBatch)} rows/s) | ${xgb ? `${(xb * 1000).toFixed(1)} ms (${rowsPerS(xb)} rows/s)` : 'n/a'} | ${xgb ? `Tassel ${(xb / tasselBatch).toFixed(2)}x XGBoost's throughput` : ''} |`,
+  );
+  console.log(
+    `| one record (encode + explain) | ${shapUs.toFixed(1)} us | ${xgb ? `${xgb.single_cpu_us.toFixed(1)} us (one-row DMatrix + predict)` : 'n/a'} | |`,
+  );
+  console.log(
+    `\nper record, Tassel: predict only ${predictUs.toFixed(1)} us; + TreeSHAP ${(shapUs - predictUs).toFixed(1)} us;`,
+  );
+  console.log(
+    `  + grouped to ${explainer.fields.length} fields ${(fieldsUs - predictUs).toFixed(1)} us; + explanation object and JSON ${(fullUs - predictUs).toFixed(1)} us (the explain cost of one /predict)`,
+  );
+  console.log(`max |Tassel - XGBoost| over all contributions: ${maxDiff.toExponential(2)}; load ${load()}`);
+  if (sink === 42) console.log('');
+}
+
+await main();

@@ -1,0 +1,109 @@
+import type { RawRecord } from '../data/table.js';
+import { createFieldGrouper, type FieldGrouper } from '../features/field-groups.js';
+import type { FittedTransform } from '../features/transform.js';
+import { type ExplainMethod, createModelExplainer, type ModelExplainer } from './explain.js';
+import { sigmoid } from './gbdt/ensemble.js';
+import type { Classifier } from './model.js';
+
+/** One of the largest contributions, with the input value that produced it. */
+export interface TopContribution {
+  field: string;
+  contribution: number;
+  value: unknown;
+}
+
+/**
+ * A prediction's explanation in the user's fields, in margin (log-odds) units:
+ * `base_value + sum(contributions) = margin` and `sigmoid(margin)` is the predicted probability.
+ */
+export interface Explanation {
+  method: ExplainMethod;
+  base_value: number;
+  /** sigmoid(base_value): the probability before any field is known. */
+  base_probability: number;
+  margin: number;
+  contributions: Record<string, number>;
+  /** The `top` largest contributions by absolute value, largest first. */
+  top: TopContribution[];
+}
+
+/** Options of {@link createRecordExplainer}. */
+export interface RecordExplainerOptions {
+  /** How many fields `top` lists (default 5). */
+  top?: number;
+}
+
+/** Explains encoded rows of one model in raw-field terms; reuses its buffers (not re-entrant). */
+export interface RecordExplainer {
+  readonly method: ExplainMethod;
+  readonly baseValue: number;
+  /** Input fields, in transform order (the keys of `contributions`). */
+  readonly fields: readonly string[];
+  /** Encoded-column contributions of the last explained row (the encoded view), one per transform output. */
+  readonly encoded: Float64Array;
+  /**
+   * Field contributions of one encoded row into `out` (length fields.length); returns the margin.
+   * `record` (the raw input) lets shared hashed buckets go to the fields that hit them.
+   */
+  explainFields(row: Float64Array, out: Float64Array, record?: RawRecord | null): number;
+  /** The full explanation of one row. */
+  explain(row: Float64Array, record: RawRecord | null): Explanation;
+}
+
+/** The record explainer of a model and the transform that feeds it. */
+export function createRecordExplainer(
+  parts: { model: Classifier; transform: FittedTransform },
+  options: RecordExplainerOptions = {},
+): RecordExplainer {
+  const model: ModelExplainer = createModelExplainer(parts.model, {
+    featureMeans: parts.transform.output_mean ?? null,
+  });
+  const grouper: FieldGrouper = createFieldGrouper(parts.transform);
+  const topN = Math.max(0, Math.floor(options.top ?? 5));
+  const fields = grouper.fields;
+  const encoded = new Float64Array(parts.transform.width);
+  const values = new Float64Array(fields.length);
+  const slots = new Int32Array(grouper.sharedFields);
+  const order = Array.from(fields, (_, i) => i);
+  const explainFields = (row: Float64Array, out: Float64Array, record: RawRecord | null = null): number => {
+    const margin = model.explain(row, encoded);
+    if (model.width === 0) {
+      out.fill(0, 0, fields.length);
+      return margin;
+    }
+    const s = record && grouper.sharedFields > 0 ? grouper.slotsOfRecord(record, slots) : null;
+    grouper.group(encoded, out, s);
+    return margin;
+  };
+  return {
+    method: model.method,
+    baseValue: model.baseValue,
+    fields,
+    encoded,
+    explainFields,
+    explain(row, record) {
+      const margin = explainFields(row, values, record);
+      const contributions: Record<string, number> = {};
+      for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
+      order.sort((a, b) => Math.abs(values[b]!) - Math.abs(values[a]!) || a - b);
+      const top: TopContribution[] = [];
+      for (let k = 0; k < Math.min(topN, fields.length); k++) {
+        const i = order[k]!;
+        if (values[i] === 0) break;
+        top.push({
+          field: fields[i]!,
+          contribution: values[i]!,
+          value: record ? (record[fields[i]!] ?? null) : null,
+        });
+      }
+      return {
+        method: model.method,
+        base_value: model.baseValue,
+        base_probability: sigmoid(model.baseValue),
+        margin,
+        contributions,
+        top,
+      };
+    },
+  };
+}
