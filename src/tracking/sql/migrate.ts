@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { TasselError } from '../../errors.js';
 import type { AnyKysely, SqlDialectName, TrackingDatabase } from './database.js';
+import { type DdlTypes, sqlDialect } from './dialect.js';
 
 /**
  * One schema change. `module` groups a module's migrations (e.g. 'tracking', 'registry'); `version` is
@@ -22,30 +23,9 @@ export interface MigrationResult {
 
 const LOCK_KEY = 727_011_504;
 
-/** Column types that differ between the two dialects, for hand-written DDL. */
-export function ddlTypes(dialect: SqlDialectName): {
-  /** Auto-incrementing integer primary key column definition. */
-  serialPk: string;
-  bigint: string;
-  double: string;
-  text: string;
-  bool: string;
-} {
-  return dialect === 'sqlite'
-    ? {
-        serialPk: 'INTEGER PRIMARY KEY AUTOINCREMENT',
-        bigint: 'INTEGER',
-        double: 'REAL',
-        text: 'TEXT',
-        bool: 'INTEGER',
-      }
-    : {
-        serialPk: 'BIGSERIAL PRIMARY KEY',
-        bigint: 'BIGINT',
-        double: 'DOUBLE PRECISION',
-        text: 'TEXT',
-        bool: 'BOOLEAN',
-      };
+/** Column types that differ between the two dialects, for hand-written DDL (see `sql/dialect.ts`). */
+export function ddlTypes(dialect: SqlDialectName): DdlTypes {
+  return sqlDialect(dialect).ddl;
 }
 
 /** Runs each statement of a `;`-separated DDL script (no semicolons inside statements). */

@@ -62,7 +62,7 @@ CREATE TABLE metrics (
   value ${t.double} NOT NULL,
   timestamp ${t.bigint} NOT NULL,
   step ${t.bigint} NOT NULL DEFAULT 0,
-  is_nan ${t.bool} NOT NULL DEFAULT ${dialect === 'sqlite' ? '0' : 'false'}
+  is_nan ${t.bool} NOT NULL DEFAULT ${t.false}
 );
 CREATE INDEX metrics_run_key_step ON metrics (run_uuid, key, step, timestamp, id);
 CREATE TABLE latest_metrics (
@@ -71,7 +71,7 @@ CREATE TABLE latest_metrics (
   value ${t.double} NOT NULL,
   timestamp ${t.bigint} NOT NULL,
   step ${t.bigint} NOT NULL,
-  is_nan ${t.bool} NOT NULL DEFAULT ${dialect === 'sqlite' ? '0' : 'false'},
+  is_nan ${t.bool} NOT NULL DEFAULT ${t.false},
   PRIMARY KEY (run_uuid, key)
 );
 CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);

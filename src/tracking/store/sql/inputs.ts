@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { InputError } from '../../../errors.js';
+import type { AnyKysely } from '../../sql/database.js';
+import { inTransaction } from '../../sql/transaction.js';
+import type { DatasetInput, KeyValue, TrackingStore } from '../types.js';
+import { LIMITS, validateLength } from '../validation.js';
+import { groupBy, type SqlStoreContext } from './context.js';
+import { activeRunRow } from './run-rows.js';
+
+const newUuid = () => randomUUID().replace(/-/g, '');
+
+function validateDatasets(datasets: DatasetInput[]): void {
+  if (datasets.length > LIMITS.maxDatasetsPerCall) {
+    throw new InputError(`A log_inputs request can contain at most ${LIMITS.maxDatasetsPerCall} datasets.`);
+  }
+  for (const d of datasets) {
+    validateLength('Dataset name', 500, d.dataset.name);
+    validateLength('Dataset digest', 36, d.dataset.digest);
+    validateLength('Dataset source type', 36, d.dataset.source_type);
+    for (const t of d.tags) validateLength('Input tag key', 255, t.key);
+  }
+}
+
+/** The dataset's uuid in the experiment, inserting it when new ((experiment, name, digest) is unique). */
+async function datasetUuid(
+  trx: AnyKysely,
+  experimentId: number,
+  d: DatasetInput['dataset'],
+): Promise<string> {
+  await trx
+    .insertInto('datasets')
+    .values({
+      dataset_uuid: newUuid(),
+      experiment_id: experimentId,
+      name: d.name,
+      digest: d.digest,
+      dataset_source_type: d.source_type,
+      dataset_source: d.source,
+      dataset_schema: d.schema ?? null,
+      dataset_profile: d.profile ?? null,
+    })
+    .onConflict((oc) => oc.columns(['experiment_id', 'name', 'digest']).doNothing())
+    .execute();
+  const ds = await trx
+    .selectFrom('datasets')
+    .select('dataset_uuid')
+    .where('experiment_id', '=', experimentId)
+    .where('name', '=', d.name)
+    .where('digest', '=', d.digest)
+    .executeTakeFirstOrThrow();
+  return ds.dataset_uuid;
+}
+
+/** The input row linking a dataset to a run (created once), and its tags upserted. */
+async function linkInput(trx: AnyKysely, runId: string, datasetId: string, tags: KeyValue[]): Promise<void> {
+  const link = {
+    source_type: 'DATASET',
+    source_id: datasetId,
+    destination_type: 'RUN',
+    destination_id: runId,
+  };
+  await trx
+    .insertInto('inputs')
+    .values({ input_uuid: newUuid(), ...link })
+    .onConflict((oc) =>
+      oc.columns(['source_type', 'source_id', 'destination_type', 'destination_id']).doNothing(),
+    )
+    .execute();
+  const input = await trx
+    .selectFrom('inputs')
+    .select('input_uuid')
+    .where('source_type', '=', link.source_type)
+    .where('source_id', '=', link.source_id)
+    .where('destination_type', '=', link.destination_type)
+    .where('destination_id', '=', link.destination_id)
+    .executeTakeFirstOrThrow();
+  if (!tags.length) return;
+  await trx
+    .insertInto('input_tags')
+    .values(tags.map((t) => ({ input_uuid: input.input_uuid, name: t.key, value: t.value })))
+    .onConflict((oc) => oc.columns(['input_uuid', 'name']).doUpdateSet({ value: sql.ref('excluded.value') }))
+    .execute();
+}
+
+interface InputRow {
+  input_uuid: string;
+  destination_id: string;
+  name: string;
+  digest: string;
+  dataset_source_type: string;
+  dataset_source: string;
+  dataset_schema: string | null;
+  dataset_profile: string | null;
+}
+
+function datasetOf(i: InputRow): DatasetInput['dataset'] {
+  const dataset: DatasetInput['dataset'] = {
+    name: i.name,
+    digest: i.digest,
+    source_type: i.dataset_source_type,
+    source: i.dataset_source,
+  };
+  if (i.dataset_schema !== null && i.dataset_schema !== undefined) dataset.schema = i.dataset_schema;
+  if (i.dataset_profile !== null && i.dataset_profile !== undefined) dataset.profile = i.dataset_profile;
+  return dataset;
+}
+
+/** The dataset inputs of the runs `ids` by run id, in dataset name order, each with its tags. */
+export async function runInputsOf(ctx: SqlStoreContext, ids: string[]): Promise<Map<string, DatasetInput[]>> {
+  const inputs = await ctx.rawSelect<InputRow>(
+    ctx.db,
+    'SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, d.dataset_source, ' +
+      'd.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id ' +
+      "WHERE i.destination_type = 'RUN' AND i.destination_id IN ({in}) ORDER BY d.name",
+    ids,
+    ids.length,
+  );
+  if (!inputs.length) return new Map();
+  const itags = await ctx.db
+    .selectFrom('input_tags')
+    .select(['input_uuid', 'name', 'value'])
+    .where(
+      'input_uuid',
+      'in',
+      inputs.map((i) => i.input_uuid),
+    )
+    .orderBy('name')
+    .execute();
+  const tagsByInput = groupBy(
+    itags as Array<{ input_uuid: string; name: string; value: string }>,
+    (t) => t.input_uuid,
+    (t) => ({ key: t.name, value: t.value }),
+  );
+  return groupBy(
+    inputs,
+    (i) => i.destination_id,
+    (i) => ({ tags: tagsByInput.get(i.input_uuid) ?? [], dataset: datasetOf(i) }),
+  );
+}
+
+/** The inputs aggregate: `datasets`, `inputs` and `input_tags` (MLflow's dataset tracking). */
+export function inputOps(ctx: SqlStoreContext): Pick<TrackingStore, 'logInputs'> {
+  return {
+    async logInputs(runId, datasets) {
+      validateDatasets(datasets);
+      await inTransaction(ctx.db, async (trx) => {
+        const run = await activeRunRow(ctx, trx, runId);
+        for (const d of datasets) {
+          const datasetId = await datasetUuid(trx, Number(run.experiment_id), d.dataset);
+          await linkInput(trx, runId, datasetId, d.tags);
+        }
+      });
+    },
+  };
+}
