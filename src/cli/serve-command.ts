@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 
@@ -37,8 +38,14 @@ interface ServeFlags {
   fastLane: boolean;
   allowUnknownFields?: boolean;
   fallbackPrior?: number;
-  predictionLog?: string;
+  /** true: the flag without a value (local segments under --data-dir). */
+  predictionLog?: string | true;
   predictionLogSample: number;
+  predictionLogQueue: number;
+  predictionLogSegment: number;
+  predictionLogRotate: number;
+  dataDir: string;
+  entityField?: string;
   cacheDir?: string;
   logLevel: string;
   pollInterval: number;
@@ -106,9 +113,8 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     fastLane: flags.fastLane,
     allowUnknownFields: flags.allowUnknownFields,
     fallbackPrior: flags.fallbackPrior,
-    predictionLog: flags.predictionLog
-      ? { file: flags.predictionLog, sample: flags.predictionLogSample }
-      : undefined,
+    predictionLog: predictionLogOf(flags),
+    entityField: flags.entityField,
     cacheDir: flags.cacheDir,
     logLevel: flags.logLevel,
     pollIntervalMs: flags.pollInterval * 1000,
@@ -133,6 +139,18 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/** The prediction log the flags ask for, if any. */
+function predictionLogOf(flags: ServeFlags) {
+  if (flags.predictionLog === undefined) return undefined;
+  return {
+    uri: flags.predictionLog === true ? join(flags.dataDir, 'predictions') : flags.predictionLog,
+    sample: flags.predictionLogSample,
+    maxQueue: flags.predictionLogQueue,
+    maxSegmentBytes: flags.predictionLogSegment,
+    maxSegmentAgeMs: flags.predictionLogRotate * 1000,
+  };
 }
 
 /** `tassel serve`: the registry-driven prediction service. */
@@ -178,8 +196,36 @@ export function register(program: Command): void {
       'class prior of the fallback model when neither a good model nor version tags give one',
       fraction,
     )
-    .option('--prediction-log <file>', 'append sampled request/response pairs to this JSONL file')
-    .option('--prediction-log-sample <fraction>', 'fraction of requests to log', fraction, 0.1)
+    .option(
+      '--prediction-log [uri]',
+      'record served predictions (request id, time, model, raw inputs, probability, label) for monitoring: ' +
+        'a folder of rotated JSONL segments (default <data-dir>/predictions when no value is given) or ' +
+        'postgresql://user@host:port/db[?schema=name] for several replicas; written off the request path',
+    )
+    .option('--prediction-log-sample <fraction>', 'fraction of predictions logged', fraction, 1)
+    .option(
+      '--prediction-log-queue <n>',
+      'most predictions waiting to be written; beyond it they are dropped and counted in /metrics',
+      int(1, 10_000_000),
+      50_000,
+    )
+    .option(
+      '--prediction-log-segment <size>',
+      'local log: start a new segment past this size',
+      bytes,
+      64 * 1024 ** 2,
+    )
+    .option(
+      '--prediction-log-rotate <seconds>',
+      'local log: start a new segment after this long',
+      int(1, 31_536_000),
+      3600,
+    )
+    .option('--data-dir <dir>', 'data folder (the local prediction log goes under it)', './tassel-data')
+    .option(
+      '--entity-field <name>',
+      "input field POST /feedback's entity_id refers to (default: the model's id column, e.g. Student_ID)",
+    )
     .option('--cache-dir <dir>', 'where downloaded bundles are cached (default $TMPDIR/tassel-serving-cache)')
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug, silent)', 'warn')
     .option(
@@ -190,10 +236,15 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nEndpoints: POST /predict, /predict/batch, /invocations (MLflow scoring protocol); GET /health/live,\n' +
+      '\nEndpoints: POST /predict, /predict/batch, /invocations (MLflow scoring protocol), /feedback (outcomes for\n' +
+        'logged predictions, by request id or entity id); GET /health/live,\n' +
         '/health/ready, /model, /metrics (Prometheus), /openapi.json, /docs (Swagger UI).\n\nExamples:\n' +
         '  tassel serve --model-uri models:/course-completion@production --tracking-uri http://127.0.0.1:5000\n' +
-        '  tassel serve --model-uri ./out/bundle --port 8080 --workers 2\n',
+        '  tassel serve --model-uri ./out/bundle --port 8080 --workers 2\n' +
+        '  tassel serve --model-uri models:/course-completion@production --prediction-log\n' +
+        '  tassel serve --model-uri models:/course-completion@production --workers 4 \\\n' +
+        '    --prediction-log postgresql://tassel@db:5432/tassel --prediction-log-sample 0.25\n' +
+        "Every response carries x-request-id (the caller's when sent); batch rows are logged as <id>/<row>.\n",
     )
     .action(async (flags: ServeFlags) => {
       if (flags.workers > 1 && cluster.isPrimary) {

@@ -3,14 +3,16 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import { createPredictFastLane, type FastLane } from './fast-lane.js';
 import { createServingMetrics, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
-import type { PredictionLog } from './prediction-log.js';
+import type { PredictionSink } from './prediction-sink/port.js';
 import {
   errorHandlerPlugin,
   openApiPlugin,
   ROUTE_PLUGINS,
+  requestIdPlugin,
   requestMetricsPlugin,
   type ServingContext,
 } from './plugins/index.js';
+import { requestIdOf } from './request-id.js';
 import { createScoring } from './scoring.js';
 
 /** Options of {@link createServingApp}. */
@@ -29,8 +31,10 @@ export interface ServingAppOptions {
   logLevel?: string;
   /** A pino-compatible logger instance to use instead of a new one. */
   logger?: FastifyServerOptions['loggerInstance'];
-  /** Opt-in sampled prediction log. */
-  predictionLog?: PredictionLog | null;
+  /** The prediction log (every prediction or a sample; see prediction-sink/port.ts); default none. */
+  predictionSink?: PredictionSink | null;
+  /** The input field /feedback's entity ids refer to by default (else the served model's id column). */
+  entityField?: string;
   /** Serve Swagger UI at /docs (default true). /openapi.json is always served. */
   docs?: boolean;
   /** Socket timeouts (ms): a request must arrive within `requestTimeoutMs`; default 30 s. */
@@ -72,7 +76,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     metrics,
     log: app.log,
     batchCap: options.batchCap ?? 10_000,
-    predictionLog: options.predictionLog ?? null,
+    sink: options.predictionSink ?? null,
   });
   const context: ServingContext = {
     holder,
@@ -80,10 +84,13 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     metrics,
     batchCap: options.batchCap ?? 10_000,
     failReadyOnFallback: options.failReadyOnFallback ?? false,
+    sink: options.predictionSink ?? null,
+    entityField: options.entityField,
     renderMetrics: options.renderMetrics ?? (() => metrics.render()),
   };
 
   await app.register(requestMetricsPlugin, { holder, metrics });
+  await app.register(requestIdPlugin);
   await app.register(errorHandlerPlugin);
   await app.register(openApiPlugin, { docs: options.docs });
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, context);
@@ -93,13 +100,18 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
       bodyLimit,
       recorder: metrics.routeRecorder('/predict', 'POST'),
       isClosing: () => closing,
-      predict(body) {
+      predict(body, raw, requestId) {
         const model = holder.current;
         if (model === null || model.validator.check(body) !== null) return null;
-        return scoring.predictRecordJson(model, body);
+        return scoring.predictRecordJson(model, body, raw, requestId);
       },
-      replay: (request, payload) =>
-        app.inject({ method: 'POST', url: '/predict', headers: request.headers, payload }),
+      replay: (request, payload, requestId) =>
+        app.inject({
+          method: 'POST',
+          url: '/predict',
+          headers: { ...request.headers, 'x-request-id': requestId },
+          payload,
+        }),
     });
   }
   return app;
@@ -144,6 +156,7 @@ function fastifyOptions(
     ...(options.logger
       ? { loggerInstance: options.logger }
       : { logger: { level: options.logLevel ?? 'warn' } }),
+    genReqId: (request) => requestIdOf(request.headers),
     // the app logger itself, not a pino child per request: requests are not logged below warn anyway
     childLoggerFactory: (logger) => logger,
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RouteRecorder } from './metrics.js';
+import { requestIdOf } from './request-id.js';
 
 /** What the fast lane hands back to the full app: a request it read but does not answer itself. */
 export interface ReplayedResponse {
@@ -17,13 +18,17 @@ export interface PredictFastLaneOptions {
    * Scores one record body exactly as the Fastify route does (the same scoring function) and returns the
    * response as JSON text (the bytes the route's serializer would send), or `null` when the record is not on the
    * happy path (validation problem, no model yet): the lane then replays it through the app, which answers the
-   * error. Must not count or log anything before it succeeds.
+   * error. Must not count or log anything before it succeeds. `raw` is the body's JSON text (logged as is) and
+   * `requestId` the id the response carries (x-request-id).
    */
-  predict(body: Record<string, unknown>): string | null;
+  predict(body: Record<string, unknown>, raw: string, requestId: string): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
-  /** Runs a request the lane read through the full Fastify app (app.inject) and gives its response. */
-  replay(request: IncomingMessage, body: Buffer): Promise<ReplayedResponse>;
+  /**
+   * Runs a request the lane read through the full Fastify app (app.inject) and gives its response; the request
+   * keeps the id the lane gave it (`requestId`, sent as x-request-id).
+   */
+  replay(request: IncomingMessage, body: Buffer, requestId: string): Promise<ReplayedResponse>;
   /** True once the app is closing: the lane then leaves every request to the app (which answers 503). */
   isClosing(): boolean;
 }
@@ -50,8 +55,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
 export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
   const { bodyLimit, predict, recorder, replay, isClosing } = options;
 
-  const sendReplay = (request: IncomingMessage, response: ServerResponse, body: Buffer) => {
-    replay(request, body).then(
+  const sendReplay = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Buffer,
+    requestId: string,
+  ) => {
+    replay(request, body, requestId).then(
       (r) => {
         const headers: Record<string, string | string[] | number> = {};
         for (const [k, v] of Object.entries(r.headers)) {
@@ -64,6 +74,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
         // app.inject only rejects when the app itself is broken; never leave the client hanging
         const payload = '{"error_code":"INTERNAL_ERROR","message":"the request could not be processed"}';
         response.writeHead(500, {
+          'x-request-id': requestId,
           'content-type': 'application/json; charset=utf-8',
           'content-length': Buffer.byteLength(payload),
         });
@@ -72,24 +83,32 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     );
   };
 
-  const answer = (request: IncomingMessage, response: ServerResponse, raw: Buffer, started: number) => {
+  const answer = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    raw: Buffer,
+    started: number,
+    requestId: string,
+  ) => {
     let payload: string | null = null;
     if (raw.length > 0) {
+      const text = raw.toString();
       let body: unknown;
       try {
         // plain JSON.parse: a flat record can only be poisoned by a top-level "__proto__" key, which
         // isScalarRecord sends to the route (whose secure-json-parse answers it); a BOM fails here and goes there too
-        body = JSON.parse(raw.toString());
+        body = JSON.parse(text);
       } catch {
         body = undefined;
       }
-      if (isScalarRecord(body)) payload = predict(body);
+      if (isScalarRecord(body)) payload = predict(body, text, requestId);
     }
     if (payload === null) {
-      sendReplay(request, response, raw);
+      sendReplay(request, response, raw, requestId);
       return;
     }
     response.writeHead(200, {
+      'x-request-id': requestId,
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(payload),
     });
@@ -108,6 +127,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     if (!(length >= 0 && length <= bodyLimit) || isClosing()) return false;
 
     const started = performance.now();
+    const requestId = requestIdOf(headers);
     let first: Buffer | null = null;
     let chunks: Buffer[] | null = null;
     request.on('data', (chunk: Buffer) => {
@@ -117,10 +137,10 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     request.on('end', () => {
       const raw = chunks !== null ? Buffer.concat(chunks) : (first ?? Buffer.alloc(0));
       try {
-        answer(request, response, raw, started);
+        answer(request, response, raw, started, requestId);
       } catch {
         // predict() is meant not to throw; if it does, the route answers (and reports) whatever it was
-        if (!response.headersSent) sendReplay(request, response, raw);
+        if (!response.headersSent) sendReplay(request, response, raw, requestId);
       }
     });
     request.on('error', () => response.destroy());

@@ -162,3 +162,80 @@ export const ModelResponse = Type.Object(
   },
   { additionalProperties: true },
 );
+
+/** POST /feedback: outcomes (ground truth) for logged predictions. */
+export const FeedbackBody = Type.Object(
+  {
+    entity_field: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "The input field entity_id refers to (default: the service's --entity-field, else the served model's id " +
+          'column, e.g. Student_ID).',
+      }),
+    ),
+    outcomes: Type.Array(
+      Type.Object(
+        {
+          request_id: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 300,
+              description: 'The x-request-id of the prediction (batch rows: "<id>/<row index>").',
+            }),
+          ),
+          entity_id: Type.Optional(
+            Type.Union([Type.String({ minLength: 1, maxLength: 300 }), Type.Number()], {
+              description: 'An entity id (e.g. a Student_ID value): the outcome applies to its predictions.',
+            }),
+          ),
+          outcome: Type.Union([Type.Literal(0), Type.Literal(1), Type.Boolean()], {
+            description: 'The observed outcome: 1 (or true) = the positive class.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, description: 'Each with exactly one of request_id and entity_id.' },
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        outcomes: [
+          { request_id: '5d9f...', outcome: 1 },
+          { entity_id: 'S1042', outcome: 0 },
+        ],
+      },
+    ],
+  },
+);
+export type FeedbackBody = Static<typeof FeedbackBody>;
+
+export const FeedbackResponse = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      request_id: Type.Optional(Type.String()),
+      entity_id: Type.Optional(Type.String()),
+      status: Type.Union(
+        [
+          Type.Literal('attached'),
+          Type.Literal('updated'),
+          Type.Literal('duplicate'),
+          Type.Literal('unknown'),
+        ],
+        {
+          description:
+            'attached: stored; updated: a different outcome replaced the recorded one (latest wins); duplicate: ' +
+            'the same outcome was already recorded (not stored again); unknown: no logged prediction has this id ' +
+            '(not stored: sampled out, never served, or another log).',
+        },
+      ),
+    }),
+  ),
+  attached: Type.Integer(),
+  updated: Type.Integer(),
+  duplicate: Type.Integer(),
+  unknown: Type.Integer(),
+});

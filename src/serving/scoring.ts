@@ -5,7 +5,7 @@ import { padVector } from '../features/padding.js';
 import { createFallbackModel } from './fallback.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
-import type { PredictionLog } from './prediction-log.js';
+import type { PredictionSink } from './prediction-sink/port.js';
 import type { ServedModel } from './served-model.js';
 
 /** The `model` object of a prediction response. */
@@ -39,8 +39,8 @@ export interface ScoringOptions {
   log: FastifyBaseLogger;
   /** Most records in one batch request; over it, REQUEST_TOO_LARGE (413). */
   batchCap: number;
-  /** Opt-in sampled prediction log. */
-  predictionLog: PredictionLog | null;
+  /** The prediction log (every prediction or a sample), or null when off. */
+  sink: PredictionSink | null;
 }
 
 /**
@@ -51,32 +51,38 @@ export interface ScoringOptions {
  */
 export interface Scoring {
   /** /predict for one record the model's validator accepted, as the route's response object. */
-  predictRecord(model: ServedModel, body: Record<string, unknown>): PredictOutput;
+  predictRecord(model: ServedModel, body: Record<string, unknown>, requestId: string): PredictOutput;
   /**
    * The fast lane's twin of predictRecord: the same scoring, counting and logging, answered as JSON text.
    * Why text: the part after the label is fixed per served model, so it is serialized once, not per request;
    * the bytes equal JSON.stringify of the route's object (p is a finite number in [0, 1], which String() and
    * JSON.stringify spell alike), which the fast-lane agreement test checks.
    */
-  predictRecordJson(model: ServedModel, body: Record<string, unknown>): string;
-  /** /predict for a feature vector `{features: [...]}` (padded or cut to the model's width). */
-  predictVector(
+  predictRecordJson(
     model: ServedModel,
     body: Record<string, unknown>,
-    features: readonly (number | null)[],
-  ): PredictOutput;
-  /** Validates (all first, so a bad record changes nothing) and scores many records; enforces the batch cap. */
+    raw: string,
+    requestId: string,
+  ): string;
+  /**
+   * /predict for a feature vector `{features: [...]}` (padded or cut to the model's width). Not logged: a vector
+   * carries no raw fields for the monitor to compare.
+   */
+  predictVector(model: ServedModel, features: readonly (number | null)[]): PredictOutput;
+  /**
+   * Validates (all first, so a bad record changes nothing) and scores many records; enforces the batch cap.
+   * With `log`, each row is logged as request `<requestId>/<row index>` of that route.
+   */
   scoreMany(
     model: ServedModel,
     records: readonly unknown[],
     what: string,
+    log?: { route: string; requestId: string },
   ): { predictions: ScoredRow[]; used: ServedModel };
   /** Scores many feature vectors (MLflow `instances` of arrays); counts each. */
   scoreVectors(model: ServedModel, vectors: readonly (readonly (number | null)[])[]): ScoredRow[];
   /** Throws REQUEST_TOO_LARGE when `n` records are over the batch cap. */
   checkBatchSize(n: number): void;
-  /** Appends a request/response pair to the prediction log when it samples this one. */
-  log(route: string, model: ServedModel, request: unknown, response: unknown): void;
   /** The response's `model` object of a served model. */
   refOf(model: ServedModel): ModelRef;
 }
@@ -92,21 +98,34 @@ export function requireModel(holder: ModelHolder): ServedModel {
 
 /** Creates the scoring step of one serving app. */
 export function createScoring(options: ScoringOptions): Scoring {
-  const { metrics, batchCap, predictionLog } = options;
+  const { metrics, batchCap, sink } = options;
   const memo = createModelMemo();
   const { refOf, responseTailOf } = memo;
   const steps = createScoreSteps(metrics, options.log, memo.inferenceFallbackOf);
   const { scoreVector, scoreAndCount } = steps;
 
-  const log = (route: string, model: ServedModel, request: unknown, response: unknown) => {
-    if (predictionLog?.sampled()) {
-      predictionLog.record({
-        route,
-        model: { name: model.identity.name, version: model.identity.version, fallback: model.fallback },
-        request,
-        response,
-      });
-    }
+  /** Queues one prediction for the log (no I/O, no serialization here; see prediction-sink/sink.ts). */
+  const record = (
+    route: string,
+    used: ServedModel,
+    requestId: string,
+    inputs: Record<string, unknown> | null,
+    inputsJson: string | null,
+    p: number,
+    label: 0 | 1,
+  ) => {
+    sink!.record({
+      request_id: requestId,
+      time: Date.now(),
+      model_name: used.identity.name,
+      model_version: used.identity.version,
+      inputs,
+      inputs_json: inputsJson,
+      probability: p,
+      label,
+      fallback: used.fallback,
+      route,
+    });
   };
 
   const checkBatchSize = (n: number) => {
@@ -119,30 +138,34 @@ export function createScoring(options: ScoringOptions): Scoring {
   };
 
   return {
-    predictRecord(model, body) {
+    predictRecord(model, body, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      const out = { probability: p, label, threshold: used.threshold, model: refOf(used) };
-      log('/predict', used, body, out);
-      return out;
+      if (sink?.sampled()) record('/predict', used, requestId, body, null, p, label);
+      return { probability: p, label, threshold: used.threshold, model: refOf(used) };
     },
-    predictRecordJson(model, body) {
+    predictRecordJson(model, body, raw, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      if (predictionLog !== null) {
-        log('/predict', used, body, { probability: p, label, threshold: used.threshold, model: refOf(used) });
-      }
+      if (sink?.sampled()) record('/predict', used, requestId, null, raw, p, label);
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
-    predictVector(model, body, features) {
+    predictVector(model, features) {
       const { p, used, padding } = scoreVector(model, features);
       const label: 0 | 1 = p >= used.threshold ? 1 : 0;
       metrics.countPredictions(label, used.fallback);
-      const out = { probability: p, label, threshold: used.threshold, model: refOf(used), padding };
-      log('/predict', used, body, out);
-      return out;
+      return { probability: p, label, threshold: used.threshold, model: refOf(used), padding };
     },
-    scoreMany(model, records, what) {
+    scoreMany(model, records, what, log) {
       checkBatchSize(records.length);
-      return scoreValidatedBatch(steps, metrics, model, records, what);
+      const out = scoreValidatedBatch(steps, metrics, model, records, what);
+      if (log !== undefined && sink?.sampled()) {
+        const { predictions, used } = out;
+        for (let i = 0; i < records.length; i++) {
+          const row = predictions[i]!;
+          const inputs = records[i] as Record<string, unknown>;
+          record(log.route, used, `${log.requestId}/${i}`, inputs, null, row.probability, row.label as 0 | 1);
+        }
+      }
+      return out;
     },
     scoreVectors(model, vectors) {
       checkBatchSize(vectors.length);
@@ -154,7 +177,6 @@ export function createScoring(options: ScoringOptions): Scoring {
       });
     },
     checkBatchSize,
-    log,
     refOf,
   };
 }

@@ -8,7 +8,9 @@ import { createModelLoader, type ModelLoader } from './loader.js';
 import { createServingMetrics } from './metrics.js';
 import { createModelHolder, type ModelHolder } from './model-holder.js';
 import { createLocalModelSource, isRegistryUri, type ModelSource } from './model-source.js';
-import { createPredictionLog, type PredictionLog } from './prediction-log.js';
+import type { PredictionSink } from './prediction-sink/port.js';
+import { openPredictionStore } from './prediction-sink/registry.js';
+import { createPredictionSink } from './prediction-sink/sink.js';
 import { createRegistryModelSource } from './registry-source.js';
 
 /** Options of {@link startServing} (the flags of `tassel serve`). */
@@ -29,7 +31,10 @@ export interface ServeOptions {
   allowUnknownFields?: boolean;
   /** Class prior for the fallback when nothing better is known. */
   fallbackPrior?: number;
-  predictionLog?: { file: string; sample?: number };
+  /** The prediction log: where (a folder, `file:` or `postgresql://` URI), the sample rate and limits. */
+  predictionLog?: PredictionLogOptions;
+  /** The input field /feedback's entity ids refer to by default (else the served model's id column). */
+  entityField?: string;
   /** Where downloaded bundles are cached; default $TMPDIR/tassel-serving-cache. */
   cacheDir?: string;
   logLevel?: string;
@@ -50,6 +55,20 @@ export interface ServeOptions {
   loadBeforeListen?: boolean;
   /** Use this source instead of one built from modelUri (tests). */
   source?: ModelSource;
+}
+
+/** The prediction log of a service (`tassel serve --prediction-log ...`). */
+export interface PredictionLogOptions {
+  /** A folder (local JSONL segments), a `file:` URI, or `postgresql://user@host:port/db[?schema=name]`. */
+  uri: string;
+  /** Fraction of predictions logged, in [0, 1]; default 1. */
+  sample?: number;
+  /** Most predictions waiting to be written before new ones are dropped (and counted); default 50,000. */
+  maxQueue?: number;
+  /** Local segments: rotate past this many bytes (default 64 MiB) ... */
+  maxSegmentBytes?: number;
+  /** ... or after this long in ms (default 1 hour). */
+  maxSegmentAgeMs?: number;
 }
 
 /** A running service. */
@@ -87,12 +106,17 @@ export function modelSourceFor(modelUri: string, trackingUri?: string, pollInter
 export async function startServing(options: ServeOptions): Promise<RunningServer> {
   const holder = createModelHolder();
   const metrics = createServingMetrics({ defaultLabels: options.metricLabels });
-  let predictionLog: PredictionLog | null = null;
+  let sink: PredictionSink | null = null;
+  let reportSinkError = (_error: unknown) => {};
   if (options.predictionLog) {
-    predictionLog = createPredictionLog({
-      file: options.predictionLog.file,
-      sample: options.predictionLog.sample,
+    const { uri, sample, maxQueue, maxSegmentBytes, maxSegmentAgeMs } = options.predictionLog;
+    sink = createPredictionSink({
+      store: await openPredictionStore(uri, { maxSegmentBytes, maxSegmentAgeMs }),
+      sample,
+      maxQueue,
+      entityField: options.entityField,
       onDrop: (n) => metrics.countPredictionLogDropped(n),
+      onError: (error) => reportSinkError(error),
     });
   }
   const app = await createServingApp({
@@ -106,8 +130,11 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       ? createClusterMetricsRenderer({ registry: metrics.registry })
       : undefined,
     logLevel: options.logLevel,
-    predictionLog,
+    predictionSink: sink,
+    entityField: options.entityField,
   });
+  reportSinkError = (err) =>
+    app.log.warn({ err }, 'prediction log write failed; the batch was dropped (counted)');
   const validatorOptions = { allowUnknownFields: options.allowUnknownFields ?? false };
   const loader = createModelLoader({
     source: options.source ?? modelSourceFor(options.modelUri, options.trackingUri, options.pollIntervalMs),
@@ -150,7 +177,7 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       closed = true;
       loader.stop();
       await app.close();
-      await predictionLog?.close();
+      await sink?.close();
     },
   };
 }

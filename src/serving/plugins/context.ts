@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServingMetrics } from '../metrics.js';
 import type { ModelHolder } from '../model-holder.js';
+import type { PredictionSink } from '../prediction-sink/port.js';
 import { ErrorResponse } from '../schemas.js';
 import type { Scoring } from '../scoring.js';
 
@@ -18,6 +19,10 @@ export interface ServingContext {
   batchCap: number;
   /** Answer /health/ready with 503 while the fallback serves. */
   failReadyOnFallback: boolean;
+  /** The prediction log (null when off): /feedback stores outcomes through it. */
+  sink: PredictionSink | null;
+  /** The input field /feedback's entity ids refer to by default (else the served model's id column). */
+  entityField: string | undefined;
   /** Renders GET /metrics (this app's registry, or the whole cluster's from a worker). */
   renderMetrics: () => Promise<string>;
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServingContext } from './context.js';
+import { feedbackRoutes } from './feedback.js';
 import { healthRoutes } from './health.js';
 import { invocationsRoutes } from './invocations.js';
 import { metricsRoute } from './metrics-route.js';
@@ -9,6 +10,7 @@ import { predictRoutes } from './predict.js';
 export type { ServingContext, ServingPlugin } from './context.js';
 export { errorHandlerPlugin } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
+export { requestIdPlugin } from './request-id.js';
 export { requestMetricsPlugin } from './request-metrics.js';
 
 /**
@@ -22,4 +24,5 @@ export const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServingContext>[] = [
   healthRoutes,
   modelInfoRoutes,
   metricsRoute,
+  feedbackRoutes,
 ];

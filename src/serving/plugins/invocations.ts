@@ -33,10 +33,8 @@ export const invocationsRoutes: ServingPlugin<'holder' | 'scoring'> = async (app
       if (key === 'instances' && records.length > 0 && records.every((r) => Array.isArray(r))) {
         return { predictions: scoring.scoreVectors(model, records as (number | null)[][]) };
       }
-      const { predictions, used } = scoring.scoreMany(model, records, key);
-      const out = { predictions };
-      scoring.log('/invocations', used, body, out);
-      return out;
+      const log = { route: '/invocations', requestId: request.id };
+      return { predictions: scoring.scoreMany(model, records, key, log).predictions };
     },
   );
 };

@@ -29,6 +29,7 @@ export const openApiPlugin = fp<OpenApiOptions>(
         tags: [
           { name: 'predict', description: 'Predictions' },
           { name: 'ops', description: 'Health, model and metrics' },
+          { name: 'monitoring', description: 'Ground truth for the prediction log' },
         ],
       },
     });

@@ -32,11 +32,11 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
             );
           }
         }
-        return scoring.predictVector(model, body, features as (number | null)[]);
+        return scoring.predictVector(model, features as (number | null)[]);
       }
       const problem = model.validator.check(body);
       if (problem !== null) throw new InputError(problem);
-      return scoring.predictRecord(model, body);
+      return scoring.predictRecord(model, body, request.id);
     },
   );
 
@@ -55,10 +55,9 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const model = requireModel(holder);
       const body = request.body as BatchBody;
       const records = Array.isArray(body) ? body : body.records;
-      const { predictions, used } = scoring.scoreMany(model, records, 'records');
-      const out = { predictions, threshold: used.threshold, model: scoring.refOf(used) };
-      scoring.log('/predict/batch', used, body, out);
-      return out;
+      const log = { route: '/predict/batch', requestId: request.id };
+      const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
+      return { predictions, threshold: used.threshold, model: scoring.refOf(used) };
     },
   );
 };

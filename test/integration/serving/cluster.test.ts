@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -60,7 +60,7 @@ describe('tassel serve --workers 2', () => {
 
   test('serves from two workers, replaces a killed worker, logs predictions, stops on SIGTERM', async () => {
     const port = await freePort();
-    const log = join(dir, 'predictions.jsonl');
+    const log = join(dir, 'prediction-log');
     const proc = spawn(
       process.execPath,
       [
@@ -145,12 +145,17 @@ describe('tassel serve --workers 2', () => {
       }
 
       await sleep(600); // the log is flushed every 200 ms, off the request path
-      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      // each worker writes segments of its own (the pid is in the name), so none interleaves half lines
+      const segments = await readdir(join(log, 'predictions'));
+      assert.ok(segments.every((s) => /^predictions-\w+-\d+-\d{6}\.jsonl$/.test(s)), segments.join());
+      const lines: string[] = [];
+      for (const s of segments) lines.push(...(await readFile(join(log, 'predictions', s), 'utf8')).trim().split('\n'));
       assert.ok(lines.length >= 10, `${lines.length} log lines`);
       const entry = JSON.parse(lines[0]!);
       assert.equal(entry.route, '/predict');
-      assert.equal(typeof entry.response.probability, 'number');
-      assert.deepEqual(entry.request, trained.records[0]);
+      assert.equal(typeof entry.probability, 'number');
+      assert.match(entry.request_id, /^[0-9a-f-]{36}$/);
+      assert.deepEqual(entry.inputs, trained.records[0]);
     } finally {
       const exited = new Promise((r) => proc.once('exit', r));
       if (proc.exitCode === null) process.kill(-proc.pid!, 'SIGTERM');
