@@ -231,7 +231,8 @@ export function ParallelCoordinates({
   const py = (f: number) => H - B - f * (H - B - T);
   return (
     <figure class="svgchart wide" data-chart="parallel">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Parallel coordinates of ${runs.length} runs over ${axes.map((a) => a.label).join(', ')}`}>
+      <svg
+        style={{ minWidth: `${Math.round(W * 0.85)}px` }} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Parallel coordinates of ${runs.length} runs over ${axes.map((a) => a.label).join(', ')}`}>
         {runs.map((r, ri) => {
           const pts = axes
             .map((_, ai) => {

@@ -284,10 +284,12 @@ function CompareView({ runs, histories }: Loaded) {
             <StepChart
               key={h.key}
               title={h.key}
-              series={runs.map((r) => ({
-                label: names.get(r.info.run_id)!,
-                points: h.metrics.filter((m) => m.run_id === r.info.run_id).map((m) => ({ step: m.step, value: m.value })),
-              }))}
+              series={runs
+                .map((r) => ({
+                  label: names.get(r.info.run_id)!,
+                  points: h.metrics.filter((m) => m.run_id === r.info.run_id).map((m) => ({ step: m.step, value: m.value })),
+                }))
+                .filter((s) => s.points.length > 0)}
             />
           ))}
         </div>

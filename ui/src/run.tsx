@@ -27,7 +27,17 @@ function KeyValueTable({ rows, empty }: { rows: Array<[string, string]>; empty: 
         {rows.map(([k, v]) => (
           <tr key={k}>
             <th scope="row">{k}</th>
-            <td class="mono">{v}</td>
+            <td class="mono">
+              {v.length > 200 ? (
+                // long values (a feature spec) fold, so the table stays readable
+                <details class="longvalue">
+                  <summary>{v.slice(0, 90)}…</summary>
+                  <pre>{v}</pre>
+                </details>
+              ) : (
+                v
+              )}
+            </td>
           </tr>
         ))}
       </tbody>
@@ -210,7 +220,7 @@ function ArtifactBrowser({ runId }: { runId: string }) {
               ) : (
                 <ul class="filelist">
                   {data.files!.map((f) => (
-                    <li key={f.path}>
+                    <li key={f.path} class="fileitem">
                       <button
                         type="button"
                         class={`link${file?.path === f.path ? ' current' : ''}`}
@@ -410,7 +420,7 @@ export function RunPage({ runId }: { runId: string }) {
               locked={['mlflow.', 'tassel.gate.']}
               onDone={state.reload}
             />
-            <div class="two">
+            <div>
               <div>
                 <h2>Datasets</h2>
                 {datasets.length === 0 ? (

@@ -116,7 +116,7 @@ function SignatureTable({ title, columns }: { title: string; columns: SignatureC
             {columns.map((c, i) => (
               <tr key={`${c.name}-${i}`}>
                 <th scope="row">{c.name ?? `#${i}`}</th>
-                <td class="mono">{c.type}</td>
+                <td class="type">{c.type}</td>
                 <td>{c.required === false ? <span class="muted">optional</span> : 'required'}</td>
               </tr>
             ))}
@@ -167,7 +167,7 @@ export function VersionPage({ name, version }: { name: string; version: string }
               ) : !signature?.inputs && !signature?.outputs ? (
                 <Empty>This version's MLmodel has no signature.</Empty>
               ) : (
-                <div class="two">
+                <div class="two stack-narrow">
                   <SignatureTable title="Inputs" columns={signature.inputs} />
                   <SignatureTable title="Outputs" columns={signature.outputs} />
                 </div>
