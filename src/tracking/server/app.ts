@@ -10,6 +10,7 @@ import type { TrackingStore } from '../store/types.js';
 import { artifactFileRoutes } from './artifact-file-routes.js';
 import { artifactProxyRoutes } from './artifact-proxy-routes.js';
 import { installErrorHandling } from './errors-plugin.js';
+import { installGraphql } from './graphql-plugin.js';
 import { installMlflowRequestCheck } from './mlflow-request-check.js';
 import { trackingRoutes } from './tracking-routes.js';
 import { type UiPluginOptions, uiPlugin } from './ui-plugin.js';
@@ -49,6 +50,8 @@ export interface TrackingAppOptions {
   docs?: boolean;
   /** The web UI at `/` (default on; `dist-ui/` or `{root}`); `false` turns it off. */
   ui?: boolean | UiPluginOptions;
+  /** MLflow's GraphQL endpoint at `/graphql` and `/ajax-api/graphql` (default true). */
+  graphql?: boolean;
   /** Extra plugins registered after the built-in ones, each under both MLflow API prefixes if `mlflowApi`. */
   plugins?: Array<{ plugin: FastifyPluginAsync; mlflowApi?: boolean }>;
 }
@@ -147,6 +150,8 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
   };
   await app.register(artifactFileRoutes, { ...files, scope: 'root' });
   await mountMlflowApi(app, artifactFileRoutes, { ...files, scope: 'api' });
+  // MLflow's GraphQL API (/graphql, /ajax-api/graphql), resolved through the REST routes above.
+  if (options.graphql ?? true) await installGraphql(app);
 
   for (const extra of options.plugins ?? []) {
     if (extra.mlflowApi) await mountMlflowApi(app, extra.plugin, {});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   detailTests,
   endpointTests,
+  graphqlTests,
   type ParityServer,
   parityHarness,
   requestValidationTests,
@@ -34,3 +35,4 @@ parityHarness('MLflow request validation on SQLite', openSqlite, {}, requestVali
 parityHarness('MLflow details on SQLite', openSqlite, {}, detailTests);
 parityHarness('MLflow model-version source rules on SQLite', openSqlite, {}, sourceRuleTests);
 parityHarness('MLflow endpoints beyond the core API on SQLite', openSqlite, {}, endpointTests);
+parityHarness('MLflow GraphQL on SQLite', openSqlite, {}, graphqlTests);

@@ -525,11 +525,9 @@ export function endpointTests(c: ParityCalls): void {
     assert.equal((await c.post('runs/log-batch', { run_id: a.run_id, metrics: metrics(3) })).status, 200);
     assert.equal((await c.post('runs/log-batch', { run_id: b.run_id, metrics: metrics(2) })).status, 200);
     for (const prefix of ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow']) {
-      const r = await c
-        .server()
-        .server.app.inject({
-          url: `${prefix}/metrics/get-history-bulk?run_id=${a.run_id}&run_id=${b.run_id}&metric_key=loss`,
-        });
+      const r = await c.server().server.app.inject({
+        url: `${prefix}/metrics/get-history-bulk?run_id=${a.run_id}&run_id=${b.run_id}&metric_key=loss`,
+      });
       assert.equal(r.statusCode, 200, r.body);
       const got = r.json().metrics as Array<{ run_id: string; step: number; value: number; key: string }>;
       const expected = [a.run_id, b.run_id]
@@ -653,7 +651,6 @@ export function endpointTests(c: ParityCalls): void {
     );
     assert.equal(big.statusCode, 400);
     assert.equal(JSON.parse(big.body).message, 'Artifact size is too large. Max size is 10MB.');
-    assert.equal((await c.get('artifacts/list', { run_id })).json.files instanceof Array, true);
     assert.deepEqual(
       ((await c.get('artifacts/list', { run_id })).json.files as Array<{ path: string }>).map((f) => f.path),
       ['dir'],
@@ -695,5 +692,172 @@ export function endpointTests(c: ParityCalls): void {
     const noPath = await raw('GET', `/api/2.0/mlflow/logged-models/${model.info.model_id}/artifacts/files`);
     assert.equal(noPath.statusCode, 400);
     assert.equal(JSON.parse(noPath.body).error_code, 'BAD_REQUEST');
+  });
+}
+
+/** Item 6: MLflow's GraphQL API (test_rest_tracking.py's *_graphql tests). */
+export function graphqlTests(c: ParityCalls): void {
+  const gql = async (body: unknown, url = '/graphql') => {
+    const r = await c.server().server.app.inject({ method: 'POST', url, payload: body as object });
+    assert.equal(r.statusCode, 200, r.body);
+    // biome-ignore lint/suspicious/noExplicitAny: GraphQL data is shaped by each query
+    return r.json() as { data: Record<string, any> | null; errors: string[] | null };
+  };
+
+  test('mlflowGetMetricHistoryBulkInterval samples like the REST endpoint (test_get_metric_history_bulk_interval_graphql)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('GraphqlTest'));
+    const metrics = Array.from({ length: 10 }, (_, i) => ({
+      key: 'metric_0',
+      value: i,
+      timestamp: 1000 + i,
+      step: i,
+    }));
+    await c.post('runs/log-batch', { run_id, metrics });
+    const json = await gql({
+      query: `query testQuery { mlflowGetMetricHistoryBulkInterval(input: { runIds: ["${run_id}"], metricKey: "metric_0" }) { metrics { key timestamp value step runId } } }`,
+      operationName: 'testQuery',
+    });
+    assert.equal(json.errors, null);
+    assert.deepEqual(
+      json.data?.mlflowGetMetricHistoryBulkInterval.metrics,
+      metrics.map((m) => ({
+        key: m.key,
+        timestamp: String(m.timestamp),
+        value: m.value,
+        step: String(m.step),
+        runId: run_id,
+      })),
+    );
+  });
+
+  test('mlflowSearchRuns (a mutation, as in MLflow) and mlflowGetRun with the experiment and model-version extension', async () => {
+    const exp = await c.newExperiment('GraphqlSearch');
+    const first = await c.newRun(exp, { start_time: 1 });
+    const second = await c.newRun(exp, { start_time: 2 });
+    const json = await gql({
+      query: `mutation testMutation { mlflowSearchRuns(input: { experimentIds: ["${exp}"] }) { runs { info { runId status endTime } } } }`,
+      operationName: 'testMutation',
+    });
+    assert.deepEqual(json.data?.mlflowSearchRuns.runs, [
+      { info: { runId: second.run_id, status: 'RUNNING', endTime: '0' } },
+      { info: { runId: first.run_id, status: 'RUNNING', endTime: '0' } },
+    ]);
+    const model = `gql-model-${process.pid}-${++counter}`;
+    await c.post('registered-models/create', { name: model });
+    await c.post('model-versions/create', {
+      name: model,
+      source: `runs:/${first.run_id}/model`,
+      run_id: first.run_id,
+    });
+    const got = await gql({
+      query: `query { mlflowGetRun(input: { runId: "${first.run_id}" }) { run { info { experimentId } experiment { name } modelVersions { name version description } data { params { key } } } apiError { code } } }`,
+    });
+    assert.equal(got.errors, null);
+    const run = got.data?.mlflowGetRun.run;
+    assert.equal(run.info.experimentId, exp);
+    assert.match(run.experiment.name, /^GraphqlSearch-/);
+    assert.deepEqual(run.modelVersions, [{ name: model, version: '1', description: '' }]);
+    assert.deepEqual(run.data.params, []);
+    assert.equal(got.data?.mlflowGetRun.apiError, null);
+  });
+
+  test('mlflowListArtifacts with aliases and a fragment (test_list_artifacts_graphql)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('GraphqlArtifacts'));
+    const upload = (path: string) =>
+      c.server().server.app.inject({
+        method: 'POST',
+        url: `/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${run_id}&path=${path}`,
+        payload: 'hello world',
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+    await upload('test.txt');
+    await upload('testDir/test.txt');
+    const json = await gql({
+      query: `fragment FilesFragment on MlflowListArtifactsResponse { files { path isDir fileSize } }
+        query testQuery {
+          file: mlflowListArtifacts(input: { runId: "${run_id}" }) { ...FilesFragment }
+          subdir: mlflowListArtifacts(input: { runId: "${run_id}", path: "testDir" }) { ...FilesFragment }
+        }`,
+      operationName: 'testQuery',
+    });
+    assert.equal(json.errors, null);
+    assert.deepEqual(json.data?.file.files, [
+      { path: 'test.txt', isDir: false, fileSize: '11' },
+      { path: 'testDir', isDir: true, fileSize: '0' },
+    ]);
+    assert.deepEqual(json.data?.subdir.files, [{ path: 'testDir/test.txt', isDir: false, fileSize: '11' }]);
+  });
+
+  test('mlflowSearchDatasets: a dataset without context reads "" (test_search_datasets_graphql)', async () => {
+    const exp = await c.newExperiment('GraphqlDatasets');
+    const { run_id } = await c.newRun(exp);
+    await c.post('runs/log-inputs', {
+      run_id,
+      datasets: [
+        {
+          tags: [],
+          dataset: { name: 'test-dataset-1', digest: '12345', source_type: 'script', source: 'test' },
+        },
+        {
+          tags: [{ key: 'mlflow.data.context', value: 'training' }],
+          dataset: { name: 'test-dataset-2', digest: '12346', source_type: 'script', source: 'test' },
+        },
+      ],
+    });
+    const json = await gql({
+      query: `mutation testMutation { mlflowSearchDatasets(input: { experimentIds: ["${exp}"] }) { datasetSummaries { experimentId name digest context } } }`,
+      operationName: 'testMutation',
+    });
+    const got = [...(json.data?.mlflowSearchDatasets.datasetSummaries ?? [])].sort((a, b) =>
+      a.digest.localeCompare(b.digest),
+    );
+    assert.deepEqual(got, [
+      { experimentId: exp, name: 'test-dataset-1', digest: '12345', context: '' },
+      { experimentId: exp, name: 'test-dataset-2', digest: '12346', context: 'training' },
+    ]);
+  });
+
+  test('errors are 200 with messages; NaN metric values are a GraphQL error, not a crash; batches and limits', async () => {
+    const exp = await c.newExperiment('GraphqlErrors');
+    const { run_id } = await c.newRun(exp);
+    const missing = await gql({
+      query: `query { mlflowGetRun(input: { runId: "${'f'.repeat(32)}" }) { run { info { runId } } } }`,
+    });
+    assert.equal(missing.data?.mlflowGetRun, null);
+    assert.ok(
+      missing.errors?.[0]?.includes('not found') || missing.errors?.[0]?.includes('does not exist'),
+      String(missing.errors),
+    );
+    const bad = await gql({ query: 'query { nope }' });
+    assert.equal(bad.data, null);
+    assert.match(String(bad.errors), /Cannot query field "nope"/);
+    const syntax = await gql({ query: 'query {' });
+    assert.match(String(syntax.errors), /Syntax Error/);
+    await c.post('runs/log-batch', { run_id, metrics: [{ key: 'n', value: 'NaN', timestamp: 1, step: 0 }] });
+    const nan = await gql({
+      query: `query { mlflowGetRun(input: { runId: "${run_id}" }) { run { data { metrics { key value } } } } }`,
+    });
+    assert.match(String(nan.errors), /Float cannot represent non numeric value: NaN/);
+    const echo = await gql({ query: 'query { test(inputString: "hi") { output } }' }, '/ajax-api/graphql');
+    assert.deepEqual(echo, { data: { test: { output: 'hi' } }, errors: null });
+    const batch = (
+      await c.server().server.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: [
+          { query: 'query { test(inputString: "a") { output } }' },
+          { query: 'mutation { testMutation(inputString: "b") { output } }' },
+        ],
+      })
+    ).json();
+    assert.deepEqual(batch, [
+      { data: { test: { output: 'a' } }, errors: null },
+      { data: { testMutation: { output: 'b' } }, errors: null },
+    ]);
+    const tooMany = await gql({
+      query: `query { ${Array.from({ length: 11 }, (_, i) => `t${i}: test(inputString: "${i}") { output }`).join(' ')} }`,
+    });
+    assert.equal(tooMany.data, null);
+    assert.match(String(tooMany.errors), /at most 10 root fields, got 11/);
   });
 }

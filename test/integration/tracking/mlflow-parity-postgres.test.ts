@@ -6,6 +6,7 @@ import {
   type ParityServer,
   detailTests,
   endpointTests,
+  graphqlTests,
   parityHarness,
   requestValidationTests,
   sourceRuleTests,
@@ -57,3 +58,4 @@ parityHarness('MLflow request validation on PostgreSQL', openPostgres, { skip },
 parityHarness('MLflow details on PostgreSQL', openPostgres, { skip }, detailTests);
 parityHarness('MLflow model-version source rules on PostgreSQL', openPostgres, { skip }, sourceRuleTests);
 parityHarness('MLflow endpoints beyond the core API on PostgreSQL', openPostgres, { skip }, endpointTests);
+parityHarness('MLflow GraphQL on PostgreSQL', openPostgres, { skip }, graphqlTests);
