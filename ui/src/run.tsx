@@ -224,6 +224,7 @@ function ArtifactBrowser({ runId }: { runId: string }) {
                       <button
                         type="button"
                         class={`link${file?.path === f.path ? ' current' : ''}`}
+                        title={f.path}
                         onClick={() => (f.is_dir ? (setDir(f.path), setFile(undefined)) : setFile(f))}
                       >
                         {f.path.split('/').pop()}

@@ -263,8 +263,8 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
     }
   }, [last, list.next, list.loading]);
 
-  const template = `2.5rem minmax(12rem, 1.6fr) 6.5rem 11.5rem 6.5rem minmax(8rem, 1fr) ${columns.map(() => 'minmax(7rem, 1fr)').join(' ')}`;
-  const minWidth = `${40 + 192 + 104 + 184 + 104 + 128 + columns.length * 112}px`;
+  const template = `2.5rem minmax(12rem, 1.6fr) 6.5rem 12.5rem 6.5rem minmax(8rem, 1fr) ${columns.map(() => 'minmax(7rem, 1fr)').join(' ')}`;
+  const minWidth = `${40 + 192 + 104 + 200 + 104 + 128 + columns.length * 112}px`;
   const updateSelection = (next: Set<string>) => {
     setSelected(next);
     setQuery({ sel: next.size ? [...next] : undefined });

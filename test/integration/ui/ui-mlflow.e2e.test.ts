@@ -476,6 +476,45 @@ describe('web UI: what an MLflow UI user reaches for', { skip, timeout: 600_000 
     await shoot('run-child');
   });
 
+  test('keyboard: skip link first, then the header, then the page in reading order; Enter follows links', async () => {
+    await page.goto(url(`/experiments/${experimentId}`));
+    await page.reload();
+    await page.locator('.vbody [role=row]').first().waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Skip to content');
+    const order: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      await page.keyboard.press('Tab');
+      order.push(
+        (await page.evaluate(
+          `(() => { const e = document.activeElement; return e.getAttribute('aria-label') || e.textContent.trim() || e.name || e.tagName; })()`,
+        )) as string,
+      );
+    }
+    // Header (brand, nav, token), then the page top to bottom: crumbs, rename, description, filter.
+    assert.deepEqual(order.slice(0, 9), [
+      'Tassel',
+      'Experiments',
+      'Models',
+      'INPUT',
+      'Save',
+      'Experiments',
+      'Rename',
+      'Description',
+      'filter',
+    ]);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Experiments' }).waitFor();
+    // The models list, looked at too.
+    await page.goto(url('/models'));
+    await page.getByRole('link', { name: MODEL }).waitFor();
+    await shoot('models');
+    await axe('the models page');
+  });
+
   test('model pages: description edits, version page with signature, input example, source run, alias history', async () => {
     await page.goto(url(`/models/${MODEL}`));
     await page.getByRole('heading', { name: MODEL }).waitFor();
