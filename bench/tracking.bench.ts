@@ -17,8 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { createDatabase } from '../src/tracking/sql/database.js';
-import { createSqlTrackingStore } from '../src/tracking/store/sql-tracking-store.js';
+import { bulkLoadSqlite, createBenchExperiment } from './lib/bulk-runs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -55,66 +54,36 @@ function reuse(): { experimentId: string; runIds: string[]; seconds: number } | 
   }
 }
 
-/** Creates the schema and experiment through the store, then bulk-loads runs with prepared statements in one transaction. */
+/** Creates the schema and experiment through the store, then bulk-loads the runs (bench/lib/bulk-runs.ts). */
 async function load(): Promise<{ experimentId: string; runIds: string[]; seconds: number }> {
-  const database = await createDatabase(`sqlite:///${dbPath}`);
-  const store = await createSqlTrackingStore({ database, defaultArtifactRoot: 'mlflow-artifacts:/' });
-  const experimentId = await store.createExperiment({ name: 'bench' });
-  await database.close();
-
-  const t0 = performance.now();
-  const db = new Database(dbPath);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  const insRun = db.prepare(
-    `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
-     VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, 'active', ?)`,
-  );
-  const insTag = db.prepare('INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)');
-  const insParam = db.prepare('INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)');
-  const insMetric = db.prepare(
-    'INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
-  );
-  const insLatest = db.prepare(
-    'INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
-  );
+  const experimentId = await createBenchExperiment(`sqlite:///${dbPath}`, 'bench');
   const runIds: string[] = [];
   let seed = 12345;
   const rand = () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed / 0x7fffffff;
   };
-  db.transaction(() => {
+  const seconds = bulkLoadSqlite(dbPath, experimentId, (w) => {
     const base = 1_700_000_000_000;
     for (let r = 0; r < RUNS; r++) {
       const id = randomUUID().replace(/-/g, '');
       runIds.push(id);
       const start = base + r * 1000;
-      insRun.run(
-        id,
-        `run-${r}`,
-        Number(experimentId),
-        start,
-        start + 900,
-        `mlflow-artifacts:/${experimentId}/${id}/artifacts`,
-      );
-      insTag.run(id, 'mlflow.runName', `run-${r}`);
+      w.run(id, `run-${r}`, start, start + 900);
+      w.tag(id, 'mlflow.runName', `run-${r}`);
       for (let p = 0; p < PARAMS; p++)
-        insParam.run(id, `p${p}`, p === 0 ? (r % 4 === 0 ? 'a' : 'b') : `v${(r + p) % 7}`);
+        w.param(id, `p${p}`, p === 0 ? (r % 4 === 0 ? 'a' : 'b') : `v${(r + p) % 7}`);
       for (let m = 0; m < METRICS; m++) {
         let last = 0;
         for (let s = 0; s < STEPS; s++) {
           last = rand();
-          insMetric.run(id, `m${m}`, last, start + s, s);
+          w.metric(id, `m${m}`, last, start + s, s);
         }
-        insLatest.run(id, `m${m}`, last, start + STEPS - 1, STEPS - 1);
+        w.latest(id, `m${m}`, last, start + STEPS - 1, STEPS - 1);
       }
     }
-  })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.exec('ANALYZE');
-  db.close();
-  return { experimentId, runIds, seconds: (performance.now() - t0) / 1000 };
+  });
+  return { experimentId, runIds, seconds };
 }
 
 async function startServer(): Promise<{ url: string; child: ChildProcess }> {

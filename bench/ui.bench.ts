@@ -17,11 +17,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { chromium } from 'playwright-core';
-import { createDatabase } from '../src/tracking/sql/database.js';
 import { startTrackingServer } from '../src/tracking/server/start.js';
-import { createSqlTrackingStore } from '../src/tracking/store/sql-tracking-store.js';
+import { bulkLoadSqlite, createBenchExperiment } from './lib/bulk-runs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
 const CHILDREN = Number(process.env.BENCH_CHILDREN ?? 1000);
@@ -43,69 +41,41 @@ if (!existsSync(join(ROOT, 'dist-ui', 'index.html'))) {
 const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-ui-'));
 const dbPath = join(dir, 'mlflow.db');
 
-/** Schema and experiment through the store, then a bulk load with prepared statements in one transaction. */
+/** Schema and experiment through the store, then a bulk load of the runs (bench/lib/bulk-runs.ts). */
 async function load(): Promise<{ experimentId: string; seconds: number; children: string[] }> {
-  const database = await createDatabase(`sqlite:///${dbPath}`);
-  const { migrate } = await import('../src/tracking/sql/migrate.js');
-  const { ALL_MIGRATIONS } = await import('../src/tracking/sql/migrations/index.js');
-  await migrate(database, ALL_MIGRATIONS);
-  const store = await createSqlTrackingStore({ database, defaultArtifactRoot: 'mlflow-artifacts:/' });
-  const experimentId = await store.createExperiment({ name: 'bench-ui' });
-  await database.close();
-  const t0 = performance.now();
-  const db = new Database(dbPath);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  const insRun = db.prepare(
-    `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
-     VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, 'active', ?)`,
-  );
-  const insTag = db.prepare('INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)');
-  const insParam = db.prepare('INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)');
-  const insMetric = db.prepare(
-    'INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
-  );
-  const insLatest = db.prepare(
-    'INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)',
-  );
+  const experimentId = await createBenchExperiment(`sqlite:///${dbPath}`, 'bench-ui');
   const ids: string[] = [];
   const children: string[] = [];
-  db.transaction(() => {
+  const seconds = bulkLoadSqlite(dbPath, experimentId, (w) => {
     const base = 1_700_000_000_000;
     for (let r = 0; r < RUNS; r++) {
       const id = randomUUID().replace(/-/g, '');
       ids.push(id);
       const start = base + r * 1000;
-      insRun.run(
-        id,
-        `run-${r}`,
-        Number(experimentId),
-        start,
-        start + 900,
-        `mlflow-artifacts:/${experimentId}/${id}/artifacts`,
-      );
-      insTag.run(id, 'mlflow.runName', `run-${r}`);
+      w.run(id, `run-${r}`, start, start + 900);
+      w.tag(id, 'mlflow.runName', `run-${r}`);
       // The last CHILDREN runs are children of the PARENTS runs just before them (as a pipeline logs them).
       const child = r >= RUNS - CHILDREN;
       if (child) {
         children.push(id);
-        insTag.run(id, 'mlflow.parentRunId', ids[RUNS - CHILDREN - PARENTS + ((r - (RUNS - CHILDREN)) % PARENTS)]!);
-        for (let s = 1; s <= STEPS; s++) insMetric.run(id, 'loss', 1 / (s + (r % 7)), base + r * 1000 + s, s);
-        insLatest.run(id, 'loss', 1 / (STEPS + (r % 7)), base + r * 1000 + STEPS, STEPS);
-      } else if (r >= RUNS - CHILDREN - PARENTS) insParam.run(id, 'selection_metric', 'roc_auc');
-      insTag.run(id, 'team', r % 2 ? 'a' : 'b');
-      for (let p = 0; p < 5; p++) insParam.run(id, `p${p}`, `v${(r + p) % 7}`);
+        w.tag(
+          id,
+          'mlflow.parentRunId',
+          ids[RUNS - CHILDREN - PARENTS + ((r - (RUNS - CHILDREN)) % PARENTS)]!,
+        );
+        for (let s = 1; s <= STEPS; s++) w.metric(id, 'loss', 1 / (s + (r % 7)), base + r * 1000 + s, s);
+        w.latest(id, 'loss', 1 / (STEPS + (r % 7)), base + r * 1000 + STEPS, STEPS);
+      } else if (r >= RUNS - CHILDREN - PARENTS) w.param(id, 'selection_metric', 'roc_auc');
+      w.tag(id, 'team', r % 2 ? 'a' : 'b');
+      for (let p = 0; p < 5; p++) w.param(id, `p${p}`, `v${(r + p) % 7}`);
       for (let m = 0; m < 5; m++) {
         const v = ((r * 7919 + m * 104729) % 1000) / 1000;
-        insMetric.run(id, `m${m}`, v, start, 0);
-        insLatest.run(id, `m${m}`, v, start, 0);
+        w.metric(id, `m${m}`, v, start, 0);
+        w.latest(id, `m${m}`, v, start, 0);
       }
     }
-  })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.exec('ANALYZE');
-  db.close();
-  return { experimentId, seconds: (performance.now() - t0) / 1000, children };
+  });
+  return { experimentId, seconds, children };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -214,12 +184,18 @@ async function main(): Promise<void> {
     console.log(
       `scroll to the end, all ${RUNS - CHILDREN} top-level runs paged in: ${(allPaged / 1000).toFixed(2)} s; row elements in the DOM: ${domRows}`,
     );
-    console.log(`compare view of ${compared.length} runs, all charts drawn (empty cache): ${compareCold.toFixed(0)} ms`);
+    console.log(
+      `compare view of ${compared.length} runs, all charts drawn (empty cache): ${compareCold.toFixed(0)} ms`,
+    );
     console.log(
       `compare view of ${compared.length} runs, all charts drawn (warm, median of ${REPEATS}): ${median(compareWarm).toFixed(0)} ms  [${compareWarm.map((x) => x.toFixed(0)).join(', ')}]`,
     );
     console.log(`  its API calls [path, start ms, duration ms]: ${calls.map((c) => c.join(' ')).join('; ')}`);
-    console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(
       `targets (warm) < 1000 ms: first rows ${median(warm) < 1000 ? 'met' : 'MISSED'}, compare of 100 runs ${median(compareWarm) < 1000 ? 'met' : 'MISSED'}`,
     );
