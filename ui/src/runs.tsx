@@ -61,6 +61,9 @@ export function defaultColumns(runs: Run[], metricKeys: Set<string>): Column[] {
     if (metricKeys.has(key)) out.push({ kind: 'metrics', key });
   }
   if (metricKeys.has('test_roc_auc')) out.push({ kind: 'metrics', key: 'test_roc_auc' });
+  // Pipeline runs: the quality gate's decision.
+  if (runs.some((r) => r.data.tags?.some((t) => t.key === 'tassel.gate.decision')))
+    out.push({ kind: 'tags', key: 'tassel.gate.decision' });
   if (out.length === 0) {
     // Scores people look at first, held-out splits before training ones.
     const rank = (k: string) => {

@@ -250,7 +250,16 @@ describe('web UI: what an MLflow UI user reaches for', { skip, timeout: 600_000 
       'only the pipeline runs at the top level',
     );
     const headers = await page.locator('.vhead [role=columnheader]').allTextContents();
-    for (const h of ['Run', 'Status', 'Started', 'Duration', 'Source', 'valid_roc_auc', 'test_roc_auc'])
+    for (const h of [
+      'Run',
+      'Status',
+      'Started',
+      'Duration',
+      'Source',
+      'valid_roc_auc',
+      'test_roc_auc',
+      'tag tassel.gate.decision',
+    ])
       assert.ok(
         headers.some((x) => x.startsWith(h)),
         `default column ${h} in ${headers.join(' | ')}`,
@@ -294,6 +303,7 @@ describe('web UI: what an MLflow UI user reaches for', { skip, timeout: 600_000 
     assert.deepEqual(state.getAll('cols'), [
       'metrics:valid_roc_auc',
       'metrics:test_roc_auc',
+      'tags:tassel.gate.decision',
       'params:n_features',
     ]);
     await page.goto('about:blank');
