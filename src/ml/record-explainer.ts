@@ -8,7 +8,14 @@ import type { Classifier } from './model.js';
 /** One of the largest contributions, with the input value that produced it. */
 export interface TopContribution {
   field: string;
+  /** Margin (log-odds) units. */
   contribution: number;
+  /**
+   * The same contribution in probability: sigmoid(margin) - sigmoid(margin - contribution), how much this field
+   * moved the predicted probability given all the others (probability deltas do not add up; margins do).
+   */
+  probability_delta: number;
+  /** The field's value in the request. */
   value: unknown;
 }
 
@@ -46,8 +53,8 @@ export interface RecordExplainer {
    * `record` (the raw input) lets shared hashed buckets go to the fields that hit them.
    */
   explainFields(row: Float64Array, out: Float64Array, record?: RawRecord | null): number;
-  /** The full explanation of one row. */
-  explain(row: Float64Array, record: RawRecord | null): Explanation;
+  /** The full explanation of one row, listing the `top` largest contributions (default: the option's). */
+  explain(row: Float64Array, record: RawRecord | null, top?: number): Explanation;
 }
 
 /** The record explainer of a model and the transform that feeds it. */
@@ -81,18 +88,20 @@ export function createRecordExplainer(
     fields,
     encoded,
     explainFields,
-    explain(row, record) {
+    explain(row, record, top = topN) {
       const margin = explainFields(row, values, record);
       const contributions: Record<string, number> = {};
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
       order.sort((a, b) => Math.abs(values[b]!) - Math.abs(values[a]!) || a - b);
-      const top: TopContribution[] = [];
-      for (let k = 0; k < Math.min(topN, fields.length); k++) {
+      const largest: TopContribution[] = [];
+      const p = sigmoid(margin);
+      for (let k = 0; k < Math.min(Math.max(0, Math.floor(top)), fields.length); k++) {
         const i = order[k]!;
         if (values[i] === 0) break;
-        top.push({
+        largest.push({
           field: fields[i]!,
           contribution: values[i]!,
+          probability_delta: p - sigmoid(margin - values[i]!),
           value: record ? (record[fields[i]!] ?? null) : null,
         });
       }
@@ -102,7 +111,7 @@ export function createRecordExplainer(
         base_probability: sigmoid(model.baseValue),
         margin,
         contributions,
-        top,
+        top: largest,
       };
     },
   };

@@ -5,6 +5,7 @@ import { createRecordEncoder, type FittedTransform } from '../features/transform
 import { loadBundle } from '../ml/bundle.js';
 import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
+import { createRecordExplainer, type RecordExplainer } from '../ml/record-explainer.js';
 import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
 import type { ModelIdentity, ServedModel } from './served-model.js';
 
@@ -34,6 +35,9 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   const row = new Float64Array(width);
   const model = parts.model;
   const steps = parts.featureSteps ?? null;
+  // built on the first explained request (TreeSHAP's tables cost memory a plain prediction never needs)
+  let explainer: RecordExplainer | null = null;
+  const explainRow = new Float64Array(width);
   return {
     identity: parts.identity,
     fallback: false,
@@ -52,6 +56,12 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
     },
     scoreVector(vector: Float64Array): number {
       return model.predictOne(vector);
+    },
+    explainRecord(record: RawRecord, top: number) {
+      explainer ??= createRecordExplainer({ model, transform: parts.transform });
+      const input = steps === null ? record : steps.applyRecord(record);
+      encoder.encode(input, explainRow);
+      return explainer.explain(explainRow, input, top);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { DatasetSchema } from '../data/schema.js';
+import { priorExplanation, type ServedExplanation } from './explain-step.js';
 import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
 import type { ModelIdentity, ServedModel } from './served-model.js';
 
@@ -45,6 +46,13 @@ export function createFallbackModel(options: FallbackModelOptions): ServedModel 
     validator: createRecordValidator(schema, options.validatorOptions),
     scoreRecord: () => prior,
     scoreVector: () => prior,
+    explainRecord(): ServedExplanation {
+      return priorExplanation(
+        prior,
+        (schema?.columns ?? []).filter((c) => c.role === 'feature' && c.type !== 'id').map((c) => c.name),
+        `the fallback prior answered (${options.reason}): a constant, so no field contributes`,
+      );
+    },
   };
 }
 

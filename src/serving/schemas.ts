@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { ExplanationSchema } from './explain-schemas.js';
 
 /**
  * The serving API's schemas: one TypeBox source for request validation (Ajv, compiled once at start),
@@ -72,6 +73,7 @@ export const PredictResponse = Type.Object({
   threshold: Type.Number(),
   model: ModelRef,
   padding: Type.Optional(Padding),
+  explanation: Type.Optional(ExplanationSchema),
 });
 
 /** POST /predict/batch: an array of records, or `{records: [...]}`. */
@@ -81,7 +83,11 @@ export const BatchBody = Type.Union([
 ]);
 export type BatchBody = Static<typeof BatchBody>;
 
-const Prediction = Type.Object({ probability: Type.Number(), label: Type.Integer() });
+const Prediction = Type.Object({
+  probability: Type.Number(),
+  label: Type.Integer(),
+  explanation: Type.Optional(ExplanationSchema),
+});
 
 export const BatchResponse = Type.Object({
   predictions: Type.Array(Prediction),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServingContext } from './context.js';
 import { feedbackRoutes } from './feedback.js';
+import { explainRoutes } from './explain.js';
 import { healthRoutes } from './health.js';
 import { invocationsRoutes } from './invocations.js';
 import { metricsRoute } from './metrics-route.js';
@@ -20,6 +21,7 @@ export { requestMetricsPlugin } from './request-metrics.js';
  */
 export const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServingContext>[] = [
   predictRoutes,
+  explainRoutes,
   invocationsRoutes,
   healthRoutes,
   modelInfoRoutes,

@@ -1,4 +1,6 @@
 import { InputError } from '../../errors.js';
+import { ExplainQuery, explainRequested } from '../explain-schemas.js';
+import { explainRecordWith } from '../explain-step.js';
 import { BatchBody, BatchResponse, PredictBody, PredictResponse } from '../schemas.js';
 import { requireModel } from '../scoring.js';
 import { JSON_ERRORS, type ServingPlugin } from './context.js';
@@ -6,6 +8,8 @@ import { JSON_ERRORS, type ServingPlugin } from './context.js';
 /**
  * POST /predict (one record, or a feature vector `{features: [...]}`) and POST /predict/batch. The happy path of
  * single-record /predict is also served by the fast lane (fast-lane.ts) through the same scoring step.
+ * `?explain=true` adds each prediction's explanation; the lane leaves any request with a query string to this
+ * route, so a plain prediction pays nothing for the option.
  */
 export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = async (app, options) => {
   const { holder, scoring, batchCap } = options;
@@ -16,6 +20,9 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       schema: {
         tags: ['predict'],
         summary: 'Predict one record (or one feature vector)',
+        description:
+          'With ?explain=true the response adds `explanation`: SHAP values per input field in margin (log-odds) units, base_value + sum(contributions) = margin, probability = sigmoid(margin).',
+        querystring: ExplainQuery,
         body: PredictBody,
         response: { 200: PredictResponse, ...JSON_ERRORS },
       },
@@ -24,7 +31,13 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const model = requireModel(holder);
       const body = request.body as Record<string, unknown>;
       const features = body.features;
+      const { explain, top } = explainRequested(request.query as ExplainQuery);
       if (features !== undefined) {
+        if (explain) {
+          throw new InputError(
+            'explain=true needs a record of named fields: a feature vector cannot be explained in input-field terms',
+          );
+        }
         for (const key in body) {
           if (key !== 'features') {
             throw new InputError(
@@ -36,7 +49,9 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       }
       const problem = model.validator.check(body);
       if (problem !== null) throw new InputError(problem);
-      return scoring.predictRecord(model, body, request.id);
+      const out = scoring.predictRecord(model, body, request.id);
+      if (!explain) return out;
+      return { ...out, explanation: explainRecordWith(model, body, top, out.model, out.probability) };
     },
   );
 
@@ -46,7 +61,8 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       schema: {
         tags: ['predict'],
         summary: 'Predict many records',
-        description: `An array of records or {"records": [...]}; at most ${batchCap} records (413 over it).`,
+        description: `An array of records or {"records": [...]}; at most ${batchCap} records (413 over it). With ?explain=true each prediction adds its explanation.`,
+        querystring: ExplainQuery,
         body: BatchBody,
         response: { 200: BatchResponse, ...JSON_ERRORS },
       },
@@ -57,6 +73,20 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const records = Array.isArray(body) ? body : body.records;
       const log = { route: '/predict/batch', requestId: request.id };
       const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
+      const { explain, top } = explainRequested(request.query as ExplainQuery);
+      if (explain) {
+        const ref = scoring.refOf(used);
+        predictions.forEach((p, i) => {
+          const record = records[i] as Record<string, unknown>;
+          (p as typeof p & { explanation?: unknown }).explanation = explainRecordWith(
+            model,
+            record,
+            top,
+            ref,
+            p.probability,
+          );
+        });
+      }
       return { predictions, threshold: used.threshold, model: scoring.refOf(used) };
     },
   );

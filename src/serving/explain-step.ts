@@ -1,0 +1,56 @@
+import type { RawRecord } from '../data/table.js';
+import { TasselError } from '../errors.js';
+import { logit } from '../ml/explain.js';
+import type { Explanation } from '../ml/record-explainer.js';
+import type { ServedModel } from './served-model.js';
+
+/** An explanation as the routes send it: the model's, or the prior's with a note saying why it is trivial. */
+export type ServedExplanation = Explanation & { note?: string };
+
+/**
+ * The explanation of a prior-only answer: the prior's margin and no field contributing. `fields` are the
+ * input fields the real model would have been explained in (so clients see every field, at 0).
+ */
+export function priorExplanation(prior: number, fields: readonly string[], note: string): ServedExplanation {
+  const base = logit(prior);
+  const contributions: Record<string, number> = {};
+  for (const f of fields) contributions[f] = 0;
+  return {
+    method: 'constant',
+    base_value: base,
+    base_probability: Math.min(1, Math.max(0, prior)),
+    margin: base,
+    contributions,
+    top: [],
+    note,
+  };
+}
+
+/** Input fields of a served model's schema (its feature columns), for the prior's explanation. */
+export const schemaFields = (model: ServedModel): string[] =>
+  (model.schema?.columns ?? []).filter((c) => c.role === 'feature' && c.type !== 'id').map((c) => c.name);
+
+/**
+ * Explains one validated record with the model that answered it. `answeredBy` is the model whose prediction was
+ * sent: when scoring fell back to the prior (the model threw), the explanation is the prior's too, so it always
+ * matches the probability beside it. A model kind without explanations answers NOT_IMPLEMENTED with the reason.
+ */
+export function explainRecordWith(
+  model: ServedModel,
+  record: RawRecord,
+  top: number,
+  answeredBy: { fallback: boolean; reason?: string },
+  prior: number,
+): ServedExplanation {
+  if (answeredBy.fallback && !model.fallback) {
+    return priorExplanation(
+      prior,
+      schemaFields(model),
+      `the model failed on this record, so its class prior answered (${answeredBy.reason ?? 'inference error'}); no field contributes to the prior`,
+    );
+  }
+  if (!model.explainRecord) {
+    throw new TasselError('NOT_IMPLEMENTED', `the served model (kind ${model.kind}) offers no explanations`);
+  }
+  return model.explainRecord(record, top);
+}
