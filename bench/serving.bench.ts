@@ -3,7 +3,8 @@
  * in one run, on the same OULAD rows and the same request bodies.
  *
  *  - Tassel `tassel serve` on a GBDT bundle trained here on OULAD's training rows (early-stopped like the
- *    reference's XGBoost), 1 process (also with --no-fast-lane) and --workers 2, started as child processes;
+ *    reference's XGBoost), 1 process (also with --no-fast-lane, and with every prediction logged to local
+ *    segments) and --workers 2, started as child processes;
  *  - a bare Fastify route that parses the same JSON body and answers a constant (the ceiling of one process);
  *  - when /usr/bin/python3 has fastapi, uvicorn and xgboost: the FastAPI reference of ../shared/anchors
  *    (serve.py; sync handlers 1 worker = the seed's setup, async 2 workers = its best), trained by its train.py.
@@ -18,6 +19,7 @@
  *        --out FILE (default $TMPDIR/tassel-bench-serving.json) --trees N (300, early stopping 30)
  *        --train-only DIR (write the bundle and request bodies to DIR and stop) --skip-ready (no start-up measurement)
  *        --ready-only (only the start-up measurement)
+ *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -414,6 +416,13 @@ async function main() {
     tasselConfig('Tassel GBDT, 1 process', 'tassel-1', [], true),
     tasselConfig('Tassel GBDT, 1 proc, no lane', 'tassel-1-no-lane', ['--no-fast-lane'], false),
     tasselConfig('Tassel GBDT, --workers 2', 'tassel-2', ['--workers', '2'], true),
+    // every prediction logged (local segments; issue 17's target: at least 0.90 of the same server without)
+    tasselConfig(
+      'Tassel GBDT, 1 proc, log 100%',
+      'tassel-1-log',
+      ['--prediction-log', join(work, 'prediction-log'), '--prediction-log-sample', '1'],
+      true,
+    ),
   ];
   const pyReason = pythonReady();
   if (pyReason === null) {
@@ -454,6 +463,7 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
       for (const c of configs) {
+        if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
         // the Python reference is slow and steady: one round of it is enough
         if (round > 1 && !c.name.startsWith('Tassel') && !c.name.startsWith('bare')) continue;
         const port = await freePort();
@@ -493,6 +503,7 @@ async function main() {
   const t1 = get('Tassel GBDT, 1 process');
   const t2 = get('Tassel GBDT, --workers 2');
   const noLane = get('Tassel GBDT, 1 proc, no lane');
+  const logged = get('Tassel GBDT, 1 proc, log 100%');
   const pySync = get('FastAPI ref, sync, 1 worker');
   const pyBest = get('FastAPI ref, async, 2 workers');
   console.log('\nratios (single-record /predict, requests/s):');
@@ -527,6 +538,14 @@ async function main() {
   console.log(
     `  same with --no-fast-lane / bare Fastify   ${ratio(noLane, bare)}  (the Fastify route itself)`,
   );
+  console.log(`  logging 100% / logging off (1 process)    ${ratio(logged, t1)}  (target >= 0.90)`);
+  if (logged && t1) {
+    console.log(
+      `  same, by server CPU per request           ${paired(logged, t1, 'cpuUsPerRequest')!.toFixed(2)}  (medians ${t1.cpuUsPerRequest.toFixed(0)} vs ${logged.cpuUsPerRequest.toFixed(0)} us)`,
+    );
+    const batchRatio = paired(get(logged.system, '/predict/batch'), get(t1.system, '/predict/batch'));
+    if (batchRatio !== null) console.log(`  same for /predict/batch (100 rows logged)  ${batchRatio.toFixed(2)}`);
+  }
   console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);
   console.log(`  Tassel --workers 2 / FastAPI best         ${ratio(t2, pyBest)}`);
   console.log(`  Tassel 1 process / FastAPI seed (sync 1)  ${ratio(t1, pySync)}`);

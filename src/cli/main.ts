@@ -17,6 +17,8 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./models-command.js'),
   () => import('./serve-command.js'),
   () => import('./server-command.js'),
+  // after monitor-command.js: adds `labels` to the `tassel monitor` group
+  () => import('./monitor-labels-command.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
