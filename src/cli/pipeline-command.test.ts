@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -66,11 +66,17 @@ describe('tassel pipeline / tassel models', { timeout: 90_000 }, () => {
       gate: { decision: string };
     };
     assert.deepEqual([out.version, out.production_version, out.gate.decision], ['1', '1', 'promote']);
+    // the same data, config and code again would be skipped (unchanged since v1): another seed trains
+    const file2 = join(dir, 'p2.json');
+    writeFileSync(file2, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), seed: 7 }));
+    const unchanged = await runCli('pipeline', 'run', '--config', file, '--tracking-uri', server.url);
+    assert.equal(unchanged.code, 0, unchanged.stderr);
+    assert.match(unchanged.stdout, /unchanged since version 1 in production \(same data, config and code\)/);
     const second = await runCli(
       'pipeline',
       'run',
       '--config',
-      file,
+      file2,
       '--tracking-uri',
       server.url,
       '--no-promote',

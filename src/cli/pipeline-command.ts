@@ -9,7 +9,7 @@ import {
   parsePipelineConfig,
 } from '../pipeline/config.js';
 import { createLineReporter, createTtyReporter } from '../pipeline/reporter.js';
-import { type PipelineResult, runPipeline } from '../pipeline/runner.js';
+import { type PipelineResult, runPipeline, UnchangedSinceProduction } from '../pipeline/runner.js';
 import { openTracking } from '../pipeline/tracking-target.js';
 
 /** Config files looked for in the working directory when --config is not given. */
@@ -25,6 +25,15 @@ export function resolveConfig(file: string | undefined): PipelineConfig {
 }
 
 /** One-screen summary of a pipeline result. */
+/** The lines printed when a run found production built from the same data, config and code. */
+export function formatUnchanged(e: UnchangedSinceProduction): string {
+  return (
+    `${e.message}.\n` +
+    `production: models:/${e.modelName}@production = version ${e.version} (run ${e.runId} recorded the check)\n` +
+    'change the data, the config or the code to train again (gate.on_unchanged: record trains anyway)'
+  );
+}
+
 export function formatResult(r: PipelineResult): string {
   const lines = [
     '',
@@ -102,14 +111,25 @@ export function register(program: Command): void {
       if (target.embedded)
         reporter.info(`embedded tracking server at ${target.uri} (data in ${config.tracking.data_dir})`);
       try {
-        const result = await runPipeline({
-          config,
-          tracking: target.tracking,
-          reporter,
-          promote: opts.promote === false ? false : config.promote,
-          forcePromote: force,
-          workDir: opts.workDir ? resolve(String(opts.workDir)) : undefined,
-        });
+        let result: PipelineResult;
+        try {
+          result = await runPipeline({
+            config,
+            tracking: target.tracking,
+            reporter,
+            promote: opts.promote === false ? false : config.promote,
+            forcePromote: force,
+            workDir: opts.workDir ? resolve(String(opts.workDir)) : undefined,
+          });
+        } catch (e) {
+          if (!(e instanceof UnchangedSinceProduction)) throw e;
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify({ run_id: e.runId, model_name: e.modelName, unchanged_since: e.version, production_version: e.version })}\n`
+              : `${formatUnchanged(e)}\n`,
+          );
+          return;
+        }
         if (opts.json) {
           process.stdout.write(
             `${JSON.stringify({

@@ -11,8 +11,9 @@ import { loadBundle } from '../ml/bundle.js';
 import { createProgress } from './progress.js';
 
 /**
- * Records from a JSON file (an array of objects, MLflow's `{"dataframe_records": [...]}` or
- * `{"dataframe_split": {"columns", "data"}}`) or JSON Lines, validated by coerceRecords exactly as serving does.
+ * Records from a JSON file (an array of objects, MLflow's `{"dataframe_records": [...]}`,
+ * `{"dataframe_split": {"columns", "data"}}` or a bare split `{"columns", "data"}` as in a bundle's
+ * input_example.json) or JSON Lines, validated by coerceRecords exactly as serving does.
  */
 function readJsonRecords(
   path: string,
@@ -37,20 +38,20 @@ function readJsonRecords(
         .map((l) => JSON.parse(l) as RawRecord);
     } else {
       const json = JSON.parse(text) as unknown;
-      const o = json as {
-        dataframe_records?: unknown;
-        dataframe_split?: { columns?: string[]; data?: unknown[][] };
-      };
+      type Split = { columns?: string[]; data?: unknown[][] };
+      const o = json as { dataframe_records?: unknown; dataframe_split?: Split } & Split;
+      // pandas "split" orient: wrapped as MLflow's scoring request (serving_input_example.json) or bare,
+      // as MLflow saves a bundle's input_example.json
+      const split = o?.dataframe_split ?? o;
       if (Array.isArray(json)) records = json as RawRecord[];
       else if (Array.isArray(o?.dataframe_records)) records = o.dataframe_records as RawRecord[];
-      else if (
-        o?.dataframe_split &&
-        Array.isArray(o.dataframe_split.columns) &&
-        Array.isArray(o.dataframe_split.data)
-      ) {
-        const cols = o.dataframe_split.columns;
-        records = o.dataframe_split.data.map((row) => Object.fromEntries(cols.map((c, j) => [c, row[j]])));
-      } else throw new SyntaxError('expected an array of records, dataframe_records or dataframe_split');
+      else if (split && Array.isArray(split.columns) && Array.isArray(split.data)) {
+        const cols = split.columns;
+        records = split.data.map((row) => Object.fromEntries(cols.map((c, j) => [c, row[j]])));
+      } else
+        throw new SyntaxError(
+          'expected an array of records, {"dataframe_records": [...]}, {"dataframe_split": {"columns", "data"}} or {"columns", "data"}',
+        );
     }
   } catch (e) {
     throw new InputError(`${path}: not valid JSON records (${(e as Error).message})`);

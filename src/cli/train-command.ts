@@ -8,6 +8,7 @@ import type { DatasetSchema } from '../data/schema.js';
 import { stratifiedSplit, validationMask } from '../data/split.js';
 import { type RawRecord, type Table, takeRows } from '../data/table.js';
 import type { ValidationPolicy } from '../data/validate.js';
+import { exampleRecords } from '../data/example-records.js';
 import { InputError } from '../errors.js';
 import { defaultFeatureSpec, FEATURE_PRESETS, type FeaturePreset } from '../features/spec.js';
 import { fitTransform, transformTable } from '../features/transform.js';
@@ -149,23 +150,6 @@ const trainMetrics = (e: BinaryEvaluation) => {
   const { calibration: _c, confusion: _m, ...rest } = e;
   return rest;
 };
-
-/** Up to n rows of a table as JSON records (feature and id columns), for the bundle's input example. */
-function exampleRecords(table: Table, schema: DatasetSchema, n = 3): RawRecord[] {
-  const cols = schema.columns.filter((c) => c.role === 'feature' || c.role === 'id').map((c) => c.name);
-  const out: RawRecord[] = [];
-  for (let i = 0; i < Math.min(n, table.nRows); i++) {
-    const r: RawRecord = {};
-    for (const c of cols) {
-      const col = table.columns[c];
-      if (!col) continue;
-      const v = col[i];
-      r[c] = typeof v === 'number' ? (Number.isNaN(v) ? null : v) : (v ?? null);
-    }
-    out.push(r);
-  }
-  return out;
-}
 
 /** Marks columns as ignored in a schema copy (they stay in the table but never reach the model). */
 function withIgnored(schema: DatasetSchema, names: string[]): DatasetSchema {

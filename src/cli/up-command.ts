@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeCourseCompletionCsv } from '../data/synthetic.js';
 import { InputError, TasselError } from '../errors.js';
 import { createLineReporter, createTtyReporter } from '../pipeline/reporter.js';
-import { runPipeline } from '../pipeline/runner.js';
+import { runPipeline, UnchangedSinceProduction } from '../pipeline/runner.js';
 import { openTracking, resolveTrackingUri } from '../pipeline/tracking-target.js';
 import {
   type PortReservation,
@@ -14,7 +14,7 @@ import {
   checkWritableDir,
   reservePort,
 } from './preflight.js';
-import { DEFAULT_DATA_PATH, formatResult, resolveConfig } from './pipeline-command.js';
+import { DEFAULT_DATA_PATH, formatResult, formatUnchanged, resolveConfig } from './pipeline-command.js';
 
 interface UpFlags {
   config?: string;
@@ -143,13 +143,26 @@ export function register(program: Command): void {
         reporter.info(
           `tracking server: ${target.uri}${target.embedded ? ` (embedded, data in ${config.tracking.data_dir})` : ''}`,
         );
-        const result = await runPipeline({
-          config,
-          tracking: target.tracking,
-          reporter,
-          workDir: join(config.tracking.data_dir, 'last-run'),
-        });
-        out(formatResult(result));
+        let result: { productionVersion: string | null; bundleDir: string | null };
+        try {
+          const run = await runPipeline({
+            config,
+            tracking: target.tracking,
+            reporter,
+            workDir: join(config.tracking.data_dir, 'last-run'),
+          });
+          out(formatResult(run));
+          result = run;
+        } catch (e) {
+          if (!(e instanceof UnchangedSinceProduction)) throw e;
+          out(formatUnchanged(e));
+          // the example for the curl below comes from the production bundle itself
+          const dir = join(config.tracking.data_dir, 'last-run', `production-v${e.version}`);
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir, { recursive: true });
+          await target.tracking.downloadVersion(config.model_name, e.version, dir).catch(() => {});
+          result = { productionVersion: e.version, bundleDir: dir };
+        }
         if (!result.productionVersion) {
           throw new TasselError(
             'INVALID_STATE',
@@ -204,7 +217,7 @@ export function register(program: Command): void {
 }
 
 /** One example record: the bundle's input example, else what the service's /model says, else {}. */
-async function exampleRecord(bundleDir: string, url: string): Promise<Record<string, unknown>> {
+async function exampleRecord(bundleDir: string | null, url: string): Promise<Record<string, unknown>> {
   const pick = (ex: unknown): Record<string, unknown> | null => {
     if (Array.isArray(ex))
       return ex[0] && typeof ex[0] === 'object' ? (ex[0] as Record<string, unknown>) : null;
@@ -220,7 +233,8 @@ async function exampleRecord(bundleDir: string, url: string): Promise<Record<str
     return o;
   };
   try {
-    const local = pick(JSON.parse(readFileSync(join(bundleDir, 'input_example.json'), 'utf8')));
+    const local =
+      bundleDir === null ? null : pick(JSON.parse(readFileSync(join(bundleDir, 'input_example.json'), 'utf8')));
     if (local) return local;
   } catch {
     // fall through to the service

@@ -174,6 +174,16 @@ export const PipelineConfigSchema = Type.Object(
           minimum: 0,
           maximum: 1,
         }),
+        strictly_better: Type.Boolean({
+          description:
+            'Promote only a challenger whose test ROC AUC beats production by more than min_delta; a tie (delta equal to min_delta) is rejected. Default false: a tie passes.',
+          default: false,
+        }),
+        on_unchanged: Type.Union([Type.Literal('skip'), Type.Literal('record')], {
+          description:
+            'When the data, config and code equal those of the production version (tag tassel.fingerprint): skip (default) registers nothing, says so and exits 0; record trains and registers a new version anyway, and the gate records the tie.',
+          default: 'skip',
+        }),
         fail_on_reject: Type.Boolean({
           description:
             'Exit 3 (`tassel pipeline run`) when the challenger fails the gate, so CI goes red; the version is still registered. Same as --fail-on-reject.',

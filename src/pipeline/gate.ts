@@ -6,6 +6,8 @@
 /** The thresholds of the gate (see PipelineConfig.gate). */
 export interface GateConfig {
   min_delta: number;
+  /** A challenger must beat production by more than min_delta (a tie is rejected). Default false. */
+  strictly_better?: boolean;
   min_roc_auc: number;
   max_log_loss: number;
   max_ece: number;
@@ -68,13 +70,17 @@ export function decideGate(input: GateInput): GateResult {
     reasons.push('ok: no production version yet; the first model passing the floors is promoted');
   } else {
     const delta = c.roc_auc - p.roc_auc;
-    // A tiny epsilon keeps min_delta 0 from rejecting a retrain that reproduces production exactly
-    // only because of floating-point noise; an identical model passes (delta 0 >= 0).
-    check(
-      delta >= config.min_delta - 1e-12,
-      `test roc_auc ${f4(c.roc_auc)} vs production v${p.version} ${f4(p.roc_auc)}: delta ${delta >= 0 ? '+' : ''}${f4(delta)} ` +
-        `${delta >= config.min_delta - 1e-12 ? '>=' : '<'} min_delta ${f4(config.min_delta)}`,
-    );
+    const head = `test roc_auc ${f4(c.roc_auc)} vs production v${p.version} ${f4(p.roc_auc)}: delta ${delta >= 0 ? '+' : ''}${f4(delta)}`;
+    if (config.strictly_better) {
+      // strictly better: floating-point noise around a tie must not count as a gain either
+      const ok = delta > config.min_delta + 1e-12;
+      check(ok, `${head} ${ok ? '>' : '<='} min_delta ${f4(config.min_delta)} (gate.strictly_better: a tie is rejected)`);
+    } else {
+      // A tiny epsilon keeps min_delta 0 from rejecting a retrain that reproduces production exactly
+      // only because of floating-point noise; an identical model passes (delta 0 >= 0).
+      const ok = delta >= config.min_delta - 1e-12;
+      check(ok, `${head} ${ok ? '>=' : '<'} min_delta ${f4(config.min_delta)}`);
+    }
   }
   if (input.force) {
     reasons.push(

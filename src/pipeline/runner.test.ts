@@ -81,6 +81,9 @@ describe('pipeline runner on a tracking server', { timeout: 120_000 }, () => {
         model_name: model,
         candidates: [{ kind: 'logistic' }],
         seed: 2,
+        // these tests run the same config again and again: train each time (unchanged re-runs have
+        // their own test, unchanged-rerun.e2e.test.ts)
+        gate: { on_unchanged: 'record' },
       },
       dir,
     );

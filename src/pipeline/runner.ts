@@ -6,11 +6,18 @@ import type { BinaryEvaluation } from '../ml/metrics.js';
 import type { PipelineConfig } from './config.js';
 import type { GateMetrics, GateResult } from './gate.js';
 import { type PipelineReporter, silentReporter } from './reporter.js';
-import { type AnyPipelineStep, PIPELINE_STEPS, type PipelineState, type StepContext } from './steps/index.js';
+import {
+  type AnyPipelineStep,
+  PIPELINE_STEPS,
+  type PipelineState,
+  type StepContext,
+  UnchangedSinceProduction,
+} from './steps/index.js';
 import type { TrialResult } from './steps/step.js';
 import type { PipelineTracking } from './tracking-port.js';
 
 export type { TrialResult } from './steps/step.js';
+export { UnchangedSinceProduction } from './steps/index.js';
 
 /** Options of one pipeline run. */
 export interface RunPipelineOptions {
@@ -184,7 +191,9 @@ function pipelineResult(
  * trial (child runs), pick the winner on validation, evaluate it on test, log artifacts, register it as a
  * new version with alias `challenger`, gate it against `production` and promote it when the gate allows.
  * On failure the parent (and open child) runs are marked FAILED, nothing is registered, and the error
- * is rethrown (InputError for data/config problems, TasselError otherwise).
+ * is rethrown (InputError for data/config problems, TasselError otherwise). When production was built from
+ * the same data, config and code (and gate.on_unchanged is skip) it throws {@link UnchangedSinceProduction}
+ * after ending the parent run FINISHED: nothing is trained or registered.
  */
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const steps = options.steps ?? PIPELINE_STEPS;
@@ -199,6 +208,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     for (const runId of [...openRuns].reverse()) await ctx.endRun(runId, 'FINISHED');
     return pipelineResult(state, options.config.model_name, timings);
   } catch (e) {
+    if (e instanceof UnchangedSinceProduction) {
+      // not a failure: the run found production already built from the same inputs
+      for (const runId of [...openRuns].reverse()) await ctx.endRun(runId, 'FINISHED');
+      throw e;
+    }
     await failOpenRuns(options.tracking, openRuns, e);
     if (e instanceof TasselError) throw e;
     throw new TasselError('INTERNAL_ERROR', `pipeline failed: ${(e as Error).message}`, { cause: e });

@@ -7,6 +7,7 @@ import { moduleCodeName } from '../candidates.js';
 import type { PipelineConfig } from '../config.js';
 import { bundleFeatureSteps, type ResolvedFeatureStep } from '../feature-steps.js';
 import { deterministicIdentity } from '../provenance.js';
+import { exampleRecords } from '../../data/example-records.js';
 import { defineStep } from './step.js';
 
 /** The config that determines the model (file locations left out: moving a file changes nothing). */
@@ -36,32 +37,6 @@ export function modelRelevantConfig(config: PipelineConfig, steps: readonly Reso
       params: s.params,
     })),
   };
-}
-
-/** ISO date of days since 1970-01-01. */
-const isoDate = (days: number) => new Date(days * 86_400_000).toISOString().slice(0, 10);
-
-/** The first `n` rows of a table as raw JSON records (features only) for the bundle's input example. */
-export function inputExample(table: Table, schema: DatasetSchema, n = 3): Record<string, unknown>[] {
-  const specs = schema.columns.filter((c) => c.role === 'feature');
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < Math.min(n, table.nRows); i++) {
-    const rec: Record<string, unknown> = {};
-    for (const spec of specs) {
-      const col = table.columns[spec.name];
-      if (!col) continue;
-      const v = col[i];
-      if (typeof v !== 'number') rec[spec.name] = v ?? null;
-      else if (Number.isNaN(v)) rec[spec.name] = null;
-      // Stored as numbers in the table; callers send them as they appear in the data.
-      else if (spec.type === 'date') rec[spec.name] = isoDate(v);
-      else if (spec.type === 'boolean')
-        rec[spec.name] = v ? (spec.trueValues?.[0] ?? 'true') : (spec.falseValues?.[0] ?? 'false');
-      else rec[spec.name] = v;
-    }
-    out.push(rec);
-  }
-  return out;
 }
 
 /**
@@ -94,7 +69,7 @@ export const bundleStep = defineStep({
         schema: data.modelSchema,
         threshold,
         prior,
-        inputExample: inputExample(data.test.table, data.modelSchema),
+        inputExample: exampleRecords(data.test.table, data.modelSchema),
         metrics: { test: evaluation.test },
         ...(derived.runner ? { featureSteps: bundleFeatureSteps(featureSteps, derived.runner.steps) } : {}),
       },

@@ -1,5 +1,6 @@
 import { bundleStep } from './bundle.js';
 import { connectStep, parentRunStep } from './connect.js';
+import { fingerprintStep } from './fingerprint.js';
 import { candidatesStep, ingestStep, loadFeatureStepsStep, logInputsStep } from './ingest.js';
 import { logWinnerStep } from './log-winner.js';
 import { gateStep, promoteStep, recordGateStep, registerStep, rescoreProductionStep } from './registry.js';
@@ -11,6 +12,7 @@ import { featureStepsStep, transformsStep } from './transforms.js';
 
 export type { AnyPipelineStep, PipelineState, PipelineStep, StepContext } from './step.js';
 export { defineStep } from './step.js';
+export { UnchangedSinceProduction } from './fingerprint.js';
 
 /**
  * The pipeline, in order. Each entry is a plain function from named inputs to named outputs
@@ -20,8 +22,6 @@ export { defineStep } from './step.js';
  * Adding a step: write `steps/<name>.ts` exporting `defineStep({ name, inputs, outputs, run })` (a new
  * output key is declared in that file by merging into `PipelineState`), and add one line here. Slots the
  * next steps are meant for:
- * - a "skip when data, config and code equal production's" check: after `logInputsStep` (it has the data
- *   digests, trials and feature step hashes, and nothing is trained yet);
  * - the winner's global explanation (e.g. SHAP): after `reportsStep`, writing into `artifacts.dir` so the
  *   `log` step uploads it with the other explain-ready artifacts;
  * - a retrain trigger needs no step: it starts `runPipeline`; anything it wants recorded on the run
@@ -36,6 +36,7 @@ export const PIPELINE_STEPS: readonly AnyPipelineStep[] = [
   candidatesStep,
   loadFeatureStepsStep,
   logInputsStep,
+  fingerprintStep,
   featureStepsStep,
   transformsStep,
   trainTrialsStep,

@@ -4,6 +4,7 @@ import { loadBundle } from '../../ml/bundle.js';
 import { evaluateBinary } from '../../ml/metrics.js';
 import { moduleCodeName } from '../candidates.js';
 import { firstBadProbability } from '../evaluate.js';
+import { FINGERPRINT_TAG } from '../fingerprint.js';
 import { decideGate } from '../gate.js';
 import { createModelOps, PRODUCTION_ALIAS } from '../model-ops.js';
 import { round6 } from './log-format.js';
@@ -76,9 +77,12 @@ export const gateStep = defineStep({
 /** Register the bundle as a new version of the model, with alias `challenger`. */
 export const registerStep = defineStep({
   name: 'register',
-  inputs: ['parent', 'winner', 'evaluation', 'data', 'artifacts', 'featureSteps'],
+  inputs: ['parent', 'winner', 'evaluation', 'data', 'artifacts', 'featureSteps', 'fingerprint'],
   outputs: ['registered'],
-  async run({ parent, winner, evaluation: { test }, data, artifacts, featureSteps }, { config, tracking }) {
+  async run(
+    { parent, winner, evaluation: { test }, data, artifacts, featureSteps, fingerprint },
+    { config, tracking },
+  ) {
     const registered = await createModelOps(tracking).register({
       name: config.model_name,
       runId: parent.runId,
@@ -91,6 +95,7 @@ export const registerStep = defineStep({
         'tassel.test.log_loss': String(round6(test.log_loss)),
         'tassel.test.ece': String(round6(test.ece)),
         'tassel.data.sha256': data.sha256[0]!,
+        [FINGERPRINT_TAG]: fingerprint.digest,
         ...(winner.trial.module ? { 'tassel.code': `code/${moduleCodeName(winner.trial.module)}` } : {}),
         ...(featureSteps.length
           ? {
