@@ -285,7 +285,12 @@ describe('feature steps end to end', { timeout: 120_000 }, () => {
       assert.equal(Number(predicted[i]!.probability), r.testProbabilities[i], `predict row ${i + 1}`);
 
     // reproducible: the same data, config and seed give byte-identical bundle files, step state and code included
-    const again = await runPipeline({ config, tracking, workDir: join(dir, 'work-again') });
+    // (gate.on_unchanged: record, or the unchanged re-run would be skipped before training)
+    const again = await runPipeline({
+      config: { ...config, gate: { ...config.gate, on_unchanged: 'record' } },
+      tracking,
+      workDir: join(dir, 'work-again'),
+    });
     // the gate re-scored production (the first bundle, steps loaded from its code/) on the same test rows
     assert.equal(again.production?.metrics?.roc_auc, r.test.roc_auc, again.gate.reasons.join('\n'));
     for (const f of [
