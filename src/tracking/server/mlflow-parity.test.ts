@@ -8,6 +8,7 @@ import {
   type ParityServer,
   parityHarness,
   requestValidationTests,
+  searchSemanticsTests,
   sourceRuleTests,
 } from './mlflow-parity.js';
 import { startTrackingServer } from './start.js';
@@ -36,3 +37,4 @@ parityHarness('MLflow details on SQLite', openSqlite, {}, detailTests);
 parityHarness('MLflow model-version source rules on SQLite', openSqlite, {}, sourceRuleTests);
 parityHarness('MLflow endpoints beyond the core API on SQLite', openSqlite, {}, endpointTests);
 parityHarness('MLflow GraphQL on SQLite', openSqlite, {}, graphqlTests);
+parityHarness('MLflow search semantics on SQLite', openSqlite, {}, searchSemanticsTests);

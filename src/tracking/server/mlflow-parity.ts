@@ -861,3 +861,157 @@ export function graphqlTests(c: ParityCalls): void {
     assert.match(String(tooMany.errors), /at most 10 root fields, got 11/);
   });
 }
+
+/** Item 1: search semantics (test_model_registry.py's search tests, MLflow 3's prompt filter). */
+export function searchSemanticsTests(c: ParityCalls): void {
+  const PROMPT_FILTER = "tag.`mlflow.prompt.is_prompt` != 'true'";
+
+  test("registry: tag != matches models and versions without the tag (MlflowClient's prompt filter)", async () => {
+    const p = `semantics-${process.pid}-${++counter}`;
+    const names = [`${p}-plain`, `${p}-tagged`, `${p}-prompt`];
+    await c.post('registered-models/create', { name: names[0] });
+    await c.post('registered-models/create', {
+      name: names[1],
+      tags: [{ key: 'mlflow.prompt.is_prompt', value: 'false' }],
+    });
+    await c.post('registered-models/create', {
+      name: names[2],
+      tags: [{ key: 'mlflow.prompt.is_prompt', value: 'true' }],
+    });
+    for (const name of names) await c.post('model-versions/create', { name, source: 's3://bucket/m' });
+    await c.post('model-versions/set-tag', {
+      name: names[2],
+      version: '1',
+      key: 'mlflow.prompt.is_prompt',
+      value: 'true',
+    });
+    const models = await c.post('registered-models/search', {
+      filter: `name LIKE '${p}-%' AND ${PROMPT_FILTER}`,
+    });
+    assert.deepEqual(
+      (models.json.registered_models as Array<{ name: string }>).map((m) => m.name),
+      [names[0], names[1]],
+    );
+    // the same through GET, as the Python client sends it
+    const viaGet = await c.get('registered-models/search', {
+      filter: `name LIKE '${p}-%' AND ${PROMPT_FILTER}`,
+    });
+    assert.equal((viaGet.json.registered_models as unknown[]).length, 2);
+    const versions = await c.post('model-versions/search', {
+      filter: `name LIKE '${p}-%' AND ${PROMPT_FILTER}`,
+    });
+    assert.deepEqual((versions.json.model_versions as Array<{ name: string }>).map((m) => m.name).sort(), [
+      names[0],
+      names[1],
+    ]);
+    // = still needs the tag; != on a present tag with another value matches
+    const eq = await c.post('registered-models/search', {
+      filter: `name LIKE '${p}-%' AND tag.\`mlflow.prompt.is_prompt\` = 'false'`,
+    });
+    assert.deepEqual(
+      (eq.json.registered_models as Array<{ name: string }>).map((m) => m.name),
+      [names[1]],
+    );
+    // paging through the filtered set keeps the order and loses nothing
+    const first = await c.post('registered-models/search', {
+      filter: `name LIKE '${p}-%' AND ${PROMPT_FILTER}`,
+      max_results: 1,
+    });
+    assert.equal((first.json.registered_models as unknown[]).length, 1);
+    const second = await c.post('registered-models/search', {
+      filter: `name LIKE '${p}-%' AND ${PROMPT_FILTER}`,
+      max_results: 1,
+      page_token: first.json.next_page_token,
+    });
+    assert.deepEqual(
+      [
+        ...(first.json.registered_models as Array<{ name: string }>),
+        ...(second.json.registered_models as Array<{ name: string }>),
+      ].map((m) => m.name),
+      [names[0], names[1]],
+    );
+    assert.equal(second.json.next_page_token, undefined);
+  });
+
+  test('registry: LIKE is case-sensitive, ILIKE is not, on names and tags (test_search_registered_models)', async () => {
+    const p = `LikeTest${process.pid}x${++counter}`;
+    await c.post('registered-models/create', {
+      name: `${p}-Alpha`,
+      tags: [{ key: 'team', value: 'Vision' }],
+    });
+    await c.post('registered-models/create', {
+      name: `${p}-beta`,
+      tags: [{ key: 'team', value: 'vision-ops' }],
+    });
+    const search = async (filter: string) =>
+      (
+        ((await c.post('registered-models/search', { filter })).json.registered_models as
+          | Array<{ name: string }>
+          | undefined) ?? []
+      ).map((m) => m.name);
+    assert.deepEqual(await search(`name LIKE '${p}-A%'`), [`${p}-Alpha`]);
+    assert.deepEqual(await search(`name LIKE '${p}-a%'`), []);
+    assert.deepEqual(await search(`name ILIKE '${p.toLowerCase()}-a%'`), [`${p}-Alpha`]);
+    assert.deepEqual(await search(`name LIKE '${p}-%' AND tags.team LIKE 'vision%'`), [`${p}-beta`]);
+    assert.deepEqual(await search(`name LIKE '${p}-%' AND tags.team ILIKE 'VISION%'`), [
+      `${p}-Alpha`,
+      `${p}-beta`,
+    ]);
+    assert.deepEqual(await search(`name LIKE '${p}-%' AND tags.\`team\` = 'Vision'`), [`${p}-Alpha`]);
+    assert.deepEqual(await search(`name LIKE '${p}-_eta'`), [`${p}-beta`]);
+    assertBadRequest(await c.post('registered-models/search', { filter: 'tags.team < 5' }), 'Invalid');
+  });
+
+  test('registered models and versions always carry a description ("" when none)', async () => {
+    const name = `described-${process.pid}-${++counter}`;
+    const rm = await c.post('registered-models/create', { name });
+    assert.equal((rm.json.registered_model as { description: string }).description, '');
+    const mv = await c.post('model-versions/create', { name, source: 's3://bucket/m' });
+    assert.equal((mv.json.model_version as { description: string }).description, '');
+    const got = await c.get('registered-models/get', { name });
+    const model = got.json.registered_model as {
+      description: string;
+      latest_versions: Array<{ description: string }>;
+    };
+    assert.equal(model.description, '');
+    assert.equal(model.latest_versions[0].description, '');
+    assert.equal(
+      (
+        (await c.get('model-versions/get', { name, version: '1' })).json.model_version as {
+          description: string;
+        }
+      ).description,
+      '',
+    );
+    const updated = await c.call('PATCH', 'registered-models/update', { name, description: 'about' });
+    assert.equal((updated.json.registered_model as { description: string }).description, 'about');
+  });
+
+  test('runs and experiments: tag != needs the tag, as MLflow (a run without it does not match)', async () => {
+    const exp = await c.newExperiment('run tag semantics');
+    const tagged = await c.newRun(exp, { tags: [{ key: 'team', value: 'a' }] });
+    const other = await c.newRun(exp, { tags: [{ key: 'team', value: 'b' }] });
+    await c.newRun(exp);
+    const runs = await c.post('runs/search', { experiment_ids: [exp], filter: "tags.team != 'a'" });
+    assert.deepEqual(
+      (runs.json.runs as Array<{ info: { run_id: string } }>).map((r) => r.info.run_id),
+      [other.run_id],
+    );
+    const like = await c.post('runs/search', { experiment_ids: [exp], filter: "tags.team LIKE 'A%'" });
+    // MLflow omits the empty list ({}); Tassel sends runs: [] (both read as no runs by every client)
+    assert.deepEqual(like.json.runs ?? [], []);
+    const ilike = await c.post('runs/search', { experiment_ids: [exp], filter: "tags.team ILIKE 'A%'" });
+    assert.deepEqual(
+      (ilike.json.runs as Array<{ info: { run_id: string } }>).map((r) => r.info.run_id),
+      [tagged.run_id],
+    );
+    const name = `tagged-exp-${process.pid}-${++counter}`;
+    await c.post('experiments/create', { name, tags: [{ key: 'k', value: 'x' }] });
+    await c.post('experiments/create', { name: `${name}-untagged` });
+    const exps = await c.post('experiments/search', { filter: `name LIKE '${name}%' AND tags.k != 'y'` });
+    assert.deepEqual(
+      (exps.json.experiments as Array<{ name: string }>).map((e) => e.name),
+      [name],
+    );
+  });
+}

@@ -9,6 +9,7 @@ import {
   graphqlTests,
   parityHarness,
   requestValidationTests,
+  searchSemanticsTests,
   sourceRuleTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
@@ -59,3 +60,4 @@ parityHarness('MLflow details on PostgreSQL', openPostgres, { skip }, detailTest
 parityHarness('MLflow model-version source rules on PostgreSQL', openPostgres, { skip }, sourceRuleTests);
 parityHarness('MLflow endpoints beyond the core API on PostgreSQL', openPostgres, { skip }, endpointTests);
 parityHarness('MLflow GraphQL on PostgreSQL', openPostgres, { skip }, graphqlTests);
+parityHarness('MLflow search semantics on PostgreSQL', openPostgres, { skip }, searchSemanticsTests);

@@ -121,11 +121,25 @@ export interface TagTable {
   parent: Array<[string, string]>;
 }
 
-/** `EXISTS` a tag of the parent row with the comparison's key whose value matches it. */
-export function tagMatches(dialect: SqlDialect, tags: TagTable, c: FilterComparison): RawBuilder<SqlBool> {
+/**
+ * `EXISTS` a tag of the parent row with the comparison's key whose value matches it. With
+ * `notEqualMatchesMissing` (MLflow 3's registered-model and model-version search), `tag.k != 'v'` is
+ * `NOT EXISTS` a tag `k = 'v'`: parents without the tag match too. That is how MlflowClient's implicit
+ * ``tag.`mlflow.prompt.is_prompt` != 'true'`` keeps every ordinary model.
+ */
+export function tagMatches(
+  dialect: SqlDialect,
+  tags: TagTable,
+  c: FilterComparison,
+  options: { notEqualMatchesMissing?: boolean } = {},
+): RawBuilder<SqlBool> {
   const links = tags.parent.map(([child, parent]) => sql`t.${sql.ref(child)} = ${sql.ref(parent)}`);
+  const where = sql`${sql.join(links, sql` AND `)} AND t.${sql.ref(tags.key)} = ${c.key}`;
+  if (c.comparator === '!=' && options.notEqualMatchesMissing) {
+    return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(tags.table)} t WHERE ${where} AND t.${sql.ref(tags.value)} = ${c.value})`;
+  }
   const value = compare(dialect, sql.ref(`t.${tags.value}`), c);
-  return sql<SqlBool>`EXISTS (SELECT 1 FROM ${sql.table(tags.table)} t WHERE ${sql.join(links, sql` AND `)} AND t.${sql.ref(tags.key)} = ${c.key} AND ${value})`;
+  return sql<SqlBool>`EXISTS (SELECT 1 FROM ${sql.table(tags.table)} t WHERE ${where} AND ${value})`;
 }
 
 /** A query that can be limited and offset (Kysely's select builders). */

@@ -79,7 +79,7 @@ function versionOut(
     status: r.status as ModelVersionStatus,
   };
   if (r.user_id) mv.user_id = r.user_id;
-  if (r.description !== null) mv.description = r.description;
+  mv.description = r.description ?? '';
   if (r.run_id) mv.run_id = r.run_id;
   if (r.status_message) mv.status_message = r.status_message;
   if (r.run_link) mv.run_link = r.run_link;
@@ -221,7 +221,7 @@ function versionFilter(
   c: ReturnType<typeof parseRegistryFilter>[number],
 ): RawBuilder<SqlBool> {
   if (c.type === 'attribute') return compare(ctx.dialect, sql.ref(COLUMNS[c.key]), c) as RawBuilder<SqlBool>;
-  return tagMatches(ctx.dialect, VERSION_TAGS, c);
+  return tagMatches(ctx.dialect, VERSION_TAGS, c, { notEqualMatchesMissing: true });
 }
 
 /** The registry context plus the version-status logic. */

@@ -102,7 +102,7 @@ async function loadRegisteredModels(q: Reader, rows: RegisteredModelsTable[]): P
       creation_timestamp: num(r.creation_time),
       last_updated_timestamp: num(r.last_updated_time),
     };
-    if (r.description !== null) rm.description = r.description;
+    rm.description = r.description ?? '';
     const lv = latest.get(r.name) ?? [];
     if (lv.length) rm.latest_versions = lv;
     const t = keyValuesOrNone(tags.filter((x) => x.name === r.name));
@@ -282,7 +282,7 @@ async function searchRegisteredModels(
     q = q.where(
       c.type === 'attribute'
         ? compare(ctx.dialect, sql.ref('rm.name'), c)
-        : tagMatches(ctx.dialect, MODEL_TAGS, c),
+        : tagMatches(ctx.dialect, MODEL_TAGS, c, { notEqualMatchesMissing: true }),
     );
   }
   for (const o of order) q = q.orderBy(o.col as 'rm.name', o.ascending ? 'asc' : 'desc');
