@@ -3,7 +3,13 @@ import type { FeaturePreset } from '../features/spec.js';
 import type { ModelFactory } from '../ml/model.js';
 import { findModelFactory } from '../ml/model-kinds.js';
 import { loadModelModule } from '../ml/model-module.js';
-import { type CandidateConfig, type PipelineConfig, candidateName, expandSearch } from './config.js';
+import {
+  type CandidateConfig,
+  type PipelineConfig,
+  type TuneConfig,
+  candidateName,
+  expandSearch,
+} from './config.js';
 
 /** One model to fit: a candidate with one parameter set from its search grid. */
 export interface Trial {
@@ -15,6 +21,8 @@ export interface Trial {
   preset: FeaturePreset;
   /** Absolute path of the module for a user-supplied candidate. */
   module?: string;
+  /** A hyperparameter search: the train step runs it instead of one fit (`params` are the fixed ones). */
+  tune?: TuneConfig;
 }
 
 /**
@@ -44,6 +52,19 @@ export async function resolveTrials(
     }
     preset ??= factory.kind === 'gbdt' ? 'tree' : 'linear';
     const name = candidateName(c);
+    if (c.tune) {
+      const trial: Trial = {
+        name,
+        candidate: name,
+        factory,
+        params: { ...(c.params ?? {}) },
+        preset,
+        tune: c.tune,
+      };
+      if (c.module !== undefined) trial.module = c.module;
+      trials.push(trial);
+      continue;
+    }
     const sets = expandSearch(c);
     const searched = Object.keys(c.search ?? {}).sort();
     for (const params of sets) {

@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.js';
+import { type DimensionConfig, parseSearchSpace } from '../ml/search/space.js';
 
 /**
  * The pipeline's configuration: one TypeBox schema is the validation, the TypeScript type and the
@@ -15,6 +16,75 @@ const Str = (description: string) => Type.Optional(Type.String({ description }))
 
 /** Values a GBDT (or any model) parameter may take; arrays in `search` are the grid. */
 const ParamValue = Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()]);
+
+const Bound = Type.Tuple([Type.Number(), Type.Number()]);
+const DimensionSchema = Type.Union([
+  Type.Object(
+    { float: Bound, log: Type.Optional(Type.Boolean({ description: 'Sample on a log scale.' })) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { int: Bound, log: Type.Optional(Type.Boolean({ description: 'Sample on a log scale.' })) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ choice: Type.Array(ParamValue, { minItems: 1 }) }, { additionalProperties: false }),
+]);
+
+export const TuneSchema = Type.Object(
+  {
+    strategy: Type.Union([Type.Literal('tpe'), Type.Literal('random')], {
+      description:
+        "tpe: Tree-structured Parzen Estimator (Optuna's default, after 10 random trials); random: uniform.",
+      default: 'tpe',
+    }),
+    space: Type.Record(Type.String(), DimensionSchema, {
+      description:
+        'Searched parameters: {"float": [lo, hi], "log": true}, {"int": [lo, hi]} or {"choice": [...]}; "params" holds the fixed ones.',
+    }),
+    trials: Type.Integer({
+      description: 'Budget: at most this many trials.',
+      default: 50,
+      minimum: 1,
+      maximum: 10000,
+    }),
+    max_seconds: Type.Optional(
+      Type.Number({
+        description: 'Budget: no new batch of trials after this many seconds (running trials finish).',
+        exclusiveMinimum: 0,
+      }),
+    ),
+    workers: Type.Integer({
+      description: "Worker threads fitting trials in parallel (1 = in the pipeline's thread).",
+      default: 2,
+      minimum: 1,
+      maximum: 64,
+    }),
+    batch: Type.Integer({
+      description:
+        'Trials proposed together from the same history; the trials of a seed do not depend on the worker count.',
+      default: 4,
+      minimum: 1,
+      maximum: 256,
+    }),
+    seed: Type.Optional(Type.Integer({ description: 'Seed of the sampler (default: the pipeline seed).' })),
+    pruning: Type.Union([Type.Literal('halving'), Type.Literal('none')], {
+      description:
+        'halving: successive halving on the validation rows, a trial goes on past each rung only among the best 1/eta so far; none: every trial runs to the end.',
+      default: 'halving',
+    }),
+    min_rounds: Type.Integer({ description: 'First rung (boosting rounds).', default: 20, minimum: 1 }),
+    eta: Type.Number({
+      description: 'Halving rate: rungs at min_rounds * eta^k; 1/eta of the trials go on.',
+      default: 3,
+      minimum: 1.5,
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Hyperparameter search over this candidate: each trial a child run, judged on the validation rows only.',
+  },
+);
 
 export const CandidateSchema = Type.Object(
   {
@@ -40,6 +110,7 @@ export const CandidateSchema = Type.Object(
         'A grid of parameter values tried on top of "params"; every combination becomes a child run, judged on the validation set.',
       default: {},
     }),
+    tune: Type.Optional(TuneSchema),
     features: Type.Optional(
       Type.Union([Type.Literal('linear'), Type.Literal('tree')], {
         description:
@@ -60,7 +131,7 @@ export const FeatureStepConfigSchema = Type.Object(
       'Name of the step in params, tags and errors (default: the module file name); letters, digits, _ . - only.',
     ),
     params: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'Parameters passed to the step\'s outputs(), fit() and transform().',
+      description: "Parameters passed to the step's outputs(), fit() and transform().",
       default: {},
     }),
   },
@@ -219,6 +290,7 @@ export const PipelineConfigSchema = Type.Object(
 
 export type PipelineConfigInput = Static<typeof PipelineConfigSchema>;
 export type CandidateConfig = Static<typeof CandidateSchema>;
+export type TuneConfig = Static<typeof TuneSchema>;
 export type FeatureStepConfig = Static<typeof FeatureStepConfigSchema>;
 
 /** A validated config with defaults filled in and paths made absolute. */
@@ -294,6 +366,15 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
   const candidates = (cfg.candidates ?? defaultCandidates()).map((c, i) => {
     if ((c.kind === undefined) === (c.module === undefined))
       throw new InputError(`pipeline config: candidates[${i}]: give exactly one of "kind" or "module"`);
+    if (c.tune && Object.keys(c.search ?? {}).length)
+      throw new InputError(
+        `pipeline config: candidates[${i}]: give "search" (a grid) or "tune" (a search), not both`,
+      );
+    if (c.tune)
+      parseSearchSpace(
+        c.tune.space as Record<string, DimensionConfig>,
+        `pipeline config: candidates[${i}].tune.space`,
+      );
     return c.module !== undefined ? { ...c, module: abs(c.module) } : c;
   });
   const names = new Set<string>();
@@ -309,9 +390,13 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
   cfg.feature_steps = cfg.feature_steps.map((s, i) => {
     const module = abs(s.module);
     if (!existsSync(module) || !statSync(module).isFile())
-      throw new InputError(`pipeline config: feature_steps[${i}].module: ${s.module}: file not found (${module})`);
+      throw new InputError(
+        `pipeline config: feature_steps[${i}].module: ${s.module}: file not found (${module})`,
+      );
     if (!/\.(?:[cm]?js|[cm]?ts)$/.test(module))
-      throw new InputError(`pipeline config: feature_steps[${i}].module: ${s.module}: expected a .ts or .js module`);
+      throw new InputError(
+        `pipeline config: feature_steps[${i}].module: ${s.module}: expected a .ts or .js module`,
+      );
     const name = featureStepName(s);
     if (!/^[A-Za-z0-9_.-]+$/.test(name))
       throw new InputError(

@@ -1,84 +1,9 @@
-import { TasselError } from '../../errors.js';
 import { defaultFeatureSpec } from '../../features/spec.js';
-import { type BinaryEvaluation, evaluateBinary } from '../../ml/metrics.js';
-import type { Classifier } from '../../ml/model.js';
-import type { Trial } from '../candidates.js';
-import type { DataPart } from '../data-step.js';
-import { firstBadProbability } from '../evaluate.js';
 import { canonicalJson } from '../provenance.js';
-import type { MetricPoint } from '../tracking-port.js';
-import { flatParams, metricPoints, round6, selectionScore } from './log-format.js';
-import { defineStep, type FeatureMatrices, type FittedTrial, type StepContext } from './step.js';
-
-/** A trial fitted and scored on the training and validation rows (never the test rows). */
-export interface TrialFit {
-  model: Classifier;
-  train: BinaryEvaluation;
-  valid: BinaryEvaluation;
-  fitSeconds: number;
-  summary: Record<string, unknown>;
-  /** Per-round metrics the model reported while fitting (valid_/train_ prefixed). */
-  history: MetricPoint[];
-}
-
-/**
- * Fit one trial on the training rows (early stopping on the validation rows) and score both parts.
- * Throws TasselError INVALID_STATE when the model yields a probability outside [0, 1].
- */
-export async function fitTrial(
-  trial: Trial,
-  f: FeatureMatrices,
-  parts: { train: DataPart; valid: DataPart },
-  seed: number,
-  onRound?: (done: number, total: number) => void,
-): Promise<TrialFit> {
-  const model = trial.factory.create(trial.params);
-  const history: MetricPoint[] = [];
-  const t0 = performance.now();
-  await model.fit(f.train, parts.train.y, {
-    validation: { X: f.valid, y: parts.valid.y },
-    featureNames: f.ft.feature_names,
-    seed,
-    onIteration: (info) => {
-      onRound?.(Math.min(info.iteration, info.total), info.total);
-      for (const [k, v] of Object.entries(info.metrics ?? {}))
-        if (Number.isFinite(v))
-          history.push({ key: /^(valid|train)_/.test(k) ? k : `valid_${k}`, value: v, step: info.iteration });
-    },
-  });
-  const fitSeconds = (performance.now() - t0) / 1000;
-  const pTrain = model.predictProba(f.train);
-  const pValid = model.predictProba(f.valid);
-  for (const [part, p] of [
-    ['training', pTrain],
-    ['validation', pValid],
-  ] as const) {
-    const bad = firstBadProbability(p);
-    if (bad >= 0)
-      throw new TasselError(
-        'INVALID_STATE',
-        `candidate ${trial.name} produced an invalid probability (${p[bad]}) for ${part} row ${bad + 1}; the run is failed and nothing is registered`,
-      );
-  }
-  const train = evaluateBinary(parts.train.y, pTrain, 0.5);
-  const valid = evaluateBinary(parts.valid.y, pValid, 0.5);
-  const summary = (model.summary?.() ?? {}) as Record<string, unknown>;
-  return { model, train, valid, fitSeconds, summary, history };
-}
-
-/** Log a fitted trial's per-round history and final metrics to its child run. */
-export async function logTrialFit(ctx: StepContext, runId: string, fit: TrialFit): Promise<void> {
-  const metrics: MetricPoint[] = [
-    ...metricPoints('train', fit.train),
-    ...metricPoints('valid', fit.valid),
-    { key: 'fit_seconds', value: round6(fit.fitSeconds), step: 0 },
-  ];
-  for (const [k, v] of Object.entries(fit.summary))
-    if (typeof v === 'number' && Number.isFinite(v)) metrics.push({ key: k, value: v, step: 0 });
-  for (let i = 0; i < fit.history.length; i += 1000)
-    await ctx.tracking.logBatch(runId, { metrics: fit.history.slice(i, i + 1000) });
-  await ctx.tracking.logBatch(runId, { metrics });
-}
+import { fitTrial, logTrialFit, trialMatrices } from './fit-trial.js';
+import { flatParams, selectionScore } from './log-format.js';
+import { searchTrials } from './search-trials.js';
+import { defineStep, type FittedTrial } from './step.js';
 
 /** Train every trial in its own child run (MLflow's nested runs), in config order. */
 export const trainTrialsStep = defineStep({
@@ -90,6 +15,13 @@ export const trainTrialsStep = defineStep({
     const results: FittedTrial[] = [];
     for (const trial of trials) {
       const f = features.get(trial.preset)!;
+      if (trial.tune) {
+        const found = await ctx.timed(`search ${trial.name}`, () =>
+          searchTrials(ctx, { experimentId, parent, baseTags, derived, data }, trial, f),
+        );
+        results.push(...found);
+        continue;
+      }
       const child = await ctx.startRun(experimentId, trial.name, {
         ...baseTags,
         'mlflow.parentRunId': parent.runId,
@@ -111,7 +43,13 @@ export const trainTrialsStep = defineStep({
       });
       const label = `train ${trial.name}`;
       const fit = await ctx.timed(label, () =>
-        fitTrial(trial, f, data, ctx.config.seed, (done, total) => ctx.reporter.progress(label, done, total)),
+        fitTrial(
+          trial,
+          trialMatrices(f),
+          { train: data.train.y, valid: data.valid.y },
+          ctx.config.seed,
+          (done, total) => ctx.reporter.progress(label, done, total),
+        ),
       );
       await logTrialFit(ctx, child.runId, fit);
       await ctx.endRun(child.runId, 'FINISHED');
