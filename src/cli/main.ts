@@ -11,6 +11,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./data-command.js'),
   () => import('./train-command.js'),
   () => import('./predict-command.js'),
+  () => import('./explain-command.js'),
   () => import('./quickstart-command.js'),
   () => import('./pipeline-command.js'),
   () => import('./up-command.js'),

@@ -7,7 +7,8 @@ import { type DatasetSchema, idColumns } from '../data/schema.js';
 import type { RawRecord, Table } from '../data/table.js';
 import { assertNoIssues, coerceRecords, type ValidationPolicy } from '../data/validate.js';
 import { InputError } from '../errors.js';
-import { loadBundle } from '../ml/bundle.js';
+import { type LoadedBundle, loadBundle } from '../ml/bundle.js';
+import { explainTable, type TableExplanation } from '../ml/record-explainer.js';
 import { createProgress } from './progress.js';
 
 /**
@@ -65,8 +66,25 @@ function readJsonRecords(
   return { table: result.table, droppedRows: result.droppedRows };
 }
 
+/** Reads the rows to score: CSV, or JSON / JSON Lines records, validated against the bundle's schema. */
+export async function readScoringInput(
+  path: string,
+  bundle: LoadedBundle,
+  policy: ValidationPolicy,
+): Promise<{ table: Table; droppedRows: number }> {
+  return /\.jsonl?$/i.test(path)
+    ? readJsonRecords(path, bundle.schema, policy)
+    : await readCsvTable(path, { schema: bundle.schema, requireTarget: false, policy });
+}
+
+/** Explains a validated table with a bundle (through its feature steps first, as scoring does). */
+export function explainBundleTable(bundle: LoadedBundle, table: Table): TableExplanation {
+  const input = bundle.featureSteps ? bundle.featureSteps.applyTable(table) : table;
+  return explainTable({ model: bundle.model, transform: bundle.transform }, input);
+}
+
 /** Quotes a CSV field when it needs it (RFC 4180). */
-const csvField = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+export const csvField = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 export interface PredictOptions {
   model: string;
@@ -74,6 +92,8 @@ export interface PredictOptions {
   /** Output CSV path, or '-' for stdout. */
   out: string;
   policy: ValidationPolicy;
+  /** Add `shap_base_value` and one `shap_<field>` column per input field (SHAP values, margin units). */
+  explain?: boolean;
 }
 
 export interface PredictReport {
@@ -94,14 +114,14 @@ export interface PredictReport {
 export async function runPredict(o: PredictOptions): Promise<PredictReport> {
   const t0 = performance.now();
   const bundle = await loadBundle(o.model);
-  const read = /\.jsonl?$/i.test(o.data)
-    ? readJsonRecords(o.data, bundle.schema, o.policy)
-    : await readCsvTable(o.data, { schema: bundle.schema, requireTarget: false, policy: o.policy });
+  const read = await readScoringInput(o.data, bundle, o.policy);
   const p = bundle.predictTable(read.table);
+  const ex = o.explain ? explainBundleTable(bundle, read.table) : null;
   const ids = idColumns(bundle.schema)
     .map((c) => c.name)
     .filter((n) => read.table.columns[n]);
-  const lines: string[] = [[...ids, 'probability', 'label'].map(csvField).join(',')];
+  const shapCols = ex ? ['shap_base_value', ...ex.fields.map((f) => `shap_${f}`)] : [];
+  const lines: string[] = [[...ids, 'probability', 'label', ...shapCols].map(csvField).join(',')];
   let positives = 0;
   for (let i = 0; i < p.length; i++) {
     const label = p[i]! >= bundle.threshold ? 1 : 0;
@@ -112,7 +132,13 @@ export async function runPredict(o: PredictOptions): Promise<PredictReport> {
         v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '' : String(v),
       );
     });
-    lines.push([...idVals, String(p[i]), String(label)].join(','));
+    const shap = ex
+      ? [
+          String(ex.base_value),
+          ...Array.from(ex.values.subarray(i * ex.fields.length, (i + 1) * ex.fields.length), String),
+        ]
+      : [];
+    lines.push([...idVals, String(p[i]), String(label), ...shap].join(','));
   }
   const text = `${lines.join('\n')}\n`;
   if (o.out === '-') process.stdout.write(text);
@@ -158,6 +184,11 @@ export function register(program: Command): void {
         .choices(['fail', 'drop'])
         .default('fail'),
     )
+    .option(
+      '--explain',
+      'add SHAP contribution columns: shap_base_value and shap_<field> per input field, in margin (log-odds) units ' +
+        '(shap_base_value + the shap_ columns = logit(probability)); see also tassel explain',
+    )
     .option('--json', 'print a JSON summary on stdout (not with --out -)')
     .option('--quiet', 'no progress output')
     .action(
@@ -166,6 +197,7 @@ export function register(program: Command): void {
         data: string;
         out: string;
         onInvalid: ValidationPolicy;
+        explain?: boolean;
         json?: boolean;
         quiet?: boolean;
       }) => {
@@ -173,7 +205,13 @@ export function register(program: Command): void {
           throw new InputError('--json cannot be combined with --out - (both use standard output)');
         const progress = createProgress({ silent: Boolean(o.quiet) || o.out === '-' });
         progress.step(`scoring ${o.data} with ${o.model}`);
-        const r = await runPredict({ model: o.model, data: o.data, out: o.out, policy: o.onInvalid });
+        const r = await runPredict({
+          model: o.model,
+          data: o.data,
+          out: o.out,
+          policy: o.onInvalid,
+          explain: Boolean(o.explain),
+        });
         if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         else if (o.out !== '-') {
           process.stdout.write(

@@ -1,6 +1,6 @@
-import type { RawRecord } from '../data/table.js';
+import type { RawRecord, Table } from '../data/table.js';
 import { createFieldGrouper, type FieldGrouper } from '../features/field-groups.js';
-import type { FittedTransform } from '../features/transform.js';
+import { type FittedTransform, transformTable } from '../features/transform.js';
 import { type ExplainMethod, createModelExplainer, type ModelExplainer } from './explain.js';
 import { sigmoid } from './gbdt/ensemble.js';
 import type { Classifier } from './model.js';
@@ -116,3 +116,72 @@ export function createRecordExplainer(
     },
   };
 }
+
+/** Field contributions of every row of a table, and their global summary. */
+export interface TableExplanation {
+  method: ExplainMethod;
+  base_value: number;
+  fields: string[];
+  /** rows x fields, row-major, margin units. */
+  values: Float64Array;
+  /** Margin of each row (base_value + its row of values). */
+  margins: Float64Array;
+  /** Mean |contribution| per field over the rows, largest first (the global explanation). */
+  global: { field: string; mean_abs: number }[];
+}
+
+/**
+ * Explains every row of a table (already through the bundle's feature steps, if any): the transform encodes it,
+ * the model's explainer explains each row, and hashed buckets are attributed with each row's own tokens.
+ */
+export function explainTable(
+  parts: { model: Classifier; transform: FittedTransform },
+  table: Table,
+): TableExplanation {
+  const explainer = createModelExplainer(parts.model, { featureMeans: parts.transform.output_mean ?? null });
+  const grouper = createFieldGrouper(parts.transform);
+  const X = transformTable(parts.transform, table);
+  const nf = grouper.fields.length;
+  const values = new Float64Array(X.rows * nf);
+  const margins = new Float64Array(X.rows);
+  const encoded = new Float64Array(X.cols);
+  const slots = grouper.sharedFields > 0 ? grouper.slotsOfTable(table) : null;
+  const fieldRow = new Float64Array(nf);
+  const sums = new Float64Array(nf);
+  for (let i = 0; i < X.rows; i++) {
+    margins[i] = explainer.explain(X.data.subarray(i * X.cols, (i + 1) * X.cols), encoded);
+    if (explainer.width === 0) continue;
+    const s = slots ? slots.subarray(i * grouper.sharedFields, (i + 1) * grouper.sharedFields) : null;
+    grouper.group(encoded, fieldRow, s);
+    values.set(fieldRow, i * nf);
+    for (let j = 0; j < nf; j++) sums[j] += Math.abs(fieldRow[j]!);
+  }
+  const global = grouper.fields
+    .map((field, j) => ({ field, mean_abs: X.rows > 0 ? sums[j]! / X.rows : 0 }))
+    .sort((a, b) => b.mean_abs - a.mean_abs || (a.field < b.field ? -1 : 1));
+  return {
+    method: explainer.method,
+    base_value: explainer.baseValue,
+    fields: [...grouper.fields],
+    values,
+    margins,
+    global,
+  };
+}
+
+/**
+ * A model's global explanation as the pipeline logs it (`explanation/global.json`) and the web UI reads it:
+ * mean |SHAP| per input field over a data set, largest first, in margin units.
+ */
+export interface GlobalExplanation {
+  model_kind: string;
+  base_value: number;
+  features: { field: string; mean_abs: number }[];
+}
+
+/** The global explanation of a table explanation. */
+export const globalExplanationOf = (modelKind: string, ex: TableExplanation): GlobalExplanation => ({
+  model_kind: modelKind,
+  base_value: ex.base_value,
+  features: ex.global.map((f) => ({ field: f.field, mean_abs: f.mean_abs })),
+});
