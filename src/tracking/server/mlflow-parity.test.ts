@@ -5,6 +5,7 @@ import {
   detailTests,
   endpointTests,
   graphqlTests,
+  metricIdempotencyTests,
   type ParityServer,
   parityHarness,
   requestValidationTests,
@@ -38,3 +39,4 @@ parityHarness('MLflow model-version source rules on SQLite', openSqlite, {}, sou
 parityHarness('MLflow endpoints beyond the core API on SQLite', openSqlite, {}, endpointTests);
 parityHarness('MLflow GraphQL on SQLite', openSqlite, {}, graphqlTests);
 parityHarness('MLflow search semantics on SQLite', openSqlite, {}, searchSemanticsTests);
+parityHarness('MLflow metric idempotency on SQLite', openSqlite, {}, metricIdempotencyTests);

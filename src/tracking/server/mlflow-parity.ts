@@ -1015,3 +1015,61 @@ export function searchSemanticsTests(c: ParityCalls): void {
     );
   });
 }
+
+/** Item 2: logging an identical metric point again stores nothing (MLflow's metrics primary key). */
+export function metricIdempotencyTests(c: ParityCalls): void {
+  test('re-logging the latest metrics (as log_model does, with a model_id) leaves the history at 10 points', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('metric idempotency'));
+    for (let step = 0; step < 10; step++) {
+      const r = await c.post('runs/log-metric', {
+        run_id,
+        key: 'loss',
+        value: 1 / (step + 1),
+        timestamp: 1000 + step,
+        step,
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+    // log_model's re-log: the run's latest metrics again, now naming the model
+    const again = await c.post('runs/log-batch', {
+      run_id,
+      metrics: [{ key: 'loss', value: 1 / 10, timestamp: 1009, step: 9, model_id: 'm-123' }],
+    });
+    assert.equal(again.status, 200, again.text);
+    await c.post('runs/log-metric', { run_id, key: 'loss', value: 1 / 10, timestamp: 1009, step: 9 });
+    const history = await c.get('metrics/get-history', { run_id, metric_key: 'loss' });
+    assert.equal((history.json.metrics as unknown[]).length, 10);
+    // duplicates inside one batch count once; a different value, step or timestamp is a new point
+    await c.post('runs/log-batch', {
+      run_id,
+      metrics: [
+        { key: 'acc', value: 0.5, timestamp: 1, step: 0 },
+        { key: 'acc', value: 0.5, timestamp: 1, step: 0 },
+        { key: 'acc', value: 0.6, timestamp: 1, step: 0 },
+        { key: 'acc', value: 0.5, timestamp: 2, step: 0 },
+        { key: 'acc', value: 0.5, timestamp: 1, step: 1 },
+        { key: 'acc', value: 'NaN', timestamp: 1, step: 2 },
+        { key: 'acc', value: 'NaN', timestamp: 1, step: 2 },
+      ],
+    });
+    const acc = await c.get('metrics/get-history', { run_id, metric_key: 'acc' });
+    assert.deepEqual(
+      (acc.json.metrics as Array<{ value: number | string; timestamp: number; step: number }>).map((m) => [
+        m.step,
+        m.timestamp,
+        m.value,
+      ]),
+      [
+        [0, 1, 0.5],
+        [0, 1, 0.6],
+        [0, 2, 0.5],
+        [1, 1, 0.5],
+        [2, 1, 'NaN'],
+      ],
+    );
+    const run = (await c.get('runs/get', { run_id })).json.run as {
+      data: { metrics: Array<{ key: string; value: number }> };
+    };
+    assert.deepEqual(run.data.metrics.find((m) => m.key === 'loss')?.value, 0.1);
+  });
+}

@@ -7,6 +7,7 @@ import {
   detailTests,
   endpointTests,
   graphqlTests,
+  metricIdempotencyTests,
   parityHarness,
   requestValidationTests,
   searchSemanticsTests,
@@ -61,3 +62,4 @@ parityHarness('MLflow model-version source rules on PostgreSQL', openPostgres, {
 parityHarness('MLflow endpoints beyond the core API on PostgreSQL', openPostgres, { skip }, endpointTests);
 parityHarness('MLflow GraphQL on PostgreSQL', openPostgres, { skip }, graphqlTests);
 parityHarness('MLflow search semantics on PostgreSQL', openPostgres, { skip }, searchSemanticsTests);
+parityHarness('MLflow metric idempotency on PostgreSQL', openPostgres, { skip }, metricIdempotencyTests);

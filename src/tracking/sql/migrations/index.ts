@@ -2,6 +2,7 @@ import { registryMigrations } from '../../registry/migrations.js';
 import type { Migration } from '../migrate.js';
 import { trackingSchemaV1 } from './001-tracking-schema.js';
 import { clusteredKeyValues } from './002-clustered-key-values.js';
+import { uniqueMetricPoints } from './003-unique-metric-points.js';
 
 /**
  * Every migration of the server's database, in the order they are applied. Tracking's come first
@@ -11,5 +12,6 @@ import { clusteredKeyValues } from './002-clustered-key-values.js';
 export const ALL_MIGRATIONS: readonly Migration[] = [
   trackingSchemaV1,
   clusteredKeyValues,
+  uniqueMetricPoints,
   ...registryMigrations,
 ];

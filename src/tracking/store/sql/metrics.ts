@@ -71,7 +71,7 @@ function latestByKey(rows: MetricInsert[]): MetricInsert[] {
 }
 
 /**
- * Logs metrics inside a transaction: every value into `metrics` (the history) in one multi-row INSERT,
+ * Logs metrics inside a transaction: every new point into `metrics` (the history) in one multi-row INSERT,
  * and the latest per key into `latest_metrics`, which searches and runs/get read (one row per run and key).
  */
 export async function insertMetrics(
@@ -88,7 +88,8 @@ export async function insertMetrics(
   });
   const values = (list: MetricInsert[]) =>
     list.map((r) => [runId, r.key, r.value, r.timestamp, r.step, r.isNan]);
-  await ctx.insertRows(trx, 'metrics', METRIC_COLUMNS, values(rows));
+  // An identical point (key, value, timestamp, step) already logged is skipped, as in MLflow.
+  await ctx.insertRows(trx, 'metrics', METRIC_COLUMNS, values(rows), 'ON CONFLICT DO NOTHING');
   await ctx.insertRows(trx, 'latest_metrics', METRIC_COLUMNS, values(latestByKey(rows)), LATEST_UPSERT);
 }
 
