@@ -7,7 +7,7 @@ import type { ReadOptions } from '../data/read-csv.js';
 import { readCsvTable } from '../data/read-csv.js';
 import type { ColumnType } from '../data/schema.js';
 import { COLUMN_TYPES, schemaToJSON } from '../data/schema.js';
-import { generateCourseCompletion, writeCourseCompletionCsv } from '../data/synthetic.js';
+import { generateCourseCompletion, parseShift, writeCourseCompletionCsv } from '../data/synthetic.js';
 import { formatIssues } from '../data/validate.js';
 
 /** `--rows 1000` style integer option parser (commander reports a bad value with exit code 2). */
@@ -110,6 +110,7 @@ export function register(program: Command): void {
       `
 Examples:
   tassel data generate --rows 100000 --seed 7 --out data.csv
+  tassel data generate --rows 5000 --seed 8 --shift Age=+8 --shift Device_Type=Mobile*3 --out drifted.csv
   tassel data validate --data data.csv --schema builtin:course-completion
   tassel data validate --data other.csv --target churned --positive yes --print-schema
   tassel data oulad --raw ../shared/anchors/data/oulad --cutoff-day 60 --out oulad.csv --split-dir oulad/`,
@@ -121,25 +122,50 @@ Examples:
     .requiredOption('--rows <n>', 'number of rows', parseIntOption(1, 100_000_000))
     .option('--seed <s>', 'PRNG seed', parseIntOption(0, 4_294_967_295), 42)
     .requiredOption('--out <file>', 'output CSV file ("-" for standard output)')
-    .option('--missing-rate <r>', 'share of optional feature cells (Quiz_Score_Avg, Project_Grade, Satisfaction_Rating) left empty, 0..0.5', parseNumberOption(0, 0.5), 0)
-    .action(async (o: { rows: number; seed: number; out: string; missingRate: number }) => {
-      if (o.out === '-') {
+    .option(
+      '--missing-rate <r>',
+      'share of optional feature cells (Quiz_Score_Avg, Project_Grade, Satisfaction_Rating) left empty, 0..0.5',
+      parseNumberOption(0, 0.5),
+      0,
+    )
+    .option(
+      '--shift <change...>',
+      'covariate shift, applied where the value is generated: Age=+5, Quiz_Score_Avg=-8, Time_Spent_Hours=*0.7, Device_Type=Mobile*3,Desktop*0.5',
+    )
+    .option(
+      '--concept-drift <s>',
+      'change the completion process itself, 0 (none) .. 1 (full): same inputs, different outcomes',
+      parseNumberOption(0, 1),
+      0,
+    )
+    .action(
+      async (o: {
+        rows: number;
+        seed: number;
+        out: string;
+        missingRate: number;
+        shift?: string[];
+        conceptDrift: number;
+      }) => {
+        const options = {
+          rows: o.rows,
+          seed: o.seed,
+          missingRate: o.missingRate,
+          ...(o.shift ? { shift: parseShift(o.shift) } : {}),
+          ...(o.conceptDrift ? { conceptDrift: o.conceptDrift } : {}),
+        };
+        if (o.out === '-') {
+          process.stdout.write(generateCourseCompletion(options));
+          return;
+        }
+        const t0 = performance.now();
+        const r = await writeCourseCompletionCsv(o.out, options);
+        const s = (performance.now() - t0) / 1000;
         process.stdout.write(
-          generateCourseCompletion({ rows: o.rows, seed: o.seed, missingRate: o.missingRate }),
+          `wrote ${r.rows} rows (${r.bytes} bytes) to ${o.out} in ${s.toFixed(2)} s; sha256 ${r.sha256}\n`,
         );
-        return;
-      }
-      const t0 = performance.now();
-      const r = await writeCourseCompletionCsv(o.out, {
-        rows: o.rows,
-        seed: o.seed,
-        missingRate: o.missingRate,
-      });
-      const s = (performance.now() - t0) / 1000;
-      process.stdout.write(
-        `wrote ${r.rows} rows (${r.bytes} bytes) to ${o.out} in ${s.toFixed(2)} s; sha256 ${r.sha256}\n`,
-      );
-    });
+      },
+    );
 
   data
     .command('oulad')

@@ -18,6 +18,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./models-command.js'),
   () => import('./serve-command.js'),
   () => import('./server-command.js'),
+  () => import('./monitor-command.js'),
   // after monitor-command.js: adds `labels` to the `tassel monitor` group
   () => import('./monitor-labels-command.js'),
 ];

@@ -23,6 +23,71 @@ export interface SyntheticOptions {
    * COURSE_COMPLETION_OPTIONAL), identifiers and the target are never empty.
    */
   missingRate?: number;
+  /**
+   * Covariate shift: per column, a change applied where the value is generated, before anything downstream
+   * (other columns, the completion process) uses it, so P(completed | inputs) is unchanged. See {@link parseShift}.
+   */
+  shift?: Record<string, ColumnShift>;
+  /**
+   * Concept drift, 0..1: the completion process itself changes (progress matters less, the mobile/low-connection
+   * penalty and the dormancy penalty flip sign, the age U-shape fades), so the same inputs complete differently.
+   */
+  conceptDrift?: number;
+}
+
+/** A shift of one column: add to / multiply a numeric column, or re-weight categories of a categorical one. */
+export type ColumnShift =
+  | { kind: 'add'; value: number }
+  | { kind: 'scale'; value: number }
+  | { kind: 'weights'; factors: Record<string, number> };
+
+const SPEC_BY_NAME = new Map(courseCompletionSchema.columns.map((c) => [c.name, c]));
+const SHIFTABLE_NUMERIC = new Set(
+  courseCompletionSchema.columns
+    .filter((c) => c.role === 'feature' && (c.type === 'numeric' || c.type === 'integer'))
+    .map((c) => c.name),
+);
+
+/**
+ * Parses `--shift` values: `Age=+5` / `Age=-3.5` (add), `Age=*1.2` (scale), `Device_Type=Mobile*3,Tablet*0`
+ * (category weights multiplied). Numeric shifts apply to numeric and integer columns, weights to categorical ones
+ * with a fixed set of values; values are clamped to the schema's range, integers rounded.
+ */
+export function parseShift(specs: readonly string[]): Record<string, ColumnShift> {
+  const out: Record<string, ColumnShift> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const column = spec.slice(0, eq).trim();
+    const rhs = spec.slice(eq + 1).trim();
+    const col = SPEC_BY_NAME.get(column);
+    if (eq <= 0 || !col || col.role !== 'feature')
+      throw new InputError(
+        `--shift ${spec}: expected FEATURE=CHANGE with a feature of the course-completion schema`,
+      );
+    if (SHIFTABLE_NUMERIC.has(column)) {
+      const m = /^([+\-*])\s*(\d+(?:\.\d+)?)$/.exec(rhs);
+      if (!m)
+        throw new InputError(`--shift ${spec}: a numeric column takes +N, -N or *F (e.g. ${column}=+5)`);
+      const v = Number(m[2]);
+      out[column] =
+        m[1] === '*' ? { kind: 'scale', value: v } : { kind: 'add', value: m[1] === '-' ? -v : v };
+      continue;
+    }
+    const known = (CAT as Record<string, readonly string[]>)[column];
+    if (!known)
+      throw new InputError(
+        `--shift ${spec}: ${column} cannot be shifted (numeric, integer and fixed-category columns can)`,
+      );
+    const factors: Record<string, number> = {};
+    for (const part of rhs.split(',')) {
+      const m = /^(.+)\*(\d+(?:\.\d+)?)$/.exec(part.trim());
+      if (!m || !known.includes(m[1]!.trim()))
+        throw new InputError(`--shift ${spec}: expected VALUE*FACTOR with VALUE one of ${known.join(', ')}`);
+      factors[m[1]!.trim()] = Number(m[2]);
+    }
+    out[column] = { kind: 'weights', factors };
+  }
+  return out;
 }
 
 interface Course {
@@ -341,6 +406,23 @@ export function createCourseCompletionRows(options: SyntheticOptions): () => str
   if (!(missingRate >= 0 && missingRate <= 0.5))
     throw new InputError(`--missing-rate must be in [0, 0.5], got ${missingRate}`);
   if (!Number.isInteger(options.seed)) throw new InputError(`--seed must be an integer, got ${options.seed}`);
+  const conceptDrift = options.conceptDrift ?? 0;
+  if (!(conceptDrift >= 0 && conceptDrift <= 1))
+    throw new InputError(`--concept-drift must be in [0, 1], got ${options.conceptDrift}`);
+  const shift = options.shift ?? {};
+  const sh = (column: string, v: number): number => {
+    const c = shift[column];
+    if (!c || c.kind === 'weights') return v;
+    const spec = SPEC_BY_NAME.get(column)!;
+    let x = c.kind === 'add' ? v + c.value : v * c.value;
+    if (spec.type === 'integer') x = Math.round(x);
+    return clamp(x, spec.min ?? Number.NEGATIVE_INFINITY, spec.max ?? Number.POSITIVE_INFINITY);
+  };
+  const w = (column: string, values: readonly string[], weights: readonly number[]): readonly number[] => {
+    const c = shift[column];
+    if (!c || c.kind !== 'weights') return weights;
+    return weights.map((x, i) => x * (c.factors[values[i]!] ?? 1));
+  };
   const r = createRandom(options.seed);
   // Missingness has its own stream so the values do not change with the missing rate.
   const rm = createRandom((options.seed ^ 0x5bd1e995) >>> 0);
@@ -349,8 +431,8 @@ export function createCourseCompletionRows(options: SyntheticOptions): () => str
   return () => {
     const id = `STU${String(100000 + i).padStart(6, '0')}`;
     i++;
-    const gender = r.pick(CAT.Gender, [48, 48, 4]);
-    const age = Math.round(clamp(17 + Math.abs(r.normal()) * 11 + r.next() * 6, 16, 70));
+    const gender = r.pick(CAT.Gender, w('Gender', CAT.Gender, [48, 48, 4]));
+    const age = sh('Age', Math.round(clamp(17 + Math.abs(r.normal()) * 11 + r.next() * 6, 16, 70)));
     const edu =
       age < 20
         ? r.pick(CAT.Education_Level, [70, 25, 5, 0, 0])
@@ -362,10 +444,13 @@ export function createCourseCompletionRows(options: SyntheticOptions): () => str
         ? r.pick(CAT.Employment_Status, [75, 10, 5, 10])
         : r.pick(CAT.Employment_Status, [10, 60, 15, 15]);
     const city = r.pick(CITIES, CITY_WEIGHTS);
-    const device = r.pick(CAT.Device_Type, [45, 35, 12, 8]);
-    const conn = r.pick(CAT.Internet_Connection_Quality, [20, 45, 35]);
+    const device = r.pick(CAT.Device_Type, w('Device_Type', CAT.Device_Type, [45, 35, 12, 8]));
+    const conn = r.pick(
+      CAT.Internet_Connection_Quality,
+      w('Internet_Connection_Quality', CAT.Internet_Connection_Quality, [20, 45, 35]),
+    );
     const course = r.pick(COURSES, COURSE_WEIGHTS);
-    const instructor = clamp(course.rating + 0.15 * r.normal(), 1, 5);
+    const instructor = sh('Instructor_Rating', clamp(course.rating + 0.15 * r.normal(), 1, 5));
 
     // Latent traits: motivation drives engagement, ability drives scores.
     const motivation = r.normal();
@@ -373,51 +458,75 @@ export function createCourseCompletionRows(options: SyntheticOptions): () => str
     const busy = employment === 'Employed' || employment === 'Self-Employed' ? 1 : 0;
     const engagement = motivation - 0.35 * busy + (conn === 'Low' ? -0.3 : 0) + 0.25 * r.normal();
 
-    const logins = poisson(r, Math.exp(1.4 + 0.45 * engagement));
-    const session = clamp(
-      Math.exp(3.4 + 0.25 * engagement + 0.35 * r.normal()) + (device === 'Mobile' ? -8 : 0),
-      3,
-      240,
+    const logins = sh('Login_Frequency', poisson(r, Math.exp(1.4 + 0.45 * engagement)));
+    const session = sh(
+      'Average_Session_Duration_Min',
+      clamp(Math.exp(3.4 + 0.25 * engagement + 0.35 * r.normal()) + (device === 'Mobile' ? -8 : 0), 3, 240),
     );
-    const video = clamp(58 + 17 * engagement + 10 * r.normal() - (conn === 'Low' ? 8 : 0), 0, 100);
-    const discussion = poisson(r, Math.exp(0.7 + 0.5 * engagement));
+    const video = sh(
+      'Video_Completion_Rate',
+      clamp(58 + 17 * engagement + 10 * r.normal() - (conn === 'Low' ? 8 : 0), 0, 100),
+    );
+    const discussion = sh('Discussion_Participation', poisson(r, Math.exp(0.7 + 0.5 * engagement)));
     const weeks = course.days / 7;
-    const hours = clamp(((logins * weeks * session) / 60) * (0.8 + 0.4 * r.next()), 0, 2000);
-    const lastLogin = Math.round(clamp(-Math.log(1 - r.next()) * Math.exp(1.8 - 0.7 * engagement), 0, 365));
-    const notifications = poisson(r, Math.exp(2.2 + 0.3 * engagement));
-    const peer = clamp(5 + 1.8 * engagement + 1.5 * r.normal(), 0, 10);
+    const hours = sh(
+      'Time_Spent_Hours',
+      clamp(((logins * weeks * session) / 60) * (0.8 + 0.4 * r.next()), 0, 2000),
+    );
+    const lastLogin = sh(
+      'Days_Since_Last_Login',
+      Math.round(clamp(-Math.log(1 - r.next()) * Math.exp(1.8 - 0.7 * engagement), 0, 365)),
+    );
+    const notifications = sh('Notifications_Checked', poisson(r, Math.exp(2.2 + 0.3 * engagement)));
+    const peer = sh('Peer_Interaction_Score', clamp(5 + 1.8 * engagement + 1.5 * r.normal(), 0, 10));
     const nAssign = Math.max(2, Math.round(course.days / 10));
     const submitted = binomial(r, nAssign, sigmoid(1.2 + 1.3 * engagement - 0.6 * busy));
     const missed = nAssign - submitted;
-    const quizAttempts = poisson(r, Math.exp(1.6 + 0.3 * engagement));
-    const quiz = clamp(64 + 11 * ability - 9 * course.difficulty + 9 * r.normal(), 0, 100);
-    const project = clamp(0.5 * quiz + 30 + 8 * ability + 10 * r.normal(), 0, 100);
-    const progress = clamp(52 + 24 * engagement + 8 * r.normal() - 10 * course.difficulty, 0, 100);
-    const rewatch = poisson(r, Math.exp(0.8 + 0.4 * (quiz < 60 ? 1 : 0) + 0.2 * motivation));
+    const quizAttempts = sh('Quiz_Attempts', poisson(r, Math.exp(1.6 + 0.3 * engagement)));
+    const quiz = sh(
+      'Quiz_Score_Avg',
+      clamp(64 + 11 * ability - 9 * course.difficulty + 9 * r.normal(), 0, 100),
+    );
+    const project = sh('Project_Grade', clamp(0.5 * quiz + 30 + 8 * ability + 10 * r.normal(), 0, 100));
+    const progress = sh(
+      'Progress_Percentage',
+      clamp(52 + 24 * engagement + 8 * r.normal() - 10 * course.difficulty, 0, 100),
+    );
+    const rewatch = sh(
+      'Rewatch_Count',
+      poisson(r, Math.exp(0.8 + 0.4 * (quiz < 60 ? 1 : 0) + 0.2 * motivation)),
+    );
     const enrolDay = DAY0 + r.int(730);
-    const paymentMode = r.pick(CAT.Payment_Mode, [22, 18, 25, 10, 8, 7, 10]);
+    const paymentMode = r.pick(
+      CAT.Payment_Mode,
+      w('Payment_Mode', CAT.Payment_Mode, [22, 18, 25, 10, 8, 7, 10]),
+    );
     const free = paymentMode === 'Free' || paymentMode === 'Scholarship';
     const discount = !free && r.next() < 0.3;
     const feePaid = free ? true : r.next() < 0.9;
     const amount = free ? 0 : Math.round(course.fee * (discount ? 0.6 + 0.3 * r.next() : 1));
-    const appUsage = clamp(
-      (device === 'Mobile' ? 70 : device === 'Tablet' ? 55 : 25) + 15 * r.normal(),
-      0,
-      100,
+    const appUsage = sh(
+      'App_Usage_Percentage',
+      clamp((device === 'Mobile' ? 70 : device === 'Tablet' ? 55 : 25) + 15 * r.normal(), 0, 100),
     );
-    const emails = poisson(r, Math.exp(0.9 + 0.2 * motivation));
-    const tickets = poisson(r, conn === 'Low' ? 1.5 : 0.6);
-    const satisfaction = clamp(3.6 + 0.4 * engagement + 0.3 * (instructor - 4) + 0.6 * r.normal(), 1, 5);
+    const emails = sh('Reminder_Emails_Clicked', poisson(r, Math.exp(0.9 + 0.2 * motivation)));
+    const tickets = sh('Support_Tickets_Raised', poisson(r, conn === 'Low' ? 1.5 : 0.6));
+    const satisfaction = sh(
+      'Satisfaction_Rating',
+      clamp(3.6 + 0.4 * engagement + 0.3 * (instructor - 4) + 0.6 * r.normal(), 1, 5),
+    );
 
     // The completion process: thresholds, interactions and a U-shape a linear model cannot represent.
     let z = -2.2;
-    z += 3.2 * sigmoid((progress - 58) / 4); // sharp threshold on progress
+    const cd = conceptDrift; // 0 = the original process; 1 = fully drifted
+    z += (1 - 0.8 * cd) * 3.2 * sigmoid((progress - 58) / 4); // sharp threshold on progress
     z += progress >= 50 && quiz >= 68 ? 1.6 : 0; // progress x quiz score
     z -= progress < 50 && quiz < 50 ? 0.8 : 0;
-    z += 0.012 * ((age - 36) * (age - 36)) - 0.6; // U-shape in age: the youngest and oldest complete more
-    z -= device === 'Mobile' && conn === 'Low' ? 1.7 : 0; // device x connection quality
+    z += (1 - cd) * (0.012 * ((age - 36) * (age - 36)) - 0.6); // U-shape in age: the youngest and oldest complete more
+    z -= device === 'Mobile' && conn === 'Low' ? (1 - 2 * cd) * 1.7 : 0; // device x connection quality
     z += (device === 'Laptop' || device === 'Desktop') && conn === 'High' ? 0.6 : 0;
-    z -= lastLogin > 21 ? 1.4 : 0; // dormant learners drop out
+    z -= lastLogin > 21 ? (1 - 2 * cd) * 1.4 : 0; // dormant learners drop out
+    z += cd * (2.4 * sigmoid((quiz - 70) / 5) - 1.2); // a new driver: quiz scores
     z -= busy && course.level === 'Advanced' && hours < 40 ? 1.2 : 0; // employment x level x time
     z += 0.8 * (submitted / nAssign) - 0.4;
     z += feePaid && !free ? 0.4 : 0;

@@ -95,6 +95,8 @@ export interface FeatureDrift {
   unseen_share?: number;
   invalid_share: number;
   drifted: boolean;
+  /** Reference vs window shares per bin (numeric: the PSI bins, labelled by upper edge) or per category. */
+  distribution?: { bins: string[]; reference: number[]; window: number[] };
 }
 
 export interface Alert {
@@ -136,6 +138,8 @@ function numericDrift(ref: NumericReference, column: Float64Array, invalid: numb
   let out = 0;
   for (let i = 0; i < sorted.length; i++) if (sorted[i]! < ref.min || sorted[i]! > ref.max) out++;
   const w = wasserstein(ref.sorted, sorted);
+  const windowShares = binShares(sorted, ref.psiEdges);
+  const fmt = (x: number) => String(Number(x.toPrecision(4)));
   return {
     feature: ref.name,
     type: 'numeric',
@@ -144,12 +148,20 @@ function numericDrift(ref: NumericReference, column: Float64Array, invalid: numb
     pvalue,
     pvalue_adjusted: Number.NaN,
     wasserstein_norm: round(ref.std > 0 ? w / ref.std : w === 0 ? 0 : Number.POSITIVE_INFINITY),
-    psi: round(psiFromShares(ref.psiShares, binShares(sorted, ref.psiEdges))),
+    psi: round(psiFromShares(ref.psiShares, windowShares)),
     missing_rate: round(n ? (n - sorted.length) / n : 0),
     reference_missing_rate: round(ref.missingRate),
     out_of_range_share: round(sorted.length ? out / sorted.length : 0),
     invalid_share: round(n ? invalid / n : 0),
     drifted: false,
+    distribution: {
+      bins: [
+        ...ref.psiEdges.map((e) => `<= ${fmt(e)}`),
+        `> ${fmt(ref.psiEdges[ref.psiEdges.length - 1] ?? Number.NaN)}`,
+      ],
+      reference: Array.from(ref.psiShares, round),
+      window: Array.from(windowShares, round),
+    },
   };
 }
 
@@ -194,6 +206,11 @@ function categoricalDrift(
     unseen_share: round(present ? unseen / present : 0),
     invalid_share: round(column.length ? invalid / column.length : 0),
     drifted: false,
+    distribution: {
+      bins: [...ref.categories, '(other)', '(unseen)'],
+      reference: Array.from(shares(refCounts, ref.present), round),
+      window: Array.from(shares(counts, present), round),
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.js';
 import { type DimensionConfig, parseSearchSpace } from '../ml/search/space.js';
+import { MonitoringConfigSchema } from '../monitoring/config.js';
 
 /**
  * The pipeline's configuration: one TypeBox schema is the validation, the TypeScript type and the
@@ -271,6 +272,7 @@ export const PipelineConfigSchema = Type.Object(
       description: 'Move the production alias when the gate passes (false = --no-promote).',
       default: true,
     }),
+    monitoring: Type.Optional(MonitoringConfigSchema),
     tracking: Type.Object(
       {
         uri: Str(
@@ -363,6 +365,17 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
   // so `tassel pipeline run --config x/y.json` and `tassel models list` see the same registry.
   const givenDataDir = (raw as { tracking?: { data_dir?: unknown } }).tracking?.data_dir !== undefined;
   cfg.tracking.data_dir = givenDataDir ? abs(cfg.tracking.data_dir) : resolve(cfg.tracking.data_dir);
+  const mon = cfg.monitoring;
+  if (mon) {
+    if (mon.actions.includes('retrain') && !mon.fresh_data)
+      throw new InputError('pipeline config: monitoring.fresh_data.path is needed by the retrain action');
+    if (mon.fresh_data) {
+      mon.fresh_data.path = abs(mon.fresh_data.path);
+      if (mon.fresh_data.test_data !== undefined) mon.fresh_data.test_data = abs(mon.fresh_data.test_data);
+    }
+    if (mon.prediction_log !== undefined) mon.prediction_log = abs(mon.prediction_log);
+    if (mon.outcomes !== undefined) mon.outcomes = abs(mon.outcomes);
+  }
   const candidates = (cfg.candidates ?? defaultCandidates()).map((c, i) => {
     if ((c.kind === undefined) === (c.module === undefined))
       throw new InputError(`pipeline config: candidates[${i}]: give exactly one of "kind" or "module"`);

@@ -20,6 +20,7 @@ export function modelRelevantConfig(config: PipelineConfig, steps: readonly Reso
     experiment_name: _e,
     promote: _p,
     gate: _g,
+    monitoring: _mon,
     ...rest
   } = config;
   const { path: _path, test_data: _td, ...dataRest } = data;

@@ -16,6 +16,8 @@ export interface RegistryEvent {
   stage?: string;
   previous_stage?: string;
   principal?: string;
+  /** For monitoring_alert: the window, the alerts and the action taken. */
+  details?: Record<string, unknown>;
   /** Milliseconds since the epoch when the change was committed. */
   timestamp: number;
 }

@@ -66,7 +66,9 @@ export type RegistryChangeType =
   | 'alias_set'
   | 'alias_moved'
   | 'alias_deleted'
-  | 'stage_transitioned';
+  | 'stage_transitioned'
+  /** Sent by `tassel monitor` through the same webhook machinery (never stored in the audit trail). */
+  | 'monitoring_alert';
 
 /** Who made a change and why, recorded in the audit trail. */
 export interface ChangeContext {

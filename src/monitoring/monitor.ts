@@ -1,0 +1,378 @@
+import { InputError } from '../errors.js';
+import type { Alerter } from './alerts.js';
+import { type MonitoringConfig, thresholdsOf } from './config.js';
+import { type Alert, type WindowReport, evaluateWindow } from './drift.js';
+import { realisedPerformance } from './performance.js';
+import { type PredictionRecord, type PredictionSource, timeOf } from './records.js';
+import { type PreparedReference, prepareReference } from './reference.js';
+import type { MonitoredVersion, MonitoringTracking, WindowRun } from './tracking.js';
+import { type OutcomeIndex, buildWindow, indexOutcomes } from './window.js';
+
+/**
+ * `tassel monitor` as a library function. One pass: resolve the model version (default: production), read the
+ * reference profile its pipeline run logged, read the predictions logged since the last checked window, cut them
+ * into windows, check each against the reference, log it as a run of experiment `monitoring/<model>` (metrics per
+ * feature with step = window index, tags with the version and the decision, the report as an artifact), and act
+ * on the policy: alert and/or retrain, at most once per cool-down. Windows checked earlier get their realised
+ * performance updated as labels arrive. Every decision is recorded on the window's run.
+ */
+
+/** What the retrain action returns (the pipeline's outcome). */
+export interface RetrainOutcome {
+  runId: string;
+  version: string;
+  decision: string;
+  promoted: boolean;
+  productionVersion: string | null;
+}
+
+export interface MonitorOptions {
+  model: string;
+  /** Version number or alias; default production. */
+  version?: string;
+  tracking: MonitoringTracking;
+  source: PredictionSource;
+  config: MonitoringConfig;
+  /** Judge the last, incomplete window when it holds at least min_window predictions (one-shot runs). */
+  includePartial?: boolean;
+  /** The retrain action (runs the pipeline on the configured fresh data); required when actions include retrain. */
+  retrain?: (reason: string) => Promise<RetrainOutcome>;
+  alerter?: Alerter;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+export type Decision = 'none' | 'alert' | 'retrain' | 'alert+retrain' | 'cooldown';
+
+export interface WindowOutcome {
+  index: number;
+  runId: string;
+  version: string;
+  start: number;
+  end: number;
+  report: WindowReport;
+  decision: Decision;
+  retrain: RetrainOutcome | null;
+}
+
+export interface MonitorResult {
+  version: MonitoredVersion;
+  experimentId: string;
+  windows: WindowOutcome[];
+  /** Earlier windows whose realised performance was updated with newly arrived labels. */
+  relabelled: number;
+}
+
+const T = {
+  model: 'tassel.monitoring.model',
+  version: 'tassel.monitoring.model_version',
+  index: 'tassel.monitoring.window_index',
+  start: 'tassel.monitoring.window_start',
+  end: 'tassel.monitoring.window_end',
+  size: 'tassel.monitoring.window_size',
+  labelled: 'tassel.monitoring.labelled',
+  decision: 'tassel.monitoring.decision',
+  actionAt: 'tassel.monitoring.action_at',
+  alerts: 'tassel.monitoring.alerts',
+  drifted: 'tassel.monitoring.drifted_features',
+} as const;
+
+/** The experiment windows of `model` are logged to. */
+export const monitoringExperimentName = (model: string) => `monitoring/${model}`;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const finite = (key: string, value: number | undefined | null, step: number) =>
+  value !== undefined && value !== null && Number.isFinite(value) ? [{ key, value, step }] : [];
+
+/** The metrics of a window report (step = window index). */
+export function reportMetrics(
+  report: WindowReport,
+  step: number,
+): Array<{ key: string; value: number; step: number }> {
+  const out: Array<{ key: string; value: number; step: number }> = [];
+  for (const f of report.prediction ? [...report.features, report.prediction] : report.features) {
+    const k = `drift.${f.feature}`;
+    out.push(
+      ...finite(`${k}.statistic`, f.statistic, step),
+      ...finite(`${k}.pvalue`, f.pvalue, step),
+      ...finite(`${k}.pvalue_adjusted`, f.pvalue_adjusted, step),
+      ...finite(`${k}.psi`, f.psi, step),
+      ...finite(`${k}.wasserstein_norm`, f.wasserstein_norm, step),
+      ...finite(`${k}.js_distance`, f.js_distance, step),
+      ...finite(`${k}.drifted`, f.drifted ? 1 : 0, step),
+    );
+    if (f.feature !== 'prediction')
+      out.push(
+        ...finite(`quality.${f.feature}.missing_rate`, f.missing_rate, step),
+        ...finite(`quality.${f.feature}.out_of_range_share`, f.out_of_range_share, step),
+        ...finite(`quality.${f.feature}.unseen_share`, f.unseen_share, step),
+      );
+  }
+  const p = report.performance;
+  out.push(
+    ...finite('window_size', report.n, step),
+    ...finite('drifted_features', report.drifted_features.length, step),
+    ...finite('alerts', report.alerts.length, step),
+    ...finite('quality.refused_share', report.quality.refused_share, step),
+    ...finite('reference_roc_auc', p.reference_auc, step),
+    ...finite('estimated_roc_auc', p.estimated?.roc_auc, step),
+    ...finite('estimated_accuracy', p.estimated?.accuracy, step),
+    ...finite('labelled', p.labelled, step),
+    ...realisedMetrics(p.realised, step),
+  );
+  return out;
+}
+
+function realisedMetrics(r: WindowReport['performance']['realised'], step: number) {
+  if (!r) return [];
+  return [
+    ...finite('realised_roc_auc', r.roc_auc, step),
+    ...finite('realised_log_loss', r.log_loss, step),
+    ...finite('realised_brier', r.brier, step),
+    ...finite('realised_ece', r.ece, step),
+    ...finite('realised_accuracy', r.accuracy, step),
+  ];
+}
+
+/** Cuts records (oldest first) into windows by count or by time; the last one may be incomplete. */
+export function cutWindows(
+  records: readonly PredictionRecord[],
+  config: Pick<MonitoringConfig, 'window_size' | 'window_minutes'>,
+  now: number,
+): Array<{ records: PredictionRecord[]; complete: boolean }> {
+  const out: Array<{ records: PredictionRecord[]; complete: boolean }> = [];
+  if (config.window_minutes !== undefined) {
+    const width = config.window_minutes * 60_000;
+    let current: PredictionRecord[] = [];
+    let bucket = Number.NaN;
+    for (const r of records) {
+      const b = Math.floor(timeOf(r.time) / width);
+      if (b !== bucket && current.length) {
+        out.push({ records: current, complete: true });
+        current = [];
+      }
+      bucket = b;
+      current.push(r);
+    }
+    if (current.length) out.push({ records: current, complete: (bucket + 1) * width <= now });
+    return out;
+  }
+  for (let i = 0; i < records.length; i += config.window_size) {
+    const slice = records.slice(i, i + config.window_size);
+    out.push({ records: slice, complete: slice.length === config.window_size });
+  }
+  return out;
+}
+
+interface History {
+  lastIndex: number;
+  lastEnd: number;
+  lastActionAt: number;
+  runs: WindowRun[];
+}
+
+function readHistory(runs: WindowRun[], version: string): History {
+  let lastIndex = -1;
+  let lastEnd = Number.NEGATIVE_INFINITY;
+  let lastActionAt = Number.NEGATIVE_INFINITY;
+  for (const r of runs) {
+    lastIndex = Math.max(lastIndex, Number(r.tags[T.index] ?? -1));
+    if (r.tags[T.actionAt]) lastActionAt = Math.max(lastActionAt, Date.parse(r.tags[T.actionAt]!));
+    if (r.tags[T.version] === version && r.tags[T.end])
+      lastEnd = Math.max(lastEnd, Date.parse(r.tags[T.end]!));
+  }
+  return { lastIndex, lastEnd, lastActionAt, runs };
+}
+
+async function collect(
+  source: PredictionSource,
+  model: string,
+  version: string,
+  since?: number,
+  until?: number,
+) {
+  const out: PredictionRecord[] = [];
+  for await (const r of source.predictions({
+    model_name: model,
+    model_version: version,
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+  }))
+    out.push(r);
+  return out;
+}
+
+/** Runs one monitoring pass (see the module comment). */
+export async function runMonitor(options: MonitorOptions): Promise<MonitorResult> {
+  const { model, tracking, source, config } = options;
+  const log = options.log ?? (() => {});
+  const now = options.now ?? Date.now;
+  const thresholds = thresholdsOf(config);
+  const version = await tracking.resolveVersion(model, options.version ?? 'production');
+  if (!version) throw new InputError(`${model} has no ${options.version ?? 'production'} version to monitor`);
+  if (config.actions.includes('retrain') && !options.retrain)
+    throw new InputError('the retrain action needs the pipeline config (fresh_data) to retrain with');
+  const ref: PreparedReference = prepareReference(await tracking.readProfile(version), {
+    ignore: config.ignore,
+    psiBins: thresholds.psi_bins,
+  });
+  const experimentId = await tracking.getOrCreateExperiment(monitoringExperimentName(model));
+  const history = readHistory(await tracking.windowRuns(experimentId, model, 1000), version.version);
+  const outcomes = await indexOutcomes(source.outcomes());
+  const windowOptions = { outcomes, ...(config.entity_field ? { entityField: config.entity_field } : {}) };
+
+  const relabelled = await updateRealised(options, ref, history, version.version, windowOptions);
+
+  const since = Number.isFinite(history.lastEnd) ? history.lastEnd + 1 : undefined;
+  const records = await collect(source, model, version.version, since);
+  const windows: WindowOutcome[] = [];
+  let index = history.lastIndex;
+  let lastActionAt = history.lastActionAt;
+  for (const w of cutWindows(records, config, now())) {
+    if (!w.complete && !(options.includePartial && w.records.length >= config.min_window)) continue;
+    if (w.records.length < config.min_window) continue;
+    index++;
+    const start = timeOf(w.records[0]!.time);
+    const end = timeOf(w.records[w.records.length - 1]!.time);
+    const report = evaluateWindow(ref, buildWindow(ref, w.records, windowOptions), thresholds);
+    const runId = await tracking.createRun(experimentId, `window-${index}`, {
+      [T.model]: model,
+      [T.version]: version.version,
+      [T.index]: String(index),
+      [T.start]: iso(start),
+      [T.end]: iso(end),
+      [T.size]: String(report.n),
+      [T.labelled]: String(report.performance.labelled),
+      'mlflow.source.name': 'tassel monitor',
+      'mlflow.source.type': 'JOB',
+    });
+    await tracking.logBatch(runId, { metrics: reportMetrics(report, index) });
+    const outcome = await decide(
+      options,
+      { index, runId, version: version.version, start, end, report },
+      lastActionAt,
+      now(),
+    );
+    if (outcome.decision !== 'none' && outcome.decision !== 'cooldown') lastActionAt = now();
+    await tracking.logText(
+      runId,
+      'monitoring_report.json',
+      `${JSON.stringify({ model, version: version.version, window_index: index, start: iso(start), end: iso(end), decision: outcome.decision, retrain: outcome.retrain, ...report })}\n`,
+    );
+    await tracking.endRun(runId, 'FINISHED');
+    log(
+      `window ${index} (${report.n} predictions of ${model} v${version.version}, ${iso(start)} .. ${iso(end)}): ${report.drifted_features.length ? `drift in ${report.drifted_features.join(', ')}` : 'no drift'}; estimated AUC ${report.performance.estimated?.roc_auc.toFixed(4) ?? 'n/a'}${report.performance.realised ? `, realised ${report.performance.realised.roc_auc.toFixed(4)} on ${report.performance.labelled}` : ''}; ${report.alerts.length} alert(s); decision ${outcome.decision}`,
+    );
+    windows.push(outcome);
+  }
+  return { version, experimentId, windows, relabelled };
+}
+
+/** Applies the policy to a checked window and records the decision on its run. */
+async function decide(
+  options: MonitorOptions,
+  w: Omit<WindowOutcome, 'decision' | 'retrain'>,
+  lastActionAt: number,
+  now: number,
+): Promise<WindowOutcome> {
+  const { config, tracking } = options;
+  const alerts = w.report.alerts;
+  const tags: Record<string, string> = {
+    [T.alerts]:
+      alerts
+        .map((a) => a.message)
+        .join('\n')
+        .slice(0, 4900) || 'none',
+    [T.drifted]: w.report.drifted_features.join(',') || 'none',
+  };
+  if (alerts.length === 0) {
+    await tracking.logBatch(w.runId, { tags: { ...tags, [T.decision]: 'none' } });
+    return { ...w, decision: 'none', retrain: null };
+  }
+  if (now - lastActionAt < config.cooldown_minutes * 60_000) {
+    tags[T.decision] = 'cooldown';
+    tags['tassel.monitoring.cooldown_until'] = iso(lastActionAt + config.cooldown_minutes * 60_000);
+    await tracking.logBatch(w.runId, { tags });
+    return { ...w, decision: 'cooldown', retrain: null };
+  }
+  const doAlert = config.actions.includes('alert');
+  const retrainAlerts: Alert[] = alerts.filter((a) => config.retrain_on.includes(a.kind));
+  const doRetrain =
+    config.actions.includes('retrain') && retrainAlerts.length > 0 && options.retrain !== undefined;
+  let retrain: RetrainOutcome | null = null;
+  if (doRetrain) {
+    const reason = `monitoring window ${w.index} of ${options.model} v${w.version}: ${retrainAlerts.map((a) => a.message).join('; ')}`;
+    retrain = await options.retrain!(reason);
+    Object.assign(tags, {
+      'tassel.monitoring.retrain.run_id': retrain.runId,
+      'tassel.monitoring.retrain.version': retrain.version,
+      'tassel.monitoring.retrain.gate': retrain.decision,
+      'tassel.monitoring.retrain.promoted': String(retrain.promoted),
+    });
+  }
+  const decision: Decision =
+    doAlert && doRetrain ? 'alert+retrain' : doRetrain ? 'retrain' : doAlert ? 'alert' : 'none';
+  tags[T.decision] = decision;
+  if (decision !== 'none') tags[T.actionAt] = iso(now);
+  await tracking.logBatch(w.runId, { tags });
+  if (doAlert && options.alerter)
+    await options.alerter.send({
+      model: options.model,
+      version: w.version,
+      details: {
+        window_index: w.index,
+        window_start: iso(w.start),
+        window_end: iso(w.end),
+        run_id: w.runId,
+        decision,
+        alerts,
+        drifted_features: w.report.drifted_features,
+        ...(retrain ? { retrain } : {}),
+      },
+    });
+  return { ...w, decision, retrain };
+}
+
+/** Re-computes realised performance of this version's recent windows that were checked before all labels arrived. */
+async function updateRealised(
+  options: MonitorOptions,
+  ref: PreparedReference,
+  history: History,
+  version: string,
+  windowOptions: { outcomes: OutcomeIndex; entityField?: string },
+): Promise<number> {
+  if (windowOptions.outcomes.byRequest.size === 0 && windowOptions.outcomes.byEntity.size === 0) return 0;
+  let updated = 0;
+  const stale = history.runs
+    .filter(
+      (r) => r.tags[T.version] === version && Number(r.tags[T.labelled] ?? 0) < Number(r.tags[T.size] ?? 0),
+    )
+    .slice(0, 50);
+  for (const run of stale) {
+    const start = Date.parse(run.tags[T.start]!);
+    const end = Date.parse(run.tags[T.end]!);
+    const records = await collect(options.source, options.model, version, start, end + 1);
+    const w = buildWindow(ref, records, windowOptions);
+    const y: number[] = [];
+    const p: number[] = [];
+    for (let i = 0; i < w.outcomes.length; i++)
+      if (!Number.isNaN(w.outcomes[i]!)) {
+        y.push(w.outcomes[i]!);
+        p.push(w.scores[i]!);
+      }
+    if (y.length <= Number(run.tags[T.labelled] ?? 0)) continue;
+    const step = Number(run.tags[T.index]);
+    const realised = realisedPerformance(y, p, ref.threshold ?? 0.5);
+    await options.tracking.logBatch(run.runId, {
+      metrics: [...realisedMetrics(realised, step), { key: 'labelled', value: y.length, step }],
+      tags: { [T.labelled]: String(y.length) },
+    });
+    updated++;
+    const drop = ref.referenceAuc !== null ? ref.referenceAuc - realised.roc_auc : 0;
+    if (drop > thresholdsOf(options.config).max_auc_drop)
+      options.log?.(
+        `window ${step}: realised ROC AUC ${realised.roc_auc.toFixed(4)} on ${y.length} labels is ${drop.toFixed(4)} below the test AUC`,
+      );
+  }
+  return updated;
+}
