@@ -1,9 +1,10 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { createAlerter } from '../monitoring/alerts.js';
 import { type MonitoringConfig, parseMonitoringConfig } from '../monitoring/config.js';
 import { type MonitorResult, runMonitor } from '../monitoring/monitor.js';
-import { createJsonlPredictionSource } from '../monitoring/records.js';
+import { openPredictionSource } from '../monitoring/records.js';
 import { createRetrainAction } from '../monitoring/retrain.js';
 import { createMonitoringTracking } from '../monitoring/tracking.js';
 import { loadPipelineConfig } from '../pipeline/config.js';
@@ -29,7 +30,7 @@ interface MonitorFlags {
   config?: string;
   model?: string;
   modelVersion?: string;
-  log?: string;
+  predictionLog?: string;
   outcomes?: string;
   trackingUri?: string;
   dataDir?: string;
@@ -81,7 +82,7 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  tassel monitor --log tassel-data/predictions.jsonl --model course-completion
+  tassel monitor --prediction-log tassel-data/predictions --model course-completion
   tassel monitor --config pipeline.yaml --outcomes labels.jsonl --retrain
   tassel monitor --config pipeline.yaml --watch --interval 300`,
     )
@@ -98,25 +99,24 @@ Examples:
       };
       if (config.window_minutes !== undefined && !(config.window_minutes > 0))
         throw new InputError('--window-minutes must be a positive number');
-      const log = o.log ?? config.prediction_log;
-      if (!log)
-        throw new InputError('give --log PATH (the serving prediction log) or monitoring.prediction_log');
+      const dataDir = pipeline?.tracking.data_dir ?? o.dataDir ?? './tassel-data';
+      const log = o.predictionLog ?? config.prediction_log ?? join(dataDir, 'predictions');
       if (config.actions.includes('retrain') && !pipeline?.monitoring?.fresh_data)
         throw new InputError('the retrain action needs --config with monitoring.fresh_data.path');
       const target = await openTracking({
         uri: o.trackingUri,
         configUri: pipeline?.tracking.uri,
-        dataDir: pipeline?.tracking.data_dir ?? o.dataDir ?? './tassel-data',
+        dataDir,
       });
       const alerter = await createAlerter({ webhookUrls: config.webhook_urls });
       const logLine = (line: string) => process.stderr.write(`${line}\n`);
-      const outcomes = o.outcomes ?? config.outcomes;
+      const opened = await openPredictionSource(log, o.outcomes ?? config.outcomes);
       try {
         const options = {
           model: o.model ?? pipeline?.model_name ?? 'course-completion',
           version: o.modelVersion ?? 'production',
           tracking: createMonitoringTracking({ uri: target.uri }),
-          source: createJsonlPredictionSource({ log, ...(outcomes ? { outcomes } : {}) }),
+          source: opened.source,
           config,
           alerter,
           log: logLine,
@@ -150,6 +150,7 @@ Examples:
           });
         }
       } finally {
+        await opened.close();
         await alerter.close();
         await target.close();
       }

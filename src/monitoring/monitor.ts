@@ -218,7 +218,7 @@ export async function runMonitor(options: MonitorOptions): Promise<MonitorResult
   });
   const experimentId = await tracking.getOrCreateExperiment(monitoringExperimentName(model));
   const history = readHistory(await tracking.windowRuns(experimentId, model, 1000), version.version);
-  const outcomes = await indexOutcomes(source.outcomes());
+  const outcomes = await indexOutcomes(source.outcomes(), config.entity_field);
   const windowOptions = { outcomes, ...(config.entity_field ? { entityField: config.entity_field } : {}) };
 
   const relabelled = await updateRealised(options, ref, history, version.version, windowOptions);

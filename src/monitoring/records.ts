@@ -1,6 +1,8 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { PredictionReader } from '../serving/prediction-sink/port.js';
+import { openPredictionStore } from '../serving/prediction-sink/registry.js';
 
 /**
  * What the monitor reads: logged predictions and the outcomes attached to them. A small port, so the monitor
@@ -27,6 +29,8 @@ export interface PredictionRecord {
 /** An outcome attached by request id or by entity id (e.g. Student_ID). */
 export interface OutcomeRecord {
   request_id?: string;
+  /** The input field the entity id refers to (absent: the monitor's entity_field). */
+  entity_field?: string;
   entity_id?: string;
   /** 1 = positive outcome. */
   outcome: 0 | 1;
@@ -161,5 +165,71 @@ export function createJsonlPredictionSource(options: JsonlSourceOptions): Predic
         }
       }
     },
+  };
+}
+
+/**
+ * A PredictionSource over the serving service's prediction log reader (src/serving/prediction-sink: local
+ * segment files or PostgreSQL), so the monitor reads exactly what `tassel serve --prediction-log` wrote and
+ * the outcomes POST /feedback and `tassel monitor labels` attached.
+ */
+export function createReaderPredictionSource(reader: PredictionReader): PredictionSource {
+  return {
+    async *predictions(query) {
+      for await (const r of reader.readPredictions({
+        modelName: query.model_name,
+        ...(query.model_version !== undefined ? { modelVersion: query.model_version } : {}),
+        ...(query.since !== undefined ? { since: query.since } : {}),
+        ...(query.until !== undefined ? { until: query.until } : {}),
+      }))
+        yield r;
+    },
+    async *outcomes() {
+      for await (const o of reader.readOutcomes()) yield o;
+    },
+  };
+}
+
+/** A source and how to let go of it. */
+export interface OpenedPredictionSource {
+  source: PredictionSource;
+  description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the prediction log a URI names: a `*.jsonl` file (the older serving log format, or PredictionRecord lines),
+ * else the serving prediction store (a folder of segments, `file:` or `postgresql://` URI). Outcomes from an extra
+ * JSONL file are added when given.
+ */
+export async function openPredictionSource(
+  uri: string,
+  extraOutcomes?: string,
+): Promise<OpenedPredictionSource> {
+  if (/\.jsonl$/i.test(uri) && existsSync(uri) && !statSync(uri).isDirectory()) {
+    return {
+      source: createJsonlPredictionSource({
+        log: uri,
+        ...(extraOutcomes ? { outcomes: extraOutcomes } : {}),
+      }),
+      description: uri,
+      close: async () => {},
+    };
+  }
+  const store = await openPredictionStore(uri);
+  const base = createReaderPredictionSource(store);
+  const extra = extraOutcomes ? createJsonlPredictionSource({ log: '', outcomes: extraOutcomes }) : null;
+  return {
+    source: extra
+      ? {
+          predictions: (q) => base.predictions(q),
+          async *outcomes() {
+            yield* base.outcomes();
+            yield* extra.outcomes();
+          },
+        }
+      : base,
+    description: store.description,
+    close: () => store.close(),
   };
 }

@@ -16,15 +16,23 @@ export interface OutcomeIndex {
   byEntity: Map<string, 0 | 1>;
 }
 
-/** Indexes outcomes (the latest per id wins, so a corrected label replaces an earlier one). */
+/**
+ * Indexes outcomes (in recording order, so the latest per id wins and a corrected label replaces an earlier
+ * one). Entity outcomes recorded for another entity field than `entityField` are left out.
+ */
 export async function indexOutcomes(
   outcomes: AsyncIterable<OutcomeRecord> | Iterable<OutcomeRecord>,
+  entityField?: string,
 ): Promise<OutcomeIndex> {
   const byRequest = new Map<string, 0 | 1>();
   const byEntity = new Map<string, 0 | 1>();
   for await (const o of outcomes) {
     if (o.request_id !== undefined) byRequest.set(o.request_id, o.outcome);
-    if (o.entity_id !== undefined) byEntity.set(o.entity_id, o.outcome);
+    else if (
+      o.entity_id !== undefined &&
+      (o.entity_field === undefined || entityField === undefined || o.entity_field === entityField)
+    )
+      byEntity.set(String(o.entity_id), o.outcome);
   }
   return { byRequest, byEntity };
 }

@@ -9,7 +9,7 @@ import { courseCompletionSchema } from '../../../src/data/builtin-schemas.js';
 import { type SyntheticOptions, generateCourseCompletion, parseShift } from '../../../src/data/synthetic.js';
 import { createAlerter } from '../../../src/monitoring/alerts.js';
 import { type MonitorOptions, runMonitor } from '../../../src/monitoring/monitor.js';
-import { createJsonlPredictionSource } from '../../../src/monitoring/records.js';
+import { type OpenedPredictionSource, openPredictionSource } from '../../../src/monitoring/records.js';
 import { createRetrainAction } from '../../../src/monitoring/retrain.js';
 import { createMonitoringTracking } from '../../../src/monitoring/tracking.js';
 import { parsePipelineConfig } from '../../../src/pipeline/config.js';
@@ -92,8 +92,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     let hookUrl: string;
     const hooks: Array<{ headers: Record<string, unknown>; body: Record<string, unknown> }> = [];
     const schema = `tassel_monitor_${process.pid}_${Date.now().toString(36)}`;
-    const logFile = () => join(dir, 'predictions.jsonl');
-    const outcomesFile = () => join(dir, 'outcomes.jsonl');
+    // the prediction log in the same kind of store as the tracking server: segment files, or PostgreSQL
+    const logUri = () => (backend === 'sqlite' ? join(dir, 'predictions') : `${PG_URI}?schema=${schema}_log`);
+    const opened: OpenedPredictionSource[] = [];
 
     before(async () => {
       if (skip) return;
@@ -127,7 +128,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       if (skip) return;
       await serving?.close();
       hook?.close();
-      if (backend === 'postgres') await dropPostgresSchema(server.database, schema).catch(() => {});
+      for (const o of opened) await o.close();
+      if (backend === 'postgres') {
+        await dropPostgresSchema(server.database, schema).catch(() => {});
+        await dropPostgresSchema(server.database, `${schema}_log`).catch(() => {});
+      }
       await server?.close();
       await rm(dir, { recursive: true, force: true });
     });
@@ -157,10 +162,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       withRetrain = false,
     ): Promise<MonitorOptions> => {
       const config = pipelineConfig(monitoring);
+      const log = await openPredictionSource(logUri());
+      opened.push(log);
       return {
         model: MODEL,
         tracking: createMonitoringTracking({ uri: server.url }),
-        source: createJsonlPredictionSource({ log: logFile(), outcomes: outcomesFile() }),
+        source: log.source,
         config: config.monitoring!,
         includePartial: true,
         alerter: await createAlerter({
@@ -186,10 +193,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         port: 0,
         cacheDir: join(dir, 'cache'),
         logLevel: 'silent',
-        predictionLog: { file: logFile(), sample: 1 },
+        predictionLog: { uri: logUri(), sample: 1 },
+        entityField: 'Student_ID',
         pollIntervalMs: 200,
       });
-      await writeFile(outcomesFile(), '');
 
       // 1. reference traffic: no alarm
       await send(serving.url, traffic('ref', { rows: 1000, seed: 31 }).records);
@@ -236,8 +243,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const artifacts = await client.listArtifacts(w1.runId);
       assert.ok(artifacts.files.some((f) => f.path === 'monitoring_report.json'));
 
-      // 3. labels arrive (by Student_ID): the shifted window gets realised performance
-      await writeFile(outcomesFile(), `${shifted.outcomes.map((o) => JSON.stringify(o)).join('\n')}\n`);
+      // 3. labels arrive (POST /feedback by Student_ID): the shifted window gets realised performance
+      const fb = await fetch(`${serving.url}/feedback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ outcomes: [...shifted.outcomes, { entity_id: 'never-served', outcome: 1 }] }),
+      });
+      assert.equal(fb.status, 200, await fb.clone().text());
+      const fbBody = (await fb.json()) as { results: Array<{ status: string }> };
+      assert.equal(fbBody.results.at(-1)!.status, 'unknown');
       const r3 = await runMonitor(await monitorOptions({}));
       assert.equal(r3.relabelled, 1);
       const relabelled = await client.getRun(w1.runId);
