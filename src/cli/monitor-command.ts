@@ -44,10 +44,16 @@ interface MonitorFlags {
   json?: boolean;
 }
 
-/** Registers `tassel monitor`. */
+/** Registers `tassel monitor [check]` (the default subcommand of the monitor group). */
 export function register(program: Command): void {
-  program
-    .command('monitor')
+  // a group, so `tassel monitor labels` (monitor-labels-command.ts) has its own options; `check` is the default
+  const monitor =
+    program.commands.find((c) => c.name() === 'monitor') ??
+    program
+      .command('monitor')
+      .description('monitoring of served models: drift, data quality, performance, alerts, retraining');
+  monitor
+    .command('check', { isDefault: true })
     .description(
       'check logged predictions of a model version against its training reference: drift, data quality, estimated and realised performance; alert and/or retrain',
     )
@@ -83,6 +89,7 @@ export function register(program: Command): void {
       `
 Examples:
   tassel monitor --prediction-log tassel-data/predictions --model course-completion
+  tassel monitor check --model-version 3 --window-size 5000 --json
   tassel monitor --config pipeline.yaml --outcomes labels.jsonl --retrain
   tassel monitor --config pipeline.yaml --watch --interval 300`,
     )
