@@ -61,7 +61,14 @@ export function makeScale(values: AxisValue[], ticks = 4): Scale {
 }
 
 /** One bar per run for a scalar metric (the y axis starts at 0 unless values are negative). */
-export function BarChart({ title, bars }: { title: string; bars: Array<{ label: string; value: number }> }) {
+export function BarChart({
+  title,
+  bars,
+}: {
+  title: string;
+  /** `index` picks the bar's colour (a run's position in the view, so it matches the other charts). */
+  bars: Array<{ label: string; value: number; index?: number }>;
+}) {
   const W = 420;
   const H = 230;
   const L = 52;
@@ -97,7 +104,7 @@ export function BarChart({ title, bars }: { title: string; bars: Array<{ label: 
                 width={Math.max(1, slot * 0.8)}
                 y={top}
                 height={Math.max(1, Math.abs(y(b.value) - y(0)))}
-                fill={color(i)}
+                fill={color(b.index ?? i)}
                 data-series={b.label}
                 data-value={b.value}
               >

@@ -72,6 +72,8 @@ const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2
 
 export interface Series {
   label: string;
+  /** A fixed colour, so a run keeps its colour across charts; default: the palette by position. */
+  color?: string;
   points: Array<{ step: number; value: number }>;
 }
 
@@ -106,7 +108,7 @@ export function StepChart({ title, series }: { title: string; series: Series[] }
           { label: 'step' },
           ...series.map((s, i) => ({
             label: s.label,
-            stroke: PALETTE[i % PALETTE.length],
+            stroke: s.color ?? PALETTE[i % PALETTE.length],
             width: 1.5,
             spanGaps: true,
             points: { show: steps.length < 40 },

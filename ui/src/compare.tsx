@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { formatValue, get, type Metric, post, quote, type Run, tagMap } from './api';
-import { type AxisValue, BarChart, ParallelCoordinates, ScatterChart } from './charts';
+import { type AxisValue, BarChart, color, ParallelCoordinates, ScatterChart } from './charts';
 import { Empty, Show, StepChart, useAsync } from './common';
 import { defaultColumns, MAX_SELECTED } from './runs';
 import { currentQuery, readList, setQuery } from './url';
@@ -234,9 +234,9 @@ function CompareView({ runs, histories }: Loaded) {
             <BarChart
               key={k}
               title={k}
-              bars={runs.flatMap((r) => {
+              bars={runs.flatMap((r, index) => {
                 const v = value(r, `metrics:${k}`);
-                return typeof v === 'number' ? [{ label: names.get(r.info.run_id)!, value: v }] : [];
+                return typeof v === 'number' ? [{ label: names.get(r.info.run_id)!, value: v, index }] : [];
               })}
             />
           ))}
@@ -285,8 +285,9 @@ function CompareView({ runs, histories }: Loaded) {
               key={h.key}
               title={h.key}
               series={runs
-                .map((r) => ({
+                .map((r, i) => ({
                   label: names.get(r.info.run_id)!,
+                  color: color(i),
                   points: h.metrics.filter((m) => m.run_id === r.info.run_id).map((m) => ({ step: m.step, value: m.value })),
                 }))
                 .filter((s) => s.points.length > 0)}
