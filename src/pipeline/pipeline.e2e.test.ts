@@ -134,6 +134,33 @@ describe('pipeline end to end', { timeout: 120_000 }, () => {
       'reference_profile.json',
     ])
       assert.ok(names.includes(n), `artifact ${n} missing: ${names.join(', ')}`);
+    // the winner's global explanation: a metric per field and explanation/global.json (the web UI reads it)
+    const shap = Object.entries(pmetrics).filter(([k]) => k.startsWith('shap_mean_abs.'));
+    assert.ok(shap.length > 5, `shap metrics: ${shap.length}`);
+    assert.ok(
+      !shap.some(([k]) => STRONG.some((f) => k.endsWith(`.${f}`))),
+      'ignored fields are not explained',
+    );
+    const gr = await fetch(
+      `${server!.url}/api/2.0/mlflow-artifacts/artifacts/${proxyRoot}/explanation/global.json`,
+    );
+    assert.equal(gr.status, 200);
+    const global = (await gr.json()) as { model_kind: string; base_value: number; features: any[] };
+    assert.deepEqual(Object.keys(global), ['model_kind', 'base_value', 'features']);
+    assert.equal(global.model_kind, 'logistic');
+    assert.equal(global.features.length, shap.length);
+    for (let k = 1; k < global.features.length; k++)
+      assert.ok(global.features[k - 1].mean_abs >= global.features[k].mean_abs);
+    const top = global.features[0];
+    assert.ok(Math.abs(pmetrics[`shap_mean_abs.${top.field}`] - top.mean_abs) < 1e-6);
+    const ex = await get(
+      `/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(`${proxyRoot}/explanation`)}`,
+    );
+    assert.deepEqual((ex.files as Array<{ path: string }>).map((f) => f.path.split('/').pop()).sort(), [
+      'global.json',
+      'shap_bar.svg',
+      'shap_beeswarm.svg',
+    ]);
     const dl = mkdtempSync(join(dir, 'dl-'));
     await tracking.downloadVersion(model, '1', dl);
     assert.ok(readFileSync(join(dl, 'MLmodel'), 'utf8').includes('tassel'));

@@ -1,5 +1,6 @@
 import { bundleStep } from './bundle.js';
 import { connectStep, parentRunStep } from './connect.js';
+import { explainStep } from './explain.js';
 import { fingerprintStep } from './fingerprint.js';
 import { candidatesStep, ingestStep, loadFeatureStepsStep, logInputsStep } from './ingest.js';
 import { logWinnerStep } from './log-winner.js';
@@ -22,8 +23,8 @@ export { UnchangedSinceProduction } from './fingerprint.js';
  * Adding a step: write `steps/<name>.ts` exporting `defineStep({ name, inputs, outputs, run })` (a new
  * output key is declared in that file by merging into `PipelineState`), and add one line here. Slots the
  * next steps are meant for:
- * - the winner's global explanation (e.g. SHAP): after `reportsStep`, writing into `artifacts.dir` so the
- *   `log` step uploads it with the other explain-ready artifacts;
+ * - (taken: `explainStep` writes the winner's global SHAP explanation into `artifacts.dir` after `reportsStep`,
+ *   so the `log` step uploads it with the other explain-ready artifacts);
  * - a retrain trigger needs no step: it starts `runPipeline`; anything it wants recorded on the run
  *   (the trigger's reason) is a step after `parentRunStep`.
  * Steps that throw fail the run: open runs are marked FAILED and, before `registerStep`, nothing is
@@ -44,6 +45,7 @@ export const PIPELINE_STEPS: readonly AnyPipelineStep[] = [
   evaluateStep,
   bundleStep,
   reportsStep,
+  explainStep,
   logWinnerStep,
   rescoreProductionStep,
   gateStep,
