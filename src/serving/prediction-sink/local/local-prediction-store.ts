@@ -10,7 +10,6 @@ import {
   type PendingPrediction,
   type PredictionRecord,
   type PredictionStore,
-  toRecord,
 } from '../port.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
@@ -39,8 +38,9 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
   return {
     description: options.dir,
     async appendPredictions(batch) {
+      const iso = createIsoClock();
       let text = '';
-      for (const p of batch) text += predictionLine(p);
+      for (const p of batch) text += predictionLine(p, iso);
       await predictions.append(text);
     },
     async appendOutcomes(batch) {
@@ -108,15 +108,38 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
  * One JSONL line of a prediction. The fast lane's raw request text is embedded as is (it is one JSON object of
  * scalars; raw CR/LF can only sit between its tokens, so they become spaces), which spares serializing it.
  */
-function predictionLine(p: PendingPrediction): string {
-  if (p.inputs_json === null) return `${JSON.stringify(toRecord(p))}\n`;
-  const inputs = /[\r\n]/.test(p.inputs_json) ? p.inputs_json.replace(/[\r\n]/g, ' ') : p.inputs_json;
+function predictionLine(p: PendingPrediction, iso: (ms: number) => string): string {
+  const raw = p.inputs_json;
+  const inputs =
+    raw === null
+      ? JSON.stringify(p.inputs)
+      : raw.indexOf('\n') >= 0 || raw.indexOf('\r') >= 0
+        ? raw.replace(/[\r\n]/g, ' ')
+        : raw;
   return (
-    `{"request_id":${JSON.stringify(p.request_id)},"time":"${new Date(p.time).toISOString()}",` +
+    `{"request_id":${JSON.stringify(p.request_id)},"time":"${iso(p.time)}",` +
     `"model_name":${JSON.stringify(p.model_name)},"model_version":${JSON.stringify(p.model_version)},` +
     `"inputs":${inputs},"probability":${p.probability},"label":${p.label},"fallback":${p.fallback},` +
     `"route":${JSON.stringify(p.route)}}\n`
   );
+}
+
+/**
+ * toISOString for a run of increasing epoch milliseconds: the text up to the seconds is made once per second,
+ * not once per prediction (a batch holds thousands of predictions of the same few seconds).
+ */
+function createIsoClock(): (ms: number) => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return (ms) => {
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      prefix = new Date(s * 1000).toISOString().slice(0, 20); // "2026-12-04T23:45:01."
+    }
+    const frac = ms - s * 1000;
+    return `${prefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+  };
 }
 
 /**

@@ -40,9 +40,9 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
     /** Appends text (whole lines) to the current segment, rotating first when it is due. */
     async append(text: string): Promise<void> {
       if (handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs) await rotate();
-      const buffer = Buffer.from(text);
-      await handle!.write(buffer);
-      bytes += buffer.length;
+      // a string is encoded once, straight into the write (no intermediate Buffer copy)
+      const { bytesWritten } = await handle!.write(text, null, 'utf8');
+      bytes += bytesWritten;
     },
     async close(): Promise<void> {
       await handle?.close();
