@@ -55,33 +55,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
 export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
   const { bodyLimit, predict, recorder, replay, isClosing } = options;
 
-  const sendReplay = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    body: Buffer,
-    requestId: string,
-  ) => {
-    replay(request, body, requestId).then(
-      (r) => {
-        const headers: Record<string, string | string[] | number> = {};
-        for (const [k, v] of Object.entries(r.headers)) {
-          if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
-        }
-        response.writeHead(r.statusCode, headers);
-        response.end(r.rawPayload);
-      },
-      () => {
-        // app.inject only rejects when the app itself is broken; never leave the client hanging
-        const payload = '{"error_code":"INTERNAL_ERROR","message":"the request could not be processed"}';
-        response.writeHead(500, {
-          'x-request-id': requestId,
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(payload),
-        });
-        response.end(payload);
-      },
-    );
-  };
+  const sendReplay = (request: IncomingMessage, response: ServerResponse, body: Buffer, requestId: string) =>
+    replayThroughApp(replay, request, response, body, requestId);
 
   const answer = (
     request: IncomingMessage,
@@ -146,6 +121,36 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     request.on('error', () => response.destroy());
     return true;
   };
+}
+
+/** Answers a request the lane read with the full app's response to it (app.inject), or a 500 if that fails. */
+function replayThroughApp(
+  replay: PredictFastLaneOptions['replay'],
+  request: IncomingMessage,
+  response: ServerResponse,
+  body: Buffer,
+  requestId: string,
+): void {
+  replay(request, body, requestId).then(
+    (r) => {
+      const headers: Record<string, string | string[] | number> = {};
+      for (const [k, v] of Object.entries(r.headers)) {
+        if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
+      }
+      response.writeHead(r.statusCode, headers);
+      response.end(r.rawPayload);
+    },
+    () => {
+      // app.inject only rejects when the app itself is broken; never leave the client hanging
+      const payload = '{"error_code":"INTERNAL_ERROR","message":"the request could not be processed"}';
+      response.writeHead(500, {
+        'x-request-id': requestId,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+      });
+      response.end(payload);
+    },
+  );
 }
 
 /**

@@ -61,44 +61,8 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
       for (let i = 0; i < 4; i++) this.inc(predictionLabels[i >> 1]![i & 1]!, predictionCounts[i]!);
     },
   });
-  const fallbackActive = new Gauge({
-    name: `${p}fallback_active`,
-    help: '1 while the fallback (dummy prior) model is serving, else 0.',
-    registers: [registry],
-  });
-  const modelInfo = new Gauge({
-    name: `${p}model_info`,
-    help: 'The model being served (value 1), by name, version, run id and kind.',
-    labelNames: ['name', 'version', 'run_id', 'kind', 'fallback'],
-    registers: [registry],
-  });
-  const swaps = new Counter({
-    name: `${p}model_swaps_total`,
-    help: 'Times the served model was replaced (including switches to and from the fallback).',
-    registers: [registry],
-  });
-  const padding = new Counter({
-    name: `${p}padding_total`,
-    help: 'Vector requests by what dynamic feature padding did: padded (too short), truncated (too long), exact.',
-    labelNames: ['kind'],
-    registers: [registry],
-  });
-  const loadFailures = new Counter({
-    name: `${p}model_load_failures_total`,
-    help: 'Model versions that failed to load, by stage (resolve, download, load, warm).',
-    labelNames: ['stage'],
-    registers: [registry],
-  });
-  const inferenceErrors = new Counter({
-    name: `${p}inference_errors_total`,
-    help: 'Requests whose scoring threw; the fallback answered them.',
-    registers: [registry],
-  });
-  const logDropped = new Counter({
-    name: `${p}prediction_log_dropped_total`,
-    help: 'Prediction-log records dropped because the write queue was full.',
-    registers: [registry],
-  });
+  const { fallbackActive, modelInfo, swaps, padding, loadFailures, inferenceErrors, logDropped } =
+    registerModelMetrics(registry, p);
   fallbackActive.set(0);
   for (const kind of ['padded', 'truncated', 'exact']) padding.inc({ kind }, 0);
 
@@ -158,6 +122,49 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
     },
     render: () => registry.metrics(),
   };
+}
+
+/** The model and failure metrics of a serving app, registered on its registry (a flat list of declarations). */
+function registerModelMetrics(registry: Registry, p: string) {
+  const fallbackActive = new Gauge({
+    name: `${p}fallback_active`,
+    help: '1 while the fallback (dummy prior) model is serving, else 0.',
+    registers: [registry],
+  });
+  const modelInfo = new Gauge({
+    name: `${p}model_info`,
+    help: 'The model being served (value 1), by name, version, run id and kind.',
+    labelNames: ['name', 'version', 'run_id', 'kind', 'fallback'],
+    registers: [registry],
+  });
+  const swaps = new Counter({
+    name: `${p}model_swaps_total`,
+    help: 'Times the served model was replaced (including switches to and from the fallback).',
+    registers: [registry],
+  });
+  const padding = new Counter({
+    name: `${p}padding_total`,
+    help: 'Vector requests by what dynamic feature padding did: padded (too short), truncated (too long), exact.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const loadFailures = new Counter({
+    name: `${p}model_load_failures_total`,
+    help: 'Model versions that failed to load, by stage (resolve, download, load, warm).',
+    labelNames: ['stage'],
+    registers: [registry],
+  });
+  const inferenceErrors = new Counter({
+    name: `${p}inference_errors_total`,
+    help: 'Requests whose scoring threw; the fallback answered them.',
+    registers: [registry],
+  });
+  const logDropped = new Counter({
+    name: `${p}prediction_log_dropped_total`,
+    help: 'Prediction-log records dropped because the write queue was full.',
+    registers: [registry],
+  });
+  return { fallbackActive, modelInfo, swaps, padding, loadFailures, inferenceErrors, logDropped };
 }
 
 /** Records the requests of one route: counts and latency buckets per status code. */
