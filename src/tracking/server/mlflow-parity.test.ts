@@ -9,6 +9,7 @@ import {
   type ParityServer,
   parityHarness,
   requestValidationTests,
+  samplingTests,
   searchSemanticsTests,
   sourceRuleTests,
 } from './mlflow-parity.js';
@@ -40,3 +41,4 @@ parityHarness('MLflow endpoints beyond the core API on SQLite', openSqlite, {}, 
 parityHarness('MLflow GraphQL on SQLite', openSqlite, {}, graphqlTests);
 parityHarness('MLflow search semantics on SQLite', openSqlite, {}, searchSemanticsTests);
 parityHarness('MLflow metric idempotency on SQLite', openSqlite, {}, metricIdempotencyTests);
+parityHarness('MLflow bulk-interval sampling on SQLite', openSqlite, {}, samplingTests);

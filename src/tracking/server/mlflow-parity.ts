@@ -1073,3 +1073,73 @@ export function metricIdempotencyTests(c: ParityCalls): void {
     assert.deepEqual(run.data.metrics.find((m) => m.key === 'loss')?.value, 0.1);
   });
 }
+
+/** Item 7: get-history-bulk-interval samples steps exactly as MLflow's handler. */
+export function samplingTests(c: ParityCalls): void {
+  const steps = (r: { json: Record<string, unknown> }, runId?: string) =>
+    (r.json.metrics as Array<{ step: number; run_id: string }>)
+      .filter((m) => !runId || m.run_id === runId)
+      .map((m) => m.step);
+
+  test('10 steps with max_results=5 give steps 0, 2, 4, 6, 8, 9 (test_get_metric_history_bulk_interval_respects_max_results)', async () => {
+    const { run_id } = await c.newRun(await c.newExperiment('sampling'));
+    const metrics = Array.from({ length: 10 }, (_, i) => ({
+      key: 'm',
+      value: i,
+      timestamp: 100 + i,
+      step: i,
+    }));
+    await c.post('runs/log-batch', { run_id, metrics });
+    const url = 'metrics/get-history-bulk-interval';
+    assert.deepEqual(
+      steps(await c.get(url, { run_ids: run_id, metric_key: 'm', max_results: '5' })),
+      [0, 2, 4, 6, 8, 9],
+    );
+    assert.deepEqual(
+      steps(await c.get(url, { run_ids: run_id, metric_key: 'm' })),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.deepEqual(
+      steps(
+        await c.get(url, {
+          run_ids: run_id,
+          metric_key: 'm',
+          start_step: '2',
+          end_step: '7',
+          max_results: '2',
+        }),
+      ),
+      // in range 2..7 (6 steps), interval 3 from the range's start, plus the range's last
+      [2, 5, 7],
+    );
+    const full = await c.get(url, { run_ids: run_id, metric_key: 'm', max_results: '5' });
+    assert.deepEqual(
+      full.json.metrics,
+      [0, 2, 4, 6, 8, 9].map((i) => ({ key: 'm', value: i, timestamp: 100 + i, step: i, run_id })),
+    );
+  });
+
+  test("several runs share one set of sampled steps, plus each run's first and last", async () => {
+    const exp = await c.newExperiment('sampling runs');
+    const a = await c.newRun(exp);
+    const b = await c.newRun(exp);
+    const log = (run_id: string, stepList: number[]) =>
+      c.post('runs/log-batch', {
+        run_id,
+        metrics: stepList.map((s) => ({ key: 'm', value: s, timestamp: 1, step: s })),
+      });
+    await log(
+      a.run_id,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    await log(b.run_id, [3, 7, 11]);
+    const r = await c.get('metrics/get-history-bulk-interval', {
+      run_ids: [a.run_id, b.run_id],
+      metric_key: 'm',
+      max_results: '4',
+    });
+    // union 0..19 sampled at interval 5: 0, 5, 10, 15 + last 19; b's first and last (3, 11) join the set
+    assert.deepEqual(steps(r, a.run_id), [0, 3, 5, 10, 11, 15, 19]);
+    assert.deepEqual(steps(r, b.run_id), [3, 11]);
+  });
+}

@@ -10,6 +10,7 @@ import {
   metricIdempotencyTests,
   parityHarness,
   requestValidationTests,
+  samplingTests,
   searchSemanticsTests,
   sourceRuleTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
@@ -63,3 +64,4 @@ parityHarness('MLflow endpoints beyond the core API on PostgreSQL', openPostgres
 parityHarness('MLflow GraphQL on PostgreSQL', openPostgres, { skip }, graphqlTests);
 parityHarness('MLflow search semantics on PostgreSQL', openPostgres, { skip }, searchSemanticsTests);
 parityHarness('MLflow metric idempotency on PostgreSQL', openPostgres, { skip }, metricIdempotencyTests);
+parityHarness('MLflow bulk-interval sampling on PostgreSQL', openPostgres, { skip }, samplingTests);

@@ -10,6 +10,7 @@ import type {
   MetricWithRunId,
   TrackingStore,
 } from '../types.js';
+import { bulkIntervalSteps } from '../step-sampling.js';
 import { chunks, groupBy, type SqlStoreContext } from './context.js';
 import { runRow } from './run-rows.js';
 
@@ -104,15 +105,6 @@ export async function latestMetricsOf(ctx: SqlStoreContext, ids: string[]): Prom
   return groupBy(rows, (m) => m.run_uuid, metricOut);
 }
 
-/** At most `max` of `steps` (sorted), evenly spaced, always keeping the first and the last, as MLflow samples. */
-function sampleSteps(steps: number[], max: number): number[] {
-  if (steps.length <= max) return steps;
-  const picked = new Set<number>();
-  for (let i = 0; i < max; i++)
-    picked.add(steps[Math.round((i * (steps.length - 1)) / Math.max(1, max - 1))]);
-  return [...picked].sort((a, b) => a - b);
-}
-
 /** One run's values of `key` at `steps`, in (step, timestamp, id) order. */
 async function valuesAtSteps(
   ctx: SqlStoreContext,
@@ -177,28 +169,38 @@ async function getMetricHistory(
   return next ? { metrics, next_page_token: next } : { metrics };
 }
 
+/**
+ * MLflow's get-history-bulk-interval: every run's values at one set of steps, sampled over the union of the
+ * runs' steps (plus each run's first and last), see {@link bulkIntervalSteps}.
+ */
 async function getMetricHistoryBulkInterval(
   ctx: SqlStoreContext,
   req: GetMetricHistoryBulkIntervalRequest,
 ): ReturnType<TrackingStore['getMetricHistoryBulkInterval']> {
   const max = req.max_results ?? 2500;
-  if (req.start_step !== undefined && req.end_step !== undefined && req.start_step > req.end_step) {
-    throw new InputError('end_step must be greater than start_step. ');
+  const { start_step: start, end_step: end } = req;
+  if (start !== undefined && end !== undefined && start > end) {
+    throw new InputError(
+      `end_step must be greater than start_step. Found start_step=${start} and end_step=${end}.`,
+    );
   }
-  const out: MetricWithRunId[] = [];
+  const stepsPerRun: number[][] = [];
   for (const runId of req.run_ids) {
     await withDbErrors(() => runRow(ctx, ctx.db, runId));
-    let stepsQ = ctx.db
+    const rows = await ctx.db
       .selectFrom('metrics')
       .select('step')
       .distinct()
       .where('run_uuid', '=', runId)
-      .where('key', '=', req.metric_key);
-    if (req.start_step !== undefined) stepsQ = stepsQ.where('step', '>=', req.start_step);
-    if (req.end_step !== undefined) stepsQ = stepsQ.where('step', '<=', req.end_step);
-    const steps = (await stepsQ.orderBy('step').execute()).map((r) => Number(r.step));
-    if (steps.length) out.push(...(await valuesAtSteps(ctx, runId, req.metric_key, sampleSteps(steps, max))));
+      .where('key', '=', req.metric_key)
+      .execute();
+    stepsPerRun.push(rows.map((r) => Number(r.step)));
   }
+  const range = start !== undefined && end !== undefined ? { start, end } : undefined;
+  const steps = bulkIntervalSteps(stepsPerRun, max, range);
+  const out: MetricWithRunId[] = [];
+  if (!steps.length) return { metrics: out };
+  for (const runId of req.run_ids) out.push(...(await valuesAtSteps(ctx, runId, req.metric_key, steps)));
   return { metrics: out };
 }
 
