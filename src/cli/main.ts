@@ -28,10 +28,19 @@ export async function buildProgram(): Promise<Command> {
     .description('Tassel: train, track, register and serve course-completion models')
     .version(TASSEL_VERSION)
     .option('--verbose', 'print stack traces and debug output')
-    .showHelpAfterError()
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);
+  addUsageHints(program, 'tassel');
   return program;
+}
+
+/**
+ * After a usage error (a mistyped flag or command) every command prints one line and a hint naming its own
+ * --help, not its whole help text (commander still suggests a close match: "Did you mean --port?").
+ */
+function addUsageHints(command: Command, path: string): void {
+  command.showHelpAfterError(`(run ${path} --help for the options)`);
+  for (const sub of command.commands) addUsageHints(sub, `${path} ${sub.name()}`);
 }
 
 /** Runs the CLI; user errors exit 2 with a one-line message, anything else 1 (stack only with --verbose). */
@@ -55,8 +64,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       process.stderr.write(`tassel: ${e.message}\n`);
       return e.exitCode;
     }
+    // a user's mistake (bad input, or a name that does not exist: 404) is a usage error, exit 2
     const code =
-      e instanceof InputError || (isTasselError(e) && e.status === 400) ? EXIT_USAGE : EXIT_FAILURE;
+      e instanceof InputError || (isTasselError(e) && (e.status === 400 || e.status === 404))
+        ? EXIT_USAGE
+        : EXIT_FAILURE;
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`tassel: error: ${message}\n`);
     if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);

@@ -25,7 +25,10 @@ function scratch(): string {
   return d;
 }
 
-function tassel(cwd: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function tassel(
+  cwd: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
     delete env.TASSEL_TRACKING_URI;
@@ -52,7 +55,17 @@ describe('tassel up checks before it writes', () => {
     const cwd = scratch();
     const { port, server } = await occupyPort();
     try {
-      const r = await tassel(cwd, 'up', '--once', '--rows', '200', '--port', String(port), '--tracking-port', '0');
+      const r = await tassel(
+        cwd,
+        'up',
+        '--once',
+        '--rows',
+        '200',
+        '--port',
+        String(port),
+        '--tracking-port',
+        '0',
+      );
       assert.equal(r.code, 2, r.stderr);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);
@@ -81,7 +94,9 @@ describe('tassel up checks before it writes', () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(
         r.stderr,
-        new RegExp(`port ${port} \\(tracking server and web UI\\) is already in use by an MLflow-compatible tracking server`),
+        new RegExp(
+          `port ${port} \\(tracking server and web UI\\) is already in use by an MLflow-compatible tracking server`,
+        ),
       );
       assert.match(r.stderr, /--tracking-port <port>/);
       assert.equal(existsSync(join(cwd, 'tassel-data')), false);
@@ -103,7 +118,10 @@ describe('tassel up checks before it writes', () => {
     rmSync(dataDir, { recursive: true, force: true });
     const { mkdirSync } = await import('node:fs');
     mkdirSync(dataDir);
-    writeFileSync(join(dataDir, 'mlflow.db'), 'not a database, just text long enough to be read as a header......');
+    writeFileSync(
+      join(dataDir, 'mlflow.db'),
+      'not a database, just text long enough to be read as a header......',
+    );
     const broken = await tassel(cwd, 'up', '--once', '--rows', '200', '--port', '0', '--tracking-port', '0');
     assert.equal(broken.code, 2, broken.stderr);
     assert.match(broken.stderr, /mlflow\.db: not a usable tracking store/);

@@ -70,8 +70,8 @@ export const COURSE_COMPLETION_CATEGORIES = {
 
 /**
  * The 40 columns of the public "Student Course Completion Prediction" dataset, in file order.
- * Student_ID and Name are identifiers (never features); Enrollment_Date is day-first (DD/MM/YYYY or
- * DD-MM-YYYY; ISO YYYY-MM-DD is accepted too); Fee_Paid and Discount_Used are Yes/No;
+ * Student_ID and Name are identifiers (never features); Enrollment_Date is day-first (DD-MM-YYYY as the data
+ * writes it, or DD/MM/YYYY; ISO YYYY-MM-DD is accepted too); Fee_Paid and Discount_Used are Yes/No;
  * the target Completed is "Completed" (positive) or "Not Completed".
  * City, Course_ID and Course_Name are open categorical sets (unseen values are allowed).
  * Every feature is required except those in {@link COURSE_COMPLETION_OPTIONAL}.

@@ -110,6 +110,16 @@ function epochDays(y: number, m: number, d: number): number | undefined {
   return t / MS_PER_DAY;
 }
 
+/**
+ * What a date column expects, in words: its format as the data writes it first (the course-completion data
+ * writes day-first dates as DD-MM-YYYY), then the other spellings parseDate accepts.
+ */
+export function dateExpectation(format: 'DMY' | 'MDY' | 'YMD'): string {
+  if (format === 'DMY') return 'a date DD-MM-YYYY (or DD/MM/YYYY, or YYYY-MM-DD)';
+  if (format === 'MDY') return 'a date MM/DD/YYYY (or MM-DD-YYYY, or YYYY-MM-DD)';
+  return 'a date YYYY-MM-DD';
+}
+
 /** Parses `s` as a date in the given field order (ISO YYYY-MM-DD always accepted); undefined if invalid. */
 export function parseDate(s: string, format: 'DMY' | 'MDY' | 'YMD' = 'YMD'): number | undefined {
   const iso = ISO_DATE_RE.exec(s);
@@ -336,8 +346,7 @@ function compileColumnParsers(spec: ColumnSpec): CompiledColumn {
     }
     case 'date': {
       const format = spec.dateFormat ?? 'YMD';
-      const pattern = format === 'DMY' ? 'DD/MM/YYYY' : format === 'MDY' ? 'MM/DD/YYYY' : 'YYYY-MM-DD';
-      const expected = `a date ${pattern}${format === 'YMD' ? '' : ' or YYYY-MM-DD'}`;
+      const expected = dateExpectation(format);
       const cache = new Map<string, number | undefined>();
       const parseText = (s: string): number | undefined => {
         if (MISSING_TOKENS.has(s)) return Number.NaN;

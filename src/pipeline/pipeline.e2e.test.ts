@@ -193,12 +193,17 @@ describe('pipeline end to end', { timeout: 120_000 }, () => {
     assert.ok(better.test.roc_auc > first.test.roc_auc);
     const gbdtTrial = better.trials.find((x) => x.kind === 'gbdt')!;
     const hist = await get(
+      `/api/2.0/mlflow/metrics/get-history?run_id=${gbdtTrial.runId}&metric_key=valid_log_loss`,
+    );
+    const points = hist.metrics as Array<{ step: number; value: number }>;
+    assert.ok(points.length > 3, 'per-round validation log loss is logged as step metrics');
+    // one name for one metric (issue 15): the rounds and, as the latest step, the kept model's value
+    const last = points.reduce((a, b) => (b.step > a.step ? b : a));
+    assert.equal(last.value, gbdtTrial.valid.log_loss);
+    const other = await get(
       `/api/2.0/mlflow/metrics/get-history?run_id=${gbdtTrial.runId}&metric_key=valid_logloss`,
     );
-    assert.ok(
-      (hist.metrics as unknown[]).length > 3,
-      'per-round validation logloss is logged as step metrics',
-    );
+    assert.equal(((other.metrics as unknown[] | undefined) ?? []).length, 0, 'no second spelling');
 
     // 4. Rollback moves production back to the version that held it before (v1, from the audit trail).
     const rb = await createModelOps(tracking).rollback(model);

@@ -136,7 +136,7 @@ describe('serving routes', () => {
       headers: { 'content-type': 'text/plain' },
       payload: 'hi',
     });
-    assert.equal(text.statusCode, 400);
+    assert.equal(text.statusCode, 415, 'only JSON bodies: text/plain is an unsupported media type');
     const xml = await app.inject({
       method: 'POST',
       url: '/predict',

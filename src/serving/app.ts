@@ -5,6 +5,7 @@ import { createServingMetrics, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { PredictionSink } from './prediction-sink/port.js';
 import {
+  bodyParserPlugin,
   errorHandlerPlugin,
   openApiPlugin,
   ROUTE_PLUGINS,
@@ -92,6 +93,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   await app.register(requestMetricsPlugin, { holder, metrics });
   await app.register(requestIdPlugin);
   await app.register(errorHandlerPlugin);
+  await app.register(bodyParserPlugin);
   await app.register(openApiPlugin, { docs: options.docs });
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, context);
 

@@ -1,7 +1,7 @@
 import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
 import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, isRequiredInput } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
-import { parseDate, parseStrictNumber } from '../data/validate.js';
+import { dateExpectation, parseDate, parseStrictNumber } from '../data/validate.js';
 
 /**
  * The per-request record check of the serving hot path, compiled once per model from its dataset schema.
@@ -87,8 +87,7 @@ function compileField(spec: ColumnSpec): FieldCheck {
     }
     case 'date': {
       const format = spec.dateFormat ?? 'YMD';
-      const pattern = format === 'DMY' ? 'DD/MM/YYYY' : format === 'MDY' ? 'MM/DD/YYYY' : 'YYYY-MM-DD';
-      const expected = `a date ${pattern}${format === 'YMD' ? '' : ' or YYYY-MM-DD'}`;
+      const expected = dateExpectation(format);
       return (v) => {
         if (typeof v !== 'string') return fail(v, expected);
         const t = v.trim();

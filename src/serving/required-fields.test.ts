@@ -44,8 +44,7 @@ describe('builtin:course-completion: which columns are required', () => {
     ]);
     assert.equal(requiredFeatures.length, 34);
     for (const c of courseCompletionSchema.columns)
-      if (c.role === 'feature')
-        assert.equal(c.nullable, COURSE_COMPLETION_OPTIONAL.includes(c.name), c.name);
+      if (c.role === 'feature') assert.equal(c.nullable, COURSE_COMPLETION_OPTIONAL.includes(c.name), c.name);
   });
 
   test('the generator leaves only optional cells empty, at any missing rate', () => {
@@ -106,7 +105,10 @@ describe('serving: the same rule on /predict, /predict/batch and /invocations', 
       assert.match(String(body.message), /required field "Age" is missing or null/);
     }
     const two = await post('/predict', without(full, 'Age', 'Gender'));
-    assert.match(String(two.body.message), /required fields "Gender", "Age" are missing or null|"Age", "Gender" are/);
+    assert.match(
+      String(two.body.message),
+      /required fields "Gender", "Age" are missing or null|"Age", "Gender" are/,
+    );
   });
 
   test('an optional field may be absent or null: scored as missing, the same either way', async () => {

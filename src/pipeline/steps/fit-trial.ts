@@ -55,7 +55,7 @@ export async function fitTrial(
       onRound?.(Math.min(info.iteration, info.total), info.total, info.metrics);
       for (const [k, v] of Object.entries(info.metrics ?? {}))
         if (Number.isFinite(v))
-          history.push({ key: /^(valid|train)_/.test(k) ? k : `valid_${k}`, value: v, step: info.iteration });
+          history.push({ key: roundMetricKey(k), value: v, step: info.iteration });
     },
   });
   const fitSeconds = (performance.now() - t0) / 1000;
@@ -78,11 +78,35 @@ export async function fitTrial(
   return { model, train, valid, fitSeconds, summary, history };
 }
 
-/** Log a fitted trial's per-round history and final metrics to its child run. */
+/** Model-side metric names (XGBoost's eval_metric) -> the names the pipeline logs its metrics under. */
+const ROUND_METRIC_NAMES: Record<string, string> = { logloss: 'log_loss', auc: 'roc_auc' };
+
+/**
+ * The key of a per-round metric: `valid_logloss` from the GBDT is logged as `valid_log_loss`, the name of the
+ * final validation metric, so one metric holds the curve and the final value instead of two spellings.
+ */
+export function roundMetricKey(k: string): string {
+  const m = /^(valid|train)_(.+)$/.exec(k);
+  const [part, name] = m ? [m[1]!, m[2]!] : ['valid', k];
+  return `${part}_${ROUND_METRIC_NAMES[name] ?? name}`;
+}
+
+/**
+ * Log a fitted trial's per-round history and final metrics to its child run. A metric with a per-round
+ * history (steps 1..N) gets its final value (the model as kept, after early stopping) at step N + 1, so it is
+ * the metric's latest value; the others are logged at step 0.
+ */
 export async function logTrialFit(ctx: StepContext, runId: string, fit: TrialFit): Promise<void> {
+  const lastRound = new Map<string, number>();
+  for (const h of fit.history) lastRound.set(h.key, Math.max(lastRound.get(h.key) ?? 0, h.step ?? 0));
+  const final = (points: MetricPoint[]) =>
+    points.map((m) => {
+      const last = lastRound.get(m.key);
+      return last === undefined ? m : { ...m, step: last + 1 };
+    });
   const metrics: MetricPoint[] = [
-    ...metricPoints('train', fit.train),
-    ...metricPoints('valid', fit.valid),
+    ...final(metricPoints('train', fit.train)),
+    ...final(metricPoints('valid', fit.valid)),
     { key: 'fit_seconds', value: round6(fit.fitSeconds), step: 0 },
   ];
   for (const [k, v] of Object.entries(fit.summary))

@@ -18,11 +18,17 @@ export const errorHandlerPlugin = fp(
       }
       const e = error as FastifyError;
       if (e.validation) {
-        reply.status(400).send(errorBody(new InputError(validationMessage(e))));
+        reply.status(400).send(errorBody(new InputError(validationMessage(e, request.body))));
         return;
       }
       const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-      if (status === 413) {
+      if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        const type = String(request.headers['content-type'] ?? '').split(';')[0] || 'none';
+        reply.status(415).send({
+          error_code: 'BAD_REQUEST',
+          message: `content type ${type} is not supported: send the body as application/json`,
+        });
+      } else if (status === 413) {
         reply.status(413).send(errorBody(new TasselError('REQUEST_TOO_LARGE', e.message)));
       } else if (status >= 400 && status < 500) {
         // malformed JSON, wrong content type, empty body, prototype poisoning...
@@ -43,8 +49,21 @@ export const errorHandlerPlugin = fp(
   { name: 'tassel-serving-errors' },
 );
 
-/** A readable message from Ajv's errors: the deepest one, naming the field. */
-export function validationMessage(error: FastifyError): string {
+/** The value at an Ajv instance path ("/0/Age") in the request body. */
+function valueAt(body: unknown, segments: string[]): unknown {
+  let v = body;
+  for (const s of segments) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[s];
+  }
+  return v;
+}
+
+/**
+ * A readable message from Ajv's errors: the deepest one, naming the field. A number JSON cannot hold
+ * (1e999 parses to Infinity) is named as such, not as a type mismatch.
+ */
+export function validationMessage(error: FastifyError, body?: unknown): string {
   const errors = error.validation ?? [];
   let best = errors[0];
   for (const e of errors) if (best && e.instancePath.length > best.instancePath.length) best = e;
@@ -53,11 +72,14 @@ export function validationMessage(error: FastifyError): string {
   if (best.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
     return `field "${params.additionalProperty}" is not allowed here`;
   }
-  const path = best.instancePath
+  const segments = best.instancePath
     .split('/')
     .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('.');
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = segments.join('.');
+  const value = valueAt(body, segments);
+  if (path && typeof value === 'number' && !Number.isFinite(value))
+    return `field "${path}": not a finite number (${value > 0 ? '' : '-'}Infinity after parsing, e.g. 1e999)`;
   return path
     ? `field "${path}": ${best.message ?? 'is invalid'}`
     : `request body ${best.message ?? 'is invalid'}`;

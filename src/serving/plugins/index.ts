@@ -9,6 +9,7 @@ import { modelInfoRoutes } from './model-info.js';
 import { predictRoutes } from './predict.js';
 
 export type { ServingContext, ServingPlugin } from './context.js';
+export { bodyParserPlugin } from './body-parser.js';
 export { errorHandlerPlugin } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
 export { requestIdPlugin } from './request-id.js';

@@ -228,7 +228,7 @@ function runIdOf(args: { run_id?: string; run_uuid?: string }): string {
 }
 
 /** Parses a metric value from JSON: a number or "NaN" / "Infinity" / "-Infinity". */
-function metricValue(v: number | string, key: string): number {
+function metricValue(v: number | string, key: string, timestamp: number | string | undefined): number {
   if (typeof v === 'number') return v;
   if (v === 'NaN') return Number.NaN;
   if (v === 'Infinity' || v === 'inf') return Number.POSITIVE_INFINITY;
@@ -236,7 +236,7 @@ function metricValue(v: number | string, key: string): number {
   const n = Number(v);
   if (v.trim() === '' || Number.isNaN(n)) {
     throw new InputError(
-      `Got invalid value ${v} for metric '${key}' (timestamp=?). Please specify value as a valid double (64-bit floating point)`,
+      `Got invalid value ${v} for metric '${key}' (timestamp=${timestamp ?? 'none'}). Please specify value as a valid double (64-bit floating point)`,
     );
   }
   return n;
@@ -491,7 +491,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         metrics: [
           {
             key: a.key,
-            value: metricValue(a.value, a.key),
+            value: metricValue(a.value, a.key, a.timestamp),
             timestamp: a.timestamp,
             step: a.step ?? 0,
           },
@@ -521,7 +521,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         run_id: a.run_id,
         metrics: a.metrics?.map((m) => ({
           key: m.key,
-          value: metricValue(m.value, m.key),
+          value: metricValue(m.value, m.key, m.timestamp),
           timestamp: m.timestamp,
           step: m.step ?? 0,
         })),

@@ -1,0 +1,65 @@
+import fp from 'fastify-plugin';
+import { TasselError } from '../../errors.js';
+
+/**
+ * How the service reads request bodies. JSON only: Fastify's default `text/plain` parser is removed, so a
+ * body of any other content type is a 415 (as the README promises) instead of a string that fails the
+ * schema. The JSON parser says what it refused: the parser's own message for malformed JSON, and the key for
+ * a prototype-poisoning body (`__proto__`, or `constructor` holding `prototype`), which Fastify's default
+ * parser reports only as "Body is not valid JSON".
+ */
+export const bodyParserPlugin = fp(
+  async (app) => {
+    app.removeContentTypeParser(['text/plain', 'application/json']);
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+  },
+  { name: 'tassel-serving-body-parser' },
+);
+
+/** JSON.parse with the refusals named; throws TasselError MALFORMED_REQUEST. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') throw new TasselError('MALFORMED_REQUEST', 'the body is empty: send a JSON object');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new TasselError('MALFORMED_REQUEST', `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (text.includes('__proto__') || text.includes('constructor')) {
+    const key = poisonedKey(value, 0);
+    if (key !== null)
+      throw new TasselError(
+        'MALFORMED_REQUEST',
+        `the body was refused: it has a ${key} key, which could change object prototypes (prototype poisoning)`,
+      );
+  }
+  return value;
+}
+
+/** `"__proto__"` or `"constructor.prototype"` when some object in `v` has such a key, else null. */
+function poisonedKey(v: unknown, depth: number): string | null {
+  if (v === null || typeof v !== 'object' || depth > 64) return null;
+  if (Array.isArray(v)) {
+    for (const item of v) {
+      const k = poisonedKey(item, depth + 1);
+      if (k !== null) return k;
+    }
+    return null;
+  }
+  const o = v as Record<string, unknown>;
+  if (Object.hasOwn(o, '__proto__')) return '"__proto__"';
+  const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
+  if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype'))
+    return '"constructor" with a "prototype"';
+  for (const key of Object.keys(o)) {
+    const k = poisonedKey(o[key], depth + 1);
+    if (k !== null) return k;
+  }
+  return null;
+}
