@@ -1,15 +1,19 @@
 /**
- * `npm run bench:tracking`: the tracking server (`tassel server`, a child process, SQLite, pino at warn)
- * loaded with 10,000 runs x 10 metrics x 20 steps x 10 params, then autocannon (10 connections, 10 s
- * each) on runs/get, log-batch (1,000 metrics per call) and runs/search (a metric and a param filter
- * with order_by). `/health` is measured in the same run as the HTTP floor reference. MLflow 3.11's
- * figures on this kind of machine (issue 4): runs/get ~200 req/s p99 160-280 ms, log-batch ~7,000
- * metrics/s. Figures are wall-clock on a shared 2-core machine: compare ratios within one run.
+ * `npm run bench:tracking`: the tracking server (`tassel server`, a child process, pino at warn) on SQLite
+ * and on PostgreSQL (127.0.0.1:5432, database test, a schema of its own; skipped with the reason when
+ * unreachable), each loaded with 10,000 runs x 10 metrics x 20 steps x 10 params, then autocannon (10 s
+ * each) on runs/get at 10 and at 100 connections, log-batch (1,000 metrics per call) and runs/search (a
+ * metric and a param filter, order_by a metric, pages of 100) at 10 connections and at 1. `/health` is
+ * measured in the same run as the HTTP floor reference. Issue 20's targets: ten concurrent searches
+ * p99 <= 100 ms, 100 concurrent runs/get p99 <= 20 ms, on both backends. MLflow 3.11's figures on this
+ * kind of machine (issue 4): runs/get ~200 req/s p99 160-280 ms, log-batch ~7,000 metrics/s. Figures are
+ * wall-clock on a shared 2-core machine: compare ratios within one run, and read the load average.
  *
- * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10); BENCH_ONLY (comma-separated subset
- * of health,get,batch,search); BENCH_DB (a database path: loaded once and kept, reused by later runs, so
- * a change can be measured without reloading; log-batch writes to it); BENCH_CPU_PROF (a folder: the
- * server runs with `node --cpu-prof` and writes its profile there on exit).
+ * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10); BENCH_BACKENDS (sqlite,postgresql);
+ * BENCH_ONLY (comma-separated subset of health,get,get100,batch,search); BENCH_DB (SQLite: a database
+ * path loaded once and kept, reused by later runs, so a change can be measured without reloading;
+ * log-batch writes to it); BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test); BENCH_CPU_PROF (a
+ * folder: the server runs with `node --cpu-prof` and writes its profile there on exit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +21,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { bulkLoadSqlite, createBenchExperiment } from './lib/bulk-runs.js';
+import pg from 'pg';
+import { bulkLoadPostgres, bulkLoadSqlite, createBenchExperiment, type SeedRun } from './lib/bulk-runs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -26,7 +31,10 @@ const METRICS = 10;
 const STEPS = 20;
 const PARAMS = 10;
 
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'health,get,batch,search').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'health,get,get100,batch,search').split(','));
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgresql').split(',');
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+const PG_SCHEMA = `bench_tracking_${process.pid}`;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-tracking-'));
@@ -54,39 +62,73 @@ function reuse(): { experimentId: string; runIds: string[]; seconds: number } | 
   }
 }
 
-/** Creates the schema and experiment through the store, then bulk-loads the runs (bench/lib/bulk-runs.ts). */
-async function load(): Promise<{ experimentId: string; runIds: string[]; seconds: number }> {
-  const experimentId = await createBenchExperiment(`sqlite:///${dbPath}`, 'bench');
-  const runIds: string[] = [];
+/** One bench run's rows: 10 params (p0 is 'a' for a quarter of the runs), 10 metrics of 20 steps. */
+function seeder(runIds: string[]): SeedRun {
   let seed = 12345;
   const rand = () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed / 0x7fffffff;
   };
-  const seconds = bulkLoadSqlite(dbPath, experimentId, (w) => {
-    const base = 1_700_000_000_000;
-    for (let r = 0; r < RUNS; r++) {
-      const id = randomUUID().replace(/-/g, '');
-      runIds.push(id);
-      const start = base + r * 1000;
-      w.run(id, `run-${r}`, start, start + 900);
-      w.tag(id, 'mlflow.runName', `run-${r}`);
-      for (let p = 0; p < PARAMS; p++)
-        w.param(id, `p${p}`, p === 0 ? (r % 4 === 0 ? 'a' : 'b') : `v${(r + p) % 7}`);
-      for (let m = 0; m < METRICS; m++) {
-        let last = 0;
-        for (let s = 0; s < STEPS; s++) {
-          last = rand();
-          w.metric(id, `m${m}`, last, start + s, s);
-        }
-        w.latest(id, `m${m}`, last, start + STEPS - 1, STEPS - 1);
+  const base = 1_700_000_000_000;
+  return (w, r) => {
+    const id = randomUUID().replace(/-/g, '');
+    runIds.push(id);
+    const start = base + r * 1000;
+    w.run(id, `run-${r}`, start, start + 900);
+    w.tag(id, 'mlflow.runName', `run-${r}`);
+    for (let p = 0; p < PARAMS; p++)
+      w.param(id, `p${p}`, p === 0 ? (r % 4 === 0 ? 'a' : 'b') : `v${(r + p) % 7}`);
+    for (let m = 0; m < METRICS; m++) {
+      let last = 0;
+      for (let s = 0; s < STEPS; s++) {
+        last = rand();
+        w.metric(id, `m${m}`, last, start + s, s);
       }
+      w.latest(id, `m${m}`, last, start + STEPS - 1, STEPS - 1);
     }
-  });
+  };
+}
+
+/** Creates the schema and experiment through the store, then bulk-loads the runs (bench/lib/bulk-runs.ts). */
+async function load(backend: string): Promise<{ experimentId: string; runIds: string[]; seconds: number }> {
+  const runIds: string[] = [];
+  const experimentId = await createBenchExperiment(backendUri(backend), 'bench');
+  const seconds =
+    backend === 'sqlite'
+      ? bulkLoadSqlite(dbPath, experimentId, RUNS, seeder(runIds))
+      : await bulkLoadPostgres(PG_URL, PG_SCHEMA, experimentId, RUNS, seeder(runIds));
   return { experimentId, runIds, seconds };
 }
 
-async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+function backendUri(backend: string): string {
+  return backend === 'sqlite' ? `sqlite:///${dbPath}` : `${PG_URL}?schema=${PG_SCHEMA}`;
+}
+
+/** Undefined when PostgreSQL answers, otherwise why the PostgreSQL half is skipped. */
+async function pgSkipReason(): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return undefined;
+  } catch (e) {
+    return `PostgreSQL unreachable at ${PG_URL}: ${(e as Error).message}`;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function dropPgSchema(): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+async function startServer(backend: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
     [
@@ -98,7 +140,7 @@ async function startServer(): Promise<{ url: string; child: ChildProcess }> {
       '--port',
       '0',
       '--backend-store-uri',
-      `sqlite:///${dbPath}`,
+      backendUri(backend),
       '--artifacts-destination',
       `file://${join(dir, 'artifacts')}`,
       '--log-level',
@@ -186,117 +228,133 @@ function line(label: string, f: Figures, extra = ''): void {
   );
 }
 
-async function main(): Promise<void> {
-  console.log(
-    `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; load avg ${loadavg()[0].toFixed(2)}`,
+/** runs/get of random runs at `connections`. */
+function getRuns(url: string, ids: string[], connections: number): Promise<Figures> {
+  let n = 0;
+  return cannon({
+    url,
+    connections,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `/api/2.0/mlflow/runs/get?run_id=${ids[n++ % ids.length]}` }),
+      },
+    ],
+  });
+}
+
+/** log-batch of 1,000 metrics per call into 64 of the runs. */
+async function logBatches(url: string, ids: string[]): Promise<void> {
+  const bodies = Array.from({ length: 64 }, (_, b) =>
+    JSON.stringify({
+      run_id: ids[(b * 131) % ids.length],
+      metrics: Array.from({ length: 1000 }, (_, i) => ({
+        key: `bench_m${i % 10}`,
+        value: Math.sin(i + b),
+        timestamp: 1_700_000_100_000 + i,
+        step: 100 + Math.floor(i / 10),
+      })),
+    }),
   );
-  const kept = reuse();
-  const loaded = kept ?? (await load());
+  let k = 0;
+  const batch = await cannon({
+    url,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/2.0/mlflow/runs/log-batch',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }),
+      },
+    ],
+  });
+  const metricsPerSecond = batch.rps * 1000;
+  line(
+    'POST runs/log-batch (1,000 metrics/call)',
+    batch,
+    `${Math.round(metricsPerSecond).toLocaleString('en-US')} metrics/s (target >= 70,000; ${(metricsPerSecond / 7000).toFixed(1)}x MLflow's ~7,000)`,
+  );
+}
+
+/** runs/search (metric + param filter, order_by a metric, pages of 100) at 10 connections and at 1. */
+async function searches(url: string, experimentId: string): Promise<void> {
+  const body = JSON.stringify({
+    experiment_ids: [experimentId],
+    filter: "metrics.m0 > 0.5 AND params.p0 = 'a'",
+    order_by: ['metrics.m1 DESC'],
+    max_results: 100,
+  });
+  const search = { url: `${url}/api/2.0/mlflow/runs/search`, method: 'POST', body };
+  const headers = { 'content-type': 'application/json' };
+  const ten = await cannon({ ...search, headers, connections: 10 });
+  line('POST runs/search, 10 connections', ten, `target p99 <= 100 ms: ${met(ten.p99 <= 100)}`);
+  line('POST runs/search, 1 connection', await cannon({ ...search, headers, connections: 1 }));
+  const check = (await fetch(search.url, { method: 'POST', body }).then((r) => r.json())) as {
+    runs: unknown[];
+  };
+  console.log(
+    `search returns ${check.runs.length} runs per page (max_results 100) of ~${Math.round(RUNS / 8)} matching`,
+  );
+}
+
+const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+/** Loads one backend, starts a server on it and runs the chosen scenarios. */
+async function benchBackend(backend: string): Promise<void> {
+  const kept = backend === 'sqlite' ? reuse() : undefined;
+  const loaded = kept ?? (await load(backend));
   if (kept) console.log(`reusing ${dbPath} (${kept.runIds.length} runs)`);
   else
     console.log(
       `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
     );
-  const { url, child } = await startServer();
+  const { url, child } = await startServer(backend);
   serverPid = child.pid;
   try {
     const ids = loaded.runIds;
-    let n = 0;
     let health: Figures | undefined;
     let get: Figures | undefined;
     if (ONLY.has('health')) {
       health = await cannon({ url: `${url}/health` });
       line('GET /health (HTTP floor, reference)', health);
     }
-
     if (ONLY.has('get')) {
-      get = await cannon({
-        url,
-        requests: [
-          {
-            method: 'GET',
-            setupRequest: (req) => ({
-              ...req,
-              path: `/api/2.0/mlflow/runs/get?run_id=${ids[n++ % ids.length]}`,
-            }),
-          },
-        ],
-      });
+      get = await getRuns(url, ids, CONNECTIONS);
       line(
-        'GET runs/get (random run)',
+        `GET runs/get, ${CONNECTIONS} connections`,
         get,
-        `target >= 4,000 req/s, p99 < 20 ms; ${(get.rps / 200).toFixed(0)}x MLflow's ~200`,
+        `${(get.rps / 200).toFixed(0)}x MLflow's ~200 req/s`,
       );
     }
-
-    if (ONLY.has('batch')) {
-      const bodies = Array.from({ length: 64 }, (_, b) =>
-        JSON.stringify({
-          run_id: ids[(b * 131) % ids.length],
-          metrics: Array.from({ length: 1000 }, (_, i) => ({
-            key: `bench_m${i % 10}`,
-            value: Math.sin(i + b),
-            timestamp: 1_700_000_100_000 + i,
-            step: 100 + Math.floor(i / 10),
-          })),
-        }),
-      );
-      let k = 0;
-      const batch = await cannon({
-        url,
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/2.0/mlflow/runs/log-batch',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }),
-          },
-        ],
-      });
-      const metricsPerSecond = batch.rps * 1000;
-      line(
-        'POST runs/log-batch (1,000 metrics/call)',
-        batch,
-        `${Math.round(metricsPerSecond).toLocaleString('en-US')} metrics/s (target >= 70,000; ${(metricsPerSecond / 7000).toFixed(1)}x MLflow's ~7,000)`,
-      );
+    if (ONLY.has('get100')) {
+      const get100 = await getRuns(url, ids, 100);
+      line('GET runs/get, 100 connections', get100, `target p99 <= 20 ms: ${met(get100.p99 <= 20)}`);
     }
-
-    if (ONLY.has('search')) {
-      const search = JSON.stringify({
-        experiment_ids: [loaded.experimentId],
-        filter: "metrics.m0 > 0.5 AND params.p0 = 'a'",
-        order_by: ['metrics.m1 DESC'],
-        max_results: 100,
-      });
-      const searchFigures = await cannon({
-        url: `${url}/api/2.0/mlflow/runs/search`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: search,
-      });
-      line('POST runs/search (metric+param filter, order_by)', searchFigures, 'target p99 < 100 ms');
-      const searchOne = await cannon({
-        url: `${url}/api/2.0/mlflow/runs/search`,
-        connections: 1,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: search,
-      });
-      line('POST runs/search, 1 connection', searchOne);
-      const check = await fetch(`${url}/api/2.0/mlflow/runs/search`, { method: 'POST', body: search }).then(
-        (r) => r.json(),
-      );
-      console.log(
-        `search returns ${(check as { runs: unknown[] }).runs.length} runs per page (max_results 100) of ~${Math.round(RUNS / 8)} matching`,
-      );
-    }
+    if (ONLY.has('batch')) await logBatches(url, ids);
+    if (ONLY.has('search')) await searches(url, loaded.experimentId);
     if (health && get)
       console.log(`runs/get vs /health floor: ${((get.rps / health.rps) * 100).toFixed(0)}%`);
-    console.log(`load avg ${loadavg()[0].toFixed(2)}`);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; load avg ${loadavg()[0].toFixed(2)}`,
+  );
+  try {
+    for (const backend of BACKENDS) {
+      console.log(`\n== ${backend} (load avg ${loadavg()[0].toFixed(2)})`);
+      const skip = backend === 'postgresql' ? await pgSkipReason() : undefined;
+      if (skip) console.log(`skipped: ${skip}`);
+      else await benchBackend(backend);
+    }
+    console.log(`load avg ${loadavg()[0].toFixed(2)}`);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (BACKENDS.includes('postgresql')) await dropPgSchema().catch(() => {});
   }
 }
 

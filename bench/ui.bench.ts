@@ -46,33 +46,27 @@ async function load(): Promise<{ experimentId: string; seconds: number; children
   const experimentId = await createBenchExperiment(`sqlite:///${dbPath}`, 'bench-ui');
   const ids: string[] = [];
   const children: string[] = [];
-  const seconds = bulkLoadSqlite(dbPath, experimentId, (w) => {
-    const base = 1_700_000_000_000;
-    for (let r = 0; r < RUNS; r++) {
-      const id = randomUUID().replace(/-/g, '');
-      ids.push(id);
-      const start = base + r * 1000;
-      w.run(id, `run-${r}`, start, start + 900);
-      w.tag(id, 'mlflow.runName', `run-${r}`);
-      // The last CHILDREN runs are children of the PARENTS runs just before them (as a pipeline logs them).
-      const child = r >= RUNS - CHILDREN;
-      if (child) {
-        children.push(id);
-        w.tag(
-          id,
-          'mlflow.parentRunId',
-          ids[RUNS - CHILDREN - PARENTS + ((r - (RUNS - CHILDREN)) % PARENTS)]!,
-        );
-        for (let s = 1; s <= STEPS; s++) w.metric(id, 'loss', 1 / (s + (r % 7)), base + r * 1000 + s, s);
-        w.latest(id, 'loss', 1 / (STEPS + (r % 7)), base + r * 1000 + STEPS, STEPS);
-      } else if (r >= RUNS - CHILDREN - PARENTS) w.param(id, 'selection_metric', 'roc_auc');
-      w.tag(id, 'team', r % 2 ? 'a' : 'b');
-      for (let p = 0; p < 5; p++) w.param(id, `p${p}`, `v${(r + p) % 7}`);
-      for (let m = 0; m < 5; m++) {
-        const v = ((r * 7919 + m * 104729) % 1000) / 1000;
-        w.metric(id, `m${m}`, v, start, 0);
-        w.latest(id, `m${m}`, v, start, 0);
-      }
+  const base = 1_700_000_000_000;
+  const seconds = bulkLoadSqlite(dbPath, experimentId, RUNS, (w, r) => {
+    const id = randomUUID().replace(/-/g, '');
+    ids.push(id);
+    const start = base + r * 1000;
+    w.run(id, `run-${r}`, start, start + 900);
+    w.tag(id, 'mlflow.runName', `run-${r}`);
+    // The last CHILDREN runs are children of the PARENTS runs just before them (as a pipeline logs them).
+    const child = r >= RUNS - CHILDREN;
+    if (child) {
+      children.push(id);
+      w.tag(id, 'mlflow.parentRunId', ids[RUNS - CHILDREN - PARENTS + ((r - (RUNS - CHILDREN)) % PARENTS)]!);
+      for (let s = 1; s <= STEPS; s++) w.metric(id, 'loss', 1 / (s + (r % 7)), base + r * 1000 + s, s);
+      w.latest(id, 'loss', 1 / (STEPS + (r % 7)), base + r * 1000 + STEPS, STEPS);
+    } else if (r >= RUNS - CHILDREN - PARENTS) w.param(id, 'selection_metric', 'roc_auc');
+    w.tag(id, 'team', r % 2 ? 'a' : 'b');
+    for (let p = 0; p < 5; p++) w.param(id, `p${p}`, `v${(r + p) % 7}`);
+    for (let m = 0; m < 5; m++) {
+      const v = ((r * 7919 + m * 104729) % 1000) / 1000;
+      w.metric(id, `m${m}`, v, start, 0);
+      w.latest(id, `m${m}`, v, start, 0);
     }
   });
   return { experimentId, seconds, children };

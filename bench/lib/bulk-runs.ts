@@ -1,9 +1,11 @@
 /**
  * Bulk loading of runs for the benches: the schema and the experiment go through the store (so they are
- * exactly what the server expects), then rows are written directly in one transaction, far faster than
- * through the API. `tracking.bench.ts` and `ui.bench.ts` seed their databases with it.
+ * exactly what the server expects), then rows are written directly, far faster than through the API:
+ * on SQLite in one transaction of prepared statements, on PostgreSQL in multi-row `unnest` INSERTs.
+ * `tracking.bench.ts` and `ui.bench.ts` seed their databases with it.
  */
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { createDatabase } from '../../src/tracking/sql/database.js';
 import { createSqlTrackingStore } from '../../src/tracking/store/sql-tracking-store.js';
 
@@ -19,6 +21,9 @@ export interface BulkRunWriter {
   latest(runId: string, key: string, value: number, timestamp: number, step: number): void;
 }
 
+/** Writes the rows of run number `r` (0-based). */
+export type SeedRun = (w: BulkRunWriter, r: number) => void;
+
 /** Creates the schema (migrations) and an experiment named `name` through the store; returns its id. */
 export async function createBenchExperiment(uri: string, name: string): Promise<string> {
   const database = await createDatabase(uri);
@@ -30,16 +35,14 @@ export async function createBenchExperiment(uri: string, name: string): Promise<
   }
 }
 
+const artifactUri = (experimentId: string, runId: string) =>
+  `mlflow-artifacts:/${experimentId}/${runId}/artifacts`;
+
 /**
- * Loads a SQLite database: `fill` writes rows through the writer, all in one transaction with prepared
- * statements and synchronous=OFF; then a checkpoint and ANALYZE, as a long-lived database would have.
- * Returns the seconds the rows took.
+ * Loads `runs` runs into a SQLite database in one transaction of prepared statements with
+ * synchronous=OFF, then checkpoints and runs ANALYZE, as a long-lived database would have. Returns seconds.
  */
-export function bulkLoadSqlite(
-  dbPath: string,
-  experimentId: string,
-  fill: (w: BulkRunWriter) => void,
-): number {
+export function bulkLoadSqlite(dbPath: string, experimentId: string, runs: number, seed: SeedRun): number {
   const t0 = performance.now();
   const db = new Database(dbPath);
   db.pragma('journal_mode = WAL');
@@ -56,25 +59,116 @@ export function bulkLoadSqlite(
   const insLatest = db.prepare(metricSql('latest_metrics'));
   const writer: BulkRunWriter = {
     run: (id, name, start, end) =>
-      insRun.run(
-        id,
-        name,
-        Number(experimentId),
-        start,
-        end,
-        `mlflow-artifacts:/${experimentId}/${id}/artifacts`,
-      ),
+      insRun.run(id, name, Number(experimentId), start, end, artifactUri(experimentId, id)),
     tag: (runId, key, value) => insTag.run(runId, key, value),
     param: (runId, key, value) => insParam.run(runId, key, value),
     metric: (runId, key, value, ts, step) => insMetric.run(runId, key, value, ts, step),
     latest: (runId, key, value, ts, step) => insLatest.run(runId, key, value, ts, step),
   };
   try {
-    db.transaction(() => fill(writer))();
+    db.transaction(() => {
+      for (let r = 0; r < runs; r++) seed(writer, r);
+    })();
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.exec('ANALYZE');
   } finally {
     db.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Column-wise buffers of one table's rows and the unnest INSERT that writes them. */
+interface PgBuffer {
+  sql: string;
+  columns: unknown[][];
+}
+
+function pgBuffer(table: string, columns: string[], types: string[]): PgBuffer {
+  const args = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
+  return {
+    sql: `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM unnest(${args})`,
+    columns: columns.map(() => []),
+  };
+}
+
+async function flush(client: pg.Client, buffers: PgBuffer[]): Promise<void> {
+  for (const b of buffers) {
+    if (!b.columns[0].length) continue;
+    await client.query(b.sql, b.columns);
+    for (const c of b.columns) c.length = 0;
+  }
+}
+
+/**
+ * Loads `runs` runs into a PostgreSQL schema (already migrated, e.g. by {@link createBenchExperiment}) with
+ * unnest INSERTs of 500 runs' rows at a time, in one transaction, then ANALYZE. Returns seconds.
+ */
+export async function bulkLoadPostgres(
+  uri: string,
+  schema: string,
+  experimentId: string,
+  runs: number,
+  seed: SeedRun,
+): Promise<number> {
+  const t0 = performance.now();
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  const kv = ['run_uuid', 'key', 'value'];
+  const metricCols = ['run_uuid', 'key', 'value', 'timestamp', 'step', 'is_nan'];
+  const metricTypes = ['text', 'text', 'float8', 'int8', 'int8', 'bool'];
+  const runB = pgBuffer(
+    'runs',
+    [
+      'run_uuid',
+      'name',
+      'experiment_id',
+      'user_id',
+      'status',
+      'start_time',
+      'end_time',
+      'lifecycle_stage',
+      'artifact_uri',
+    ],
+    ['text', 'text', 'int8', 'text', 'text', 'int8', 'int8', 'text', 'text'],
+  );
+  const tagB = pgBuffer('tags', kv, ['text', 'text', 'text']);
+  const paramB = pgBuffer('params', kv, ['text', 'text', 'text']);
+  const metricB = pgBuffer('metrics', metricCols, metricTypes);
+  const latestB = pgBuffer('latest_metrics', metricCols, metricTypes);
+  const buffers = [runB, tagB, paramB, metricB, latestB];
+  const push = (b: PgBuffer, row: unknown[]) => {
+    for (let i = 0; i < row.length; i++) b.columns[i].push(row[i]);
+  };
+  const writer: BulkRunWriter = {
+    run: (id, name, start, end) =>
+      push(runB, [
+        id,
+        name,
+        experimentId,
+        'bench',
+        'FINISHED',
+        start,
+        end,
+        'active',
+        artifactUri(experimentId, id),
+      ]),
+    tag: (runId, key, value) => push(tagB, [runId, key, value]),
+    param: (runId, key, value) => push(paramB, [runId, key, value]),
+    metric: (runId, key, value, ts, step) => push(metricB, [runId, key, value, ts, step, false]),
+    latest: (runId, key, value, ts, step) => push(latestB, [runId, key, value, ts, step, false]),
+  };
+  try {
+    await client.query(`SET search_path TO ${schema}`);
+    await client.query('BEGIN');
+    for (let r = 0; r < runs; r++) {
+      seed(writer, r);
+      if (r % 500 === 499) await flush(client, buffers);
+    }
+    await flush(client, buffers);
+    await client.query('COMMIT');
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
   }
   return (performance.now() - t0) / 1000;
 }

@@ -16,14 +16,33 @@ export interface SqlDialect {
   /** `ref ILIKE value`; SQLite (case-sensitive LIKE here) compares lower-cased both sides. */
   ilike(ref: RawBuilder<unknown> | unknown, value: unknown): RawBuilder<SqlBool>;
   /**
-   * SQLite builds MLflow's run JSON in SQL (json_object), and walks a (key, value) index with INDEXED BY
-   * for searches ordered by a metric, param or tag. PostgreSQL loads rows and plans its own index use.
+   * SQLite walks a (key, value) index with INDEXED BY for searches ordered by a metric, param or tag;
+   * PostgreSQL plans its own index use.
    */
-  readonly jsonRunsAndIndexedBy: boolean;
+  readonly indexedBy: boolean;
+  /** SQL that builds JSON text in the database (both dialects build MLflow's run JSON this way). */
+  readonly json: JsonSql;
   /** PostgreSQL publishes changes with NOTIFY inside the writing transaction (delivered on commit). */
   readonly notifyInTransaction: boolean;
   /** Column types for hand-written DDL. */
   readonly ddl: DdlTypes;
+}
+
+/** The dialect's JSON functions, as SQL text fragments. */
+export interface JsonSql {
+  /** The function building an object from key, value pairs. */
+  object: string;
+  /**
+   * The JSON array of `expr` over the aggregated rows, `[]` when there are none. `clustered`: the rows
+   * already come in `orderBy` order (a clustered primary key), so SQLite skips the sort.
+   */
+  array(expr: string, orderBy: string, clustered?: boolean): string;
+  /** `object` (an object expression) with the members of `optional` (another) whose values are NULL left out. */
+  merge(object: string, optional: string): string;
+  /** A metric's wire value from m.value and m.is_nan: a number, or "NaN" / "Infinity" / "-Infinity". */
+  metricValue: string;
+  /** The text of a JSON expression (the driver would otherwise parse PostgreSQL's json into objects). */
+  text(expr: string): string;
 }
 
 /** Column types that differ between the two dialects, for hand-written DDL. */
@@ -43,7 +62,17 @@ const SQLITE: SqlDialect = {
   placeholder: () => '?',
   bool: (b) => (b ? 1 : 0),
   ilike: (ref, value) => sql<SqlBool>`LOWER(${ref}) LIKE LOWER(${value})`,
-  jsonRunsAndIndexedBy: true,
+  indexedBy: true,
+  json: {
+    object: 'json_object',
+    array: (expr, orderBy, clustered) =>
+      `json_group_array(${expr}${clustered ? '' : ` ORDER BY ${orderBy}`})`,
+    merge: (object, optional) => `json_patch(${object}, ${optional})`,
+    metricValue:
+      "CASE WHEN m.is_nan THEN 'NaN' WHEN m.value > 1.7976931348623157e308 THEN 'Infinity' " +
+      "WHEN m.value < -1.7976931348623157e308 THEN '-Infinity' ELSE m.value END",
+    text: (expr) => expr,
+  },
   notifyInTransaction: false,
   ddl: {
     serialPk: 'INTEGER PRIMARY KEY AUTOINCREMENT',
@@ -60,7 +89,16 @@ const POSTGRESQL: SqlDialect = {
   placeholder: (n) => `$${n}`,
   bool: (b) => b,
   ilike: (ref, value) => sql<SqlBool>`${ref} ILIKE ${value}`,
-  jsonRunsAndIndexedBy: false,
+  indexedBy: false,
+  json: {
+    object: 'json_build_object',
+    array: (expr, orderBy) => `COALESCE(json_agg(${expr} ORDER BY ${orderBy}), '[]'::json)`,
+    merge: (object, optional) => `(${object}::jsonb || json_strip_nulls(${optional})::jsonb)::json`,
+    metricValue:
+      "CASE WHEN m.is_nan THEN to_json('NaN'::text) WHEN m.value = 'Infinity'::float8 THEN to_json('Infinity'::text) " +
+      "WHEN m.value = '-Infinity'::float8 THEN to_json('-Infinity'::text) ELSE to_json(m.value) END",
+    text: (expr) => `(${expr})::text`,
+  },
   notifyInTransaction: true,
   ddl: {
     serialPk: 'BIGSERIAL PRIMARY KEY',

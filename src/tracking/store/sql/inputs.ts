@@ -5,7 +5,7 @@ import type { AnyKysely } from '../../sql/database.js';
 import { inTransaction } from '../../sql/transaction.js';
 import type { DatasetInput, KeyValue, TrackingStore } from '../types.js';
 import { LIMITS, validateLength } from '../validation.js';
-import { groupBy, type SqlStoreContext } from './context.js';
+import type { SqlStoreContext } from './context.js';
 import { activeRunRow } from './run-rows.js';
 
 const newUuid = () => randomUUID().replace(/-/g, '');
@@ -81,62 +81,6 @@ async function linkInput(trx: AnyKysely, runId: string, datasetId: string, tags:
     .values(tags.map((t) => ({ input_uuid: input.input_uuid, name: t.key, value: t.value })))
     .onConflict((oc) => oc.columns(['input_uuid', 'name']).doUpdateSet({ value: sql.ref('excluded.value') }))
     .execute();
-}
-
-interface InputRow {
-  input_uuid: string;
-  destination_id: string;
-  name: string;
-  digest: string;
-  dataset_source_type: string;
-  dataset_source: string;
-  dataset_schema: string | null;
-  dataset_profile: string | null;
-}
-
-function datasetOf(i: InputRow): DatasetInput['dataset'] {
-  const dataset: DatasetInput['dataset'] = {
-    name: i.name,
-    digest: i.digest,
-    source_type: i.dataset_source_type,
-    source: i.dataset_source,
-  };
-  if (i.dataset_schema !== null && i.dataset_schema !== undefined) dataset.schema = i.dataset_schema;
-  if (i.dataset_profile !== null && i.dataset_profile !== undefined) dataset.profile = i.dataset_profile;
-  return dataset;
-}
-
-/** The dataset inputs of the runs `ids` by run id, in dataset name order, each with its tags. */
-export async function runInputsOf(ctx: SqlStoreContext, ids: string[]): Promise<Map<string, DatasetInput[]>> {
-  const inputs = await ctx.rawSelect<InputRow>(
-    ctx.db,
-    'SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, d.dataset_source, ' +
-      'd.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id ' +
-      "WHERE i.destination_type = 'RUN' AND i.destination_id IN ({in}) ORDER BY d.name",
-    ids,
-    ids.length,
-  );
-  if (!inputs.length) return new Map();
-  const itags = await ctx.db
-    .selectFrom('input_tags')
-    .select(['input_uuid', 'name', 'value'])
-    .where(
-      'input_uuid',
-      'in',
-      inputs.map((i) => i.input_uuid),
-    )
-    .orderBy('name')
-    .execute();
-  const tagsByInput = groupBy(
-    itags as Array<{ input_uuid: string; name: string; value: string }>,
-    (t) => t.input_uuid,
-    (t) => ({ key: t.name, value: t.value }),
-  );
-  return groupBy(
-    inputs,
-    (i) => i.destination_id,
-    (i) => ({ tags: tagsByInput.get(i.input_uuid) ?? [], dataset: datasetOf(i) }),
-  );
 }
 
 /** The inputs aggregate: `datasets`, `inputs` and `input_tags` (MLflow's dataset tracking). */

@@ -3,6 +3,7 @@ import { InputError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { withDbErrors } from '../../sql/transaction.js';
 import { decodePageToken, encodePageToken, queryHash } from '../keyset.js';
+import { bulkIntervalSteps } from '../step-sampling.js';
 import type {
   GetMetricHistoryBulkIntervalRequest,
   GetMetricHistoryRequest,
@@ -10,8 +11,7 @@ import type {
   MetricWithRunId,
   TrackingStore,
 } from '../types.js';
-import { bulkIntervalSteps } from '../step-sampling.js';
-import { chunks, groupBy, type SqlStoreContext } from './context.js';
+import { chunks, type SqlStoreContext } from './context.js';
 import { runRow } from './run-rows.js';
 
 /** A row of `metrics` or `latest_metrics` as read (SQLite stores is_nan as 0/1, numbers may come as text). */
@@ -92,17 +92,6 @@ export async function insertMetrics(
   // An identical point (key, value, timestamp, step) already logged is skipped, as in MLflow.
   await ctx.insertRows(trx, 'metrics', METRIC_COLUMNS, values(rows), 'ON CONFLICT DO NOTHING');
   await ctx.insertRows(trx, 'latest_metrics', METRIC_COLUMNS, values(latestByKey(rows)), LATEST_UPSERT);
-}
-
-/** The latest metrics of the runs `ids` by run id, in key order (primary key order: no sort step). */
-export async function latestMetricsOf(ctx: SqlStoreContext, ids: string[]): Promise<Map<string, Metric[]>> {
-  const rows = await ctx.rawSelect<MetricRow & { run_uuid: string }>(
-    ctx.db,
-    'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
-    ids,
-    ids.length,
-  );
-  return groupBy(rows, (m) => m.run_uuid, metricOut);
 }
 
 /** One run's values of `key` at `steps`, in (step, timestamp, id) order. */

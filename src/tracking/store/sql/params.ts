@@ -1,7 +1,6 @@
 import { InputError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import type { KeyValue } from '../types.js';
-import { groupBy, type SqlStoreContext } from './context.js';
 
 /**
  * Logs params inside a transaction. Params are immutable: a key logged again with the same value is a
@@ -31,19 +30,4 @@ export async function insertParams(trx: AnyKysely, runId: string, params: KeyVal
       );
     }
   }
-}
-
-/** The params of the runs `ids` by run id, in key order (primary key order: no sort step). */
-export async function runParamsOf(ctx: SqlStoreContext, ids: string[]): Promise<Map<string, KeyValue[]>> {
-  const rows = await ctx.rawSelect<{ run_uuid: string; key: string; value: string }>(
-    ctx.db,
-    'SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
-    ids,
-    ids.length,
-  );
-  return groupBy(
-    rows,
-    (p) => p.run_uuid,
-    (p) => ({ key: p.key, value: p.value }),
-  );
 }

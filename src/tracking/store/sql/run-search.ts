@@ -224,7 +224,7 @@ export async function searchRunsPage(
   if (!numericIds.length) return { ids: [] };
   const first = q.orders[0];
   let page: PageRows;
-  if (ctx.dialect.jsonRunsAndIndexedBy && first && isChild(first.type)) {
+  if (ctx.dialect.indexedBy && first && isChild(first.type)) {
     page = await indexOrderedPage(ctx, q, first as OrderClause & { type: ChildType }, req.page_token);
   } else {
     // Only the sort keys go through the filter and the sort; the page's runs are loaded afterwards.

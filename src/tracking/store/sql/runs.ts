@@ -161,21 +161,16 @@ async function searchRunsWire(
 
 /**
  * The run aggregate: `runs`, and logBatch, which writes a run's params, metrics and tags in one
- * transaction through their aggregates (log-metric, log-parameter and set-tag go through it). SQLite
- * also offers the runs as wire JSON built in SQL (getRunWire, searchRunsWire).
+ * transaction through their aggregates (log-metric, log-parameter and set-tag go through it). Runs are
+ * also offered as the wire JSON the database builds (getRunWire, searchRunsWire).
  */
 export function runOps(store: SqlStoreContext): RunOps {
   const ctx: RunContext = { ...store, loader: createRunLoader(store) };
-  const wire = ctx.dialect.jsonRunsAndIndexedBy
-    ? {
-        getRunWire: (runId: string) => getRunWire(ctx, runId),
-        searchRunsWire: (req: SearchRunsRequest) => searchRunsWire(ctx, req),
-      }
-    : {};
   return {
     createRun: (req) => createRun(ctx, req),
     getRun: (runId) => getRun(ctx, runId),
-    ...wire,
+    getRunWire: (runId) => getRunWire(ctx, runId),
+    searchRunsWire: (req) => searchRunsWire(ctx, req),
     updateRun: (req) => updateRun(ctx, req),
     deleteRun: (runId) => setRunLifecycle(ctx, runId, 'deleted'),
     restoreRun: (runId) => setRunLifecycle(ctx, runId, 'active'),

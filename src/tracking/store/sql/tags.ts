@@ -3,7 +3,7 @@ import { TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { inTransaction } from '../../sql/transaction.js';
 import type { KeyValue, TrackingStore } from '../types.js';
-import { groupBy, type SqlStoreContext } from './context.js';
+import type { SqlStoreContext } from './context.js';
 import { activeRunRow } from './run-rows.js';
 
 /** The tag MLflow keeps a run's name in (mirrored in runs.name). */
@@ -23,24 +23,6 @@ export async function upsertRunTags(trx: AnyKysely, runId: string, tags: KeyValu
   const runName = last.get(RUN_NAME_TAG);
   if (runName !== undefined)
     await trx.updateTable('runs').set({ name: runName }).where('run_uuid', '=', runId).execute();
-}
-
-/**
- * The tags of the runs `ids` by run id, in key order. ORDER BY (run_uuid, key) is the primary key order
- * (no sort step); the fixed-shape text skips the query builder on the runs/get and search path.
- */
-export async function runTagsOf(ctx: SqlStoreContext, ids: string[]): Promise<Map<string, KeyValue[]>> {
-  const rows = await ctx.rawSelect<{ run_uuid: string; key: string; value: string | null }>(
-    ctx.db,
-    'SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({in}) ORDER BY run_uuid, key',
-    ids,
-    ids.length,
-  );
-  return groupBy(
-    rows,
-    (t) => t.run_uuid,
-    (t) => ({ key: t.key, value: t.value ?? '' }),
-  );
 }
 
 /** The run tag aggregate's own operation (tags are written through logBatch). */
