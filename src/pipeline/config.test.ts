@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { InputError } from '../errors.js';
 import { expandSearch, loadPipelineConfig, parsePipelineConfig } from './config.js';
@@ -96,5 +97,49 @@ describe('pipeline config', () => {
     assert.equal(sets.length, 4);
     assert.deepEqual(sets[0], { eta: 0.1, max_depth: 4, lambda: 1 });
     assert.deepEqual(sets[3], { eta: 0.1, max_depth: 6, lambda: 2 });
+  });
+});
+
+describe('pipeline config: tune (hyperparameter search)', () => {
+  const base = { data: { path: 'x.csv', schema: 'builtin:course-completion' } };
+  test('a tune block gets its defaults; pipeline/oulad-search.json loads', () => {
+    const c = parsePipelineConfig({
+      ...base,
+      candidates: [{ kind: 'gbdt', tune: { space: { max_depth: { int: [2, 6] } } } }],
+    });
+    assert.deepEqual(
+      { ...c.candidates[0]!.tune, space: undefined },
+      {
+        strategy: 'tpe',
+        trials: 50,
+        workers: 2,
+        batch: 4,
+        pruning: 'halving',
+        min_rounds: 20,
+        eta: 3,
+        space: undefined,
+      },
+    );
+    const oulad = loadPipelineConfig(
+      join(import.meta.dirname ?? '.', '..', '..', 'pipeline', 'oulad-search.json'),
+    );
+    const tuned = oulad.candidates.find((x) => x.tune)!;
+    assert.equal(tuned.tune!.strategy, 'tpe');
+    assert.ok(tuned.tune!.max_seconds! <= 300);
+  });
+  test('grid and search together, a bad range or an unknown field are refused naming the field', () => {
+    const tune =
+      (t: unknown, extra: Record<string, unknown> = {}) =>
+      () =>
+        parsePipelineConfig({ ...base, candidates: [{ kind: 'gbdt', tune: t, ...extra }] });
+    assert.throws(
+      tune({ space: { eta: { float: [0.1, 0.3] } } }, { search: { max_depth: [3, 4] } }),
+      (e: unknown) => e instanceof InputError && /give "search" \(a grid\) or "tune"/.test(e.message),
+    );
+    assert.throws(
+      tune({ space: { eta: { float: [0, 0.3], log: true } } }),
+      /candidates\[0\]\.tune\.space\.eta: a log scale needs low > 0/,
+    );
+    assert.throws(tune({ space: { eta: { float: [0.1, 0.3] } }, budget: 3 }), /candidates\[0\]\.tune/);
   });
 });
