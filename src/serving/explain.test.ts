@@ -85,7 +85,9 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
         (s: number, p: { explanation: Explained }) => s + Math.abs(p.explanation.contributions.Gender!),
         0,
       ) / 20;
-    assert.ok(Math.abs(f.find((x: { field: string }) => x.field === 'Gender').mean_abs - genderMeanAbs) < 1e-12);
+    assert.ok(
+      Math.abs(f.find((x: { field: string }) => x.field === 'Gender').mean_abs - genderMeanAbs) < 1e-12,
+    );
   });
 
   test('bad input: a bad explain or top value, a vector with explain, an invalid record -> 400, nothing explained', async () => {

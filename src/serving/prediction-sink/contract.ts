@@ -19,7 +19,7 @@ function pending(i: number, over: Partial<PendingPrediction> = {}, raw = false):
     model_name: 'course-completion',
     model_version: i % 3 === 0 ? '2' : '1',
     inputs: raw ? null : inputs,
-    inputs_json: raw ? JSON.stringify(inputs, null, 1) : null,
+    inputs_json: raw ? Buffer.from(JSON.stringify(inputs, null, 1)) : null,
     probability: (i % 100) / 100,
     label: i % 100 >= 50 ? 1 : 0,
     fallback: false,

@@ -40,8 +40,8 @@ export interface PendingPrediction {
   model_version: string | null;
   /** The inputs as an object, or null when `inputs_json` carries them. */
   inputs: Record<string, unknown> | null;
-  /** The inputs as JSON text of one flat object (from the request body), or null. */
-  inputs_json: string | null;
+  /** The inputs as the JSON text of one flat object (the request body, as text or UTF-8 bytes), or null. */
+  inputs_json: string | Buffer | null;
   probability: number;
   label: 0 | 1;
   fallback: boolean;
@@ -197,7 +197,7 @@ export function toRecord(p: PendingPrediction): PredictionRecord {
     time: new Date(p.time).toISOString(),
     model_name: p.model_name,
     model_version: p.model_version,
-    inputs: p.inputs ?? (JSON.parse(p.inputs_json ?? '{}') as Record<string, unknown>),
+    inputs: p.inputs ?? (JSON.parse(String(p.inputs_json ?? '{}')) as Record<string, unknown>),
     probability: p.probability,
     label: p.label,
     fallback: p.fallback,

@@ -38,10 +38,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
   return {
     description: options.dir,
     async appendPredictions(batch) {
-      const iso = createIsoClock();
-      let text = '';
-      for (const p of batch) text += predictionLine(p, iso);
-      await predictions.append(text);
+      await predictions.append(predictionLines(batch));
     },
     async appendOutcomes(batch) {
       let text = '';
@@ -105,23 +102,29 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
 }
 
 /**
- * One JSONL line of a prediction. The fast lane's raw request text is embedded as is (it is one JSON object of
- * scalars; raw CR/LF can only sit between its tokens, so they become spaces), which spares serializing it.
+ * The JSONL lines of a batch as one string (written with one UTF-8 encoding pass). A request's raw body (the fast
+ * lane's case) goes in as it arrived: it is one JSON object of scalars, and raw CR/LF can only sit between its
+ * tokens, so they become spaces. Measured: building one string beats writing each piece into a Buffer, whose
+ * per-call cost outweighs the copies it saves.
  */
-function predictionLine(p: PendingPrediction, iso: (ms: number) => string): string {
-  const raw = p.inputs_json;
-  const inputs =
-    raw === null
-      ? JSON.stringify(p.inputs)
-      : raw.indexOf('\n') >= 0 || raw.indexOf('\r') >= 0
-        ? raw.replace(/[\r\n]/g, ' ')
-        : raw;
-  return (
-    `{"request_id":${JSON.stringify(p.request_id)},"time":"${iso(p.time)}",` +
-    `"model_name":${JSON.stringify(p.model_name)},"model_version":${JSON.stringify(p.model_version)},` +
-    `"inputs":${inputs},"probability":${p.probability},"label":${p.label},"fallback":${p.fallback},` +
-    `"route":${JSON.stringify(p.route)}}\n`
-  );
+function predictionLines(batch: readonly PendingPrediction[]): string {
+  const iso = createIsoClock();
+  let text = '';
+  for (const p of batch) {
+    const raw = p.inputs_json === null ? null : String(p.inputs_json);
+    const inputs =
+      raw === null
+        ? JSON.stringify(p.inputs)
+        : raw.indexOf('\n') >= 0 || raw.indexOf('\r') >= 0
+          ? raw.replace(/[\r\n]/g, ' ')
+          : raw;
+    text +=
+      `{"request_id":${JSON.stringify(p.request_id)},"time":"${iso(p.time)}",` +
+      `"model_name":${JSON.stringify(p.model_name)},"model_version":${JSON.stringify(p.model_version)},` +
+      `"inputs":${inputs},"probability":${p.probability},"label":${p.label},"fallback":${p.fallback},` +
+      `"route":${JSON.stringify(p.route)}}\n`;
+  }
+  return text;
 }
 
 /**

@@ -37,11 +37,11 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
   };
 
   return {
-    /** Appends text (whole lines) to the current segment, rotating first when it is due. */
-    async append(text: string): Promise<void> {
+    /** Appends whole lines (text, or UTF-8 bytes) to the current segment, rotating first when it is due. */
+    async append(data: string | Buffer): Promise<void> {
       if (handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs) await rotate();
-      // a string is encoded once, straight into the write (no intermediate Buffer copy)
-      const { bytesWritten } = await handle!.write(text, null, 'utf8');
+      const { bytesWritten } =
+        typeof data === 'string' ? await handle!.write(data, null, 'utf8') : await handle!.write(data);
       bytes += bytesWritten;
     },
     async close(): Promise<void> {

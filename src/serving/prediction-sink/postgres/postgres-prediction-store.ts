@@ -44,7 +44,7 @@ export async function createPostgresPredictionStore(
       await sql`INSERT INTO tassel_predictions (${sql.raw(PREDICTION_COLUMNS)})
         SELECT * FROM unnest(${col((p) => p.request_id)}::text[],
           ${col((p) => new Date(p.time).toISOString())}::timestamptz[], ${col((p) => p.model_name)}::text[],
-          ${col((p) => p.model_version)}::text[], ${col((p) => p.inputs_json ?? JSON.stringify(p.inputs))}::jsonb[],
+          ${col((p) => p.model_version)}::text[], ${col((p) => (p.inputs_json === null ? JSON.stringify(p.inputs) : String(p.inputs_json)))}::jsonb[],
           ${col((p) => p.probability)}::float8[], ${col((p) => p.label)}::int2[], ${col((p) => p.fallback)}::bool[],
           ${col((p) => p.route)}::text[])`.execute(db);
     },
