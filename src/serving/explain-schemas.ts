@@ -17,10 +17,16 @@ export const ExplanationSchema = Type.Object(
     margin: Type.Number({
       description: "This prediction's margin: base_value + the sum of the contributions.",
     }),
-    contributions: Type.Record(Type.String(), Type.Number(), {
-      description:
-        'SHAP value of each input field in margin (log-odds) units; one-hot categories, hashed buckets and date parts are summed back to the field that produced them.',
-    }),
+    // additionalProperties rather than Type.Record's patternProperties: the serializer then writes each field
+    // without testing a regex
+    contributions: Type.Object(
+      {},
+      {
+        additionalProperties: Type.Number(),
+        description:
+          'SHAP value of each input field in margin (log-odds) units; one-hot categories, hashed buckets and date parts are summed back to the field that produced them.',
+      },
+    ),
     top: Type.Array(
       Type.Object({
         field: Type.String(),

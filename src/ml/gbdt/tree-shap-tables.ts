@@ -61,9 +61,9 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
   const feats: number[] = [];
   const oneMinusZ: number[] = [];
   let tableSize = 0;
-  const plans: { leaf: number; z: number[] }[][] = [];
+  const plans: { leaf: number; z: number[]; features: number[] }[][] = [];
   for (let t = 0; t < nt; t++) {
-    const plan: { leaf: number; z: number[] }[] = [];
+    const plan: { leaf: number; z: number[]; features: number[] }[] = [];
     let size = 0;
     let ok = true;
     // depth-first over the tree carrying the path's distinct features and their zero fractions
@@ -72,7 +72,7 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
       const f = nodes.feature[n]!;
       if (f < 0) {
         if (pathFeatures.length > MAX_BITS) ok = false;
-        plan.push({ leaf: n, z: [...z] });
+        plan.push({ leaf: n, z: [...z], features: [...pathFeatures] });
         size += 2 << pathFeatures.length;
         return;
       }
@@ -110,13 +110,13 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
   let at = 0;
   for (let t = 0; t < nt; t++) {
     if (!tabulated[t]) continue;
-    for (const { leaf, z } of plans[t]!) {
+    for (const { leaf, z, features } of plans[t]!) {
       const d = z.length;
       leafBits[leaf] = d;
       leafAt[leaf] = feats.length;
       tableAt[leaf] = at;
-      // the leaf's features in bit order: recover them from the path (bits are assigned on the way down)
-      for (const f of leafPathFeatures(nodes, t, leaf, bit)) feats.push(f);
+      // the leaf's features in bit order (bits are assigned on the way down)
+      for (const f of features) feats.push(f);
       for (const zj of z) oneMinusZ.push(1 - zj);
       fillTables(z, nodes.value[leaf]!, q.subarray(at, at + (1 << d)), k.subarray(at, at + (1 << d)));
       at += 1 << d;
@@ -133,21 +133,6 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
     q,
     k,
   };
-}
-
-/** The distinct split features on the path from tree t's root to `leaf`, in first-appearance (bit) order. */
-function leafPathFeatures(nodes: ShapNodes, t: number, leaf: number, bit: Int8Array): number[] {
-  const parent = new Map<number, number>();
-  const root = nodes.roots[t]!;
-  for (let n = root; n < root + nodes.sizes[t]!; n++) {
-    if (nodes.feature[n]! >= 0) {
-      parent.set(nodes.left[n]!, n);
-      parent.set(nodes.right[n]!, n);
-    }
-  }
-  const out: number[] = [];
-  for (let n = parent.get(leaf); n !== undefined; n = parent.get(n)) out[bit[n]!] = nodes.feature[n]!;
-  return out;
 }
 
 /** Q(H) = v P(H) and K(H) over every mask H of the leaf's d features. */
