@@ -1,6 +1,7 @@
 import type { VNode } from 'preact';
 import { ComparePage } from './compare';
 import { ExperimentsPage } from './experiments';
+import { MonitoringListPage, MonitoringPage } from './monitoring';
 import { ModelPage, ModelsPage } from './registry';
 import { RunPage } from './run';
 import { RunsPage } from './runs';
@@ -50,11 +51,14 @@ export const ROUTES: Route[] = [
     render: ({ params }) => <VersionPage name={params.name!} version={params.version!} />,
   },
   { path: 'models/:name', section: 'models', render: ({ params }) => <ModelPage key={params.name} name={params.name!} /> },
+  { path: 'monitoring', section: 'monitoring', render: () => <MonitoringListPage /> },
+  { path: 'monitoring/:model', section: 'monitoring', render: ({ params }) => <MonitoringPage key={params.model} model={params.model!} /> },
 ];
 
 export const NAV: NavItem[] = [
   { label: 'Experiments', href: '#/experiments', section: 'experiments' },
   { label: 'Models', href: '#/models', section: 'models' },
+  { label: 'Monitoring', href: '#/monitoring', section: 'monitoring' },
 ];
 
 /** The first route whose pattern matches the hash, with its arguments; undefined when none does. */
