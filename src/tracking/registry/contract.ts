@@ -436,7 +436,8 @@ export function runRegistryStoreContract(label: string, make: () => Promise<Regi
       const tag = (await s.getLoggedModel(lm.info.model_id)).info.tags?.find(
         (t) => t.key === 'mlflow.modelVersions',
       );
-      assert.deepEqual(JSON.parse(tag?.value ?? '[]'), [{ name, version: mv.version }]);
+      // as MLflow's set_model_versions_tags writes it: the version as a number
+      assert.deepEqual(JSON.parse(tag?.value ?? '[]'), [{ name, version: Number(mv.version) }]);
 
       // Concurrent registrations of one logged model under several names all land in its tag.
       const others = [unique('from-logged-a'), unique('from-logged-b'), unique('from-logged-c')];

@@ -1,3 +1,4 @@
+import { loggedModelMetrics } from './logged-model-metrics-migration.js';
 import type { Migration } from '../sql/migrate.js';
 import { ddlTypes, runScript } from '../sql/migrate.js';
 
@@ -111,4 +112,5 @@ CREATE TABLE run_model_outputs (
       );
     },
   },
+  loggedModelMetrics,
 ];

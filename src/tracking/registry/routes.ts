@@ -243,6 +243,14 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     const page = await s.searchLoggedModels({
       experiment_ids: list(a.experiment_ids) ?? [],
       filter: optStr(a.filter),
+      datasets: Array.isArray(a.datasets)
+        ? a.datasets.map((d) => ({
+            dataset_name: str((d as Args).dataset_name),
+            ...(optStr((d as Args).dataset_digest)
+              ? { dataset_digest: str((d as Args).dataset_digest) }
+              : {}),
+          }))
+        : undefined,
       max_results: maxResults(a.max_results),
       order_by: Array.isArray(a.order_by)
         ? a.order_by.map((o) => ({

@@ -88,6 +88,7 @@ export const DeleteLoggedModelTagParams = Type.Object({ model_id: Str(), tag_key
 export const SearchLoggedModelsBody = Type.Object({
   experiment_ids: Type.Array(Type.String()),
   filter: Opt(Str()),
+  datasets: Opt(Type.Array(Type.Object({ dataset_name: Str(), dataset_digest: Opt(Str()) }))),
   max_results: Opt(Type.Integer({ minimum: 1 })),
   order_by: Opt(
     Type.Array(

@@ -99,7 +99,16 @@ export interface LoggedModel {
   };
   data: {
     params?: KeyValue[];
-    metrics?: Array<{ key: string; value: number; timestamp: number; step: number }>;
+    metrics?: Array<{
+      key: string;
+      value: number;
+      timestamp: number;
+      step: number;
+      model_id?: string;
+      run_id?: string;
+      dataset_name?: string;
+      dataset_digest?: string;
+    }>;
   };
 }
 
@@ -123,6 +132,8 @@ export interface LoggedModelOrderBy {
 export interface SearchLoggedModelsArgs {
   experiment_ids: string[];
   filter?: string;
+  /** Only models with a metric measured on one of these datasets (MLflow's `datasets`). */
+  datasets?: Array<{ dataset_name: string; dataset_digest?: string }>;
   max_results?: number;
   order_by?: LoggedModelOrderBy[];
   page_token?: string;

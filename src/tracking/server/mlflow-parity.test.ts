@@ -5,6 +5,7 @@ import {
   detailTests,
   endpointTests,
   graphqlTests,
+  loggedModelTests,
   metricIdempotencyTests,
   type ParityServer,
   parityHarness,
@@ -42,3 +43,4 @@ parityHarness('MLflow GraphQL on SQLite', openSqlite, {}, graphqlTests);
 parityHarness('MLflow search semantics on SQLite', openSqlite, {}, searchSemanticsTests);
 parityHarness('MLflow metric idempotency on SQLite', openSqlite, {}, metricIdempotencyTests);
 parityHarness('MLflow bulk-interval sampling on SQLite', openSqlite, {}, samplingTests);
+parityHarness('MLflow logged models linked to runs on SQLite', openSqlite, {}, loggedModelTests);

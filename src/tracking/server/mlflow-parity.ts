@@ -1143,3 +1143,114 @@ export function samplingTests(c: ParityCalls): void {
     assert.deepEqual(steps(r, b.run_id), [3, 11]);
   });
 }
+
+/** Item 3: logged models linked to runs (metrics with model_id, datasets filter, mlflow.modelVersions). */
+export function loggedModelTests(c: ParityCalls): void {
+  test('metrics logged with a model_id appear in the logged model, with their dataset; search honours datasets', async () => {
+    const exp = await c.newExperiment('logged model metrics');
+    const { run_id } = await c.newRun(exp);
+    const create = async (name: string) =>
+      (
+        (await c.post('logged-models', { experiment_id: exp, name, source_run_id: run_id })).json.model as {
+          info: { model_id: string };
+        }
+      ).info.model_id;
+    const m1 = await create('m1');
+    const m2 = await create('m2');
+    await create('m3');
+    const r = await c.post('runs/log-batch', {
+      run_id,
+      metrics: [
+        {
+          key: 'acc',
+          value: 0.9,
+          timestamp: 5,
+          step: 1,
+          model_id: m1,
+          dataset_name: 'eval',
+          dataset_digest: 'd1',
+        },
+        {
+          key: 'acc',
+          value: 0.7,
+          timestamp: 5,
+          step: 1,
+          model_id: m2,
+          dataset_name: 'train',
+          dataset_digest: 'd2',
+        },
+        { key: 'loss', value: 0.1, timestamp: 5, step: 1 },
+      ],
+    });
+    assert.equal(r.status, 200, r.text);
+    // the re-log log_model does: identical point, nothing new anywhere
+    await c.post('runs/log-metric', {
+      run_id,
+      key: 'acc',
+      value: 0.9,
+      timestamp: 5,
+      step: 1,
+      model_id: m1,
+      dataset_name: 'eval',
+      dataset_digest: 'd1',
+    });
+    const got = await c.get(`logged-models/${m1}`);
+    assert.deepEqual((got.json.model as { data: { metrics: unknown[] } }).data.metrics, [
+      {
+        key: 'acc',
+        value: 0.9,
+        timestamp: 5,
+        step: 1,
+        model_id: m1,
+        run_id,
+        dataset_name: 'eval',
+        dataset_digest: 'd1',
+      },
+    ]);
+    assert.equal(
+      ((await c.get('metrics/get-history', { run_id, metric_key: 'acc' })).json.metrics as unknown[]).length,
+      2,
+    );
+    const search = async (datasets: unknown) =>
+      (
+        ((await c.post('logged-models/search', { experiment_ids: [exp], datasets })).json.models as
+          | Array<{ info: { name: string } }>
+          | undefined) ?? []
+      )
+        .map((m) => m.info.name)
+        .sort();
+    assert.deepEqual(await search([{ dataset_name: 'eval' }]), ['m1']);
+    assert.deepEqual(
+      await search([{ dataset_name: 'eval' }, { dataset_name: 'train', dataset_digest: 'd2' }]),
+      ['m1', 'm2'],
+    );
+    assert.deepEqual(await search([{ dataset_name: 'train', dataset_digest: 'other' }]), []);
+    assert.deepEqual(await search(undefined), ['m1', 'm2', 'm3']);
+    assertBadRequest(
+      await c.post('logged-models/search', { experiment_ids: [exp], datasets: [{ dataset_digest: 'd1' }] }),
+      'dataset_name',
+    );
+  });
+
+  test('registering a logged model records {"name", "version": <number>} in mlflow.modelVersions', async () => {
+    const exp = await c.newExperiment('model versions tag');
+    const { run_id } = await c.newRun(exp);
+    const lm = (await c.post('logged-models', { experiment_id: exp, name: 'lm', source_run_id: run_id })).json
+      .model as {
+      info: { model_id: string };
+    };
+    const name = `from-logged-${process.pid}-${++counter}`;
+    await c.post('registered-models/create', { name });
+    const mv = await c.post('model-versions/create', {
+      name,
+      source: `models:/${lm.info.model_id}`,
+      model_id: lm.info.model_id,
+    });
+    assert.equal(mv.status, 200, mv.text);
+    const model = (await c.get(`logged-models/${lm.info.model_id}`)).json.model as {
+      info: { tags: Array<{ key: string; value: string }> };
+    };
+    const tag = model.info.tags.find((t) => t.key === 'mlflow.modelVersions');
+    assert.deepEqual(JSON.parse(tag?.value ?? '[]'), [{ name, version: 1 }]);
+  });
+}

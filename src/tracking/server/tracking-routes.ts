@@ -38,6 +38,9 @@ const MetricIn = Type.Object({
   value: MetricValue,
   timestamp: Int64,
   step: Type.Optional(Int64),
+  model_id: Type.Optional(Type.String()),
+  dataset_name: Type.Optional(Type.String()),
+  dataset_digest: Type.Optional(Type.String()),
 });
 
 const S = {
@@ -88,6 +91,9 @@ const S = {
     value: MetricValue,
     timestamp: Int64,
     step: Type.Optional(Int64),
+    model_id: Type.Optional(Type.String()),
+    dataset_name: Type.Optional(Type.String()),
+    dataset_digest: Type.Optional(Type.String()),
   }),
   logParam: Type.Object({
     run_id: Type.Optional(Id),
@@ -240,6 +246,15 @@ function metricValue(v: number | string, key: string, timestamp: number | string
     );
   }
   return n;
+}
+
+/** MLflow 3's optional metric fields, kept only when set (`""` is unset in protobuf). */
+function modelFields(m: { model_id?: string; dataset_name?: string; dataset_digest?: string }) {
+  return {
+    ...(m.model_id ? { model_id: m.model_id } : {}),
+    ...(m.dataset_name ? { dataset_name: m.dataset_name } : {}),
+    ...(m.dataset_digest ? { dataset_digest: m.dataset_digest } : {}),
+  };
 }
 
 /** Metric values as protobuf JSON spells them: NaN and infinities as strings (JSON has no such numbers). */
@@ -494,6 +509,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
             value: metricValue(a.value, a.key, a.timestamp),
             timestamp: a.timestamp,
             step: a.step ?? 0,
+            ...modelFields(a),
           },
         ],
       });
@@ -524,6 +540,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
           value: metricValue(m.value, m.key, m.timestamp),
           timestamp: m.timestamp,
           step: m.step ?? 0,
+          ...modelFields(m),
         })),
         params: a.params?.map((p) => ({ key: p.key, value: p.value ?? '' })),
         tags: a.tags?.map((t) => ({ key: t.key, value: t.value ?? '' })),

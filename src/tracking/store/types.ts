@@ -46,6 +46,11 @@ export interface Metric {
   value: number;
   timestamp: number;
   step: number;
+  /** MLflow 3: the logged model the value was measured on (it then also lists it in its metrics). */
+  model_id?: string;
+  /** MLflow 3: the dataset the value was measured on. */
+  dataset_name?: string;
+  dataset_digest?: string;
 }
 
 export interface MetricWithRunId extends Metric {

@@ -7,6 +7,7 @@ import {
   detailTests,
   endpointTests,
   graphqlTests,
+  loggedModelTests,
   metricIdempotencyTests,
   parityHarness,
   requestValidationTests,
@@ -65,3 +66,4 @@ parityHarness('MLflow GraphQL on PostgreSQL', openPostgres, { skip }, graphqlTes
 parityHarness('MLflow search semantics on PostgreSQL', openPostgres, { skip }, searchSemanticsTests);
 parityHarness('MLflow metric idempotency on PostgreSQL', openPostgres, { skip }, metricIdempotencyTests);
 parityHarness('MLflow bulk-interval sampling on PostgreSQL', openPostgres, { skip }, samplingTests);
+parityHarness('MLflow logged models linked to runs on PostgreSQL', openPostgres, { skip }, loggedModelTests);

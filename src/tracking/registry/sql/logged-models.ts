@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { type SqlBool, sql } from 'kysely';
 import { InputError, TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { recordRunOutputs } from '../../store/sql/outputs.js';
@@ -25,7 +25,7 @@ const LOGGED_MODEL_STATUS: LoggedModelStatus[] = [
   'LOGGED_MODEL_UPLOAD_FAILED',
 ];
 
-/** MLflow 3 records registrations of a logged model in this tag, as JSON [{name, version}]. */
+/** MLflow 3 records registrations of a logged model in this tag, as JSON [{name, version}] (version a number). */
 export const MODEL_VERSIONS_TAG = 'mlflow.modelVersions';
 
 /** The columns a logged-model filter or order_by names, by key. */
@@ -105,7 +105,7 @@ export async function activeLoggedModel(q: Reader, modelId: string): Promise<voi
 export async function recordRegistration(
   trx: Trx,
   modelId: string,
-  entry: { name: string; version: string },
+  entry: { name: string; version: number },
   ts: number,
 ): Promise<void> {
   await trx
@@ -119,7 +119,7 @@ export async function recordRegistration(
     .where('model_id', '=', modelId)
     .where('tag_key', '=', MODEL_VERSIONS_TAG)
     .executeTakeFirst();
-  let list: Array<{ name: string; version: string }> = [];
+  let list: Array<{ name: string; version: number }> = [];
   try {
     list = existing ? JSON.parse(existing.tag_value) : [];
   } catch {
@@ -155,6 +155,25 @@ async function loadLoggedModels(q: Reader, ids: string[]): Promise<Map<string, L
     .where('model_id', 'in', ids)
     .orderBy('param_key')
     .execute();
+  const metrics = await q
+    .selectFrom('logged_model_metrics')
+    .select([
+      'model_id',
+      'key',
+      'value',
+      'is_nan',
+      'timestamp',
+      'step',
+      'run_id',
+      'dataset_name',
+      'dataset_digest',
+    ])
+    .where('model_id', 'in', ids)
+    .orderBy('model_id')
+    .orderBy('key')
+    .orderBy('step')
+    .orderBy('timestamp')
+    .execute();
   const of = (list: Array<{ model_id: string; key: string; value: string }>, id: string) =>
     list.filter((x) => x.model_id === id).map((x) => ({ key: x.key, value: x.value }));
   for (const r of rows) {
@@ -175,9 +194,35 @@ async function loadLoggedModels(q: Reader, ids: string[]): Promise<Map<string, L
     const data: LoggedModel['data'] = {};
     const p = of(params, r.model_id);
     if (p.length) data.params = p;
+    const m = metrics.filter((x) => x.model_id === r.model_id).map(modelMetric);
+    if (m.length) data.metrics = m;
     out.set(r.model_id, { info, data });
   }
   return out;
+}
+
+/** A logged_model_metrics row as MLflow 3's Metric of a logged model (dataset fields when set). */
+function modelMetric(x: {
+  model_id: string;
+  key: string;
+  value: number;
+  is_nan: unknown;
+  timestamp: number | string;
+  step: number | string;
+  run_id: string;
+  dataset_name: string | null;
+  dataset_digest: string | null;
+}): NonNullable<LoggedModel['data']['metrics']>[number] {
+  return {
+    key: x.key,
+    value: x.is_nan === true || x.is_nan === 1 ? Number.NaN : Number(x.value),
+    timestamp: num(x.timestamp),
+    step: num(x.step),
+    model_id: x.model_id,
+    run_id: x.run_id,
+    ...(x.dataset_name ? { dataset_name: x.dataset_name } : {}),
+    ...(x.dataset_digest ? { dataset_digest: x.dataset_digest } : {}),
+  };
 }
 
 /** Runs `fn` in a change of an active logged model. */
@@ -355,6 +400,20 @@ async function searchLoggedModels(
       }
       q = q.where(compare(ctx.dialect, sql.ref(COLUMNS[c.key] ?? `lm.${c.key}`), cmp));
     } else q = q.where(tagMatches(ctx.dialect, LOGGED_MODEL_TAGS, c));
+  }
+  // MLflow: with `datasets` and no metric filter, the models that have a metric on one of those datasets.
+  if (args.datasets?.length) {
+    if (!args.datasets.every((d) => d.dataset_name)) {
+      throw new InputError('`dataset_name` in the `datasets` clause must be specified.');
+    }
+    const onDataset = args.datasets.map((d) =>
+      d.dataset_digest
+        ? sql`(m.dataset_name = ${d.dataset_name} AND m.dataset_digest = ${d.dataset_digest})`
+        : sql`m.dataset_name = ${d.dataset_name}`,
+    );
+    q = q.where(
+      sql<SqlBool>`EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND (${sql.join(onDataset, sql` OR `)}))`,
+    );
   }
   let hasCreation = false;
   for (const ob of args.order_by ?? []) {

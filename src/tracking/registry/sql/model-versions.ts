@@ -298,7 +298,7 @@ async function createModelVersion(
         .values(tags.map((t) => ({ name: args.name, version: v, key: t.key, value: t.value })))
         .execute();
     }
-    if (modelId) await recordRegistration(trx, modelId, { name: args.name, version: String(v) }, ts);
+    if (modelId) await recordRegistration(trx, modelId, { name: args.name, version: Number(v) }, ts);
     const principal = principalOf(change);
     events.push({
       type: 'model_version_created',

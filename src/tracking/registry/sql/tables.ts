@@ -32,6 +32,18 @@ export interface ModelVersionsTable {
 /** The registry's tables (migrations.ts creates them), as the query builder sees them. */
 export interface RegistryTables {
   registered_models: RegisteredModelsTable;
+  /** Tracking's table (migration tracking v4): metrics logged with a model_id. */
+  logged_model_metrics: {
+    model_id: string;
+    key: string;
+    timestamp: number | string;
+    step: number | string;
+    run_id: string;
+    value: number;
+    is_nan: unknown;
+    dataset_name: string | null;
+    dataset_digest: string | null;
+  };
   registered_model_tags: { name: string; key: string; value: string | null };
   model_versions: ModelVersionsTable;
   model_version_tags: { name: string; version: number; key: string; value: string | null };

@@ -24,6 +24,17 @@ interface MetricRow {
 }
 
 const METRIC_COLUMNS = ['run_uuid', 'key', 'value', 'timestamp', 'step', 'is_nan'];
+const MODEL_METRIC_COLUMNS = [
+  'model_id',
+  'key',
+  'timestamp',
+  'step',
+  'run_id',
+  'value',
+  'is_nan',
+  'dataset_name',
+  'dataset_digest',
+];
 
 /**
  * Keeps `latest_metrics` at MLflow's "latest" value per key: highest step, then highest timestamp, then
@@ -92,6 +103,30 @@ export async function insertMetrics(
   // An identical point (key, value, timestamp, step) already logged is skipped, as in MLflow.
   await ctx.insertRows(trx, 'metrics', METRIC_COLUMNS, values(rows), 'ON CONFLICT DO NOTHING');
   await ctx.insertRows(trx, 'latest_metrics', METRIC_COLUMNS, values(latestByKey(rows)), LATEST_UPSERT);
+  const forModels = metrics.filter((m) => m.model_id);
+  if (forModels.length) {
+    const modelRows = forModels.map((m) => {
+      const nan = Number.isNaN(m.value);
+      return [
+        m.model_id,
+        m.key,
+        m.timestamp,
+        m.step,
+        runId,
+        nan ? 0 : m.value,
+        ctx.dialect.bool(nan),
+        m.dataset_name ?? null,
+        m.dataset_digest ?? null,
+      ];
+    });
+    await ctx.insertRows(
+      trx,
+      'logged_model_metrics',
+      MODEL_METRIC_COLUMNS,
+      modelRows,
+      'ON CONFLICT DO NOTHING',
+    );
+  }
 }
 
 /** One run's values of `key` at `steps`, in (step, timestamp, id) order. */
