@@ -64,12 +64,12 @@ export function register(program: Command): void {
     .option('--model <name>', "registered model (default: the config's model_name, else course-completion)")
     .option('--model-version <v>', 'version number or alias to monitor', 'production')
     .option(
-      '--log <path>',
-      'prediction log: a JSONL file or a folder of JSONL segments (default: monitoring.prediction_log)',
+      '--prediction-log <uri>',
+      'the serving prediction log: a folder, file: or postgresql:// URI as given to tassel serve, or a .jsonl file (default: monitoring.prediction_log, else <data-dir>/predictions)',
     )
     .option(
       '--outcomes <file>',
-      'outcomes JSONL ({request_id | entity_id, outcome}) for realised performance',
+      'extra outcomes JSONL ({request_id | entity_id, outcome}) besides those POST /feedback and tassel monitor labels attached',
     )
     .option(
       '--tracking-uri <uri>',

@@ -82,7 +82,8 @@ export function createMonitoringTracking(options: {
       try {
         return toVersion(await registry.getModelVersionByAlias(name, versionOrAlias));
       } catch (e) {
-        if (notFound(e)) return null;
+        // MLflow answers a missing alias (or model) with INVALID_PARAMETER_VALUE or RESOURCE_DOES_NOT_EXIST
+        if (notFound(e) || (e instanceof TasselError && e.code === 'INVALID_PARAMETER_VALUE')) return null;
         throw e;
       }
     },
