@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { RawRecord } from '../data/table.js';
 import { TasselError } from '../errors.js';
 import { logit } from '../ml/explain.js';
@@ -53,4 +54,14 @@ export function explainRecordWith(
     throw new TasselError('NOT_IMPLEMENTED', `the served model (kind ${model.kind}) offers no explanations`);
   }
   return model.explainRecord(record, top);
+}
+
+/**
+ * Sends an explained response as JSON text. Why: the response serializer costs about 2.5x JSON.stringify on
+ * an explanation (a field map and a list of objects), a cost only explained requests pay; the objects the routes
+ * build hold exactly the schema's fields, so the bytes are what the serializer would write.
+ */
+export function sendExplained(reply: FastifyReply, body: unknown): string {
+  reply.header('content-type', 'application/json; charset=utf-8');
+  return JSON.stringify(body);
 }

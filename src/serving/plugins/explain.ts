@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ExplainQuery, ExplanationSchema, explainRequested } from '../explain-schemas.js';
-import { explainRecordWith, type ServedExplanation } from '../explain-step.js';
+import { explainRecordWith, type ServedExplanation, sendExplained } from '../explain-step.js';
 import { BatchBody, ModelRef } from '../schemas.js';
 import { requireModel } from '../scoring.js';
 import { JSON_ERRORS, type ServingPlugin } from './context.js';
@@ -56,7 +56,7 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         response: { 200: ExplainResponse, ...JSON_ERRORS, 501: JSON_ERRORS[400] },
       },
     },
-    (request) => {
+    (request, reply) => {
       const model = requireModel(holder);
       const body = request.body as BatchBody;
       const records = Array.isArray(body) ? body : body.records;
@@ -72,12 +72,12 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         explanation: explainRecordWith(model, records[i] as Record<string, unknown>, top, ref, p.probability),
       }));
       const all = explanations.map((e) => e.explanation);
-      return {
+      return sendExplained(reply, {
         explanations,
         summary: { base_value: all[0]?.base_value ?? 0, features: meanAbs(all) },
         threshold: used.threshold,
         model: ref,
-      };
+      });
     },
   );
 };

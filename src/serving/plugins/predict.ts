@@ -1,6 +1,6 @@
 import { InputError } from '../../errors.js';
 import { ExplainQuery, explainRequested } from '../explain-schemas.js';
-import { explainRecordWith } from '../explain-step.js';
+import { explainRecordWith, sendExplained } from '../explain-step.js';
 import { BatchBody, BatchResponse, PredictBody, PredictResponse } from '../schemas.js';
 import { requireModel } from '../scoring.js';
 import { JSON_ERRORS, type ServingPlugin } from './context.js';
@@ -27,7 +27,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         response: { 200: PredictResponse, ...JSON_ERRORS },
       },
     },
-    (request) => {
+    (request, reply) => {
       const model = requireModel(holder);
       const body = request.body as Record<string, unknown>;
       const features = body.features;
@@ -51,7 +51,10 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       if (problem !== null) throw new InputError(problem);
       const out = scoring.predictRecord(model, body, request.id);
       if (!explain) return out;
-      return { ...out, explanation: explainRecordWith(model, body, top, out.model, out.probability) };
+      return sendExplained(reply, {
+        ...out,
+        explanation: explainRecordWith(model, body, top, out.model, out.probability),
+      });
     },
   );
 
@@ -67,7 +70,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         response: { 200: BatchResponse, ...JSON_ERRORS },
       },
     },
-    (request) => {
+    (request, reply) => {
       const model = requireModel(holder);
       const body = request.body as BatchBody;
       const records = Array.isArray(body) ? body : body.records;
@@ -86,6 +89,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
             p.probability,
           );
         });
+        return sendExplained(reply, { predictions, threshold: used.threshold, model: ref });
       }
       return { predictions, threshold: used.threshold, model: scoring.refOf(used) };
     },
