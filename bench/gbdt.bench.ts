@@ -7,7 +7,7 @@
  * missing, one-hot categoricals); the exact float64 matrices go to a temp folder so both sides see the same
  * numbers. Each side fits REPS times (median reported) in its own process, so peak RSS is its own.
  *
- * Env: GBDT_BENCH_REPS (3), GBDT_BENCH_NTHREAD (2), GBDT_BENCH_DATASETS (oulad,synthetic), GBDT_BENCH_ROWS (100000),
+ * Env: TASSEL_SHARED_DIR (../shared: where anchors/data/oulad is), GBDT_BENCH_REPS (3), GBDT_BENCH_NTHREAD (2), GBDT_BENCH_DATASETS (oulad,synthetic), GBDT_BENCH_ROWS (100000),
  * GBDT_BENCH_SIDES (tassel,xgboost), GBDT_BENCH_TASSEL_PARAMS (JSON merged into Tassel's params),
  * GBDT_BENCH_KEEP (folder to keep the matrices in; reused when it already holds them).
  */
@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const OULAD_DIR = resolve(ROOT, '../shared/anchors/data/oulad');
+const OULAD_DIR = resolve(process.env.TASSEL_SHARED_DIR ?? resolve(ROOT, '../shared'), 'anchors/data/oulad');
 const PY = '/usr/bin/python3';
 const REPS = Number(process.env.GBDT_BENCH_REPS ?? 3);
 const NTHREAD = Number(process.env.GBDT_BENCH_NTHREAD ?? 2);

@@ -90,16 +90,110 @@ function cutsFromSorted(sorted: Float64Array, maxBin: number): Float64Array {
     for (let i = 1; i < n; i++) if (sorted[i] !== sorted[i - 1]) out.push(sorted[i]!);
     return Float64Array.from(out);
   }
-  // maxBin - 1 interior cuts at rank quantiles; a cut equal to the minimum or a previous cut is dropped.
-  let last = sorted[0]!;
-  for (let b = 1; b < maxBin; b++) {
-    const v = sorted[Math.min(n - 1, Math.floor((b * n) / maxBin))]!;
-    if (v > last) {
-      out.push(v);
-      last = v;
-    }
+  // XGBoost's cuts (hist, one worker): the column's weighted-quantile sketch summary (exact, pruned to the
+  // sketch's size limit), pruned to maxBin * 8 entries, then to maxBin + 1; entries 1 .. maxBin - 1 are the
+  // cuts. XGBoost streams rows through its sketch, so past 2 * limit distinct values ours is the nearest
+  // order-free equivalent rather than bit-exact.
+  const full = exactSummary(sorted, distinct);
+  const sketched = prune(full, sketchLimit(n, maxBin));
+  const pruned = prune(prune(sketched, Math.min(n, maxBin * SKETCH_FACTOR)), Math.min(n, maxBin) + 1);
+  const required = Math.min(pruned.size, maxBin);
+  for (let i = 1; i < required; i++) {
+    const v = pruned.value[i]!;
+    if (i === 1 || v > out[out.length - 1]!) out.push(v);
   }
   return Float64Array.from(out);
+}
+
+/** XGBoost's WQuantileSketch::kFactor: the intermediate summary keeps maxBin * 8 entries. */
+const SKETCH_FACTOR = 8;
+
+/** XGBoost's WQuantileSketch::LimitSizeLevel: entries its summary of an n-value column keeps. */
+function sketchLimit(n: number, maxBin: number): number {
+  const eps = 1 / (Math.fround(Math.max(1, Math.min(maxBin, n))) * SKETCH_FACTOR);
+  for (let level = 1; ; level++) {
+    const limit = Math.min(n, Math.ceil(level / eps) + 1);
+    if (2 ** level * limit >= n) return limit;
+  }
+}
+
+/** A weighted quantile summary (XGBoost's WQSummary): per entry rank bounds, own weight and value. */
+interface Summary {
+  size: number;
+  rmin: Float64Array;
+  rmax: Float64Array;
+  wmin: Float64Array;
+  value: Float64Array;
+}
+
+/** The exact summary of a sorted column with unit weights: one entry per distinct value. */
+function exactSummary(sorted: Float64Array, distinct: number): Summary {
+  const s: Summary = {
+    size: 0,
+    rmin: new Float64Array(distinct),
+    rmax: new Float64Array(distinct),
+    wmin: new Float64Array(distinct),
+    value: new Float64Array(distinct),
+  };
+  const n = sorted.length;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && sorted[j] === sorted[i]) j++;
+    const k = s.size++;
+    s.rmin[k] = i;
+    s.rmax[k] = j;
+    s.wmin[k] = j - i;
+    s.value[k] = sorted[i]!;
+    i = j;
+  }
+  return s;
+}
+
+/**
+ * XGBoost's WQSummary::SetPrune, rank arithmetic in float32 as XGBoost's RType is: keeps the first and
+ * last entries and the ones nearest to maxsize - 2 evenly spaced ranks.
+ */
+function prune(src: Summary, maxsize: number): Summary {
+  if (src.size <= maxsize) return src;
+  const f = Math.fround;
+  const dst: Summary = {
+    size: 0,
+    rmin: new Float64Array(maxsize),
+    rmax: new Float64Array(maxsize),
+    wmin: new Float64Array(maxsize),
+    value: new Float64Array(maxsize),
+  };
+  const take = (i: number) => {
+    const k = dst.size++;
+    dst.rmin[k] = src.rmin[i]!;
+    dst.rmax[k] = src.rmax[i]!;
+    dst.wmin[k] = src.wmin[i]!;
+    dst.value[k] = src.value[i]!;
+  };
+  const last = src.size - 1;
+  const begin = f(src.rmax[0]!);
+  const range = f(src.rmin[last]! - src.rmax[0]!);
+  const n = maxsize - 1;
+  take(0);
+  let i = 1;
+  let lastIdx = 0;
+  for (let k = 1; k < n; k++) {
+    const dx2 = f(2 * f(f(f(k * range) / n) + begin));
+    while (i < last && dx2 >= f(src.rmax[i + 1]! + src.rmin[i + 1]!)) i++;
+    if (i === last) break;
+    const mid = f(f(src.rmin[i]! + src.wmin[i]!) + f(src.rmax[i + 1]! - src.wmin[i + 1]!));
+    if (dx2 < mid) {
+      if (i !== lastIdx) {
+        take(i);
+        lastIdx = i;
+      }
+    } else if (i + 1 !== lastIdx) {
+      take(i + 1);
+      lastIdx = i + 1;
+    }
+  }
+  if (lastIdx !== last) take(last);
+  return dst;
 }
 
 /** The value bin of x in feature f (number of cuts <= x); NaN maps to the missing bin nBins[f]. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createMatrix, type Matrix } from '../matrix.js';
 import { computeBinCuts } from './binning.js';
@@ -250,5 +251,20 @@ describe('gbdt format and prediction', () => {
     const c = computeBinCuts(createMatrix(n, 2, X), 16);
     assert.deepEqual(Array.from(c.cuts.subarray(c.cutStart[0]!, c.cutStart[1]!)), [1, 2]);
     assert.ok(c.nBins[1]! <= 16 && c.nBins[1]! >= 15);
+  });
+
+  test("bin cuts past max_bin are XGBoost's sketch: every split XGBoost 1.7.4 made is one of our cuts", () => {
+    // Column and labels of scripts/fixtures/make_sketch_fixture.py (4,749 distinct values, skewed).
+    const fixture = JSON.parse(
+      readFileSync(new URL('./fixtures/xgboost-1.7.4-sketch.json', import.meta.url), 'utf8'),
+    ) as { distinct: number; thresholds: number[] };
+    const n = 6000;
+    const X = Float64Array.from({ length: n }, (_, i) => Math.floor(((i * 7919) % 4999) ** 2 / 997));
+    assert.equal(new Set(X).size, fixture.distinct);
+    const c = computeBinCuts(createMatrix(n, 1, X), 256);
+    assert.ok(c.nBins[0]! <= 256);
+    const ours = new Set(Array.from(c.cuts, (v) => Math.fround(v)));
+    const missing = fixture.thresholds.filter((t) => !ours.has(Math.fround(t)));
+    assert.deepEqual(missing, [], 'XGBoost thresholds that are not Tassel cut points');
   });
 });

@@ -6,6 +6,9 @@ import { type Prng, sampleSorted } from './prng.js';
 /** Loss reductions at or below this are not splits (XGBoost's kRtEps). */
 const RT_EPS = 1e-6;
 
+/** A missing slot whose hessian is at most this fraction of the node's holds no rows. */
+const MISSING_EPS = 1e-10;
+
 /**
  * Builds a gradient/hessian histogram of rows[start, end) into `hist` (interleaved g, h per slot), correct at
  * least for `features` (null = all); g and h are the rows' gradient and hessian totals.
@@ -302,7 +305,8 @@ export class TreeGrower {
       const ms = 2 * (off + nb);
       const gm = hist[ms]!;
       const hm = hist[ms + 1]!;
-      const hasMissing = hm > 1e-12;
+      // A missing slot filled by subtraction (sibling trick, default slot) holds rounding residue, not rows.
+      const hasMissing = hm > MISSING_EPS * h;
       let gl = 0;
       let hl = 0;
       for (let t = 0; t < nb - 1; t++) {
