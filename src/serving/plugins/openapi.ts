@@ -23,7 +23,11 @@ export const openApiPlugin = fp<OpenApiOptions>(
           title: 'Tassel prediction service',
           description:
             'Course-completion predictions from the model the registry names. Errors are `{error_code, message}` ' +
-            "as MLflow sends them. /invocations speaks MLflow's scoring protocol.",
+            "as MLflow sends them. /invocations speaks MLflow's scoring protocol. Every response carries " +
+            '`x-request-id` (the one the caller sent when it is 1-200 visible ASCII characters, else a new UUID). ' +
+            'With `tassel serve --prediction-log [folder | postgresql://...]` (`--prediction-log-sample`, ' +
+            '`--prediction-log-queue`, `--entity-field`) every prediction is recorded under its request id (batch ' +
+            'rows as `<id>/<row>`) and POST /feedback attaches observed outcomes to them.',
           version: TASSEL_VERSION,
         },
         tags: [
