@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { pgSkipReason } from '../test/integration/registry/pg-helpers.js';
 import { bulkLoadPostgres, bulkLoadSqlite, createBenchExperiment, type SeedRun } from './lib/bulk-runs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
@@ -102,20 +103,6 @@ async function load(backend: string): Promise<{ experimentId: string; runIds: st
 
 function backendUri(backend: string): string {
   return backend === 'sqlite' ? `sqlite:///${dbPath}` : `${PG_URL}?schema=${PG_SCHEMA}`;
-}
-
-/** Undefined when PostgreSQL answers, otherwise why the PostgreSQL half is skipped. */
-async function pgSkipReason(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return undefined;
-  } catch (e) {
-    return `PostgreSQL unreachable at ${PG_URL}: ${(e as Error).message}`;
-  } finally {
-    await c.end().catch(() => {});
-  }
 }
 
 async function dropPgSchema(): Promise<void> {
@@ -347,7 +334,7 @@ async function main(): Promise<void> {
   try {
     for (const backend of BACKENDS) {
       console.log(`\n== ${backend} (load avg ${loadavg()[0].toFixed(2)})`);
-      const skip = backend === 'postgresql' ? await pgSkipReason() : undefined;
+      const skip = backend === 'postgresql' ? await pgSkipReason(PG_URL) : undefined;
       if (skip) console.log(`skipped: ${skip}`);
       else await benchBackend(backend);
     }

@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createDatabase } from '../../src/tracking/sql/database.js';
+import { RUN_COLUMN_NAMES } from '../../src/tracking/store/sql/run-rows.js';
 import { createSqlTrackingStore } from '../../src/tracking/store/sql-tracking-store.js';
 
 /** Row writers of one bulk load; every call adds one row. */
@@ -118,17 +119,7 @@ export async function bulkLoadPostgres(
   const metricTypes = ['text', 'text', 'float8', 'int8', 'int8', 'bool'];
   const runB = pgBuffer(
     'runs',
-    [
-      'run_uuid',
-      'name',
-      'experiment_id',
-      'user_id',
-      'status',
-      'start_time',
-      'end_time',
-      'lifecycle_stage',
-      'artifact_uri',
-    ],
+    [...RUN_COLUMN_NAMES],
     ['text', 'text', 'int8', 'text', 'text', 'int8', 'int8', 'text', 'text'],
   );
   const tagB = pgBuffer('tags', kv, ['text', 'text', 'text']);

@@ -1,23 +1,23 @@
 import pg from 'pg';
+import { registryMigrations } from '../../../src/tracking/registry/migrations.js';
 import {
   createDatabase,
   dropPostgresSchema,
   type TrackingDatabase,
 } from '../../../src/tracking/sql/database.js';
 import { migrate } from '../../../src/tracking/sql/migrate.js';
-import { registryMigrations } from '../../../src/tracking/registry/migrations.js';
 
 export const PG_URL = process.env.TASSEL_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-/** Undefined when PostgreSQL answers, otherwise the reason to skip. */
-export async function pgSkipReason(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+/** Undefined when PostgreSQL answers at `url`, otherwise the reason to skip (tests and bench:tracking). */
+export async function pgSkipReason(url = PG_URL): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await c.connect();
     await c.query('SELECT 1');
     return undefined;
   } catch (e) {
-    return `PostgreSQL unreachable at ${PG_URL}: ${(e as Error).message}`;
+    return `PostgreSQL unreachable at ${url}: ${(e as Error).message}`;
   } finally {
     await c.end().catch(() => {});
   }

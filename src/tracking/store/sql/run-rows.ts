@@ -16,8 +16,8 @@ export interface RunRow {
   artifact_uri: string | null;
 }
 
-/** The columns of {@link RunRow}, for hand-written SELECTs. */
-export const RUN_COLUMNS = [
+/** The columns of {@link RunRow}, in table order. */
+export const RUN_COLUMN_NAMES = [
   'run_uuid',
   'name',
   'experiment_id',
@@ -27,7 +27,10 @@ export const RUN_COLUMNS = [
   'end_time',
   'lifecycle_stage',
   'artifact_uri',
-].join(', ');
+] as const;
+
+/** {@link RUN_COLUMN_NAMES} for hand-written SELECTs. */
+export const RUN_COLUMNS = RUN_COLUMN_NAMES.join(', ');
 
 /** A run row as MLflow's RunInfo. */
 export function toRunInfo(r: RunRow): RunInfo {
