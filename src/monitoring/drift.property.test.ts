@@ -59,3 +59,22 @@ describe('drift detection properties (fast-check)', () => {
     assert.ok(detected / windows >= 0.95, `detected in ${detected} of ${windows} windows`);
   });
 });
+
+describe('large windows (binned, no sort)', () => {
+  it('report the same KS statistic, PSI and missing rate as the sorted path would', async () => {
+    const { ksTwoSample, sortedFinite, psiNumeric } = await import('./statistics.js');
+    const w = sim.window(25_000, 5, { mean: { 0: 0.1 } });
+    w.numeric.get('x1')![7] = Number.NaN;
+    const report = evaluateWindow(ref, w);
+    for (const f of ['x0', 'x1', 'x3']) {
+      const r = ref.features.find((x) => x.name === f)!;
+      if (r.type !== 'numeric') continue;
+      const sorted = sortedFinite(w.numeric.get(f)!);
+      const got = report.features.find((x) => x.feature === f)!;
+      assert.ok(Math.abs(got.statistic - ksTwoSample(r.sorted, sorted).statistic) < 1e-7, f);
+      assert.ok(Math.abs(got.psi - psiNumeric(r.sorted, sorted)) < 1e-6, `${f} psi`);
+    }
+    assert.ok(Math.abs(report.features.find((x) => x.feature === 'x1')!.missing_rate - 1 / 25_000) < 1e-9);
+    assert.ok(report.drifted_features.includes('x0'));
+  });
+});

@@ -9,6 +9,7 @@ import type { CategoricalReference, NumericReference, PreparedReference } from '
 import {
   binShares,
   chiSquaredTwoSample,
+  compareBinned,
   jensenShannon,
   kolmogorovSf,
   ksTwoSample,
@@ -127,18 +128,52 @@ export interface WindowReport {
 
 const round = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(8)) : x);
 
+/** Windows above this many values are compared by binary search into the reference (no sort). */
+export const BINNED_WINDOW = 20_000;
+
+/** Shares of unsorted values in the bins (-inf, e0], (e0, e1], ..., (e_last, inf). */
+function binSharesUnsorted(
+  values: ArrayLike<number>,
+  edges: readonly number[],
+  present: number,
+): Float64Array {
+  const counts = new Float64Array(edges.length + 1);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) continue;
+    let k = 0;
+    while (k < edges.length && v > edges[k]!) k++;
+    counts[k]!++;
+  }
+  return counts.map((c) => (present ? c / present : 0));
+}
+
 function numericDrift(ref: NumericReference, column: Float64Array, invalid: number): FeatureDrift {
-  const sorted = sortedFinite(column);
   const n = column.length;
-  const d = ksTwoSample(ref.sorted, sorted).statistic;
-  // the quantile sample reproduces the training ECDF within 1/K, so the effective size is the training count
-  const en = (ref.present * sorted.length) / Math.max(1, ref.present + sorted.length);
-  const s = Math.sqrt(en);
-  const pvalue = sorted.length === 0 ? Number.NaN : kolmogorovSf((s + 0.12 + 0.11 / s) * d);
+  let d: number;
+  let w: number;
+  let present: number;
+  let windowShares: Float64Array;
   let out = 0;
-  for (let i = 0; i < sorted.length; i++) if (sorted[i]! < ref.min || sorted[i]! > ref.max) out++;
-  const w = wasserstein(ref.sorted, sorted);
-  const windowShares = binShares(sorted, ref.psiEdges);
+  if (n > BINNED_WINDOW) {
+    const r = compareBinned(ref.binned, column);
+    d = r.statistic;
+    w = r.wasserstein;
+    present = r.present;
+    windowShares = binSharesUnsorted(column, ref.psiEdges, present);
+    for (let i = 0; i < n; i++) if (column[i]! < ref.min || column[i]! > ref.max) out++;
+  } else {
+    const sorted = sortedFinite(column);
+    d = ksTwoSample(ref.sorted, sorted).statistic;
+    w = wasserstein(ref.sorted, sorted);
+    present = sorted.length;
+    windowShares = binShares(sorted, ref.psiEdges);
+    for (let i = 0; i < sorted.length; i++) if (sorted[i]! < ref.min || sorted[i]! > ref.max) out++;
+  }
+  // the quantile sample reproduces the training ECDF within 1/K, so the effective size is the training count
+  const en = (ref.present * present) / Math.max(1, ref.present + present);
+  const s = Math.sqrt(en);
+  const pvalue = present === 0 ? Number.NaN : kolmogorovSf((s + 0.12 + 0.11 / s) * d);
   const fmt = (x: number) => String(Number(x.toPrecision(4)));
   return {
     feature: ref.name,
@@ -149,9 +184,9 @@ function numericDrift(ref: NumericReference, column: Float64Array, invalid: numb
     pvalue_adjusted: Number.NaN,
     wasserstein_norm: round(ref.std > 0 ? w / ref.std : w === 0 ? 0 : Number.POSITIVE_INFINITY),
     psi: round(psiFromShares(ref.psiShares, windowShares)),
-    missing_rate: round(n ? (n - sorted.length) / n : 0),
+    missing_rate: round(n ? (n - present) / n : 0),
     reference_missing_rate: round(ref.missingRate),
-    out_of_range_share: round(sorted.length ? out / sorted.length : 0),
+    out_of_range_share: round(present ? out / present : 0),
     invalid_share: round(n ? invalid / n : 0),
     drifted: false,
     distribution: {

@@ -3,7 +3,13 @@ import { rocAuc } from '../ml/metrics.js';
 import type { CategoricalProfile, NumericProfile, ReferenceProfile } from '../pipeline/profile.js';
 import { TasselError } from '../errors.js';
 import { type IsotonicMap, fitIsotonic } from './performance.js';
-import { binShares, quantileEdges, sortedFinite } from './statistics.js';
+import {
+  type BinnedReference,
+  binShares,
+  binnedReference,
+  quantileEdges,
+  sortedFinite,
+} from './statistics.js';
 
 /**
  * The reference profile a model version was trained with, prepared once for many windows: sorted quantile
@@ -24,6 +30,8 @@ export interface NumericReference {
   max: number;
   psiEdges: number[];
   psiShares: Float64Array;
+  /** Distinct values and shares, for windows compared without sorting them. */
+  binned: BinnedReference;
 }
 
 export interface CategoricalReference {
@@ -79,6 +87,7 @@ function numericReference(name: string, p: NumericProfile, bins: number): Numeri
     max: p.max,
     psiEdges: edges,
     psiShares: binShares(sorted, edges),
+    binned: binnedReference(sorted),
   };
 }
 

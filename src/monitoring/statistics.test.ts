@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import { adjustPValues } from './multiple-testing.js';
 import { applyIsotonic, fitIsotonic } from './performance.js';
 import {
+  binnedReference,
   chiSquaredTwoSample,
+  compareBinned,
   gammaincc,
   jensenShannon,
   kolmogorovSf,
@@ -101,5 +103,40 @@ describe('drift statistics against scipy', () => {
     assert.ok(Number.isNaN(ksTwoSample(new Float64Array(), Float64Array.of(1)).statistic));
     assert.deepEqual(chiSquaredTwoSample([10], [5]), { statistic: 0, pvalue: 1 });
     assert.equal(jensenShannon([1, 2], [1, 2]), 0);
+  });
+});
+
+describe('binned comparison of a large window (no sort)', () => {
+  it('gives the exact KS statistic and the Wasserstein distance within the reference gaps', () => {
+    for (const c of fx.numeric) {
+      const a = sortedFinite(c.reference);
+      const b = sortedFinite(c.window);
+      const shuffled = Float64Array.from(c.window).reverse();
+      const r = compareBinned(binnedReference(a), shuffled);
+      close(r.statistic, ksTwoSample(a, b).statistic, 1e-12, `${c.name} D`);
+      // fixture references have 40 to 1,000 points, so gaps are wide: within 3 %
+      close(r.wasserstein, c.wasserstein, 0.03 * c.wasserstein + 1e-9, `${c.name} W`);
+      assert.equal(r.present, b.length);
+    }
+  });
+  it('is within 0.5 % of the exact Wasserstein distance at a 5,000-point reference', () => {
+    const sample = (n: number, shift: number, seed: number) => {
+      let s = seed;
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        const u1 = (s + 1) / 4294967297;
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        const u2 = s / 4294967296;
+        out[i] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2) + shift;
+      }
+      return out;
+    };
+    const ref = sortedFinite(sample(5000, 0, 1));
+    const win = sample(100_000, 0.3, 2);
+    const r = compareBinned(binnedReference(ref), win);
+    const exact = wasserstein(ref, sortedFinite(win));
+    close(r.wasserstein, exact, 0.005 * exact, 'W');
+    close(r.statistic, ksTwoSample(ref, sortedFinite(win)).statistic, 1e-12, 'D');
   });
 });
