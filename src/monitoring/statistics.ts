@@ -290,7 +290,7 @@ export function compareBinned(
   let n = 0;
   for (let i = 0; i < window.length; i++) {
     const v = window[i]!;
-    if (!(v === v) || v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) continue;
+    if (!Number.isFinite(v)) continue;
     n++;
     let lo = 0;
     let hi = m;
