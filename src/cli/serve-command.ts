@@ -49,6 +49,7 @@ interface ServeFlags {
   cacheDir?: string;
   logLevel: string;
   pollInterval: number;
+  monitoringInterval: number;
 }
 
 /** How long a stopping worker may take to finish in-flight requests before it exits anyway. */
@@ -118,6 +119,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     cacheDir: flags.cacheDir,
     logLevel: flags.logLevel,
     pollIntervalMs: flags.pollInterval * 1000,
+    monitoringIntervalMs: flags.monitoringInterval * 1000,
     metricLabels: cluster.isWorker ? { worker: String(cluster.worker?.id ?? 0) } : undefined,
     clusterMetrics: cluster.isWorker,
     loadBeforeListen: cluster.isWorker,
@@ -234,6 +236,13 @@ export function register(program: Command): void {
       int(1, 86_400),
       5,
     )
+    .option(
+      '--monitoring-interval <seconds>',
+      'refresh the tassel_monitoring_* gauges in /metrics (the latest tassel monitor window of the served\n' +
+        'version, read from the tracking server) this often; 0 = off (registry model URIs only)',
+      int(0, 86_400),
+      60,
+    )
     .addHelpText(
       'after',
       '\nEndpoints: POST /predict, /predict/batch, /invocations (MLflow scoring protocol), /feedback (outcomes for\n' +
@@ -244,7 +253,12 @@ export function register(program: Command): void {
         '  tassel serve --model-uri models:/course-completion@production --prediction-log\n' +
         '  tassel serve --model-uri models:/course-completion@production --workers 4 \\\n' +
         '    --prediction-log postgresql://tassel@db:5432/tassel --prediction-log-sample 0.25\n' +
-        "Every response carries x-request-id (the caller's when sent); batch rows are logged as <id>/<row>.\n",
+        "Every response carries x-request-id (the caller's when sent); batch rows are logged as <id>/<row>.\n" +
+        "/metrics also shows `tassel monitor`'s latest window of the served version (absent when none):\n" +
+        '  tassel_monitoring_drift_score{feature,statistic} (statistic: KS D or chi-square, pvalue,\n' +
+        '  pvalue_adjusted, psi, wasserstein_norm, js_distance), tassel_monitoring_feature_drifted{feature},\n' +
+        '  tassel_monitoring_estimated_roc_auc (CBPE), tassel_monitoring_realised_roc_auc, tassel_monitoring_alerts,\n' +
+        '  tassel_monitoring_window_info{window_index,decision,run_id}; all labelled with model and version.\n',
     )
     .action(async (flags: ServeFlags) => {
       if (flags.workers > 1 && cluster.isPrimary) {

@@ -63,7 +63,8 @@ export interface MonitorResult {
   relabelled: number;
 }
 
-const T = {
+/** The tags of a window run (read back by the monitor itself and by the serving service's gauges). */
+export const MONITORING_TAGS = {
   model: 'tassel.monitoring.model',
   version: 'tassel.monitoring.model_version',
   index: 'tassel.monitoring.window_index',
@@ -76,6 +77,7 @@ const T = {
   alerts: 'tassel.monitoring.alerts',
   drifted: 'tassel.monitoring.drifted_features',
 } as const;
+const T = MONITORING_TAGS;
 
 /** The experiment windows of `model` are logged to. */
 export const monitoringExperimentName = (model: string) => `monitoring/${model}`;

@@ -7,6 +7,7 @@ import { loadServedBundle } from './bundle-model.js';
 import { createModelLoader, type ModelLoader } from './loader.js';
 import { createServingMetrics } from './metrics.js';
 import { createModelHolder, type ModelHolder } from './model-holder.js';
+import { createLatestWindowReader, createMonitoringGauges } from './monitoring-gauges.js';
 import { createLocalModelSource, isRegistryUri, type ModelSource } from './model-source.js';
 import type { PredictionSink } from './prediction-sink/port.js';
 import { openPredictionStore } from './prediction-sink/registry.js';
@@ -53,6 +54,11 @@ export interface ServeOptions {
    * connections to a worker as soon as it listens, so a restarted worker must not listen while still loading.
    */
   loadBeforeListen?: boolean;
+  /**
+   * Refresh the `tassel_monitoring_*` gauges (the latest `tassel monitor` window of the served version) this
+   * often; 0 turns them off. Default 60 s for registry model URIs; never for a local bundle folder.
+   */
+  monitoringIntervalMs?: number;
   /** Use this source instead of one built from modelUri (tests). */
   source?: ModelSource;
 }
@@ -87,16 +93,18 @@ export function modelSourceFor(modelUri: string, trackingUri?: string, pollInter
   if (isRegistryUri(modelUri)) {
     return createRegistryModelSource({
       uri: modelUri,
-      trackingUri:
-        trackingUri ??
-        process.env.TASSEL_TRACKING_URI ??
-        process.env.MLFLOW_TRACKING_URI ??
-        'http://127.0.0.1:5000',
+      trackingUri: trackingUriOf(trackingUri),
       pollIntervalMs,
     });
   }
   return createLocalModelSource(modelUri);
 }
+
+const trackingUriOf = (trackingUri?: string) =>
+  trackingUri ??
+  process.env.TASSEL_TRACKING_URI ??
+  process.env.MLFLOW_TRACKING_URI ??
+  'http://127.0.0.1:5000';
 
 /**
  * Starts the prediction service: the app listens at once (liveness answers, readiness says `loading`), the
@@ -159,12 +167,29 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     retry: { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs },
     validatorOptions,
   });
+  const monitoringMs = options.monitoringIntervalMs ?? 60_000;
+  const gauges =
+    monitoringMs > 0 && isRegistryUri(options.modelUri)
+      ? createMonitoringGauges({
+          registry: metrics.registry,
+          read: createLatestWindowReader({ trackingUri: trackingUriOf(options.trackingUri) }),
+          served: () => {
+            const m = holder.current;
+            return m && !m.fallback && m.identity.version
+              ? { name: m.identity.name, version: m.identity.version }
+              : null;
+          },
+          intervalMs: monitoringMs,
+          onError: (err) => app.log.warn({ err }, 'monitoring gauges: reading the latest window failed'),
+        })
+      : null;
   const listen = () => app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
   const address = options.loadBeforeListen ? '' : await listen();
   const t0 = performance.now();
   await loader.start();
   const loadMs = performance.now() - t0;
   const url = address || (await listen());
+  gauges?.start();
   let closed = false;
   return {
     url,
@@ -176,6 +201,7 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       if (closed) return;
       closed = true;
       loader.stop();
+      gauges?.stop();
       await app.close();
       await sink?.close();
     },

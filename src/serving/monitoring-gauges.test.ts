@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { courseCompletionSchema } from '../data/builtin-schemas.js';
+import { readCsvTable } from '../data/read-csv.js';
+import { generateCourseCompletion, parseShift } from '../data/synthetic.js';
+import { parseMonitoringConfig } from '../monitoring/config.js';
+import { runMonitor } from '../monitoring/monitor.js';
+import type { OutcomeRecord, PredictionRecord, PredictionSource } from '../monitoring/records.js';
+import { createMonitoringTracking } from '../monitoring/tracking.js';
+import { buildReferenceProfile } from '../pipeline/profile.js';
+import { type RunningTrackingServer, startTrackingServer } from '../tracking/server/start.js';
+import { createServingMetrics } from './metrics.js';
+import { createLatestWindowReader, createMonitoringGauges } from './monitoring-gauges.js';
+
+// tassel monitor logs a window of shifted traffic to a real tracking server; the serving metrics of that version
+// then show its drift scores and AUCs, and nothing at all for a version with no window.
+
+const MODEL = 'gauges-model';
+/** A score that carries some signal (so the AUCs are neither 0.5 nor 1): label mixed with a per-row hash. */
+const score = (y: number, i: number) => 0.3 * y + 0.7 * (((i * 2654435761) % 1000) / 1000);
+
+function parseRows(csv: string) {
+  const lines = csv.trim().split('\n');
+  const header = lines[0]!.split(',');
+  const numeric = new Set(
+    courseCompletionSchema.columns
+      .filter((c) => c.type === 'numeric' || c.type === 'integer')
+      .map((c) => c.name),
+  );
+  return lines.slice(1).map((line) => {
+    const cells = line.split(',');
+    const rec: Record<string, unknown> = {};
+    header.forEach((h, i) => {
+      rec[h] = cells[i] === '' ? null : numeric.has(h) ? Number(cells[i]) : cells[i];
+    });
+    return rec;
+  });
+}
+
+describe('monitoring gauges on /metrics', () => {
+  let dir: string;
+  let server: RunningTrackingServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tassel-monitor-gauges-'));
+    server = await startTrackingServer({
+      backendStoreUri: `sqlite:///${join(dir, 'mlflow.db')}`,
+      artifactsDestination: `file://${join(dir, 'artifacts')}`,
+      port: 0,
+      logger: false,
+    });
+    // the reference: a training table's profile with test scores and labels
+    const file = join(dir, 'train.csv');
+    await writeFile(file, generateCourseCompletion({ rows: 1500, seed: 3 }));
+    const { table, y } = await readCsvTable(file, { schema: courseCompletionSchema });
+    const scores = Array.from(y!, (v, i) => score(v, i));
+    const profile = buildReferenceProfile(table, courseCompletionSchema, scores, {
+      threshold: 0.5,
+      scores,
+      labels: y!,
+    });
+    // traffic with Age shifted by +10 years, every outcome known
+    const rows = parseRows(generateCourseCompletion({ rows: 600, seed: 4, shift: parseShift(['Age=+10']) }));
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const predictions: PredictionRecord[] = [];
+    const outcomes: OutcomeRecord[] = [];
+    rows.forEach((r, i) => {
+      const yv = r.Completed === 'Completed' ? 1 : 0;
+      delete r.Completed;
+      const p = score(yv, i + 7);
+      predictions.push({
+        request_id: `r${i}`,
+        time: t0 + i * 1000,
+        model_name: MODEL,
+        model_version: '3',
+        inputs: r,
+        probability: p,
+        label: p >= 0.5 ? 1 : 0,
+      });
+      outcomes.push({ request_id: `r${i}`, outcome: yv });
+    });
+    const source: PredictionSource = {
+      async *predictions() {
+        yield* predictions;
+      },
+      async *outcomes() {
+        yield* outcomes;
+      },
+    };
+    // the real monitor, logging to the real server; only the version lookup and profile read are given
+    const tracking = createMonitoringTracking({ uri: server.url, retries: 0 });
+    const result = await runMonitor({
+      model: MODEL,
+      version: '3',
+      tracking: {
+        ...tracking,
+        resolveVersion: async () => ({ name: MODEL, version: '3', runId: null, tags: {} }),
+        readProfile: async () => profile,
+      },
+      source,
+      config: parseMonitoringConfig({ window_size: 600, min_window: 100 }),
+      includePartial: true,
+      now: () => t0 + 3_600_000,
+    });
+    assert.equal(result.windows.length, 1);
+  });
+  after(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const scrape = async (version: string | null) => {
+    const metrics = createServingMetrics();
+    const gauges = createMonitoringGauges({
+      registry: metrics.registry,
+      read: createLatestWindowReader({ trackingUri: server.url }),
+      served: () => (version === null ? null : { name: MODEL, version }),
+    });
+    await gauges.refresh();
+    return metrics.render();
+  };
+  const value = (text: string, series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  test('the served version shows its latest window: drift per feature, estimated and realised ROC AUC', async () => {
+    const text = await scrape('3');
+    const mv = `model="${MODEL}",version="3"`;
+    const ageKs = value(text, `tassel_monitoring_drift_score{${mv},feature="Age",statistic="statistic"}`);
+    assert.ok(ageKs !== undefined && ageKs > 0.2, `Age KS D after a 10-year shift: ${ageKs}\n${text}`);
+    const agePsi = value(text, `tassel_monitoring_drift_score{${mv},feature="Age",statistic="psi"}`);
+    assert.ok(agePsi !== undefined && agePsi > 0.2, `Age PSI ${agePsi}`);
+    assert.equal(value(text, `tassel_monitoring_feature_drifted{${mv},feature="Age"}`), 1);
+    const estimated = value(text, `tassel_monitoring_estimated_roc_auc{${mv}}`);
+    const realised = value(text, `tassel_monitoring_realised_roc_auc{${mv}}`);
+    assert.ok(estimated !== undefined && estimated > 0.5 && estimated < 1, `estimated ${estimated}`);
+    assert.ok(realised !== undefined && realised > 0.5 && realised < 1, `realised ${realised}`);
+    assert.ok((value(text, `tassel_monitoring_alerts{${mv}}`) ?? 0) >= 1);
+    assert.match(
+      text,
+      /tassel_monitoring_window_info\{model="gauges-model",version="3",window_index="0",decision="alert",run_id="[0-9a-f]+"\} 1/,
+    );
+  });
+
+  test('a version without a monitoring window, or no versioned model, has no monitoring series at all', async () => {
+    for (const text of [await scrape('4'), await scrape(null)]) {
+      const series = text.split('\n').filter((l) => l.startsWith('tassel_monitoring_'));
+      assert.deepEqual(series, []);
+    }
+  });
+});
