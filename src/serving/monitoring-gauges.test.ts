@@ -12,8 +12,13 @@ import type { OutcomeRecord, PredictionRecord, PredictionSource } from '../monit
 import { createMonitoringTracking } from '../monitoring/tracking.js';
 import { buildReferenceProfile } from '../pipeline/profile.js';
 import { type RunningTrackingServer, startTrackingServer } from '../tracking/server/start.js';
+import { saveBundle } from '../ml/bundle.js';
+import { createRegistryClient } from '../tracking/client/registry-client.js';
+import { createTrackingClient } from '../tracking/client/tracking-client.js';
 import { createServingMetrics } from './metrics.js';
 import { createLatestWindowReader, createMonitoringGauges } from './monitoring-gauges.js';
+import { startServing } from './server.js';
+import { trainTestModel } from './testing.js';
 
 // tassel monitor logs a window of shifted traffic to a real tracking server; the serving metrics of that version
 // then show its drift scores and AUCs, and nothing at all for a version with no window.
@@ -144,6 +149,65 @@ describe('monitoring gauges on /metrics', () => {
       text,
       /tassel_monitoring_window_info\{model="gauges-model",version="3",window_index="0",decision="alert",run_id="[0-9a-f]+"\} 1/,
     );
+  });
+
+  test('tassel serve of that version shows them on GET /metrics; a version without a window shows none', async () => {
+    const m = await trainTestModel({ rows: 300, seed: 1, trees: 4 });
+    const bundle = join(dir, 'bundle');
+    await saveBundle(bundle, {
+      model: m.model,
+      transform: m.transform,
+      schema: courseCompletionSchema,
+      prior: m.prior,
+      inputExample: m.records.slice(0, 2),
+    });
+    const tracking = createTrackingClient({ trackingUri: server.url, maxRetries: 0 });
+    const registry = createRegistryClient({ trackingUri: server.url, maxRetries: 0 });
+    const run = await tracking.createRun({ experiment_id: '0' });
+    await tracking.logArtifacts(run.info.run_id, bundle, 'model');
+    await registry.createRegisteredModel({ name: MODEL });
+    const versions: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const v = await registry.createModelVersion({
+        name: MODEL,
+        source: `${run.info.artifact_uri}/model`,
+        run_id: run.info.run_id,
+      });
+      versions.push(String(v.version));
+    }
+    assert.deepEqual(versions, ['1', '2', '3']);
+    for (const [version, expectSeries] of [
+      ['3', true],
+      ['2', false],
+    ] as const) {
+      const serving = await startServing({
+        modelUri: `models:/${MODEL}/${version}`,
+        trackingUri: server.url,
+        port: 0,
+        cacheDir: join(dir, `cache-${version}`),
+        logLevel: 'silent',
+        monitoringIntervalMs: 100,
+      });
+      try {
+        let text = '';
+        for (let i = 0; i < 50; i++) {
+          text = await (await fetch(`${serving.url}/metrics`)).text();
+          if (!expectSeries || text.includes('tassel_monitoring_realised_roc_auc{')) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (!expectSeries) await new Promise((r) => setTimeout(r, 300)); // a few refreshes have run
+        if (!expectSeries) text = await (await fetch(`${serving.url}/metrics`)).text();
+        const realised = value(text, `tassel_monitoring_realised_roc_auc{model="${MODEL}",version="3"}`);
+        if (expectSeries) assert.ok(realised !== undefined && realised > 0.5, text);
+        else
+          assert.deepEqual(
+            text.split('\n').filter((l) => l.startsWith('tassel_monitoring_')),
+            [],
+          );
+      } finally {
+        await serving.close();
+      }
+    }
   });
 
   test('a version without a monitoring window, or no versioned model, has no monitoring series at all', async () => {

@@ -190,6 +190,8 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
   const loadMs = performance.now() - t0;
   const url = address || (await listen());
   gauges?.start();
+  // a new version's gauges (or none) at once, not up to an interval later
+  const offSwap = gauges ? holder.onSwap(() => void gauges.refresh()) : () => {};
   let closed = false;
   return {
     url,
@@ -202,6 +204,7 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       closed = true;
       loader.stop();
       gauges?.stop();
+      offSwap();
       await app.close();
       await sink?.close();
     },
