@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { courseCompletionSchema } from '../data/builtin-schemas.js';
 import { readCsvTable } from '../data/read-csv.js';
@@ -207,6 +209,63 @@ describe('monitoring gauges on /metrics', () => {
       } finally {
         await serving.close();
       }
+    }
+  });
+
+  test("tassel serve --workers 2: the aggregated /metrics shows each worker's gauges under its worker label", async () => {
+    const port = await new Promise<number>((res) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
+    });
+    const root = resolve(import.meta.dirname, '..', '..');
+    const proc = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'tassel.js'),
+        'serve',
+        '--model-uri',
+        `models:/${MODEL}/3`,
+        '--tracking-uri',
+        server.url,
+        '--port',
+        String(port),
+        '--workers',
+        '2',
+        '--monitoring-interval',
+        '1',
+        '--cache-dir',
+        join(dir, 'cache-cluster'),
+      ],
+      { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      const t0 = Date.now();
+      let workers = new Set<string>();
+      let text = '';
+      while (workers.size < 2 && Date.now() - t0 < 90_000) {
+        assert.equal(proc.exitCode, null, stderr);
+        text = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } }).then(
+          (r) => r.text(),
+          () => '',
+        );
+        workers = new Set(
+          [...text.matchAll(/^tassel_monitoring_realised_roc_auc\{[^}]*worker="(\d+)"\} (0\.\d+)$/gm)].map(
+            (m) => m[1]!,
+          ),
+        );
+        if (workers.size < 2) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(workers.size, 2, `${stderr}\n${text}`);
+    } finally {
+      process.kill(-proc.pid!, 'SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
     }
   });
 
