@@ -238,7 +238,7 @@ export function register(program: Command): void {
     )
     .option(
       '--monitoring-interval <seconds>',
-      'refresh the tassel_monitoring_* gauges in /metrics (the latest tassel monitor window of the served\n' +
+      'refresh the tassel_monitoring_* gauges in /metrics (the latest tassel monitor window of the served ' +
         'version, read from the tracking server) this often; 0 = off (registry model URIs only)',
       int(0, 86_400),
       60,
