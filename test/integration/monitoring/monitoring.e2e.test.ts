@@ -4,7 +4,6 @@ import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { courseCompletionSchema } from '../../../src/data/builtin-schemas.js';
 import { type SyntheticOptions, generateCourseCompletion, parseShift } from '../../../src/data/synthetic.js';
 import { createAlerter } from '../../../src/monitoring/alerts.js';
@@ -19,6 +18,7 @@ import { type RunningServer, startServing } from '../../../src/serving/server.js
 import { createTrackingClient } from '../../../src/tracking/client/tracking-client.js';
 import { dropPostgresSchema } from '../../../src/tracking/sql/database.js';
 import { type RunningTrackingServer, startTrackingServer } from '../../../src/tracking/server/start.js';
+import { pgSkipReason } from '../registry/pg-helpers.js';
 
 // The loop closed end to end: the pipeline trains and promotes v1, the service serves it and logs every
 // prediction, reference traffic does not alarm, shifted traffic alarms naming the shifted features (webhook +
@@ -32,18 +32,6 @@ const NUMERIC = new Set(
     .filter((c) => c.type === 'numeric' || c.type === 'integer')
     .map((c) => c.name),
 );
-
-async function pgSkip(): Promise<string | false> {
-  const c = new pg.Client({ connectionString: PG_URI, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    return false;
-  } catch (e) {
-    return `PostgreSQL unreachable at ${PG_URI}: ${(e as Error).message}`;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 
 /** Generated rows as JSON records (ids made unique per batch), and their outcomes by Student_ID. */
 function traffic(prefix: string, options: SyntheticOptions) {
@@ -84,7 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`monitoring closes the loop (${backend})`, async () => {
-    const skip = backend === 'postgres' ? await pgSkip() : false;
+    const skip = backend === 'postgres' ? ((await pgSkipReason(PG_URI)) ?? false) : false;
     let dir: string;
     let server: RunningTrackingServer;
     let serving: RunningServer;

@@ -112,7 +112,9 @@ describe('tassel serve --workers 2', () => {
       // /metrics answers for the whole service, whichever worker takes the scrape: both workers' series, and
       // the 10 predictions counted once (fresh connections, so scrapes spread over the workers)
       for (let i = 0; i < 4; i++) {
-        const text = await fetch(`${base}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text());
+        const text = await fetch(`${base}/metrics`, { headers: { connection: 'close' } }).then((r) =>
+          r.text(),
+        );
         const served = [
           ...text.matchAll(
             /^tassel_serving_requests_total\{route="\/predict",method="POST",status="200",worker="(\d+)"\} (\d+)$/gm,
@@ -148,9 +150,13 @@ describe('tassel serve --workers 2', () => {
       await sleep(600); // the log is flushed every 200 ms, off the request path
       // each worker writes segments of its own (the pid is in the name), so none interleaves half lines
       const segments = await readdir(join(log, 'predictions'));
-      assert.ok(segments.every((s) => /^predictions-\w+-\d+-\d{6}\.jsonl$/.test(s)), segments.join());
+      assert.ok(
+        segments.every((s) => /^predictions-\w+-\d+-\d{6}\.jsonl$/.test(s)),
+        segments.join(),
+      );
       const lines: string[] = [];
-      for (const s of segments) lines.push(...(await readFile(join(log, 'predictions', s), 'utf8')).trim().split('\n'));
+      for (const s of segments)
+        lines.push(...(await readFile(join(log, 'predictions', s), 'utf8')).trim().split('\n'));
       assert.ok(lines.length >= 10, `${lines.length} log lines`);
       const entry = JSON.parse(lines[0]!);
       assert.equal(entry.route, '/predict');

@@ -1,26 +1,12 @@
 import { after } from 'node:test';
-import { sql } from 'kysely';
 import { runPredictionStoreContract } from '../../../src/serving/prediction-sink/contract.js';
 import { createPostgresPredictionStore } from '../../../src/serving/prediction-sink/postgres/postgres-prediction-store.js';
 import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
+import { pgSkipReason } from '../registry/pg-helpers.js';
 
 const PG_URI = process.env.TASSEL_TEST_PG_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-async function unreachable(): Promise<string | undefined> {
-  try {
-    const database = await createDatabase(PG_URI, { connectionTimeoutMs: 2000 });
-    try {
-      await sql`SELECT 1`.execute(database.db);
-    } finally {
-      await database.close();
-    }
-    return undefined;
-  } catch (e) {
-    return `PostgreSQL not reachable at ${PG_URI}: ${(e as Error).message}`;
-  }
-}
-
-const skip = await unreachable();
+const skip = await pgSkipReason(PG_URI);
 const schemas: string[] = [];
 let n = 0;
 

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import {
   type ParityServer,
   detailTests,
@@ -17,24 +16,11 @@ import {
 } from '../../../src/tracking/server/mlflow-parity.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
 import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
+import { pgSkipReason } from '../registry/pg-helpers.js';
 
 const PG_URI = process.env.TASSEL_TEST_PG_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-async function unreachable(): Promise<string | undefined> {
-  try {
-    const database = await createDatabase(PG_URI, { connectionTimeoutMs: 2000 });
-    try {
-      await sql`SELECT 1`.execute(database.db);
-    } finally {
-      await database.close();
-    }
-    return undefined;
-  } catch (e) {
-    return `PostgreSQL not reachable at ${PG_URI}: ${(e as Error).message}`;
-  }
-}
-
-const skip = await unreachable();
+const skip = await pgSkipReason(PG_URI);
 if (skip) console.log(`# skipping PostgreSQL MLflow parity tests: ${skip}`);
 
 /** MLflow's REST behaviour on PostgreSQL: a fresh schema per suite, dropped afterwards. */

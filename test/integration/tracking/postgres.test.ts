@@ -3,31 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { sql } from 'kysely';
 import { createSqlRegistryStore } from '../../../src/tracking/registry/sql-store.js';
 import { checkConcurrentLogBatch } from '../../../src/tracking/server/concurrency-check.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
 import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
 import { runTrackingStoreContract } from '../../../src/tracking/store/contract.js';
 import { createSqlTrackingStore } from '../../../src/tracking/store/sql-tracking-store.js';
+import { pgSkipReason } from '../registry/pg-helpers.js';
 
 const PG_URI = process.env.TASSEL_TEST_PG_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-async function unreachable(): Promise<string | undefined> {
-  try {
-    const database = await createDatabase(PG_URI, { connectionTimeoutMs: 2000 });
-    try {
-      await sql`SELECT 1`.execute(database.db);
-    } finally {
-      await database.close();
-    }
-    return undefined;
-  } catch (e) {
-    return `PostgreSQL not reachable at ${PG_URI}: ${(e as Error).message}`;
-  }
-}
-
-const skip = await unreachable();
+const skip = await pgSkipReason(PG_URI);
 if (skip) console.log(`# skipping PostgreSQL tracking tests: ${skip}`);
 const schemaName = (what: string) => `tassel_${what}_${process.pid}_${Date.now().toString(36)}`;
 
