@@ -17,8 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startTrackingServer } from '../src/tracking/server/start.js';
+import { CHROMIUM_PATH, launchChromium } from '../test/integration/ui/chromium.js';
 import { bulkLoadSqlite, createBenchExperiment } from './lib/bulk-runs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
@@ -26,11 +26,10 @@ const CHILDREN = Number(process.env.BENCH_CHILDREN ?? 1000);
 const PARENTS = Math.max(1, Math.round(CHILDREN / 10));
 const STEPS = 20;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..');
 
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is absent: apt-get install -y chromium`);
+if (!existsSync(CHROMIUM_PATH)) {
+  console.error(`${CHROMIUM_PATH} is absent: apt-get install -y chromium`);
   process.exit(1);
 }
 if (!existsSync(join(ROOT, 'dist-ui', 'index.html'))) {
@@ -84,20 +83,7 @@ async function main(): Promise<void> {
     artifactsDestination: `file://${join(dir, 'artifacts')}`,
     port: 0,
   });
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1280, height: 800 } });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);

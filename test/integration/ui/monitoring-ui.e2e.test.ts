@@ -4,26 +4,26 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { schemaToJSON } from '../../../src/data/schema.js';
-import { runMonitor } from '../../../src/monitoring/monitor.js';
 import { parseMonitoringConfig } from '../../../src/monitoring/config.js';
+import { runMonitor } from '../../../src/monitoring/monitor.js';
 import { createReaderPredictionSource } from '../../../src/monitoring/records.js';
+import { createSimulation, type Shift } from '../../../src/monitoring/simulate.js';
 import { createMonitoringTracking } from '../../../src/monitoring/tracking.js';
-import { type Shift, createSimulation } from '../../../src/monitoring/simulate.js';
 import type { PendingPrediction, PredictionStore } from '../../../src/serving/prediction-sink/port.js';
 import { openPredictionStore } from '../../../src/serving/prediction-sink/registry.js';
 import { createRegistryClient } from '../../../src/tracking/client/registry-client.js';
 import { createTrackingClient } from '../../../src/tracking/client/tracking-client.js';
 import { type RunningTrackingServer, startTrackingServer } from '../../../src/tracking/server/start.js';
+import { chromiumSkipReason, launchChromium } from './chromium.js';
 
 // The Monitoring page in Chromium, on windows `tassel monitor` really checked and logged: three windows from the
 // reference distribution, two shifted ones (x0 +0.5 std, c1 re-weighted) with labels for realised performance.
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SHOTS = join(ROOT, 'test-output', 'ui');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`;
+const skip = chromiumSkipReason;
 const MODEL = 'sim-model';
 
 function ensureBuilt(): void {
@@ -127,18 +127,7 @@ describe('Monitoring page in Chromium', { skip, timeout: 120_000 }, () => {
       ['none', 'none', 'none', 'alert', 'alert'],
     );
 
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-sync',
-      ],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1280, height: 900 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(15_000);
   });

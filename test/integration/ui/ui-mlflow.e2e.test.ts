@@ -5,13 +5,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { writeCourseCompletionCsv } from '../../../src/data/synthetic.js';
 import { parsePipelineConfig } from '../../../src/pipeline/config.js';
 import { type PipelineResult, runPipeline } from '../../../src/pipeline/runner.js';
 import { createClientTracking } from '../../../src/pipeline/tracking-client-adapter.js';
 import { createTrackingClient } from '../../../src/tracking/client/tracking-client.js';
 import { type RunningTrackingServer, startTrackingServer } from '../../../src/tracking/server/start.js';
+import { chromiumSkipReason, launchChromium } from './chromium.js';
 
 /**
  * The web UI against data made by the real pipeline (two pipeline runs with nested candidate runs, a
@@ -21,13 +22,12 @@ import { type RunningTrackingServer, startTrackingServer } from '../../../src/tr
  * of every page at 1,400 and 800 px in test-output/ui/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SHOTS = join(ROOT, 'test-output', 'ui');
 const TOKEN = 'ui-mlflow-full-token';
 const READ_ONLY = 'ui-mlflow-read-only-token';
 const MODEL = 'course-completion-ui';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`;
+const skip = chromiumSkipReason;
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 function ensureBuilt(): void {
@@ -182,20 +182,9 @@ describe('web UI: what an MLflow UI user reaches for', { skip, timeout: 600_000 
       )
     ).body.experiment.experiment_id;
 
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
+    context = await launchChromium(join(dir, 'profile'), {
       viewport: { width: 1400, height: 900 },
       acceptDownloads: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(15_000);

@@ -1,20 +1,20 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createRegistryClient } from '../../../src/tracking/client/registry-client.js';
 import { createTrackingClient } from '../../../src/tracking/client/tracking-client.js';
 import { type RunningTrackingServer, startTrackingServer } from '../../../src/tracking/server/start.js';
+import { chromiumSkipReason, launchChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SHOTS = join(ROOT, 'test-output', 'ui');
 const TOKEN = 'ui-full-token';
 const READ_ONLY = 'ui-read-only-token';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`;
+const skip = chromiumSkipReason;
 
 /** The smallest valid 1x1 PNG. */
 const PNG = Buffer.from(
@@ -131,20 +131,7 @@ describe('web UI in Chromium', { skip, timeout: 120_000 }, () => {
     }
     await registry.setRegisteredModelAlias('course-completion', 'production', ids['v-logistic']);
 
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1280, height: 800 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(10_000);
   });
