@@ -134,6 +134,47 @@ describe('model loader', () => {
     await rm(cacheDir, { recursive: true, force: true });
   });
 
+  test('a refresh still in flight when the loader stops fails quietly: no warning, no fallback swap', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'tassel-loader-'));
+    const reg = fakeRegistry();
+    reg.versions.set('1', { 'model.json': JSON.stringify({ p: 0.1, prior: 0.4 }) });
+    const logged: string[] = [];
+    const logger = {
+      info: () => {},
+      warn: (_o: object, msg: string) => void logged.push(`warn ${msg}`),
+      error: (_o: object, msg: string) => void logged.push(`error ${msg}`),
+    };
+    const holder = createModelHolder();
+    const metrics = createServingMetrics();
+    const loader = createModelLoader({
+      source: reg.source,
+      holder,
+      load: standInLoad,
+      cacheDir,
+      metrics,
+      logger,
+      pollIntervalMs: 0,
+    });
+    await loader.start();
+    let release!: () => void;
+    const resolve = reg.source.resolve.bind(reg.source);
+    reg.source.resolve = async () => {
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      throw new Error('ECONNREFUSED');
+    };
+    const inFlight = loader.refresh();
+    loader.stop();
+    release();
+    assert.equal(await inFlight, false);
+    assert.deepEqual(logged, []);
+    assert.equal(holder.current!.identity.version, '1');
+    assert.doesNotMatch(await metrics.render(), /model_load_failures_total\{stage="resolve"\} [1-9]/);
+    reg.source.resolve = resolve;
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+
   test('registry down at start: fallback with the prior from the version tags or configuration, then recovery', async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'tassel-loader-'));
     const reg = fakeRegistry();

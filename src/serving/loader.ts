@@ -104,6 +104,9 @@ export function createModelLoader(options: ModelLoaderOptions): ModelLoader {
       backoff.reset();
       return swapped;
     } catch (e) {
+      // a refresh in flight when the service stops fails for the expected reason (tracking went first):
+      // neither a warning nor a fallback swap on the way out
+      if (stopped) return false;
       lastError = messageOf(e);
       if (!reportFailure(e, holder, metrics, logger)) {
         const fallback = fallbackFor(options, lastResolved, lastError);
