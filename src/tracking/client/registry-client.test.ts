@@ -15,6 +15,7 @@ import { createRegistryClient } from './registry-client.js';
 runRegistryStoreContract('REST client against a server on SQLite', async () => {
   const server = await startRegistryTestServer({ auth: { token: 'secret-token' } });
   const experimentId = await server.trackingStore.createExperiment({ name: 'registry-contract' });
+  const { info } = await server.trackingStore.createRun({ experiment_id: experimentId });
   const store = createRegistryClient({
     trackingUri: server.url,
     username: 'ana',
@@ -22,7 +23,7 @@ runRegistryStoreContract('REST client against a server on SQLite', async () => {
     env: {},
     maxRetries: 0,
   });
-  return { store, experimentId, expectedPrincipal: 'ana', close: () => server.close() };
+  return { store, experimentId, runId: info.run_id, expectedPrincipal: 'ana', close: () => server.close() };
 });
 
 describe('watchAlias against a server without an event stream (as real MLflow)', () => {

@@ -298,8 +298,12 @@ export function createTrackingClient(options: TrackingClientOptions = {}): Track
     async deleteTag(runId, key) {
       await post('/runs/delete-tag', { run_id: runId, key });
     },
-    async logInputs(runId, datasets) {
-      await post('/runs/log-inputs', { run_id: runId, datasets }, true);
+    async logInputs(runId, datasets, models) {
+      await post(
+        '/runs/log-inputs',
+        { run_id: runId, datasets, ...(models?.length ? { models } : {}) },
+        true,
+      );
     },
     async getMetricHistory(req: GetMetricHistoryRequest) {
       const r = await get<{ metrics?: Record<string, unknown>[]; next_page_token?: string }>(

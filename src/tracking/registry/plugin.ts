@@ -123,6 +123,7 @@ export async function installRegistry(
           }
         : undefined,
       getExperiment: tracking ? (id) => tracking.getExperiment(id) : undefined,
+      getRun: tracking ? (id) => tracking.getRun(id) : undefined,
     });
   }
   const registry = store;

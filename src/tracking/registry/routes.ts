@@ -4,7 +4,7 @@ import type { ArtifactRepository } from '../artifacts/types.js';
 import { listRunArtifacts } from '../server/run-artifacts.js';
 import * as S from './schemas.js';
 import { checkModelVersionSource, type SourceLookups } from './source-rules.js';
-import type { ChangeContext, KeyValue, LoggedModelStatus, RegistryStore } from './store.js';
+import type { ChangeContext, KeyValue, LoggedModel, LoggedModelStatus, RegistryStore } from './store.js';
 
 export interface RegistryRoutesOptions {
   store: RegistryStore;
@@ -15,6 +15,25 @@ export interface RegistryRoutesOptions {
 }
 
 type Args = Record<string, unknown>;
+
+/**
+ * A logged model as MLflow's protobuf JSON sends it: metric values NaN and +-Infinity as the strings
+ * "NaN", "Infinity", "-Infinity" (JSON has no such numbers; JSON.stringify would print null).
+ */
+function wireLoggedModel(model: LoggedModel): LoggedModel {
+  const metrics = model.data.metrics;
+  if (!metrics || metrics.every((m) => Number.isFinite(m.value))) return model;
+  const spelled = (v: number) => (Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+  return {
+    ...model,
+    data: {
+      ...model.data,
+      metrics: metrics.map((m) =>
+        Number.isFinite(m.value) ? m : { ...m, value: spelled(m.value) as unknown as number },
+      ),
+    },
+  };
+}
 
 /** Longest audit `reason` accepted. */
 export const MAX_REASON_LENGTH = 5000;
@@ -236,7 +255,7 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
       params: tagsOf(a.params),
       tags: tagsOf(a.tags),
     });
-    return { model };
+    return { model: wireLoggedModel(model) };
   });
   app.post('/logged-models/search', { schema: { body: S.SearchLoggedModelsBody } }, async (req) => {
     const a = argsOf(req);
@@ -256,14 +275,19 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
         ? a.order_by.map((o) => ({
             field_name: str((o as Args).field_name),
             ascending: (o as Args).ascending !== false,
+            dataset_name: optStr((o as Args).dataset_name),
+            dataset_digest: optStr((o as Args).dataset_digest),
           }))
         : undefined,
       page_token: optStr(a.page_token),
     });
-    return { models: page.items, ...(page.next_page_token ? { next_page_token: page.next_page_token } : {}) };
+    return {
+      models: page.items.map(wireLoggedModel),
+      ...(page.next_page_token ? { next_page_token: page.next_page_token } : {}),
+    };
   });
   app.get('/logged-models/:model_id', { schema: { params: S.ModelIdParams } }, async (req) => ({
-    model: await s.getLoggedModel((req.params as { model_id: string }).model_id),
+    model: wireLoggedModel(await s.getLoggedModel((req.params as { model_id: string }).model_id)),
   }));
   app.patch(
     '/logged-models/:model_id',
@@ -271,9 +295,11 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     async (req) => {
       const a = argsOf(req);
       return {
-        model: await s.finalizeLoggedModel(
-          (req.params as { model_id: string }).model_id,
-          a.status as LoggedModelStatus,
+        model: wireLoggedModel(
+          await s.finalizeLoggedModel(
+            (req.params as { model_id: string }).model_id,
+            a.status as LoggedModelStatus,
+          ),
         ),
       };
     },

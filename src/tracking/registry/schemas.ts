@@ -104,7 +104,7 @@ export const SearchLoggedModelsBody = Type.Object({
 });
 export const LogOutputsBody = Type.Object({
   run_id: Str(),
-  models: Opt(Type.Array(Type.Object({ model_id: Str(), step: Opt(Type.Integer()) }))),
+  models: Type.Array(Type.Object({ model_id: Str(), step: Opt(Type.Integer()) })),
 });
 export const ListLoggedModelArtifactsQuery = Type.Object({ artifact_directory_path: Opt(Str()) });
 

@@ -2,7 +2,8 @@ import { InputError } from '../../errors.js';
 
 /** One `key comparator value` clause of an MLflow registry filter string. */
 export interface FilterComparison {
-  type: 'attribute' | 'tag';
+  /** `metric` and `param` only in grammars that allow them (logged models). */
+  type: 'attribute' | 'tag' | 'metric' | 'param';
   key: string;
   comparator: '=' | '!=' | '<' | '<=' | '>' | '>=' | 'LIKE' | 'ILIKE' | 'IN';
   value: string | number | string[];
@@ -15,6 +16,8 @@ export interface FilterGrammar {
   numericAttributes?: ReadonlySet<string>;
   /** Attributes that accept `IN ('a', 'b')`. */
   inAttributes?: ReadonlySet<string>;
+  /** `metrics.<key>` (numeric comparisons) and `params.<key>` (string comparisons) are allowed. */
+  metricsAndParams?: boolean;
 }
 
 /** MLflow's registered-model search grammar (SearchModelUtils). */
@@ -39,7 +42,18 @@ export const LOGGED_MODEL_FILTER: FilterGrammar = {
     'last_updated_timestamp',
   ]),
   numericAttributes: new Set(['creation_timestamp', 'last_updated_timestamp']),
+  metricsAndParams: true,
 };
+
+/** The entity a `prefix.` names, or undefined when the grammar has no such entity. */
+function entityOf(prefix: string, grammar: FilterGrammar): FilterComparison['type'] | undefined {
+  if (prefix === 'attribute' || prefix === 'attributes') return 'attribute';
+  if (prefix === 'tag' || prefix === 'tags') return 'tag';
+  if (!grammar.metricsAndParams) return undefined;
+  if (prefix === 'metric' || prefix === 'metrics') return 'metric';
+  if (prefix === 'param' || prefix === 'params') return 'param';
+  return undefined;
+}
 
 type Token =
   | { t: 'ident'; v: string; quoted: boolean }
@@ -145,13 +159,14 @@ export function parseRegistryFilter(filter: string | undefined, grammar: FilterG
     let type: FilterComparison['type'] = 'attribute';
     let key = first.v;
     if (toks[i]?.t === 'dot' && !first.quoted) {
-      const entity = first.v;
-      if (!['attribute', 'attributes', 'tag', 'tags'].includes(entity)) {
-        throw new InputError(
-          `Invalid entity type '${entity}'. Valid entity types are ('attribute', 'tag', 'tags')`,
-        );
+      const entity = entityOf(first.v, grammar);
+      if (!entity) {
+        const valid = grammar.metricsAndParams
+          ? "('attributes', 'metrics', 'params', 'tags')"
+          : "('attribute', 'tag', 'tags')";
+        throw new InputError(`Invalid entity type '${first.v}'. Valid entity types are ${valid}`);
       }
-      type = entity.startsWith('tag') ? 'tag' : 'attribute';
+      type = entity;
       i++;
       // The key is everything up to the comparator (MLflow splits on the first dot only).
       const parts: string[] = [];
@@ -175,15 +190,19 @@ export function parseRegistryFilter(filter: string | undefined, grammar: FilterG
     }
     if (!comparator)
       throw new InputError(`Invalid clause(s) in filter string: ${filter}. Expected a comparator.`);
-    const numeric = type === 'attribute' && (grammar.numericAttributes?.has(key) ?? false);
+    const numeric =
+      type === 'metric' || (type === 'attribute' && (grammar.numericAttributes?.has(key) ?? false));
     if (numeric && !['=', '!=', '<', '<=', '>', '>='].includes(comparator)) {
-      throw new InputError(`Invalid comparator for attribute ${key}: ${comparator}`);
+      throw new InputError(
+        `Invalid comparator for ${type === 'metric' ? 'metric' : 'attribute'} ${key}: ${comparator}`,
+      );
     }
+    const kind = type === 'attribute' ? 'attribute' : type;
     if (!numeric && ['<', '<=', '>', '>='].includes(comparator)) {
-      throw new InputError(`Invalid comparator for ${type === 'tag' ? 'tag' : 'attribute'}: ${comparator}`);
+      throw new InputError(`Invalid comparator for ${kind}: ${comparator}`);
     }
     if (comparator === 'IN' && !(type === 'attribute' && grammar.inAttributes?.has(key))) {
-      throw new InputError(`Invalid comparator for ${type === 'tag' ? 'tag' : 'attribute'}: IN`);
+      throw new InputError(`Invalid comparator for ${kind}: IN`);
     }
     let value: FilterComparison['value'];
     if (comparator === 'IN') {
@@ -209,13 +228,13 @@ export function parseRegistryFilter(filter: string | undefined, grammar: FilterG
           value = Number(v.v);
         else
           throw new InputError(
-            `Expected numeric value type for numeric attribute: ${key}. Found ${describe(v)}`,
+            `Expected numeric value type for numeric ${type === 'metric' ? 'metric' : 'attribute'}: ${key}. Found ${describe(v)}`,
           );
       } else if (v?.t === 'string' || (v?.t === 'ident' && v.quoted)) {
         value = v.v;
       } else {
         throw new InputError(
-          `Expected a quoted string value for ${type === 'tag' ? 'tag' : 'attributes'} (e.g. 'my-value'). Got value ${describe(v)}`,
+          `Expected a quoted string value for ${type === 'attribute' ? 'attributes' : kind} (e.g. 'my-value'). Got value ${describe(v)}`,
         );
       }
     }

@@ -125,8 +125,12 @@ export interface SearchArgs {
 }
 
 export interface LoggedModelOrderBy {
+  /** An attribute, or `metrics.<key>` (the model's latest point of that metric). */
   field_name: string;
   ascending?: boolean;
+  /** For `metrics.<key>`: only points measured on this dataset (name, and digest when given). */
+  dataset_name?: string;
+  dataset_digest?: string;
 }
 
 export interface SearchLoggedModelsArgs {

@@ -14,6 +14,7 @@ import {
   searchSemanticsTests,
   sourceRuleTests,
 } from './mlflow-parity.js';
+import { loggedModelSearchTests, runModelIoTests } from './mlflow-parity-models.js';
 import { startTrackingServer } from './start.js';
 
 /** MLflow's REST behaviour (test_rest_tracking.py, test_model_registry.py) on SQLite. */
@@ -44,3 +45,5 @@ parityHarness('MLflow search semantics on SQLite', openSqlite, {}, searchSemanti
 parityHarness('MLflow metric idempotency on SQLite', openSqlite, {}, metricIdempotencyTests);
 parityHarness('MLflow bulk-interval sampling on SQLite', openSqlite, {}, samplingTests);
 parityHarness('MLflow logged models linked to runs on SQLite', openSqlite, {}, loggedModelTests);
+parityHarness('MLflow run model inputs and outputs on SQLite', openSqlite, {}, runModelIoTests);
+parityHarness('MLflow logged-model search on SQLite', openSqlite, {}, loggedModelSearchTests);

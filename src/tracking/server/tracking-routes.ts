@@ -131,6 +131,7 @@ const S = {
         }),
       ),
     ),
+    models: Type.Optional(Type.Array(Type.Object({ model_id: Type.String() }))),
   }),
   getHistory: Type.Object({
     run_id: Type.Optional(Id),
@@ -201,6 +202,7 @@ const RunOut = Type.Object({
         }),
       }),
     ),
+    model_inputs: Type.Optional(Type.Array(Type.Object({ model_id: Type.String() }))),
   }),
   outputs: Type.Optional(
     Type.Object({
@@ -556,6 +558,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         tags: (d.tags ?? []).map((t) => ({ key: t.key, value: t.value ?? '' })),
         dataset: d.dataset,
       })),
+      a.models,
     );
     return {};
   });

@@ -77,6 +77,11 @@ export interface RunData {
   tags: KeyValue[];
 }
 
+/** A logged model used as an input of a run (MLflow 3's ModelInput, through `runs/log-inputs` `models`). */
+export interface ModelInput {
+  model_id: string;
+}
+
 /** A logged model recorded as an output of a run (MLflow 3's ModelOutput, through `runs/outputs`). */
 export interface ModelOutput {
   model_id: string;
@@ -86,7 +91,8 @@ export interface ModelOutput {
 export interface Run {
   info: RunInfo;
   data: RunData;
-  inputs: { dataset_inputs: DatasetInput[] };
+  /** MLflow 3's RunInputs: datasets, and logged models used as inputs (`model_inputs`, set by runs/get and runs/search). */
+  inputs: { dataset_inputs: DatasetInput[]; model_inputs?: ModelInput[] };
   /** MLflow 3's RunOutputs: present only when the run has recorded outputs. */
   outputs?: { model_outputs: ModelOutput[] };
 }
@@ -181,7 +187,8 @@ export interface TrackingStore {
   /** Metrics, params and tags in one call; log-metric, log-parameter and set-tag go through it. */
   logBatch(req: LogBatchRequest): Promise<void>;
   deleteTag(runId: string, key: string): Promise<void>;
-  logInputs(runId: string, datasets: DatasetInput[]): Promise<void>;
+  /** Datasets and (MLflow 3) logged models as inputs of an active run; each link is recorded once. */
+  logInputs(runId: string, datasets: DatasetInput[], models?: ModelInput[]): Promise<void>;
   getMetricHistory(req: GetMetricHistoryRequest): Promise<{ metrics: Metric[]; next_page_token?: string }>;
   getMetricHistoryBulkInterval(
     req: GetMetricHistoryBulkIntervalRequest,

@@ -34,10 +34,12 @@ if (!skip) {
       ownDatabase: false,
     });
     const experimentId = await server.trackingStore.createExperiment({ name: 'registry-contract-pg' });
+    const { info } = await server.trackingStore.createRun({ experiment_id: experimentId });
     const store = createRegistryClient({ trackingUri: server.url, env: {}, maxRetries: 0 });
     return {
       store,
       experimentId,
+      runId: info.run_id,
       close: async () => {
         await server.close();
         await dropPostgresSchema(server.database, schema);

@@ -14,8 +14,12 @@ import {
   searchSemanticsTests,
   sourceRuleTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
+import {
+  loggedModelSearchTests,
+  runModelIoTests,
+} from '../../../src/tracking/server/mlflow-parity-models.js';
 import { startTrackingServer } from '../../../src/tracking/server/start.js';
-import { createDatabase, dropPostgresSchema } from '../../../src/tracking/sql/database.js';
+import { dropPostgresSchema } from '../../../src/tracking/sql/database.js';
 import { pgSkipReason } from '../registry/pg-helpers.js';
 
 const PG_URI = process.env.TASSEL_TEST_PG_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -53,3 +57,5 @@ parityHarness('MLflow search semantics on PostgreSQL', openPostgres, { skip }, s
 parityHarness('MLflow metric idempotency on PostgreSQL', openPostgres, { skip }, metricIdempotencyTests);
 parityHarness('MLflow bulk-interval sampling on PostgreSQL', openPostgres, { skip }, samplingTests);
 parityHarness('MLflow logged models linked to runs on PostgreSQL', openPostgres, { skip }, loggedModelTests);
+parityHarness('MLflow run model inputs and outputs on PostgreSQL', openPostgres, { skip }, runModelIoTests);
+parityHarness('MLflow logged-model search on PostgreSQL', openPostgres, { skip }, loggedModelSearchTests);

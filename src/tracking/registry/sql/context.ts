@@ -30,6 +30,8 @@ export interface SqlRegistryStoreOptions {
   resolveRunsUri?: (uri: string) => Promise<string>;
   /** Looks up an experiment for logged models (RESOURCE_DOES_NOT_EXIST when unknown). */
   getExperiment?: (experimentId: string) => Promise<ExperimentInfo>;
+  /** Looks up a run for runs/outputs (RESOURCE_DOES_NOT_EXIST when unknown); without it runs are not checked. */
+  getRun?: (runId: string) => Promise<{ info: { lifecycle_stage: string } }>;
   /** A version still PENDING this long after creation becomes FAILED_REGISTRATION. Default 10 min. */
   pendingTimeoutMs?: number;
   now?: () => number;

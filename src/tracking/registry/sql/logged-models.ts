@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { type SqlBool, sql } from 'kysely';
+import { type RawBuilder, type SqlBool, sql } from 'kysely';
 import { InputError, TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { recordRunOutputs } from '../../store/sql/outputs.js';
-import { LOGGED_MODEL_FILTER, parsePageToken, parseRegistryFilter } from '../search-filter.js';
+import {
+  type FilterComparison,
+  LOGGED_MODEL_FILTER,
+  parsePageToken,
+  parseRegistryFilter,
+} from '../search-filter.js';
 import {
   type CreateLoggedModelArgs,
   type KeyValue,
   type LoggedModel,
+  type LoggedModelOrderBy,
   type LoggedModelStatus,
   type RegistryStore,
   SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
@@ -49,6 +55,57 @@ const LOGGED_MODEL_TAGS = {
   value: 'tag_value',
   parent: [['model_id', 'lm.model_id']] as Array<[string, string]>,
 };
+
+const LOGGED_MODEL_PARAMS = {
+  table: 'logged_model_params',
+  key: 'param_key',
+  value: 'param_value',
+  parent: [['model_id', 'lm.model_id']] as Array<[string, string]>,
+};
+
+/** `datasets` of logged-models/search as one OR of (name[, digest]) over `m`, or undefined when none. */
+function datasetClause(datasets: SearchLoggedModelsArgs['datasets']): RawBuilder<SqlBool> | undefined {
+  if (!datasets?.length) return undefined;
+  const each = datasets.map((d) =>
+    d.dataset_digest
+      ? sql`(m.dataset_name = ${d.dataset_name} AND m.dataset_digest = ${d.dataset_digest})`
+      : sql`m.dataset_name = ${d.dataset_name}`,
+  );
+  return sql<SqlBool>`(${sql.join(each, sql` OR `)})`;
+}
+
+/**
+ * The value of the model's latest point (by timestamp, then step) of the `metrics.<key>` an order_by
+ * names, on its dataset when given; NULL when there is none (a NaN point reads as NULL too).
+ */
+function latestMetricValue(ob: LoggedModelOrderBy): RawBuilder<number | null> {
+  const dot = ob.field_name.indexOf('.');
+  const entity = ob.field_name.slice(0, dot);
+  if (entity !== 'metrics') {
+    throw new InputError(`Invalid order by field name: ${ob.field_name}. Only metrics are supported.`);
+  }
+  const key = ob.field_name.slice(dot + 1);
+  const name = ob.dataset_name ? sql` AND m.dataset_name = ${ob.dataset_name}` : sql``;
+  const digest = ob.dataset_digest ? sql` AND m.dataset_digest = ${ob.dataset_digest}` : sql``;
+  return sql<
+    number | null
+  >`(SELECT CASE WHEN m.is_nan THEN NULL ELSE m.value END FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ${key}${name}${digest} ORDER BY m.timestamp DESC, m.step DESC LIMIT 1)`;
+}
+
+/**
+ * `metrics.<key> <op> <number>` as MLflow's logged-model search reads it: the model has a metric point of
+ * that key (any run, step or time) whose value compares true, on one of `datasets` when given. NaN
+ * points match nothing.
+ */
+function metricMatches(
+  ctx: RegistryContext,
+  c: FilterComparison,
+  onDataset: RawBuilder<SqlBool> | undefined,
+): RawBuilder<SqlBool> {
+  const value = compare(ctx.dialect, sql.ref('m.value'), c);
+  const datasets = onDataset ? sql` AND ${onDataset}` : sql``;
+  return sql<SqlBool>`EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ${c.key} AND m.is_nan = ${ctx.dialect.bool(false)} AND ${value}${datasets})`;
+}
 
 function validateKeyValues(list: KeyValue[] | undefined, field: string): KeyValue[] {
   const seen = new Set<string>();
@@ -391,6 +448,10 @@ async function searchLoggedModels(
     .select('lm.model_id')
     .where('lm.lifecycle_stage', '<>', 'deleted')
     .where('lm.experiment_id', 'in', args.experiment_ids.map(String));
+  if (args.datasets?.length && !args.datasets.every((d) => d.dataset_name)) {
+    throw new InputError('`dataset_name` in the `datasets` clause must be specified.');
+  }
+  const onDataset = datasetClause(args.datasets);
   for (const c of clauses) {
     if (c.type === 'attribute') {
       let cmp = c;
@@ -399,24 +460,26 @@ async function searchLoggedModels(
         cmp = { ...c, value: i >= 0 ? i : -1 };
       }
       q = q.where(compare(ctx.dialect, sql.ref(COLUMNS[c.key] ?? `lm.${c.key}`), cmp));
-    } else q = q.where(tagMatches(ctx.dialect, LOGGED_MODEL_TAGS, c));
+    } else if (c.type === 'metric') q = q.where(metricMatches(ctx, c, onDataset));
+    else if (c.type === 'param') q = q.where(tagMatches(ctx.dialect, LOGGED_MODEL_PARAMS, c));
+    else q = q.where(tagMatches(ctx.dialect, LOGGED_MODEL_TAGS, c));
   }
-  // MLflow: with `datasets` and no metric filter, the models that have a metric on one of those datasets.
-  if (args.datasets?.length) {
-    if (!args.datasets.every((d) => d.dataset_name)) {
-      throw new InputError('`dataset_name` in the `datasets` clause must be specified.');
-    }
-    const onDataset = args.datasets.map((d) =>
-      d.dataset_digest
-        ? sql`(m.dataset_name = ${d.dataset_name} AND m.dataset_digest = ${d.dataset_digest})`
-        : sql`m.dataset_name = ${d.dataset_name}`,
-    );
+  // MLflow: with `datasets` and no metric filter, the models that have a metric on one of those datasets
+  // (with a metric filter, the datasets narrow that filter's metric instead).
+  if (onDataset && !clauses.some((c) => c.type === 'metric')) {
     q = q.where(
-      sql<SqlBool>`EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND (${sql.join(onDataset, sql` OR `)}))`,
+      sql<SqlBool>`EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND ${onDataset})`,
     );
   }
   let hasCreation = false;
   for (const ob of args.order_by ?? []) {
+    if (ob.field_name.includes('.')) {
+      const latest = latestMetricValue(ob);
+      // MLflow sorts models without the metric last, either direction.
+      q = q.orderBy(sql`CASE WHEN ${latest} IS NULL THEN 1 ELSE 0 END`, 'asc');
+      q = q.orderBy(latest, ob.ascending === false ? 'desc' : 'asc');
+      continue;
+    }
     const col = ORDERABLE.has(ob.field_name) ? COLUMNS[ob.field_name] : undefined;
     if (!col) throw new InputError(`Invalid order by field name: ${ob.field_name}`);
     if (col === 'lm.creation_timestamp_ms') hasCreation = true;
@@ -439,6 +502,13 @@ async function logOutputs(
 ): ReturnType<RegistryStore['logOutputs']> {
   if (typeof runId !== 'string' || runId === '') throw new InputError(missingValue('run_id'));
   if (!Array.isArray(models)) throw new InputError(missingValue('models'));
+  // As MLflow: the run must exist (RESOURCE_DOES_NOT_EXIST) and be active.
+  const run = await ctx.options.getRun?.(runId);
+  if (run && run.info.lifecycle_stage !== 'active') {
+    throw new InputError(
+      `The run ${runId} must be in the 'active' state. Current state is ${run.info.lifecycle_stage}.`,
+    );
+  }
   await ctx.tx(async (trx) => {
     for (const m of models) await activeLoggedModel(trx, m?.model_id);
     const outputs = models.map((m) => ({ model_id: m.model_id, step: Number(m.step ?? 0) }));

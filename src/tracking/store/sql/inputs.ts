@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { InputError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { inTransaction } from '../../sql/transaction.js';
-import type { DatasetInput, KeyValue, TrackingStore } from '../types.js';
+import type { DatasetInput, KeyValue, ModelInput, TrackingStore } from '../types.js';
 import { LIMITS, validateLength } from '../validation.js';
 import type { SqlStoreContext } from './context.js';
 import { activeRunRow } from './run-rows.js';
@@ -83,10 +83,41 @@ async function linkInput(trx: AnyKysely, runId: string, datasetId: string, tags:
     .execute();
 }
 
+/**
+ * Logged models as inputs of a run, stored as MLflow 3 stores them: an `inputs` row from the run
+ * (`RUN_INPUT`) to the model (`MODEL_INPUT`); the unique link makes a repeated model a no-op. As in
+ * MLflow, the model is not looked up (it may live in another experiment or be logged later).
+ */
+async function linkModels(trx: AnyKysely, runId: string, models: ModelInput[]): Promise<void> {
+  for (const m of models) {
+    if (typeof m?.model_id !== 'string' || m.model_id === '') {
+      throw new InputError("Missing value for required parameter 'models.model_id'.");
+    }
+    validateLength('Model id', 36, m.model_id);
+  }
+  const ids = [...new Set(models.map((m) => m.model_id))];
+  if (!ids.length) return;
+  await trx
+    .insertInto('inputs')
+    .values(
+      ids.map((id) => ({
+        input_uuid: newUuid(),
+        source_type: 'RUN_INPUT',
+        source_id: runId,
+        destination_type: 'MODEL_INPUT',
+        destination_id: id,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['source_type', 'source_id', 'destination_type', 'destination_id']).doNothing(),
+    )
+    .execute();
+}
+
 /** The inputs aggregate: `datasets`, `inputs` and `input_tags` (MLflow's dataset tracking). */
 export function inputOps(ctx: SqlStoreContext): Pick<TrackingStore, 'logInputs'> {
   return {
-    async logInputs(runId, datasets) {
+    async logInputs(runId, datasets, models = []) {
       validateDatasets(datasets);
       await inTransaction(ctx.db, async (trx) => {
         const run = await activeRunRow(ctx, trx, runId);
@@ -94,6 +125,7 @@ export function inputOps(ctx: SqlStoreContext): Pick<TrackingStore, 'logInputs'>
           const datasetId = await datasetUuid(trx, Number(run.experiment_id), d.dataset);
           await linkInput(trx, runId, datasetId, d.tags);
         }
+        await linkModels(trx, runId, models);
       });
     },
   };

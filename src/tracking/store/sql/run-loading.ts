@@ -14,7 +14,8 @@ function wireInfo(j: JsonSql, endTime: boolean): string {
 }
 
 /**
- * Each run of `{in}` as MLflow's wire JSON (`{"info", "data", "inputs"}`), built by the database in one
+ * Each run of `{in}` as MLflow's wire JSON (`{"info", "data", "inputs"}`, inputs with `dataset_inputs` and
+ * MLflow 3's `model_inputs`), built by the database in one
  * statement, plus its outputs (`{"model_outputs": [...]}`, NULL when it has none) in a second column.
  * runs/get and runs/search send these texts as they are; in-process callers get JSON.parse of them. One
  * statement and one string per run cost a fraction of reading ~30 rows as JavaScript objects and
@@ -37,10 +38,13 @@ function runsWireSql(j: JsonSql): string {
   const inputs =
     `(SELECT ${j.array(`${o}('tags', ${inputTags}, 'dataset', ${dataset})`, 'd.name')} ` +
     "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id WHERE i.destination_type = 'RUN' AND i.destination_id = r.run_uuid)";
+  const modelInputs =
+    `(SELECT ${j.array(`${o}('model_id', mi.destination_id)`, 'mi.destination_id')} FROM inputs mi ` +
+    "WHERE mi.source_type = 'RUN_INPUT' AND mi.source_id = r.run_uuid AND mi.destination_type = 'MODEL_INPUT')";
   const run =
     `${o}('info', CASE WHEN r.end_time IS NULL THEN ${wireInfo(j, false)} ELSE ${wireInfo(j, true)} END, ` +
     `'data', ${o}('metrics', ${metrics}, 'params', ${kv('params', 'p', 'p.value')}, 'tags', ${kv('tags', 't', "COALESCE(t.value, '')")}), ` +
-    `'inputs', ${o}('dataset_inputs', ${inputs}))`;
+    `'inputs', ${o}('dataset_inputs', ${inputs}, 'model_inputs', ${modelInputs}))`;
   const outputs =
     `(SELECT ${j.text(`${o}('model_outputs', ${j.array(`${o}('model_id', o.model_id, 'step', o.step)`, 'o.model_id')})`)} ` +
     'FROM run_model_outputs o WHERE o.run_id = r.run_uuid HAVING count(*) > 0)';
