@@ -49,8 +49,8 @@ export interface LeafTables {
   k: Float64Array;
 }
 
-/** Builds the tables for every tree that fits the limits; null when none does. */
-export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
+/** Builds the tables for every tree that fits the limits (and is not in `skip`); null when none does. */
+export function buildLeafTables(nodes: ShapNodes, skip?: ArrayLike<number>): LeafTables | null {
   const total = nodes.feature.length;
   const nt = nodes.roots.length;
   const bit = new Int8Array(total).fill(-1);
@@ -63,6 +63,10 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
   let tableSize = 0;
   const plans: { leaf: number; z: number[]; features: number[] }[][] = [];
   for (let t = 0; t < nt; t++) {
+    if (skip?.[t]) {
+      plans.push([]);
+      continue;
+    }
     const plan: { leaf: number; z: number[]; features: number[] }[] = [];
     let size = 0;
     let ok = true;
@@ -135,8 +139,8 @@ export function buildLeafTables(nodes: ShapNodes): LeafTables | null {
   };
 }
 
-/** Q(H) = v P(H) and K(H) over every mask H of the leaf's d features. */
-function fillTables(z: number[], v: number, q: Float64Array, k: Float64Array): void {
+/** Q(H) = v P(H) and K(H) over every mask H of the leaf's d features (z: the zero fractions in bit order). */
+export function fillTables(z: number[], v: number, q: Float64Array, k: Float64Array): void {
   const d = z.length;
   const w = new Float64Array(d + 1);
   // w(s) = s! (d-s-1)! / d!, built as a ratio to stay finite for any d

@@ -34,14 +34,16 @@ function assertClose(
   }
 }
 
+/** The three ways a tree is explained: block tables (default), per-leaf tables, the recursion. */
+const METHODS = [{}, { blocks: false }, { tables: false }] as const;
+
 function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: string): void {
+  if (explainer.blockTrees > 0) {
+    // per-leaf tables (trees past the block limits) and the recursion (past the table limits, interactions)
+    checkAgainstXgboost(new TreeShapExplainer(explainer.ensemble, METHODS[1]), c, `${name} (leaf tables)`);
+  }
   if (explainer.tabulatedTrees > 0) {
-    // the recursion (used beyond the table limits and for interactions) on its own, too
-    checkAgainstXgboost(
-      new TreeShapExplainer(explainer.ensemble, { tables: false }),
-      c,
-      `${name} (recursion)`,
-    );
+    checkAgainstXgboost(new TreeShapExplainer(explainer.ensemble, METHODS[2]), c, `${name} (recursion)`);
   }
   const w = explainer.nFeatures + 1;
   const out = new Float64Array(w);
@@ -62,7 +64,9 @@ describe('TreeSHAP against XGBoost pred_contribs / pred_interactions (float32 as
   test('the imported XGBoost fixture model (depth 4, missing values, rows on thresholds)', () => {
     const c = shap.cases.xgboost!;
     const model = importXgboostModel(readFileSync(fixture(c.model), 'utf8'), { useBestIteration: false });
-    checkAgainstXgboost(new TreeShapExplainer(model.ensemble), c, 'xgboost');
+    const explainer = new TreeShapExplainer(model.ensemble);
+    assert.equal(explainer.blockTrees, model.ensemble.nTrees, 'every depth-4 tree goes through block tables');
+    checkAgainstXgboost(explainer, c, 'xgboost');
   });
 
   test('a deep imported XGBoost model (depth 10)', () => {
@@ -173,8 +177,8 @@ describe('TreeSHAP properties on random trees and rows', () => {
           const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
           const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
           const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
-          for (const tables of [true, false]) {
-            const explainer = new TreeShapExplainer(e, { tables });
+          for (const method of METHODS) {
+            const explainer = new TreeShapExplainer(e, method);
             const out = new Float64Array(nFeatures + 1);
             for (const r of rows) {
               const row = Float64Array.from(r.slice(0, nFeatures));
@@ -202,8 +206,8 @@ describe('TreeSHAP properties on random trees and rows', () => {
           const tree = randomTree(rand, nFeatures, 7);
           const row = Float64Array.from(r.slice(0, nFeatures));
           const want = bruteForceShap(tree, row, nFeatures);
-          for (const tables of [true, false]) {
-            const explainer = new TreeShapExplainer(new TreeEnsemble([tree], 0, nFeatures), { tables });
+          for (const method of METHODS) {
+            const explainer = new TreeShapExplainer(new TreeEnsemble([tree], 0, nFeatures), method);
             const got = explainer.contributions(row, new Float64Array(nFeatures + 1));
             for (let j = 0; j < nFeatures; j++) if (!(Math.abs(got[j]! - want[j]!) < 1e-9)) return false;
           }

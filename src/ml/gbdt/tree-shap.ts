@@ -1,5 +1,6 @@
 import type { Matrix } from '../matrix.js';
 import type { TreeEnsemble } from './ensemble.js';
+import { type BlockTables, buildBlockTables } from './tree-shap-blocks.js';
 import { buildLeafTables, type LeafTables } from './tree-shap-tables.js';
 
 const fround = Math.fround;
@@ -24,8 +25,18 @@ export class TreeShapExplainer {
   private readonly f32: boolean;
   private readonly roots: Int32Array;
   private readonly sizes: Int32Array;
-  /** Lookup tables for the trees small enough to have them (see tree-shap-tables.ts); null = recursion only. */
+  /** Block tables for the trees that fit them (see tree-shap-blocks.ts); null = none. */
+  private readonly blocks: BlockTables | null;
+  /** Per-leaf lookup tables for the other trees small enough to have them (see tree-shap-tables.ts). */
   private readonly tables: LeafTables | null;
+  /** Per tree: 0 recursion, 1 leaf tables, 2 blocks. */
+  private readonly route: Uint8Array;
+  /** Mask per slot of the tree being explained through blocks. */
+  private readonly slotMasks: Int32Array;
+  /** Per block: where the row being explained reads its table row. */
+  private readonly blockRowAt: Int32Array;
+  /** The row in float32 for float32 models (the block pass compares it as the ensemble does). */
+  private readonly rounded: Float64Array;
   /** Per node of the tree being explained: the mask of path features the row satisfies so far. */
   private readonly masks: Int32Array;
   private readonly feature: Int32Array;
@@ -52,10 +63,12 @@ export class TreeShapExplainer {
   private conditionFeature = -1;
 
   /**
-   * @param options.tables false explains every tree by the recursion (the per-leaf lookup tables are built by
-   *   default for trees whose leaves have at most 12 distinct path features, within a memory budget).
+   * @param options.tables false explains every tree by the recursion. By default a tree is explained through
+   *   block tables when its subtrees fit them (see tree-shap-blocks.ts), else through per-leaf tables when its
+   *   leaves have at most 12 distinct path features, else by the recursion, within memory budgets.
+   * @param options.blocks false skips the block tables (per-leaf tables or the recursion only).
    */
-  constructor(ensemble: TreeEnsemble, options: { tables?: boolean } = {}) {
+  constructor(ensemble: TreeEnsemble, options: { tables?: boolean; blocks?: boolean } = {}) {
     const trees = ensemble.trees;
     this.ensemble = ensemble;
     this.nFeatures = ensemble.nFeatures;
@@ -118,25 +131,46 @@ export class TreeShapExplainer {
     this.pathZero = new Float64Array(size);
     this.pathOne = new Float64Array(size);
     this.pathWeight = new Float64Array(size);
-    this.tables =
-      options.tables === false
-        ? null
-        : buildLeafTables({
-            roots: this.roots,
-            sizes: this.sizes,
-            feature: this.feature,
-            left: this.left,
-            right: this.right,
-            value: this.value,
-            share: this.share,
-          });
+    const nodes = {
+      roots: this.roots,
+      sizes: this.sizes,
+      feature: this.feature,
+      threshold: this.threshold,
+      defaultLeft: this.defaultLeft,
+      left: this.left,
+      right: this.right,
+      value: this.value,
+      share: this.share,
+    };
+    const useTables = options.tables !== false;
+    this.blocks = useTables && options.blocks !== false ? buildBlockTables(nodes) : null;
+    this.route = new Uint8Array(trees.length);
+    if (this.blocks) this.route.set(this.blocks.tabulated.map((v) => v * 2));
+    // per-leaf tables only for the trees the blocks left out
+    const rest = useTables && this.route.some((r) => r === 0);
+    this.tables = rest ? buildLeafTables(nodes, this.route) : null;
+    const leafTables = this.tables;
+    if (leafTables) {
+      for (let t = 0; t < trees.length; t++)
+        if (this.route[t] === 0 && leafTables.tabulated[t]) this.route[t] = 1;
+    }
     this.masks = new Int32Array(Math.max(1, ...this.sizes));
+    this.slotMasks = new Int32Array(this.blocks ? this.blocks.maxSlots : 1);
+    this.blockRowAt = new Int32Array(this.blocks ? this.blocks.bSlot.length : 0);
+    this.rounded = new Float64Array(this.f32 ? this.nFeatures : 0);
   }
 
-  /** How many trees are explained through lookup tables (the rest by the recursion). */
+  /** How many trees are explained through lookup tables (block or per-leaf; the rest by the recursion). */
   get tabulatedTrees(): number {
     let n = 0;
-    if (this.tables) for (const v of this.tables.tabulated) n += v;
+    for (const r of this.route) if (r > 0) n++;
+    return n;
+  }
+
+  /** How many trees are explained through block tables. */
+  get blockTrees(): number {
+    let n = 0;
+    for (const r of this.route) if (r === 2) n++;
     return n;
   }
 
@@ -217,10 +251,75 @@ export class TreeShapExplainer {
     condition: number,
     conditionFeature: number,
   ): void {
-    const tab = condition === 0 ? this.tables : null;
-    for (let t = 0; t < this.roots.length; t++) {
-      if (tab && tab.tabulated[t] === 1) this.tableTree(tab, t, row, offset, out, outAt);
-      else this.runTree(t, row, offset, out, outAt, condition, conditionFeature);
+    if (condition !== 0) {
+      for (let t = 0; t < this.roots.length; t++)
+        this.runTree(t, row, offset, out, outAt, condition, conditionFeature);
+      return;
+    }
+    const route = this.route;
+    if (this.blocks) {
+      if (this.f32) {
+        const r = this.rounded;
+        for (let j = 0; j < r.length; j++) r[j] = fround(row[offset + j]!);
+        this.blockPass(this.blocks, r, 0, out, outAt);
+      } else this.blockPass(this.blocks, row, offset, out, outAt);
+    }
+    for (let t = 0; t < route.length; t++) {
+      const r = route[t]!;
+      if (r === 1) this.tableTree(this.tables!, t, row, offset, out, outAt);
+      else if (r === 0) this.runTree(t, row, offset, out, outAt, 0, -1);
+    }
+  }
+
+  /**
+   * Every block-tabulated tree: the upper splits carry the mask of satisfied path features down (branch-free),
+   * then each block reads its row at (root mask, its splits' directions) and adds it to its features.
+   * `row` is already in the model's precision.
+   */
+  private blockPass(
+    bt: BlockTables,
+    row: Float64Array,
+    offset: number,
+    phi: Float64Array,
+    phiAt: number,
+  ): void {
+    const { upperStart, uFeature, uThreshold, uMissing, uClear, uSelf, uLeft, uRight } = bt;
+    const { blockStart, bSlot, bLow, bAt, bWidth, bFeatureAt, bFeature, bSplitStart } = bt;
+    const { dFeature, dThreshold, dMissing, dShift, table } = bt;
+    const masks = this.slotMasks;
+    const rowAt = this.blockRowAt;
+    const nt = upperStart.length - 1;
+    // first every block's row (masks and directions), then the additions: the table reads of the second loop
+    // are independent of each other, so the CPU overlaps their cache misses
+    for (let t = 0; t < nt; t++) {
+      masks[0] = -1;
+      const ue = upperStart[t + 1]!;
+      for (let u = upperStart[t]!; u < ue; u++) {
+        const m = masks[uSelf[u]!]!;
+        const x = row[offset + uFeature[u]!]!;
+        // all ones when the row goes left (NaN compares false: then the default direction)
+        const g = -+(x < uThreshold[u]!) | (Number.isNaN(x) ? uMissing[u]! : 0);
+        const c = m & uClear[u]!;
+        masks[uLeft[u]!] = c | (m & g);
+        masks[uRight[u]!] = c | (m & ~g);
+      }
+      const be = blockStart[t + 1]!;
+      for (let b = blockStart[t]!; b < be; b++) {
+        let index = masks[bSlot[b]!]! & bLow[b]!;
+        const se = bSplitStart[b + 1]!;
+        for (let s = bSplitStart[b]!; s < se; s++) {
+          const x = row[offset + dFeature[s]!]!;
+          index |= (+(x < dThreshold[s]!) | (Number.isNaN(x) ? dMissing[s]! : 0)) << dShift[s]!;
+        }
+        rowAt[b] = bAt[b]! + index * bWidth[b]!;
+      }
+    }
+    const nb = bSlot.length;
+    for (let b = 0; b < nb; b++) {
+      const va = rowAt[b]!;
+      const fa = bFeatureAt[b]!;
+      const w = bWidth[b]!;
+      for (let j = 0; j < w; j++) phi[phiAt + bFeature[fa + j]!] += table[va + j]!;
     }
   }
 
