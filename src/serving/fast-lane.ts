@@ -18,10 +18,10 @@ export interface PredictFastLaneOptions {
    * Scores one record body exactly as the Fastify route does (the same scoring function) and returns the
    * response as JSON text (the bytes the route's serializer would send), or `null` when the record is not on the
    * happy path (validation problem, no model yet): the lane then replays it through the app, which answers the
-   * error. Must not count or log anything before it succeeds. `raw` is the body's JSON text (logged as is) and
-   * `requestId` the id the response carries (x-request-id).
+   * error. Must not count or log anything before it succeeds. `raw` is the body as received, JSON in UTF-8
+   * (logged as is, without serializing the record again), and `requestId` the id the response carries.
    */
-  predict(body: Record<string, unknown>, raw: string, requestId: string): string | null;
+  predict(body: Record<string, unknown>, raw: Buffer, requestId: string): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
   /**
@@ -76,7 +76,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
       } catch {
         body = undefined;
       }
-      if (isScalarRecord(body)) payload = predict(body, text, requestId);
+      if (isScalarRecord(body)) payload = predict(body, raw, requestId);
     }
     if (payload === null) {
       sendReplay(request, response, raw, requestId);

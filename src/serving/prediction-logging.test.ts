@@ -282,6 +282,14 @@ test('backpressure: a store that cannot keep up never slows a request; drops are
       await stalled;
       await real.appendPredictions(batch);
     },
+    // the sink writes the local store's encoded chunks: those writes stall too
+    encoding: {
+      encode: real.encoding!.encode,
+      async append(chunks) {
+        await stalled;
+        await real.encoding!.append(chunks);
+      },
+    },
   };
   const metrics = createServingMetrics();
   const sink = createPredictionSink({

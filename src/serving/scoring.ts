@@ -61,7 +61,7 @@ export interface Scoring {
   predictRecordJson(
     model: ServedModel,
     body: Record<string, unknown>,
-    raw: string,
+    raw: Buffer,
     requestId: string,
   ): string;
   /**
@@ -110,7 +110,7 @@ export function createScoring(options: ScoringOptions): Scoring {
     used: ServedModel,
     requestId: string,
     inputs: Record<string, unknown> | null,
-    inputsJson: string | null,
+    inputsJson: Buffer | null,
     p: number,
     label: 0 | 1,
   ) => {

@@ -106,12 +106,38 @@ export interface PredictionReader {
   latestOutcomes(keys: readonly string[]): Promise<Map<string, OutcomeRecord>>;
 }
 
+/**
+ * Where an encoder writes: the sink's current chunk. `reserve(n)` makes room for `n` more bytes and may move
+ * to a fresh chunk, so `buffer` and `offset` are read after it.
+ */
+export interface ByteOutput {
+  buffer: Buffer;
+  offset: number;
+  reserve(n: number): void;
+}
+
+/**
+ * A store's own byte form of a queued prediction (the local adapter's: the finished JSONL line). With it the sink
+ * encodes each prediction into a pooled chunk as it is recorded and later hands whole chunks to `append`. Why:
+ * queued objects (and the request text they hold) outlive a young-generation GC at tens of thousands of requests
+ * per second and are copied and promoted, which cost the request path more than the encoding; bytes in a reused
+ * chunk cost nothing after they are written.
+ */
+export interface PredictionEncoding {
+  /** Appends the bytes of one prediction to `out` (reserving what it needs first). */
+  encode(prediction: PendingPrediction, out: ByteOutput): void;
+  /** Writes chunks of whole encoded predictions, in order (off the request path, one call at a time). */
+  append(chunks: readonly Buffer[]): Promise<void>;
+}
+
 /** A storage backend of the prediction log: writes batches, reads them back. */
 export interface PredictionStore extends PredictionReader {
   /** Where it writes (for logs and --help), e.g. a folder or a PostgreSQL URI without password. */
   readonly description: string;
   /** Writes one batch (called off the request path, one call at a time). */
   appendPredictions(batch: readonly PendingPrediction[]): Promise<void>;
+  /** The store's byte form of queued predictions, when it has one (the sink then queues bytes, not objects). */
+  readonly encoding?: PredictionEncoding;
   /** Writes outcomes (after the feedback rules decided which to keep). */
   appendOutcomes(batch: readonly OutcomeRecord[]): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { attachOutcomes } from './feedback.js';
-import type { PendingPrediction, PredictionSink, PredictionStore } from './port.js';
+import type { PredictionSink, PredictionStore } from './port.js';
+import { createPendingQueue } from './queues.js';
 
 /** Options of {@link createPredictionSink}. */
 export interface PredictionSinkOptions {
@@ -8,6 +9,13 @@ export interface PredictionSinkOptions {
   sample?: number;
   /** Most predictions waiting to be written; beyond it they are dropped and counted. Default 50,000. */
   maxQueue?: number;
+  /**
+   * Most bytes waiting, for a store that queues its encoded form (local segments); beyond it predictions are
+   * dropped and counted. Default 64 MiB.
+   */
+  maxQueueBytes?: number;
+  /** Bytes per chunk of an encoded queue (a larger prediction gets a chunk of its own); default 1 MiB. */
+  chunkBytes?: number;
   /** How often the queue is flushed, in ms; default 200. */
   flushIntervalMs?: number;
   /** Most predictions per store write; default 5,000. */
@@ -23,17 +31,22 @@ export interface PredictionSinkOptions {
 }
 
 /**
- * The bounded, non-blocking writer in front of a store (see {@link PredictionSink}). `record` only pushes onto
- * an in-memory array; a timer hands the queue to the store in batches of `maxBatch`, one write at a time. While a
- * write is in progress the queue keeps filling up to `maxQueue`, so memory stays bounded whatever the store does.
+ * The bounded, non-blocking writer in front of a store (see {@link PredictionSink}). `record` only queues: the
+ * pending object, or, for a store with its own encoding (local segments), its encoded bytes in a reused chunk
+ * (queues.ts); a timer hands the queue to the store, one write at a time (objects in batches of `maxBatch`).
+ * While a write is in progress the queue keeps filling up to `maxQueue` (and `maxQueueBytes`), so memory stays
+ * bounded whatever the store does; `close` writes everything queued before it returns.
  */
 export function createPredictionSink(options: PredictionSinkOptions): PredictionSink {
   const { store } = options;
   const sample = Math.min(1, Math.max(0, options.sample ?? 1));
-  const maxQueue = options.maxQueue ?? 50_000;
-  const maxBatch = Math.max(1, options.maxBatch ?? 5000);
   const random = options.random ?? Math.random;
-  let queue: PendingPrediction[] = [];
+  const queue = createPendingQueue(store, {
+    maxQueue: options.maxQueue ?? 50_000,
+    maxBatch: Math.max(1, options.maxBatch ?? 5000),
+    maxBytes: options.maxQueueBytes ?? 64 * 1024 * 1024,
+    chunkBytes: Math.max(64, options.chunkBytes ?? 1024 * 1024),
+  });
   let written = 0;
   let dropped = 0;
   let writing: Promise<void> | null = null;
@@ -45,15 +58,15 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
   };
 
   const writeQueued = async (): Promise<void> => {
-    while (queue.length > 0) {
-      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-      queue = batch === queue ? [] : queue.slice(maxBatch);
+    for (let batch = queue.take(); batch !== null; batch = queue.take()) {
       try {
-        await store.appendPredictions(batch);
-        written += batch.length;
+        await batch.write();
+        written += batch.count;
       } catch (error) {
-        drop(batch.length);
+        drop(batch.count);
         options.onError?.(error);
+      } finally {
+        batch.release();
       }
     }
   };
@@ -69,7 +82,7 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
     return writing.then(() => flush());
   };
   const timer = setInterval(() => {
-    if (writing === null && queue.length > 0) void flush();
+    if (writing === null && queue.count > 0) void flush();
   }, options.flushIntervalMs ?? 200);
   timer.unref();
 
@@ -77,14 +90,10 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
     description: store.description,
     sampled: () => sample >= 1 || (sample > 0 && random() < sample),
     record(prediction) {
-      if (closed || queue.length >= maxQueue) {
-        drop(1);
-        return;
-      }
-      queue.push(prediction);
+      if (closed || !queue.push(prediction)) drop(1);
     },
     get stats() {
-      return { written, dropped, queued: queue.length };
+      return { written, dropped, queued: queue.count };
     },
     async attachOutcomes(items, attachOptions) {
       await flush();

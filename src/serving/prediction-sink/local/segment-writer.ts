@@ -37,12 +37,15 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
   };
 
   return {
-    /** Appends whole lines (text, or UTF-8 bytes) to the current segment, rotating first when it is due. */
-    async append(data: string | Buffer): Promise<void> {
+    /**
+     * Appends whole lines (text, UTF-8 bytes, or several byte chunks written with one writev) to the current
+     * segment, rotating first when it is due.
+     */
+    async append(data: string | Buffer | readonly Buffer[]): Promise<void> {
       if (handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs) await rotate();
-      const { bytesWritten } =
-        typeof data === 'string' ? await handle!.write(data, null, 'utf8') : await handle!.write(data);
-      bytes += bytesWritten;
+      if (typeof data === 'string') bytes += (await handle!.write(data, null, 'utf8')).bytesWritten;
+      else if (Buffer.isBuffer(data)) bytes += (await handle!.write(data)).bytesWritten;
+      else bytes += (await handle!.writev(data as Buffer[])).bytesWritten;
     },
     async close(): Promise<void> {
       await handle?.close();

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createJsonlEncoder } from './local/jsonl-encoder.js';
+import { createLocalPredictionStore } from './local/local-prediction-store.js';
+import type { PendingPrediction, PredictionRecord, PredictionStore } from './port.js';
+import { createPendingQueue } from './queues.js';
+import { createPredictionSink } from './sink.js';
+
+const T0 = Date.UTC(2026, 11, 5, 3, 0, 0);
+
+/** Prediction i: raw request bytes (with line breaks and non-ASCII text every few), or an inputs object. */
+function pending(i: number, big = false): PendingPrediction {
+  const inputs = {
+    id: `S${i}`,
+    region: i % 4 === 0 ? 'Île-de-France' : 'East',
+    n: i,
+    note: big ? 'x'.repeat(500) : '',
+  };
+  const raw = i % 2 === 0;
+  return {
+    request_id: i % 5 === 0 ? `caller"id\\${i}` : `r-${i}`,
+    time: T0 + i * 7,
+    model_name: i % 3 === 0 ? 'mödel' : 'm',
+    model_version: i % 3 === 0 ? null : '3',
+    inputs: raw ? null : inputs,
+    inputs_json: raw ? Buffer.from(JSON.stringify(inputs, null, i % 4 === 0 ? '\r\n' : undefined)) : null,
+    probability: i / 1000,
+    label: i % 2 === 0 ? 0 : 1,
+    fallback: i % 7 === 0,
+    route: i % 2 === 0 ? '/predict' : '/predict/batch',
+  };
+}
+
+const expected = (p: PendingPrediction): PredictionRecord => ({
+  request_id: p.request_id,
+  time: new Date(p.time).toISOString(),
+  model_name: p.model_name,
+  model_version: p.model_version,
+  inputs: p.inputs ?? JSON.parse(String(p.inputs_json)),
+  probability: p.probability,
+  label: p.label,
+  fallback: p.fallback,
+  route: p.route,
+});
+
+test('byte queue: predictions cross small chunks, a large one gets its own, every line reads back as recorded', async () => {
+  const written: Buffer[] = [];
+  const encode = createJsonlEncoder();
+  const store = {
+    encoding: {
+      encode,
+      append: async (chunks: readonly Buffer[]) => void written.push(...chunks.map((c) => Buffer.from(c))),
+    },
+  } as unknown as PredictionStore;
+  const queue = createPendingQueue(store, {
+    maxQueue: 1000,
+    maxBatch: 10,
+    maxBytes: 1 << 20,
+    chunkBytes: 256,
+  });
+  const all = Array.from({ length: 40 }, (_, i) => pending(i, i === 13));
+  for (const p of all.slice(0, 25)) assert.equal(queue.push(p), true);
+  assert.equal(queue.count, 25);
+  const first = queue.take()!;
+  assert.equal(first.count, 25);
+  assert.equal(queue.count, 0);
+  for (const p of all.slice(25)) queue.push(p); // encoded while the first batch is being written
+  await first.write();
+  first.release();
+  const second = queue.take()!;
+  await second.write();
+  second.release();
+  assert.equal(queue.take(), null);
+  assert.ok(
+    written.some((c) => c.length > 256),
+    'the large prediction had a chunk of its own',
+  );
+  const lines = Buffer.concat(written).toString().split('\n');
+  assert.equal(lines.pop(), '');
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l)),
+    all.map(expected),
+  );
+});
+
+test('byte queue: bounded by count and by bytes; refused predictions leave the queue intact', () => {
+  const store = {
+    encoding: { encode: createJsonlEncoder(), append: async () => {} },
+  } as unknown as PredictionStore;
+  const byCount = createPendingQueue(store, {
+    maxQueue: 3,
+    maxBatch: 10,
+    maxBytes: 1 << 20,
+    chunkBytes: 4096,
+  });
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => byCount.push(pending(i))),
+    [true, true, true, false, false],
+  );
+  assert.equal(byCount.take()!.count, 3);
+  const byBytes = createPendingQueue(store, {
+    maxQueue: 1000,
+    maxBatch: 10,
+    maxBytes: 600,
+    chunkBytes: 4096,
+  });
+  let accepted = 0;
+  while (byBytes.push(pending(accepted + 1))) accepted++;
+  assert.ok(accepted >= 2 && accepted <= 5, `accepted ${accepted}`);
+  assert.equal(byBytes.count, accepted);
+});
+
+test('sink over local segments: tiny chunks, reused buffers, every prediction written once and in order; close flushes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tassel-queues-'));
+  try {
+    const sink = createPredictionSink({
+      store: createLocalPredictionStore({ dir }),
+      chunkBytes: 300,
+      flushIntervalMs: 5,
+    });
+    const all = Array.from({ length: 300 }, (_, i) => pending(i, i % 50 === 0));
+    for (let i = 0; i < all.length; i++) {
+      sink.record(all[i]!);
+      if (i % 37 === 0) await new Promise((r) => setTimeout(r, 6)); // timer flushes in between
+    }
+    await sink.close();
+    assert.deepEqual(sink.stats, { written: 300, dropped: 0, queued: 0 });
+    const reader = createLocalPredictionStore({ dir });
+    const back: PredictionRecord[] = [];
+    for (const name of ['m', 'mödel']) {
+      for await (const r of reader.readPredictions({ modelName: name })) back.push(r);
+    }
+    await reader.close();
+    const key = (r: PredictionRecord) => r.request_id;
+    assert.deepEqual(
+      back.sort((a, b) => key(a).localeCompare(key(b))),
+      all.map(expected).sort((a, b) => key(a).localeCompare(key(b))),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

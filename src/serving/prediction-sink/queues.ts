@@ -1,0 +1,157 @@
+import type { ByteOutput, PendingPrediction, PredictionEncoding, PredictionStore } from './port.js';
+
+/** Queued predictions taken for one store write. */
+export interface TakenBatch {
+  /** How many predictions it holds. */
+  count: number;
+  /** Writes them to the store. */
+  write(): Promise<void>;
+  /** Called once the write is over (written or failed): its memory may be reused. */
+  release(): void;
+}
+
+/** The sink's bounded queue, in whatever form the store takes (objects, or its encoded bytes). */
+export interface PendingQueue {
+  /** Predictions waiting. */
+  readonly count: number;
+  /** Queues one prediction; false when the queue is full (the caller counts the drop). */
+  push(prediction: PendingPrediction): boolean;
+  /** Takes the oldest queued predictions for one write, or null when none wait. */
+  take(): TakenBatch | null;
+}
+
+/** Bounds of a queue. */
+export interface QueueLimits {
+  /** Most predictions waiting. */
+  maxQueue: number;
+  /** Most predictions per write (object queues). */
+  maxBatch: number;
+  /** Most bytes waiting (byte queues). */
+  maxBytes: number;
+  /** Bytes per chunk (byte queues); a prediction larger than this gets a chunk of its own. */
+  chunkBytes: number;
+}
+
+/** The queue for `store`: bytes in its own encoding when it has one, else the pending objects. */
+export function createPendingQueue(store: PredictionStore, limits: QueueLimits): PendingQueue {
+  return store.encoding ? createByteQueue(store.encoding, limits) : createObjectQueue(store, limits);
+}
+
+/** Pending objects, written with appendPredictions in batches of at most maxBatch. */
+function createObjectQueue(store: PredictionStore, limits: QueueLimits): PendingQueue {
+  let queue: PendingPrediction[] = [];
+  return {
+    get count() {
+      return queue.length;
+    },
+    push(prediction) {
+      if (queue.length >= limits.maxQueue) return false;
+      queue.push(prediction);
+      return true;
+    },
+    take() {
+      if (queue.length === 0) return null;
+      const batch = queue.length <= limits.maxBatch ? queue : queue.slice(0, limits.maxBatch);
+      queue = batch === queue ? [] : queue.slice(limits.maxBatch);
+      return { count: batch.length, write: () => store.appendPredictions(batch), release() {} };
+    },
+  };
+}
+
+interface Chunk {
+  buffer: Buffer;
+  used: number;
+  count: number;
+}
+
+/** Most spare chunks kept for reuse. */
+const SPARE_CHUNKS = 8;
+
+/**
+ * Encoded predictions in chunks of `chunkBytes`: `push` encodes into the open chunk (moving to a fresh one when
+ * it is full), `take` seals the open chunk and hands every sealed chunk to the store in one write. Written
+ * chunks go back to a small pool, so a steady stream allocates nothing.
+ */
+function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): PendingQueue {
+  const sealed: Chunk[] = [];
+  const spare: Buffer[] = [];
+  let open: Chunk | null = null;
+  let count = 0;
+  let bytes = 0;
+
+  const fresh = (n: number): Chunk => {
+    const buffer =
+      n <= limits.chunkBytes && spare.length > 0
+        ? spare.pop()!
+        : Buffer.allocUnsafeSlow(Math.max(limits.chunkBytes, n));
+    return { buffer, used: 0, count: 0 };
+  };
+  const seal = () => {
+    if (open !== null && open.count > 0) sealed.push(open);
+    else if (open !== null) recycle(open.buffer);
+    open = null;
+  };
+  const recycle = (buffer: Buffer) => {
+    if (buffer.length === limits.chunkBytes && spare.length < SPARE_CHUNKS) spare.push(buffer);
+  };
+  const out: ByteOutput = {
+    buffer: Buffer.alloc(0),
+    offset: 0,
+    reserve(n) {
+      if (out.offset + n <= out.buffer.length) return;
+      const moved = out.buffer.subarray(mark, out.offset);
+      open!.used = mark;
+      seal();
+      open = fresh(n + moved.length);
+      moved.copy(open.buffer, 0);
+      out.buffer = open.buffer;
+      out.offset = moved.length;
+      mark = 0;
+    },
+  };
+  let mark = 0;
+
+  return {
+    get count() {
+      return count;
+    },
+    push(prediction) {
+      if (count >= limits.maxQueue || bytes >= limits.maxBytes) return false;
+      if (open === null) open = fresh(0);
+      out.buffer = open.buffer;
+      out.offset = open.used;
+      mark = open.used;
+      try {
+        encoding.encode(prediction, out);
+      } catch {
+        return false; // not encodable (cannot happen for parsed JSON): dropped and counted, never thrown
+      }
+      bytes += out.offset - mark;
+      open!.used = out.offset;
+      open!.count++;
+      count++;
+      return true;
+    },
+    take() {
+      seal();
+      if (sealed.length === 0) return null;
+      const chunks = sealed.splice(0, sealed.length);
+      let n = 0;
+      let size = 0;
+      for (const c of chunks) {
+        n += c.count;
+        size += c.used;
+      }
+      count -= n;
+      bytes -= size;
+      const views = chunks.map((c) => c.buffer.subarray(0, c.used));
+      return {
+        count: n,
+        write: () => encoding.append(views),
+        release: () => {
+          for (const c of chunks) recycle(c.buffer);
+        },
+      };
+    },
+  };
+}
