@@ -8,11 +8,14 @@
  * p99 <= 100 ms, 100 concurrent runs/get p99 <= 20 ms, on both backends. MLflow 3.11's figures on this
  * kind of machine (issue 4): runs/get ~200 req/s p99 160-280 ms, log-batch ~7,000 metrics/s. Figures are
  * wall-clock on a shared 2-core machine: compare ratios within one run, and read the load average.
+ * `cpu N + db M us/req` is the CPU time per request of the server process and (PostgreSQL) of its
+ * database backends: far less sensitive to the machine's load than latency.
  *
  * Env: BENCH_RUNS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (10); BENCH_BACKENDS (sqlite,postgresql);
  * BENCH_ONLY (comma-separated subset of health,get,get100,batch,search); BENCH_DB (SQLite: a database
  * path loaded once and kept, reused by later runs, so a change can be measured without reloading;
- * log-batch writes to it); BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test); BENCH_CPU_PROF (a
+ * log-batch writes to it); BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test); BENCH_PG_SCHEMA (the
+ * same for PostgreSQL: a schema loaded once, kept and reused); BENCH_CPU_PROF (a
  * folder: the server runs with `node --cpu-prof` and writes its profile there on exit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,14 +38,43 @@ const PARAMS = 10;
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'health,get,get100,batch,search').split(','));
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgresql').split(',');
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-const PG_SCHEMA = `bench_tracking_${process.pid}`;
+const PG_SCHEMA = process.env.BENCH_PG_SCHEMA ?? `bench_tracking_${process.pid}`;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-tracking-'));
 const dbPath = process.env.BENCH_DB ? resolve(process.env.BENCH_DB) : join(dir, 'mlflow.db');
 
-/** Reuses a kept BENCH_DB database: its experiment and run ids. */
-function reuse(): { experimentId: string; runIds: string[]; seconds: number } | undefined {
+type Loaded = { experimentId: string; runIds: string[]; seconds: number };
+
+/** Reuses a kept BENCH_DB database or BENCH_PG_SCHEMA schema: its experiment and run ids. */
+async function reuse(backend: string): Promise<Loaded | undefined> {
+  return backend === 'sqlite' ? reuseSqlite() : reusePostgres();
+}
+
+async function reusePostgres(): Promise<Loaded | undefined> {
+  if (!process.env.BENCH_PG_SCHEMA) return undefined;
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const exists = await c.query(
+      'SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2',
+      [PG_SCHEMA, 'runs'],
+    );
+    if (!exists.rowCount) return undefined;
+    await c.query(`SET search_path TO ${PG_SCHEMA}`);
+    const exp = await c.query("SELECT experiment_id FROM experiments WHERE name = 'bench'");
+    if (!exp.rowCount) return undefined;
+    const experimentId = String(exp.rows[0].experiment_id);
+    const runs = await c.query('SELECT run_uuid FROM runs WHERE experiment_id = $1 ORDER BY start_time', [
+      experimentId,
+    ]);
+    return { experimentId, runIds: runs.rows.map((r) => r.run_uuid as string), seconds: 0 };
+  } finally {
+    await c.end();
+  }
+}
+
+function reuseSqlite(): Loaded | undefined {
   if (!process.env.BENCH_DB || !existsSync(dbPath)) return undefined;
   const db = new Database(dbPath, { readonly: true });
   try {
@@ -101,8 +133,13 @@ async function load(backend: string): Promise<{ experimentId: string; runIds: st
   return { experimentId, runIds, seconds };
 }
 
+/** The server's PostgreSQL connections carry this name, so the bench can find their backends' CPU time. */
+const PG_APP_NAME = `tassel-bench-${process.pid}`;
+
 function backendUri(backend: string): string {
-  return backend === 'sqlite' ? `sqlite:///${dbPath}` : `${PG_URL}?schema=${PG_SCHEMA}`;
+  return backend === 'sqlite'
+    ? `sqlite:///${dbPath}`
+    : `${PG_URL}?schema=${PG_SCHEMA}&application_name=${PG_APP_NAME}`;
 }
 
 async function dropPgSchema(): Promise<void> {
@@ -178,15 +215,17 @@ interface Figures {
   errors: number;
   /** Server CPU time (user + system) per request in microseconds: steadier than req/s on a shared machine. */
   cpuPerRequest: number;
+  /** PostgreSQL: CPU time of the server's backends per request in microseconds (NaN on SQLite, in-process). */
+  dbCpuPerRequest: number;
 }
 
 let serverPid: number | undefined;
 const CLOCK_TICK_US = 10_000; // Linux USER_HZ is 100
 
-/** The server's CPU time so far in microseconds (Linux /proc), or NaN elsewhere. */
-function serverCpuMicros(): number {
+/** A process's CPU time so far in microseconds (Linux /proc), or NaN elsewhere. */
+function cpuMicros(pid: number | undefined): number {
   try {
-    const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
   } catch {
@@ -194,10 +233,34 @@ function serverCpuMicros(): number {
   }
 }
 
+/** While benching PostgreSQL: a connection that finds the server's backends (by application_name). */
+let pgMonitor: pg.Client | undefined;
+
+/** CPU time so far of each of the server's PostgreSQL backends (a local server, read through /proc). */
+async function dbCpuMicros(): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (!pgMonitor) return out;
+  const r = await pgMonitor.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+    PG_APP_NAME,
+  ]);
+  for (const { pid } of r.rows as { pid: number }[]) out.set(pid, cpuMicros(pid));
+  return out;
+}
+
+/** The backends' CPU time between two readings (backends opened meanwhile count from zero). */
+function dbCpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  if (!pgMonitor) return Number.NaN;
+  let sum = 0;
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0);
+  return sum;
+}
+
 async function cannon(opts: CannonOptions): Promise<Figures> {
-  const cpu0 = serverCpuMicros();
+  const cpu0 = cpuMicros(serverPid);
+  const db0 = await dbCpuMicros();
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
-  const cpu = serverCpuMicros() - cpu0;
+  const cpu = cpuMicros(serverPid) - cpu0;
+  const db = dbCpuBetween(db0, await dbCpuMicros());
   const non2xx = r.non2xx + r.errors + r.timeouts;
   return {
     rps: r.requests.average,
@@ -205,11 +268,13 @@ async function cannon(opts: CannonOptions): Promise<Figures> {
     p99: r.latency.p99,
     errors: non2xx,
     cpuPerRequest: cpu / Math.max(1, r.requests.total),
+    dbCpuPerRequest: db / Math.max(1, r.requests.total),
   };
 }
 
 function line(label: string, f: Figures, extra = ''): void {
-  const cpu = Number.isNaN(f.cpuPerRequest) ? '' : `  cpu ${Math.round(f.cpuPerRequest)} us/req`;
+  const db = Number.isNaN(f.dbCpuPerRequest) ? '' : ` + db ${Math.round(f.dbCpuPerRequest)}`;
+  const cpu = Number.isNaN(f.cpuPerRequest) ? '' : `  cpu ${Math.round(f.cpuPerRequest)}${db} us/req`;
   console.log(
     `${label.padEnd(44)} ${Math.round(f.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}${cpu}${extra ? `  ${extra}` : ''}`,
   );
@@ -288,15 +353,19 @@ const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
 /** Loads one backend, starts a server on it and runs the chosen scenarios. */
 async function benchBackend(backend: string): Promise<void> {
-  const kept = backend === 'sqlite' ? reuse() : undefined;
+  const kept = await reuse(backend);
   const loaded = kept ?? (await load(backend));
-  if (kept) console.log(`reusing ${dbPath} (${kept.runIds.length} runs)`);
+  if (kept) console.log(`reusing ${backend === 'sqlite' ? dbPath : PG_SCHEMA} (${kept.runIds.length} runs)`);
   else
     console.log(
       `bulk load: ${loaded.seconds.toFixed(1)} s (${Math.round((RUNS * METRICS * STEPS) / loaded.seconds).toLocaleString('en-US')} metric rows/s)`,
     );
   const { url, child } = await startServer(backend);
   serverPid = child.pid;
+  if (backend === 'postgresql') {
+    pgMonitor = new pg.Client({ connectionString: PG_URL });
+    await pgMonitor.connect();
+  }
   try {
     const ids = loaded.runIds;
     let health: Figures | undefined;
@@ -322,6 +391,8 @@ async function benchBackend(backend: string): Promise<void> {
     if (health && get)
       console.log(`runs/get vs /health floor: ${((get.rps / health.rps) * 100).toFixed(0)}%`);
   } finally {
+    await pgMonitor?.end();
+    pgMonitor = undefined;
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }
@@ -341,7 +412,7 @@ async function main(): Promise<void> {
     console.log(`load avg ${loadavg()[0].toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    if (BACKENDS.includes('postgresql')) await dropPgSchema().catch(() => {});
+    if (BACKENDS.includes('postgresql') && !process.env.BENCH_PG_SCHEMA) await dropPgSchema().catch(() => {});
   }
 }
 
