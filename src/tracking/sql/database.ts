@@ -30,6 +30,11 @@ export interface TrackingDatabase {
    * connection, and a transaction left open across an await would otherwise show its uncommitted rows.
    */
   readonly sqlite?: Database.Database;
+  /**
+   * PostgreSQL: the pool under Kysely, for hot reads run as named prepared statements (parsed and planned
+   * once per connection instead of on every call; Kysely sends every query unnamed).
+   */
+  readonly pgPool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -163,7 +168,14 @@ async function openPostgres(uri: string, options: CreateDatabaseOptions): Promis
     }
   }
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) }) as AnyKysely;
-  return { db, dialect: 'postgresql', displayUri: redactUri(uri), schema, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'postgresql',
+    displayUri: redactUri(uri),
+    schema,
+    pgPool: pool,
+    close: () => db.destroy(),
+  };
 }
 
 /** Drops a PostgreSQL schema and everything in it (tests use this to clean up their unique schema). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { CompiledQuery, type RawBuilder, sql } from 'kysely';
 import { InputError } from '../../../errors.js';
@@ -27,6 +28,14 @@ export interface SqlStoreContext {
    * are cached per (template, inCount) so SQLite reuses the prepared statement.
    */
   rawSelect<R>(q: AnyKysely, template: string, params: unknown[], inCount?: number): Promise<R[]>;
+  /**
+   * Runs a fixed SELECT (placeholders already in the dialect's form) outside any transaction. On PostgreSQL
+   * it is a named prepared statement: each pooled connection parses and plans it once, then only binds and
+   * executes (runs/get's statement: ~0.5 ms of server CPU per call unnamed, ~0.13 ms named). Elsewhere it
+   * is {@link rawSelect} on the root handle. Only for statements whose best plan does not depend on the
+   * values bound: PostgreSQL may settle on one generic plan for all of them.
+   */
+  preparedSelect<R>(text: string, params: unknown[]): Promise<R[]>;
   /** Multi-row INSERT of `rows` into `table` in chunks, `suffix` (e.g. ON CONFLICT ...) after VALUES. */
   insertRows(
     q: AnyKysely,
@@ -60,6 +69,19 @@ export function createSqlStoreContext(
       queryTexts.set(cacheKey, text);
     }
     return (await q.executeQuery(CompiledQuery.raw(text, params))).rows as R[];
+  }
+
+  const statementNames = new Map<string, string>();
+  async function preparedSelect<R>(text: string, params: unknown[]): Promise<R[]> {
+    const pool = database.pgPool;
+    if (!pool) return rawSelect<R>(database.db, text, params);
+    let name = statementNames.get(text);
+    if (!name) {
+      // Named by content: a connection holds each statement once, whichever store instance prepared it.
+      name = `tassel_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      statementNames.set(text, name);
+    }
+    return (await pool.query({ name, text, values: params })).rows as R[];
   }
 
   function insertText(table: string, columns: string[], count: number, suffix: string): string {
@@ -116,6 +138,7 @@ export function createSqlStoreContext(
     defaultArtifactRoot,
     checkMaxResults,
     rawSelect,
+    preparedSelect,
     insertRows,
   };
 }

@@ -76,6 +76,8 @@ function inOrder<T>(ids: string[], byId: Map<string, T>): T[] {
   return out;
 }
 
+type WireRow = { id: string; j: string; o: string | null };
+
 /** Reads whole runs: the run row and its metrics, params, tags, inputs and outputs. */
 export interface RunLoader {
   /** The runs with the given ids, in that order (ids that no longer exist are left out). */
@@ -89,6 +91,9 @@ export function createRunLoader(ctx: SqlStoreContext): RunLoader {
   const raw = ctx.database.sqlite;
   const text = runsWireSql(ctx.dialect.json);
   const wireStatements = new Map<number, Statement>();
+  // PostgreSQL: two prepared statements, one run (runs/get) and any number as one array parameter.
+  const pgOne = text.replace('IN ({in})', '= $1');
+  const pgMany = text.replace('IN ({in})', '= ANY($1::text[])');
 
   /**
    * On SQLite the statement runs synchronously on a cached prepared statement, skipping the query builder,
@@ -103,12 +108,12 @@ export function createRunLoader(ctx: SqlStoreContext): RunLoader {
       }
       return stmt.all(...part) as Array<[string, string, string | null]>;
     }
-    const rows = await ctx.rawSelect<{ id: string; j: string; o: string | null }>(
-      ctx.db,
-      text,
-      part,
-      part.length,
-    );
+    const rows = ctx.database.pgPool
+      ? await ctx.preparedSelect<WireRow>(
+          part.length === 1 ? pgOne : pgMany,
+          part.length === 1 ? part : [part],
+        )
+      : await ctx.rawSelect<WireRow>(ctx.db, text, part, part.length);
     return rows.map((r) => [r.id, r.j, r.o]);
   }
 
