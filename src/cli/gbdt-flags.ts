@@ -109,7 +109,8 @@ export const GBDT_TRAIN_FLAGS: ModelFlag[] = [
   },
   {
     flags: '--nthread <n>',
-    description: 'gbdt: threads for histogram building (default 1)',
+    description:
+      'gbdt: threads for histogram building (default 1); tables under 4,000,000 cells (rows x features) stay on one thread',
     param: 'nthread',
     parse: int(1, 64),
   },

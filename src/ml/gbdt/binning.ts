@@ -258,8 +258,16 @@ export interface SparseRows {
   defaultSlot: Int32Array;
 }
 
-/** Builds {@link SparseRows} from a column-major binned matrix. */
-export function sparseRows(c: BinCuts, bins: BinnedRows, n: number): SparseRows {
+/**
+ * Builds {@link SparseRows} from a column-major binned matrix; `memory` gives the arrays' buffers (shared
+ * memory when worker threads read them, so they are not copied).
+ */
+export function sparseRows(
+  c: BinCuts,
+  bins: BinnedRows,
+  n: number,
+  memory: (bytes: number) => ArrayBufferLike = (bytes) => new ArrayBuffer(bytes),
+): SparseRows {
   const m = c.nFeatures;
   const total = c.slotOffset[m]!;
   const freq = new Uint32Array(total);
@@ -270,14 +278,14 @@ export function sparseRows(c: BinCuts, bins: BinnedRows, n: number): SparseRows 
     for (let s = best + 1; s < c.slotOffset[f + 1]!; s++) if (freq[s]! > freq[best]!) best = s;
     defaultSlot[f] = best;
   }
-  const rowStart = new Uint32Array(n + 1);
+  const rowStart = new Uint32Array(memory(4 * (n + 1)));
   for (let f = 0; f < m; f++) {
     const d = defaultSlot[f]!;
     for (let i = 0, k = f * n; i < n; i++, k++) if (bins[k] !== d) rowStart[i + 1]!++;
   }
   for (let i = 0; i < n; i++) rowStart[i + 1]! += rowStart[i]!;
   const nnz = rowStart[n]!;
-  const slots = total <= 0xffff ? new Uint16Array(nnz) : new Uint32Array(nnz);
+  const slots = total <= 0xffff ? new Uint16Array(memory(2 * nnz)) : new Uint32Array(memory(4 * nnz));
   const pos = rowStart.slice(0, n);
   for (let f = 0; f < m; f++) {
     const d = defaultSlot[f]!;

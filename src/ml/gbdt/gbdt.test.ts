@@ -7,6 +7,8 @@ import { type GbdtClassifier, gbdtFactory, gbdtFromJSON } from './gbdt-classifie
 import { aucScore } from './metrics.js';
 import { resolveGbdtParams } from './params.js';
 import { createPrng } from './prng.js';
+import { createThreadedBackend, MIN_THREADED_CELLS, usesThreads } from './threads.js';
+import { trainGbdt } from './train.js';
 
 function data(n: number, cols: number, seed: number, label: (x: Float64Array) => number) {
   const rng = createPrng(seed);
@@ -152,12 +154,35 @@ describe('gbdt training', () => {
   test('nthread 2 (worker threads) gives a bit-identical model to nthread 1', () => {
     const d = data(5000, 6, 16, (r) => 1 / (1 + Math.exp(-3 * (r[0]! * r[1]! + r[2]! - r[5]!))));
     for (let i = 0; i < 5000; i += 9) d.X.data[i * 6 + 1] = Number.NaN;
-    const params = { n_estimators: 6, max_depth: 5, subsample: 0.8, colsample_bynode: 0.8, seed: 3 };
-    const one = fit({ ...params, nthread: 1 }, d.X, d.y);
-    const two = fit({ ...params, nthread: 2 }, d.X, d.y);
-    const strip = (m: GbdtClassifier) => JSON.stringify({ ...m.toJSON(), params: null });
-    assert.equal(strip(two), strip(one));
-    assert.equal(two.params.nthread, 2);
+    const valid = data(800, 6, 17, (r) => 1 / (1 + Math.exp(-3 * (r[0]! * r[1]! + r[2]! - r[5]!))));
+    const params = resolveGbdtParams({
+      n_estimators: 8,
+      max_depth: 5,
+      subsample: 0.8,
+      colsample_bynode: 0.8,
+      seed: 3,
+      early_stopping_rounds: 3,
+    });
+    const opts = { validation: valid };
+    // The table is below MIN_THREADED_CELLS, so the workers are forced by passing the threaded backend.
+    const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 }, opts);
+    for (const nthread of [2, 3]) {
+      const many = trainGbdt(d.X, d.y, { ...params, nthread }, opts, createThreadedBackend(nthread));
+      assert.deepEqual(many.ensemble, one.ensemble, `nthread ${nthread}`);
+      assert.deepEqual(many.validHistory, one.validHistory);
+    }
+    // Through the classifier, nthread 2 on a small table runs in the calling thread: the same model again.
+    const viaModel = fit({ ...params, nthread: 2 }, d.X, d.y, opts);
+    assert.deepEqual(viaModel.ensemble, one.ensemble);
+    assert.equal(viaModel.params.nthread, 2);
+  });
+
+  test('worker threads start only for tables of at least MIN_THREADED_CELLS cells', () => {
+    assert.equal(usesThreads(2, 18_979, 63), false, 'an OULAD-sized table stays in the calling thread');
+    assert.equal(usesThreads(2, 1_000_000, 118), true);
+    assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100, 100), true);
+    assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100 - 1, 100), false);
+    assert.equal(usesThreads(1, 1_000_000, 118), false, 'nthread 1 never starts a worker');
   });
 
   test('early stopping keeps the trees up to the best validation round', () => {

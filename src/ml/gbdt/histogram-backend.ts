@@ -8,7 +8,9 @@ import { createHistogramBuilder, type HistogramBuilder } from './tree-grower.js'
 
 /** Hooks for the multi-threaded builder: a histogram builder over shared buffers, set up once per fit. */
 export interface HistogramBackend {
-  /** Called once with the sparse rows and gradient buffers it allocated. */
+  /** Memory for the buffers the builder reads (the sparse rows): shared with the workers when threads are used. */
+  memory(bytes: number): ArrayBufferLike;
+  /** Called once with the sparse rows (in {@link memory}) and gradient buffers it allocated. */
   create(
     cuts: BinCuts,
     sparse: SparseRows,
@@ -24,6 +26,7 @@ export interface HistogramBackend {
 
 /** The in-thread backend. */
 export const serialBackend: HistogramBackend = {
+  memory: (bytes) => new ArrayBuffer(bytes),
   create: (cuts, sparse, grad, hess) => createHistogramBuilder(cuts, sparse, grad, hess),
   allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
   close: () => {},

@@ -15,38 +15,61 @@ import { createHistogramBuilder, fillDefaultSlots, type HistogramBuilder } from 
 /** Nodes with fewer rows are built without the workers. */
 export const MIN_PARALLEL_ROWS = 2048;
 
+/**
+ * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: a
+ * worker's isolate costs about 8.8 MB and its start-up and hand-offs cost about what it saves on such a table
+ * (OULAD's 19k x 63 = 1.2M cells fitted no faster on two threads; 100k x 129 = 12.9M cells fitted 1.16x faster).
+ */
+export const MIN_THREADED_CELLS = 4_000_000;
+
+/** Whether a fit of rows x cols at `nthread` runs worker threads (the model is the same either way). */
+export function usesThreads(nthread: number, rows: number, cols: number): boolean {
+  return nthread > 1 && rows * cols >= MIN_THREADED_CELLS;
+}
+
 // Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command.
 const CMD_HIST = 1;
 const CMD_EXIT = 2;
+const CMD_INIT = 3;
 
-/** The worker's source: plain JS run with eval, so it needs no TypeScript loader. */
+/**
+ * The worker's source: plain JS run with eval, so it needs no TypeScript loader. It starts with the control
+ * block only (so it boots while the caller bins the matrix); CMD_INIT hands it the fit's buffers by message.
+ */
 const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { ctl, rowStart, slots, lo, hi, grad, hess, rows, scratch, slotLo, slotHi } = workerData;
-const c = new Int32Array(ctl);
-const rs = new Uint32Array(rowStart);
-const sl = slots.bytes === 2 ? new Uint16Array(slots.buffer) : new Uint32Array(slots.buffer);
-const from = new Uint32Array(lo);
-const to = new Uint32Array(hi);
-const g = new Float64Array(grad);
-const h = new Float64Array(hess);
-const rw = new Uint32Array(rows);
-const out = new Float64Array(scratch);
+const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
+const c = new Int32Array(workerData.ctl);
+let rs, sl, from, to, g, h, rw, out, slotLo = 0, slotHi = 0;
 let seen = 0;
 for (;;) {
   Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
-  if (c[4] === ${CMD_EXIT}) break;
-  const start = c[2], end = c[3];
-  out.fill(0, 2 * slotLo, 2 * slotHi);
-  for (let i = start; i < end; i++) {
-    const r = rw[i];
-    const gr = g[r], hr = h[r];
-    const e = to[r];
-    for (let k = from[r]; k < e; k++) {
-      const s = sl[k] << 1;
-      out[s] += gr;
-      out[s + 1] += hr;
+  const cmd = c[4];
+  if (cmd === ${CMD_EXIT}) break;
+  if (cmd === ${CMD_INIT}) {
+    const m = receiveMessageOnPort(parentPort).message;
+    rs = new Uint32Array(m.rowStart);
+    sl = m.slots.bytes === 2 ? new Uint16Array(m.slots.buffer) : new Uint32Array(m.slots.buffer);
+    from = new Uint32Array(m.lo);
+    to = new Uint32Array(m.hi);
+    g = new Float64Array(m.grad);
+    h = new Float64Array(m.hess);
+    rw = new Uint32Array(m.rows);
+    out = new Float64Array(m.scratch);
+    slotLo = m.slotLo;
+    slotHi = m.slotHi;
+  } else {
+    const start = c[2], end = c[3];
+    out.fill(0, 2 * slotLo, 2 * slotHi);
+    for (let i = start; i < end; i++) {
+      const r = rw[i];
+      const gr = g[r], hr = h[r];
+      const e = to[r];
+      for (let k = from[r]; k < e; k++) {
+        const s = sl[k] << 1;
+        out[s] += gr;
+        out[s + 1] += hr;
+      }
     }
   }
   Atomics.store(c, 1, seen);
@@ -89,62 +112,102 @@ function rowCellStarts(sparse: SparseRows, bounds: number[]): Uint32Array[] {
   });
 }
 
-/** The sparse rows copied into shared memory (the serial path reads them too, so the originals can go). */
+/** The sparse rows in shared memory: as given when the backend's `memory` allocated them, else copied. */
 function sharedSparse(sparse: SparseRows): SparseRows {
+  if (
+    sparse.rowStart.buffer instanceof SharedArrayBuffer &&
+    sparse.slots.buffer instanceof SharedArrayBuffer
+  ) {
+    return sparse;
+  }
   const n = sparse.rowStart.length - 1;
   const nnz = sparse.rowStart[n]!;
   const rowStart = new Uint32Array(shared(4 * (n + 1)));
   rowStart.set(sparse.rowStart);
   const slots =
-    sparse.slots.BYTES_PER_ELEMENT === 2 ? new Uint16Array(shared(2 * nnz)) : new Uint32Array(shared(4 * nnz));
+    sparse.slots.BYTES_PER_ELEMENT === 2
+      ? new Uint16Array(shared(2 * nnz))
+      : new Uint32Array(shared(4 * nnz));
   slots.set(sparse.slots);
   return { rowStart, slots, defaultSlot: sparse.defaultSlot };
 }
 
 interface WorkerRange {
   ctl: Int32Array;
-  out: Float64Array;
   worker: Worker;
+  /** Sequence number of the last job given (the worker has done it when ctl[1] reaches it). */
+  seq: number;
+  out?: Float64Array;
 }
 
-/** Start the worker summing cells [lo[r], hi[r]) of every row, i.e. slots [slotLo, slotHi). */
-function startWorker(
+/** Starts a worker with only its control block: it boots while the caller prepares the fit. */
+function spawnWorker(): WorkerRange {
+  const ctl = new Int32Array(shared(4 * 8));
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    execArgv: [],
+    // The worker only touches shared memory: a small heap keeps its isolate cheap.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+    workerData: { ctl: ctl.buffer },
+  });
+  worker.unref();
+  return { ctl, worker, seq: 0 };
+}
+
+/** Gives the worker job `cmd` (the previous job must be done). */
+function post(w: WorkerRange, cmd: number, start = 0, end = 0): void {
+  const { ctl } = w;
+  ctl[2] = start;
+  ctl[3] = end;
+  ctl[4] = cmd;
+  w.seq = Atomics.add(ctl, 0, 1) + 1;
+  Atomics.notify(ctl, 0);
+}
+
+/** Blocks until the worker has done its last job. */
+function awaitDone(w: WorkerRange): void {
+  let d = Atomics.load(w.ctl, 1);
+  while (d !== w.seq) {
+    Atomics.wait(w.ctl, 1, d);
+    d = Atomics.load(w.ctl, 1);
+  }
+}
+
+/** Hands the worker the fit's buffers: it sums cells [lo[r], hi[r]) of every row, i.e. slots [slotLo, slotHi). */
+function initWorker(
+  w: WorkerRange,
   sparse: SparseRows,
   buffers: { grad: Float64Array; hess: Float64Array; rows: Uint32Array },
   lo: Uint32Array,
   hi: Uint32Array,
   slotRange: [number, number],
   totalSlots: number,
-): WorkerRange {
-  const ctl = new Int32Array(shared(4 * 8));
+): void {
   const out = new Float64Array(shared(16 * totalSlots));
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    execArgv: [],
-    // The worker only touches shared memory: a small heap keeps its isolate cheap.
-    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
-    workerData: {
-      ctl: ctl.buffer,
-      rowStart: sparse.rowStart.buffer,
-      slots: { buffer: sparse.slots.buffer, bytes: sparse.slots.BYTES_PER_ELEMENT },
-      lo: lo.buffer,
-      hi: hi.buffer,
-      grad: buffers.grad.buffer,
-      hess: buffers.hess.buffer,
-      rows: buffers.rows.buffer,
-      scratch: out.buffer,
-      slotLo: slotRange[0],
-      slotHi: slotRange[1],
-    },
+  w.out = out;
+  w.worker.postMessage({
+    rowStart: sparse.rowStart.buffer,
+    slots: { buffer: sparse.slots.buffer, bytes: sparse.slots.BYTES_PER_ELEMENT },
+    lo: lo.buffer,
+    hi: hi.buffer,
+    grad: buffers.grad.buffer,
+    hess: buffers.hess.buffer,
+    rows: buffers.rows.buffer,
+    scratch: out.buffer,
+    slotLo: slotRange[0],
+    slotHi: slotRange[1],
   });
-  worker.unref();
-  return { ctl, out, worker };
+  post(w, CMD_INIT);
 }
 
-/** A histogram backend running `nthread - 1` worker threads besides the caller. */
+/**
+ * A histogram backend running `nthread - 1` worker threads besides the caller. The workers are started here,
+ * so they boot while the caller bins the matrix.
+ */
 export function createThreadedBackend(nthread: number): HistogramBackend {
-  const ranges: WorkerRange[] = [];
+  const ranges: WorkerRange[] = Array.from({ length: nthread - 1 }, spawnWorker);
   return {
+    memory: (bytes) => new SharedArrayBuffer(bytes),
     allocate(n) {
       return {
         grad: new Float64Array(shared(8 * n)),
@@ -154,14 +217,14 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
     },
     create(cuts: BinCuts, original: SparseRows, grad, hess, rows): HistogramBuilder {
       const total = cuts.slotOffset[cuts.nFeatures]!;
-      const bounds = slotBounds(cuts, original, nthread);
-      const cellAt = rowCellStarts(original, bounds);
       const sparse = sharedSparse(original);
+      const bounds = slotBounds(cuts, sparse, nthread);
+      const cellAt = rowCellStarts(sparse, bounds);
       const serial = createHistogramBuilder(cuts, sparse, grad, hess);
-      for (let w = 1; w < nthread; w++) {
-        const slotRange: [number, number] = [bounds[w]!, bounds[w + 1]!];
-        ranges.push(startWorker(sparse, { grad, hess, rows }, cellAt[w]!, cellAt[w + 1]!, slotRange, total));
-      }
+      ranges.forEach((w, i) => {
+        const slotRange: [number, number] = [bounds[i + 1]!, bounds[i + 2]!];
+        initWorker(w, sparse, { grad, hess, rows }, cellAt[i + 1]!, cellAt[i + 2]!, slotRange, total);
+      });
       const from0 = cellAt[0]!;
       const to0 = cellAt[1]!;
       const sl = sparse.slots;
@@ -170,13 +233,9 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
           serial(hist, rowsArg, start, end, features, gTotal, hTotal);
           return;
         }
-        const seqs: number[] = [];
-        for (const { ctl } of ranges) {
-          ctl[2] = start;
-          ctl[3] = end;
-          ctl[4] = CMD_HIST;
-          seqs.push(Atomics.add(ctl, 0, 1) + 1);
-          Atomics.notify(ctl, 0);
+        for (const w of ranges) {
+          awaitDone(w);
+          post(w, CMD_HIST, start, end);
         }
         hist.fill(0);
         for (let i = start; i < end; i++) {
@@ -190,25 +249,17 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
             hist[s + 1]! += h;
           }
         }
-        ranges.forEach(({ ctl, out }, w) => {
-          let d = Atomics.load(ctl, 1);
-          while (d !== seqs[w]) {
-            Atomics.wait(ctl, 1, d);
-            d = Atomics.load(ctl, 1);
-          }
-          const lo = 2 * bounds[w + 1]!;
-          const hi = 2 * bounds[w + 2]!;
-          hist.set(out.subarray(lo, hi), lo);
+        ranges.forEach((w, i) => {
+          awaitDone(w);
+          const lo = 2 * bounds[i + 1]!;
+          const hi = 2 * bounds[i + 2]!;
+          hist.set(w.out!.subarray(lo, hi), lo);
         });
         fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
       };
     },
     close() {
-      for (const { ctl } of ranges) {
-        ctl[4] = CMD_EXIT;
-        Atomics.add(ctl, 0, 1);
-        Atomics.notify(ctl, 0);
-      }
+      for (const w of ranges) post(w, CMD_EXIT);
       for (const { worker } of ranges) void worker.terminate();
       ranges.length = 0;
     },

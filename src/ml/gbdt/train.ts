@@ -14,7 +14,7 @@ import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
 import { createPrng, sampleSorted } from './prng.js';
 import { type HistogramBackend, serialBackend } from './histogram-backend.js';
-import { createThreadedBackend } from './threads.js';
+import { createThreadedBackend, usesThreads } from './threads.js';
 import { TreeGrower } from './tree-grower.js';
 
 export type { HistogramBackend } from './histogram-backend.js';
@@ -43,7 +43,8 @@ export function trainGbdt(
   options: FitOptions = {},
   backend?: HistogramBackend,
 ): TrainResult {
-  const hb = backend ?? (p.nthread > 1 ? createThreadedBackend(p.nthread) : serialBackend);
+  const hb =
+    backend ?? (usesThreads(p.nthread, X.rows, X.cols) ? createThreadedBackend(p.nthread) : serialBackend);
   try {
     return boost(X, y, p, options, hb);
   } finally {
@@ -64,7 +65,9 @@ function checkBoostInputs(X: Matrix, y: Labels, p: GbdtParams, options: FitOptio
   if (valid && valid.X.cols !== X.cols)
     throw new InputError(`gbdt: validation has ${valid.X.cols} columns, training ${X.cols}`);
   if (p.early_stopping_rounds > 0 && (!valid || valid.X.rows === 0)) {
-    throw new InputError('gbdt: early_stopping_rounds needs a validation set (tassel train --valid-column COL)');
+    throw new InputError(
+      'gbdt: early_stopping_rounds needs a validation set (tassel train --valid-column COL)',
+    );
   }
 }
 
@@ -165,7 +168,7 @@ function boost(
   const cuts = computeBinCuts(X, p.max_bin);
   const bins = binMatrix(cuts, X);
   const { grad, hess, rows } = backend.allocate(n);
-  const build = backend.create(cuts, sparseRows(cuts, bins, n), grad, hess, rows);
+  const build = backend.create(cuts, sparseRows(cuts, bins, n, backend.memory), grad, hess, rows);
   const grower = new TreeGrower(cuts, bins, m, n, p, build);
   const base = logit(initialScore(y, w, p.base_score));
   const margin = new Float64Array(n).fill(base);
