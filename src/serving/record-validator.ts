@@ -6,8 +6,8 @@ import { dateExpectation, parseDate, parseStrictNumber } from '../data/validate.
 /**
  * The per-request record check of the serving hot path, compiled once per model from its dataset schema.
  * It applies the same rules as `coerceRecords` (src/data/validate.ts), so a record `tassel predict` accepts
- * is accepted here and vice versa, but it allocates nothing for a valid record and stops at the first problem:
- * a request gets one clear message naming the field.
+ * is accepted here and vice versa, but it allocates nothing for a valid record; a refused record gets one
+ * message naming every problem it has (a bad value and the missing fields together, not one per round trip).
  *
  * - numeric/integer: a finite JSON number (or a numeric string) within the column's [min, max]; integers whole.
  *   NaN and Infinity are rejected (JSON cannot carry them, but 1e999 parses to Infinity).
@@ -22,7 +22,10 @@ import { dateExpectation, parseDate, parseStrictNumber } from '../data/validate.
  *   Identifier, target and ignored columns are known to the schema and accepted (not used for scoring).
  */
 export interface RecordValidator {
-  /** Null when `record` is acceptable, else a message naming the first offending field. */
+  /**
+   * Null when `record` is acceptable, else one message naming every problem (each bad or unknown field, then
+   * the missing required ones), joined by "; ".
+   */
   check(record: unknown): string | null;
   /** The fields a record may carry (features and ids), for docs and /model. */
   readonly fields: readonly ColumnSpec[];
@@ -148,26 +151,44 @@ export function createRecordValidator(
     const one = names.length === 1;
     return `required field${one ? '' : 's'} ${names.join(', ')} ${one ? 'is' : 'are'} missing or null (${optionalText})`;
   };
+  const unknownMessage = (key: string) =>
+    `field "${key}" is not an input of this model (known fields: ${fields.map((f) => f.name).join(', ')})`;
+  /** Every problem of a record found bad: each bad or unknown field, then the missing ones, in one message. */
+  const allProblems = (r: RawRecord): string => {
+    const problems: string[] = [];
+    for (const key in r) {
+      const check = checks.get(key);
+      if (check === undefined) {
+        if (!allowUnknown) problems.push(unknownMessage(key));
+        continue;
+      }
+      const v = r[key];
+      const problem = check === null || v === null ? null : check(v);
+      if (problem !== null) problems.push(problem);
+    }
+    if (required.some((name) => isMissing(r[name]))) problems.push(missingMessage(r));
+    return problems.join('; ');
+  };
   return {
     fields,
     check(record) {
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
         return 'a record must be a JSON object (field name -> value)';
       }
+      // the happy path allocates nothing; the first problem sends the record to allProblems for the message
       const r = record as RawRecord;
       for (const key in r) {
         const check = checks.get(key);
         if (check === undefined) {
           if (allowUnknown) continue;
-          return `field "${key}" is not an input of this model (known fields: ${fields.map((f) => f.name).join(', ')})`;
+          return allProblems(r);
         }
         const v = r[key];
         if (check === null || v === null) continue;
-        const problem = check(v);
-        if (problem !== null) return problem;
+        if (check(v) !== null) return allProblems(r);
       }
       for (let i = 0; i < required.length; i++) {
-        if (isMissing(r[required[i]!])) return missingMessage(r);
+        if (isMissing(r[required[i]!])) return allProblems(r);
       }
       return null;
     },

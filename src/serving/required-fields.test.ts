@@ -111,6 +111,28 @@ describe('serving: the same rule on /predict, /predict/batch and /invocations', 
     );
   });
 
+  test('a record with a bad value and missing fields is told every problem at once, in one 400', async () => {
+    const { status, body } = await post('/predict', { Age: 'old', Shoe_Size: 42 });
+    assert.equal(status, 400);
+    const message = String(body.message);
+    const parts = message.split('; ');
+    assert.match(parts[0]!, /^field "Age": "old" is not /);
+    assert.match(parts[1]!, /^field "Shoe_Size" is not an input of this model/);
+    assert.match(parts[2]!, /^required fields .* are missing or null/);
+    assert.equal(parts.length, 3, message);
+    // every required field but Age (present, if bad) is named as missing
+    for (const name of requiredFeatures.filter((n) => n !== 'Age'))
+      assert.match(parts[2]!, new RegExp(`"${name}"`));
+    assert.doesNotMatch(parts[2]!, /"Age"/);
+    // the batch route says the same for its row
+    const batch = await post('/predict/batch', [full, { ...without(full, 'Gender'), Age: 'old' }]);
+    assert.equal(batch.status, 400);
+    assert.match(
+      String(batch.body.message),
+      /^records\[1\]: field "Age": "old" is not .*; required field "Gender" is missing or null/,
+    );
+  });
+
   test('an optional field may be absent or null: scored as missing, the same either way', async () => {
     const absent = await post('/predict', without(full, ...COURSE_COMPLETION_OPTIONAL, 'Student_ID', 'Name'));
     const nulls = await post('/predict', {
