@@ -710,3 +710,17 @@ export function coerceRecords(
   for (const r of records) coercer.addRecord(r);
   return coercer.finish();
 }
+
+/**
+ * One column's JSON-value parser, exactly as {@link createRecordCoercer} applies it: `parseValue` gives a number
+ * (NaN = missing) for numeric kinds (numeric, integer, boolean, date), a string or null otherwise, undefined when
+ * the value is invalid; `nullable` false when a missing value breaks the column's contract.
+ */
+export function compileValueParser(spec: ColumnSpec): {
+  numeric: boolean;
+  nullable: boolean;
+  parseValue: (v: unknown) => number | string | null | undefined;
+} {
+  const c = compileColumnParsers(spec);
+  return { numeric: c.numeric, nullable: c.nullable, parseValue: c.parseValue };
+}

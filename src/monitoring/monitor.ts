@@ -1,12 +1,19 @@
 import { InputError } from '../errors.js';
+import type { PredictionColumns } from '../serving/prediction-sink/port.js';
 import type { Alerter } from './alerts.js';
 import { type MonitoringConfig, thresholdsOf } from './config.js';
-import { type Alert, type WindowReport, evaluateWindow } from './drift.js';
+import { type Alert, evaluateWindow, type WindowReport } from './drift.js';
 import { realisedPerformance } from './performance.js';
 import { type PredictionRecord, type PredictionSource, timeOf } from './records.js';
 import { type PreparedReference, prepareReference } from './reference.js';
 import type { MonitoredVersion, MonitoringTracking, WindowRun } from './tracking.js';
-import { type OutcomeIndex, buildWindow, indexOutcomes } from './window.js';
+import {
+  type BuildWindowOptions,
+  indexOutcomes,
+  type OutcomeIndex,
+  readWindowColumns,
+  windowFromColumns,
+} from './window.js';
 
 /**
  * `tassel monitor` as a library function. One pass: resolve the model version (default: production), read the
@@ -136,34 +143,47 @@ function realisedMetrics(r: WindowReport['performance']['realised'], step: numbe
   ];
 }
 
+/** Cuts rows (oldest first, by their times) into windows [from, to) by count or by time; the last may be incomplete. */
+export function cutWindowRanges(
+  times: ArrayLike<number>,
+  config: Pick<MonitoringConfig, 'window_size' | 'window_minutes'>,
+  now: number,
+): Array<{ from: number; to: number; complete: boolean }> {
+  const out: Array<{ from: number; to: number; complete: boolean }> = [];
+  const n = times.length;
+  if (config.window_minutes !== undefined) {
+    const width = config.window_minutes * 60_000;
+    let from = 0;
+    let bucket = Number.NaN;
+    for (let i = 0; i < n; i++) {
+      const b = Math.floor(times[i]! / width);
+      if (b !== bucket && i > from) {
+        out.push({ from, to: i, complete: true });
+        from = i;
+      }
+      bucket = b;
+    }
+    if (n > from) out.push({ from, to: n, complete: (bucket + 1) * width <= now });
+    return out;
+  }
+  for (let i = 0; i < n; i += config.window_size) {
+    const to = Math.min(n, i + config.window_size);
+    out.push({ from: i, to, complete: to - i === config.window_size });
+  }
+  return out;
+}
+
 /** Cuts records (oldest first) into windows by count or by time; the last one may be incomplete. */
 export function cutWindows(
   records: readonly PredictionRecord[],
   config: Pick<MonitoringConfig, 'window_size' | 'window_minutes'>,
   now: number,
 ): Array<{ records: PredictionRecord[]; complete: boolean }> {
-  const out: Array<{ records: PredictionRecord[]; complete: boolean }> = [];
-  if (config.window_minutes !== undefined) {
-    const width = config.window_minutes * 60_000;
-    let current: PredictionRecord[] = [];
-    let bucket = Number.NaN;
-    for (const r of records) {
-      const b = Math.floor(timeOf(r.time) / width);
-      if (b !== bucket && current.length) {
-        out.push({ records: current, complete: true });
-        current = [];
-      }
-      bucket = b;
-      current.push(r);
-    }
-    if (current.length) out.push({ records: current, complete: (bucket + 1) * width <= now });
-    return out;
-  }
-  for (let i = 0; i < records.length; i += config.window_size) {
-    const slice = records.slice(i, i + config.window_size);
-    out.push({ records: slice, complete: slice.length === config.window_size });
-  }
-  return out;
+  return cutWindowRanges(
+    records.map((r) => timeOf(r.time)),
+    config,
+    now,
+  ).map((w) => ({ records: records.slice(w.from, w.to), complete: w.complete }));
 }
 
 interface History {
@@ -186,22 +206,24 @@ function readHistory(runs: WindowRun[], version: string): History {
   return { lastIndex, lastEnd, lastActionAt, runs };
 }
 
-async function collect(
-  source: PredictionSource,
-  model: string,
+/** The logged predictions of a version served in [since, until), as the reference's columns. */
+function readColumns(
+  options: MonitorOptions,
+  ref: PreparedReference,
   version: string,
+  windowOptions: BuildWindowOptions,
   since?: number,
   until?: number,
-) {
-  const out: PredictionRecord[] = [];
-  for await (const r of source.predictions({
-    model_name: model,
-    model_version: version,
-    ...(since !== undefined ? { since } : {}),
-    ...(until !== undefined ? { until } : {}),
-  }))
-    out.push(r);
-  return out;
+): Promise<PredictionColumns> {
+  return readWindowColumns(options.source, ref, {
+    ...windowOptions,
+    query: {
+      model_name: options.model,
+      model_version: version,
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+    },
+  });
 }
 
 /** Runs one monitoring pass (see the module comment). */
@@ -226,17 +248,18 @@ export async function runMonitor(options: MonitorOptions): Promise<MonitorResult
   const relabelled = await updateRealised(options, ref, history, version.version, windowOptions);
 
   const since = Number.isFinite(history.lastEnd) ? history.lastEnd + 1 : undefined;
-  const records = await collect(source, model, version.version, since);
+  const cols = await readColumns(options, ref, version.version, windowOptions, since);
   const windows: WindowOutcome[] = [];
   let index = history.lastIndex;
   let lastActionAt = history.lastActionAt;
-  for (const w of cutWindows(records, config, now())) {
-    if (!w.complete && !(options.includePartial && w.records.length >= config.min_window)) continue;
-    if (w.records.length < config.min_window) continue;
+  for (const w of cutWindowRanges(cols.time, config, now())) {
+    const size = w.to - w.from;
+    if (!w.complete && !(options.includePartial && size >= config.min_window)) continue;
+    if (size < config.min_window) continue;
     index++;
-    const start = timeOf(w.records[0]!.time);
-    const end = timeOf(w.records[w.records.length - 1]!.time);
-    const report = evaluateWindow(ref, buildWindow(ref, w.records, windowOptions), thresholds);
+    const start = cols.time[w.from]!;
+    const end = cols.time[w.to - 1]!;
+    const report = evaluateWindow(ref, windowFromColumns(ref, cols, w.from, w.to, windowOptions), thresholds);
     const runId = await tracking.createRun(experimentId, `window-${index}`, {
       [T.model]: model,
       [T.version]: version.version,
@@ -353,8 +376,8 @@ async function updateRealised(
   for (const run of stale) {
     const start = Date.parse(run.tags[T.start]!);
     const end = Date.parse(run.tags[T.end]!);
-    const records = await collect(options.source, options.model, version, start, end + 1);
-    const w = buildWindow(ref, records, windowOptions);
+    const cols = await readColumns(options, ref, version, windowOptions, start, end + 1);
+    const w = windowFromColumns(ref, cols, 0, cols.n, windowOptions);
     const y: number[] = [];
     const p: number[] = [];
     for (let i = 0; i < w.outcomes.length; i++)

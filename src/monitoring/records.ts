@@ -1,7 +1,12 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { PredictionReader } from '../serving/prediction-sink/port.js';
+import type {
+  ColumnField,
+  ColumnReadOptions,
+  PredictionColumns,
+  PredictionReader,
+} from '../serving/prediction-sink/port.js';
 import { openPredictionStore } from '../serving/prediction-sink/registry.js';
 
 /**
@@ -52,6 +57,15 @@ export interface PredictionQuery {
 export interface PredictionSource {
   /** Matching predictions, oldest first. */
   predictions(query: PredictionQuery): AsyncIterable<PredictionRecord>;
+  /**
+   * The same predictions decoded straight into columns of the given fields (optional: the local segment store
+   * has it; without it the monitor builds the columns from `predictions`).
+   */
+  predictionColumns?(
+    query: PredictionQuery,
+    fields: readonly ColumnField[],
+    options?: ColumnReadOptions,
+  ): Promise<PredictionColumns>;
   /** Outcomes known so far (the latest per id wins). */
   outcomes(): AsyncIterable<OutcomeRecord>;
 }
@@ -174,16 +188,20 @@ export function createJsonlPredictionSource(options: JsonlSourceOptions): Predic
  * the outcomes POST /feedback and `tassel monitor labels` attached.
  */
 export function createReaderPredictionSource(reader: PredictionReader): PredictionSource {
+  const readerQuery = (query: PredictionQuery) => ({
+    modelName: query.model_name,
+    ...(query.model_version !== undefined ? { modelVersion: query.model_version } : {}),
+    ...(query.since !== undefined ? { since: query.since } : {}),
+    ...(query.until !== undefined ? { until: query.until } : {}),
+  });
+  const columnar = reader.readPredictionColumns?.bind(reader);
   return {
     async *predictions(query) {
-      for await (const r of reader.readPredictions({
-        modelName: query.model_name,
-        ...(query.model_version !== undefined ? { modelVersion: query.model_version } : {}),
-        ...(query.since !== undefined ? { since: query.since } : {}),
-        ...(query.until !== undefined ? { until: query.until } : {}),
-      }))
-        yield r;
+      for await (const r of reader.readPredictions(readerQuery(query))) yield r;
     },
+    ...(columnar
+      ? { predictionColumns: (query, fields, options) => columnar(readerQuery(query), fields, options) }
+      : {}),
     async *outcomes() {
       for await (const o of reader.readOutcomes()) yield o;
     },
@@ -223,6 +241,7 @@ export async function openPredictionSource(
     source: extra
       ? {
           predictions: (q) => base.predictions(q),
+          ...(base.predictionColumns ? { predictionColumns: base.predictionColumns } : {}),
           async *outcomes() {
             yield* base.outcomes();
             yield* extra.outcomes();

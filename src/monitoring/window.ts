@@ -1,7 +1,9 @@
-import { createRecordCoercer } from '../data/validate.js';
-import { isNumericData } from '../data/table.js';
+import { columnSpec } from '../data/schema.js';
+import { compileValueParser } from '../data/validate.js';
+import { ColumnsBuilder, columnsOfRecords } from '../serving/prediction-sink/columns.js';
+import type { ColumnField, PredictionColumns } from '../serving/prediction-sink/port.js';
 import type { WindowData } from './drift.js';
-import type { OutcomeRecord, PredictionRecord } from './records.js';
+import type { OutcomeRecord, PredictionQuery, PredictionRecord, PredictionSource } from './records.js';
 import type { PreparedReference } from './reference.js';
 
 /**
@@ -44,76 +46,173 @@ export interface BuildWindowOptions {
   entityField?: string;
 }
 
-const CHUNK = 10_000;
+/**
+ * The input fields a window needs, each parsed with the training schema's rules (the profile's input schema:
+ * booleans, dates, integers exactly as in training; a value invalid for it counts as invalid and missing), or
+ * plainly (numbers / text) for profiles without a schema; plus the entity id field when outcomes use it.
+ */
+export function windowFields(ref: PreparedReference, entityField?: string): ColumnField[] {
+  const fields: ColumnField[] = ref.features.map((f) => {
+    const numeric = f.type === 'numeric';
+    if (ref.inputSchema) {
+      const spec = columnSpec(ref.inputSchema, f.name);
+      const parser = spec ? compileValueParser(spec) : null;
+      // a feature the schema lacks, or types differently than the profile: always missing, never invalid
+      if (!parser || parser.numeric !== numeric)
+        return { name: f.name, numeric, nullable: true, parse: () => (numeric ? Number.NaN : null) };
+      return { name: f.name, numeric, nullable: parser.nullable, parse: parser.parseValue };
+    }
+    return { name: f.name, numeric, nullable: true, parse: numeric ? plainNumber : plainText };
+  });
+  // an entity field that is also a feature is read once, as the feature (see entityIds)
+  if (entityField !== undefined && !fields.some((f) => f.name === entityField))
+    fields.push({
+      name: entityField,
+      numeric: false,
+      nullable: true,
+      parse: (v) => (v === undefined || v === null ? null : String(v)),
+    });
+  return fields;
+}
 
-/** Columns of a window of records for the reference's features. */
+const plainNumber = (v: unknown): number | undefined => {
+  if (v === null || v === undefined || v === '') return Number.NaN;
+  const x = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(x) ? x : undefined;
+};
+const plainText = (v: unknown): string | null =>
+  v !== null && v !== undefined && v !== '' ? String(v) : null;
+
+/** Options of {@link readWindowColumns}. */
+export interface ReadColumnsOptions extends BuildWindowOptions {
+  query: PredictionQuery;
+}
+
+/**
+ * Reads the logged predictions of a query as columns of the reference's features: straight from the store's
+ * columnar read when it has one (local segments), else record by record with the same parsers.
+ */
+export async function readWindowColumns(
+  source: PredictionSource,
+  ref: PreparedReference,
+  options: ReadColumnsOptions,
+): Promise<PredictionColumns> {
+  const fields = windowFields(ref, options.entityField);
+  const read = { requestIds: (options.outcomes?.byRequest.size ?? 0) > 0 };
+  if (source.predictionColumns) return source.predictionColumns(options.query, fields, read);
+  return columnsOfRecords(source.predictions(options.query), fields, read);
+}
+
+/** Columns of records already in memory (see {@link readWindowColumns}). */
+export function columnsOf(
+  ref: PreparedReference,
+  records: readonly PredictionRecord[],
+  options: BuildWindowOptions = {},
+): PredictionColumns {
+  const builder = new ColumnsBuilder(windowFields(ref, options.entityField), {
+    requestIds: (options.outcomes?.byRequest.size ?? 0) > 0,
+  });
+  for (const r of records) {
+    if (r.refused) builder.addRecord({ ...r, probability: null });
+    else builder.addRecord(r);
+  }
+  return builder.finish();
+}
+
+/** The first index of the ascending `rows` at or after `row`. */
+function lowerBound(rows: readonly number[], row: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid]! < row) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The window of rows [from, to) of `cols`: rows without a finite probability are refused (counted by data
+ * quality, never scored), outcomes are joined by request id or by the entity id field. Columns are views, not
+ * copies, when no row of the range was refused.
+ */
+export function windowFromColumns(
+  ref: PreparedReference,
+  cols: PredictionColumns,
+  from = 0,
+  to = cols.n,
+  options: BuildWindowOptions = {},
+): WindowData {
+  const p = cols.probability;
+  let keep: Int32Array | null = null;
+  let n = to - from;
+  for (let i = from; i < to; i++)
+    if (!Number.isFinite(p[i]!)) {
+      keep = new Int32Array(to - from);
+      n = 0;
+      for (let k = from; k < to; k++) if (Number.isFinite(p[k]!)) keep[n++] = k;
+      keep = keep.slice(0, n);
+      break;
+    }
+  const numericOf = (a: Float64Array) => {
+    if (keep === null) return a.subarray(from, to);
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = a[keep[k]!]!;
+    return out;
+  };
+  const textOf = (a: ReadonlyArray<string | null>) => {
+    if (keep === null) return a.slice(from, to);
+    const out = new Array<string | null>(n);
+    for (let k = 0; k < n; k++) out[k] = a[keep[k]!]!;
+    return out;
+  };
+  const numeric = new Map<string, Float64Array>();
+  const categorical = new Map<string, ReadonlyArray<string | null>>();
+  const invalid = new Map<string, number>();
+  const kept = keep;
+  for (const f of ref.features) {
+    const col = cols.columns.get(f.name)!;
+    if (f.type === 'numeric') numeric.set(f.name, numericOf(col as Float64Array));
+    else categorical.set(f.name, textOf(col as ReadonlyArray<string | null>));
+    const rows = cols.invalid.get(f.name) ?? [];
+    let count = 0;
+    for (let k = lowerBound(rows, from); k < rows.length && rows[k]! < to; k++)
+      if (kept === null || Number.isFinite(p[rows[k]!]!)) count++;
+    invalid.set(f.name, count);
+  }
+  const scores = numericOf(p).slice();
+  const outcomes = new Float64Array(n).fill(Number.NaN);
+  const { outcomes: index, entityField } = options;
+  if (index && (index.byRequest.size > 0 || index.byEntity.size > 0)) {
+    const ids = cols.requestIds;
+    const entity = entityField !== undefined ? entityIds(cols.columns.get(entityField)) : undefined;
+    for (let k = 0; k < n; k++) {
+      const row = kept === null ? from + k : kept[k]!;
+      let y = ids !== null ? index.byRequest.get(ids[row]!) : undefined;
+      if (y === undefined && entity !== undefined) {
+        const id = entity(row);
+        if (id !== null && id !== undefined) y = index.byEntity.get(id);
+      }
+      if (y !== undefined) outcomes[k] = y;
+    }
+  }
+  return { n, numeric, categorical, scores, outcomes, refused: to - from - n, invalid };
+}
+
+/** The entity id of a row, as text (a numeric feature's finite values as String() gives them). */
+function entityIds(
+  col: Float64Array | ReadonlyArray<string | null> | undefined,
+): ((row: number) => string | null | undefined) | undefined {
+  if (col === undefined) return undefined;
+  if (col instanceof Float64Array) return (row) => (Number.isFinite(col[row]!) ? String(col[row]) : null);
+  return (row) => col[row];
+}
+
+/** Columns of a window of records for the reference's features (see {@link windowFromColumns}). */
 export function buildWindow(
   ref: PreparedReference,
   records: readonly PredictionRecord[],
   options: BuildWindowOptions = {},
 ): WindowData {
-  const scored = records.filter(
-    (r) => !r.refused && r.probability !== null && Number.isFinite(r.probability),
-  );
-  const n = scored.length;
-  const numeric = new Map<string, Float64Array>();
-  const categorical = new Map<string, Array<string | null>>();
-  const invalid = new Map<string, number>();
-  for (const f of ref.features) {
-    if (f.type === 'numeric') numeric.set(f.name, new Float64Array(n).fill(Number.NaN));
-    else categorical.set(f.name, new Array<string | null>(n).fill(null));
-    invalid.set(f.name, 0);
-  }
-  if (ref.inputSchema) {
-    const coercer = createRecordCoercer(ref.inputSchema, {
-      policy: 'impute',
-      requireTarget: false,
-      allowUnknownFields: true,
-      maxIssues: CHUNK * 4,
-    });
-    for (let start = 0; start < n; start += CHUNK) {
-      const chunk = scored.slice(start, start + CHUNK);
-      const res = coercer.coerce(chunk.map((r) => r.inputs));
-      for (const issue of res.issues)
-        if (invalid.has(issue.column)) invalid.set(issue.column, invalid.get(issue.column)! + 1);
-      for (const [name, out] of numeric) {
-        const col = res.table.columns[name];
-        if (!col || !isNumericData(col)) continue;
-        for (let k = 0; k < res.sourceRows.length; k++) out[start + res.sourceRows[k]!] = col[k]!;
-      }
-      for (const [name, out] of categorical) {
-        const col = res.table.columns[name];
-        if (!col || isNumericData(col)) continue;
-        for (let k = 0; k < res.sourceRows.length; k++) out[start + res.sourceRows[k]!] = col[k] ?? null;
-      }
-    }
-  } else {
-    scored.forEach((r, i) => {
-      for (const [name, out] of numeric) {
-        const v = r.inputs[name];
-        if (v === null || v === undefined || v === '') continue;
-        const x = typeof v === 'number' ? v : Number(v);
-        if (Number.isFinite(x)) out[i] = x;
-        else invalid.set(name, invalid.get(name)! + 1);
-      }
-      for (const [name, out] of categorical) {
-        const v = r.inputs[name];
-        if (v !== null && v !== undefined && v !== '') out[i] = String(v);
-      }
-    });
-  }
-  const scores = new Float64Array(n);
-  const outcomes = new Float64Array(n).fill(Number.NaN);
-  const { outcomes: index, entityField } = options;
-  scored.forEach((r, i) => {
-    scores[i] = r.probability!;
-    if (!index) return;
-    let y = index.byRequest.get(r.request_id);
-    if (y === undefined && entityField !== undefined) {
-      const id = r.inputs[entityField];
-      if (id !== undefined && id !== null) y = index.byEntity.get(String(id));
-    }
-    if (y !== undefined) outcomes[i] = y;
-  });
-  return { n, numeric, categorical, scores, outcomes, refused: records.length - n, invalid };
+  return windowFromColumns(ref, columnsOf(ref, records, options), 0, records.length, options);
 }

@@ -94,10 +94,54 @@ export interface LookupResult {
   entityIds: Set<string>;
 }
 
+/**
+ * One input field a columnar read extracts (see {@link PredictionReader.readPredictionColumns}): the reader hands
+ * each row's JSON value of the field (undefined when absent) to `parse`, which coerces it with the training
+ * schema's rules. A numeric field lands in a Float64Array (NaN = missing), any other in an array of strings.
+ */
+export interface ColumnField {
+  name: string;
+  numeric: boolean;
+  /** The column's value of a JSON value; undefined = invalid (stored as missing, the row listed in `invalid`). */
+  parse(value: unknown): number | string | null | undefined;
+  /** False when a missing value breaks the schema's contract (the row is listed in `invalid` too). */
+  nullable: boolean;
+}
+
+/** Logged predictions as columns, in the order readPredictions yields them. */
+export interface PredictionColumns {
+  n: number;
+  /** Served at, epoch milliseconds. */
+  time: Float64Array;
+  /** P(label = 1); NaN when the row carries none. */
+  probability: Float64Array;
+  /** Request ids (only when asked for). */
+  requestIds: string[] | null;
+  /** Per field: Float64Array (numeric fields) or strings (null = missing). */
+  columns: Map<string, Float64Array | Array<string | null>>;
+  /** Per field: the rows (ascending) whose value was invalid for the schema. */
+  invalid: Map<string, number[]>;
+}
+
+/** Options of a columnar read. */
+export interface ColumnReadOptions {
+  /** Also return each row's request id (needed to join outcomes by request id). */
+  requestIds?: boolean;
+}
+
 /** The read side the monitor uses (`tassel monitor`, the Monitoring page). */
 export interface PredictionReader {
   /** Logged predictions of a model, oldest first. */
   readPredictions(query: PredictionQuery): AsyncIterable<PredictionRecord>;
+  /**
+   * The same predictions as {@link readPredictions} (`last` aside), decoded straight into typed columns of the
+   * given input fields; optional: the monitor builds the columns from records for adapters without it.
+   */
+  readPredictionColumns?(
+    query: Omit<PredictionQuery, 'last'>,
+    fields: readonly ColumnField[],
+    options?: ColumnReadOptions,
+  ): Promise<PredictionColumns>;
   /** Recorded outcomes, oldest first; several per key may exist (late corrections): the latest wins. */
   readOutcomes(query?: OutcomeQuery): AsyncIterable<OutcomeRecord>;
   /** Which of the given request / entity ids have at least one logged prediction. */

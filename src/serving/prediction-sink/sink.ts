@@ -100,6 +100,9 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
       return attachOutcomes(store, items, attachOptions?.entityField ?? options.entityField);
     },
     readPredictions: (query) => store.readPredictions(query),
+    ...(store.readPredictionColumns
+      ? { readPredictionColumns: store.readPredictionColumns.bind(store) }
+      : {}),
     readOutcomes: (query) => store.readOutcomes(query),
     findPredictions: (lookup) => store.findPredictions(lookup),
     latestOutcomes: (keys) => store.latestOutcomes(keys),

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ColumnsBuilder } from '../columns.js';
 import {
   type LookupResult,
   millisOf,
@@ -12,6 +13,7 @@ import {
   type PredictionStore,
 } from '../port.js';
 import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
+import { scanSegments } from './segment-scanner.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
 /** Options of {@link createLocalPredictionStore}. */
@@ -68,6 +70,20 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       const all = parsedLines<PredictionRecord>(predictionsDir, needle, keep);
       if (query.last === undefined) yield* all;
       else yield* await lastByTime(all, query.last);
+    },
+    async readPredictionColumns(query, fields, readOptions) {
+      const builder = new ColumnsBuilder(fields, readOptions);
+      await scanSegments(
+        await segments(predictionsDir),
+        {
+          modelName: query.modelName,
+          ...(query.modelVersion !== undefined ? { modelVersion: query.modelVersion } : {}),
+          ...(query.since !== undefined ? { since: millisOf(query.since) } : {}),
+          ...(query.until !== undefined ? { until: millisOf(query.until) } : {}),
+        },
+        builder,
+      );
+      return builder.finish();
     },
     async *readOutcomes(query = {}) {
       const since = millisOf(query.since);

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import fc from 'fast-check';
+import { ColumnsBuilder, columnsOfRecords } from '../columns.js';
+import type { ColumnField, PredictionColumns, PredictionQuery } from '../port.js';
+import { createLocalPredictionStore } from './local-prediction-store.js';
+import { scanSegments } from './segment-scanner.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const freshDir = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'tassel-scanner-'));
+  dirs.push(d);
+  return d;
+};
+
+const num = (v: unknown) =>
+  v === undefined || v === null
+    ? Number.NaN
+    : typeof v === 'number'
+      ? v
+      : v === 'bad'
+        ? undefined
+        : Number(v);
+const FIELDS: ColumnField[] = [
+  { name: 'a', numeric: true, nullable: true, parse: num },
+  { name: 'b', numeric: true, nullable: false, parse: num },
+  {
+    name: 'c',
+    numeric: false,
+    nullable: true,
+    parse: (v) => (v === undefined || v === null ? null : String(v)),
+  },
+  {
+    name: 'é',
+    numeric: false,
+    nullable: true,
+    parse: (v) => (v === 'nope' ? undefined : v == null ? null : String(v)),
+  },
+];
+
+/** Both reads of the same segment folder: the columnar scan and JSON.parse of each record. */
+async function bothReads(dir: string, query: PredictionQuery, fields = FIELDS) {
+  const store = createLocalPredictionStore({ dir });
+  const fast = await store.readPredictionColumns!(query, fields, { requestIds: true });
+  const slow = await columnsOfRecords(store.readPredictions(query), fields, { requestIds: true });
+  await store.close();
+  return { fast, slow };
+}
+
+function assertSameColumns(fast: PredictionColumns, slow: PredictionColumns) {
+  assert.equal(fast.n, slow.n);
+  assert.deepEqual([...fast.time], [...slow.time]);
+  assert.deepEqual([...fast.probability], [...slow.probability]);
+  assert.deepEqual(fast.requestIds, slow.requestIds);
+  for (const [name, col] of slow.columns) {
+    const other = fast.columns.get(name)!;
+    for (let i = 0; i < slow.n; i++)
+      assert.ok(Object.is(other[i], col[i]), `${name}[${i}]: ${other[i]} vs ${col[i]}`);
+  }
+  assert.deepEqual(fast.invalid, slow.invalid);
+}
+
+test('columnar scan of segments gives exactly what JSON.parse of each line gives, odd lines included', async () => {
+  const dir = await freshDir();
+  const line = (o: Record<string, unknown>) => JSON.stringify(o);
+  const base = {
+    model_name: 'm',
+    model_version: '1',
+    probability: 0.25,
+    label: 0,
+    fallback: false,
+    route: '/predict',
+  };
+  const lines = [
+    line({
+      request_id: 'r1',
+      time: '2026-01-01T00:00:00.001Z',
+      ...base,
+      inputs: { a: 1.5, b: -0, c: 'x', é: 'ü' },
+    }),
+    // another key order, whitespace and a raw body as the fast lane writes it
+    `{ "inputs" : {"b": 1e3 , "a":-2.5E-3,"c":"y\\"q","é":"\\u00e9"} , "time":"2026-01-01T00:00:01.5Z","request_id":"r\\n2","model_name":"m","model_version":"1","probability":1,"label":1}`,
+    // numbers JSON.parse must decide: 17 digits, huge, tiny, exponents; a string number, a bad value, booleans
+    line({
+      request_id: 'r3',
+      time: '2026-01-01T00:00:02.000Z',
+      ...base,
+      inputs: { a: 0.0026488029460613035, b: 1.7976931348623157e308, c: 12, é: true },
+    }),
+    line({
+      request_id: 'r4',
+      time: '2026-01-01T00:00:02.000Z',
+      ...base,
+      inputs: { a: 5e-324, b: '42', c: null, é: 'nope' },
+    }),
+    line({
+      request_id: 'r5',
+      time: '2026-01-01T00:00:03.000Z',
+      ...base,
+      inputs: { a: 'bad', c: { nested: [1, 2] }, extra: [1, { x: '}' }] },
+    }),
+    '{"request_id":"r6","time":"2026-01-01T00:00:04.000Z","model_name":"m","model_version":"1","inputs":{"a":1,"a":2,"b":3},"probability":0.5}',
+    // other models / versions, a null version, a line without inputs, a non-ISO time
+    line({
+      request_id: 'r7',
+      time: '2026-01-01T00:00:05.000Z',
+      ...base,
+      model_name: 'other',
+      inputs: { a: 1 },
+    }),
+    line({
+      request_id: 'r8',
+      time: '2026-01-01T00:00:05.000Z',
+      ...base,
+      model_version: null,
+      inputs: { a: 1 },
+    }),
+    line({
+      request_id: 'r9',
+      time: '2026-01-01T00:00:06.000Z',
+      ...base,
+      model_version: '2',
+      inputs: { a: 2 },
+    }),
+    line({ request_id: 'r10', time: 'Thu, 01 Jan 2026 00:00:07 GMT', ...base, inputs: { b: 7 } }),
+    line({
+      request_id: 'r11',
+      time: '2026-01-01T00:00:08.000Z',
+      ...base,
+      probability: null,
+      inputs: { a: 9, b: 9 },
+    }),
+    '{"request_id":"r12","time":"2026-01-01T00:00:09.000Z","model_name":"m","model_version":"1","inputs":{"a":01}}',
+    '',
+    line({
+      request_id: 'r13',
+      time: '2026-01-01T00:00:10.000Z',
+      ...base,
+      inputs: { a: 123456789012345680000, b: -1.0000000000000002 },
+    }),
+    // a torn last line (a crash mid-write)
+    '{"request_id":"r14","time":"2026-01-01T00:00:11.000Z","model_name":"m","model_version":"1","inputs":{"a":1',
+  ];
+  await writeFile(
+    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
+    lines.join('\n'),
+  );
+  for (const query of [
+    { modelName: 'm' },
+    { modelName: 'm', modelVersion: '1' },
+    { modelName: 'm', modelVersion: null },
+    {
+      modelName: 'm',
+      since: Date.parse('2026-01-01T00:00:01.000Z'),
+      until: Date.parse('2026-01-01T00:00:05.000Z'),
+    },
+    { modelName: 'other' },
+  ]) {
+    const { fast, slow } = await bothReads(dir, query);
+    assertSameColumns(fast, slow);
+  }
+  const { fast } = await bothReads(dir, { modelName: 'm', modelVersion: '1' });
+  assert.deepEqual(fast.requestIds, ['r1', 'r\n2', 'r3', 'r4', 'r5', 'r6', 'r10', 'r11', 'r13']);
+  assert.equal((fast.columns.get('a') as Float64Array)[5], 2, 'a repeated key: the last wins');
+  assert.deepEqual(fast.invalid.get('a'), [4], 'r5: "bad"');
+  assert.deepEqual(fast.invalid.get('b'), [4], 'b is not nullable: r5 lacks it');
+  assert.ok(Number.isNaN(fast.probability[7]!), 'r11 carries no probability');
+  assert.deepEqual(fast.invalid.get('é'), [3]);
+});
+
+async function freshDirIn(dir: string) {
+  const { mkdir } = await import('node:fs/promises');
+  const d = join(dir, 'predictions');
+  await mkdir(d, { recursive: true });
+  return d;
+}
+
+test('columnar scan: every double JSON.stringify prints reads back as the same double; lines longer than a chunk', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float()), {
+        minLength: 1,
+        maxLength: 50,
+      }),
+      async (xs) => {
+        const text = xs
+          .map((a, i) =>
+            JSON.stringify({
+              request_id: `r${i}`,
+              time: '2026-01-01T00:00:00.000Z',
+              model_name: 'm',
+              inputs: { a, pad: 'x'.repeat(i * 7) },
+              probability: a,
+            }),
+          )
+          .join('\n');
+        const dir = await freshDir();
+        const file = join(dir, 'p.jsonl');
+        await writeFile(file, `${text}\n`);
+        const builder = new ColumnsBuilder(FIELDS.slice(0, 1));
+        await scanSegments([file], { modelName: 'm' }, builder, 64);
+        const cols = builder.finish();
+        assert.equal(cols.n, xs.length);
+        const back = JSON.parse(`[${xs.map((x) => JSON.stringify(x)).join(',')}]`) as number[];
+        for (let i = 0; i < xs.length; i++) {
+          assert.ok(Object.is(cols.columns.get('a')![i], back[i]), `${xs[i]}`);
+          assert.ok(Object.is(cols.probability[i], back[i]));
+        }
+      },
+    ),
+    { numRuns: 60 },
+  );
+});

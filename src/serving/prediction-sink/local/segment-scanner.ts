@@ -1,0 +1,520 @@
+import { open } from 'node:fs/promises';
+import type { ColumnsBuilder } from '../columns.js';
+
+/** Which lines a scan keeps. Times are epoch milliseconds. */
+export interface ScanFilter {
+  modelName: string;
+  /** One version (null: a local bundle's); every version when undefined. */
+  modelVersion?: string | null;
+  since?: number;
+  until?: number;
+}
+
+/** Thrown inside a line to parse it with JSON.parse instead (anything the fast path does not expect). */
+const FALLBACK = Symbol('fallback');
+
+const enc = (s: string) => Buffer.from(s, 'utf8');
+const KEY = {
+  request_id: enc('request_id'),
+  time: enc('time'),
+  model_name: enc('model_name'),
+  model_version: enc('model_version'),
+  inputs: enc('inputs'),
+  probability: enc('probability'),
+} as const;
+const TOP = { other: 0, request_id: 1, time: 2, model_name: 3, model_version: 4, inputs: 5, probability: 6 };
+
+// Exact powers of ten: a decimal of at most 2^53 scaled by one of them is correctly rounded (Clinger's fast path).
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+const TWO53 = 2 ** 53;
+
+/** Per text field: the parsed value by the bytes of the JSON string, so repeated categories make no string. */
+class TextCache {
+  private readonly buckets = new Map<number, Array<{ key: Buffer; parsed: string | null | undefined }>>();
+  private size = 0;
+
+  get(buf: Buffer, a: number, b: number, h: number): { parsed: string | null | undefined } | undefined {
+    const bucket = this.buckets.get(h);
+    if (bucket === undefined) return undefined;
+    for (const entry of bucket) if (bytesEqual(buf, a, b, entry.key)) return entry;
+    return undefined;
+  }
+
+  set(buf: Buffer, a: number, b: number, h: number, parsed: string | null | undefined): void {
+    if (this.size >= 10_000) return; // an id-like field: parse each value
+    const entry = { key: Buffer.from(buf.subarray(a, b)), parsed };
+    const bucket = this.buckets.get(h);
+    if (bucket) bucket.push(entry);
+    else this.buckets.set(h, [entry]);
+    this.size++;
+  }
+}
+
+function bytesEqual(buf: Buffer, a: number, b: number, key: Buffer): boolean {
+  if (b - a !== key.length) return false;
+  for (let k = 0; k < key.length; k++) if (buf[a + k] !== key[k]) return false;
+  return true;
+}
+
+function hashBytes(buf: Buffer, a: number, b: number): number {
+  let h = b - a;
+  for (let i = a; i < b; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+  return h;
+}
+
+const isWs = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
+
+/**
+ * Decodes prediction-log lines (JSONL, one {@link PredictionRecord} per line) straight from the segment bytes into
+ * a {@link ColumnsBuilder}: no object per line, no string per number or repeated category. Only the requested
+ * input fields are decoded; numbers take Clinger's exact fast path (at most 2^53 scaled by a power of ten up to
+ * 1e22) or Number() of their text, so every value is the double JSON.parse gives. Any line the fast path does
+ * not expect (escaped keys, nested inputs, invalid JSON) is handed to JSON.parse, so the result is the same as
+ * reading records; a line JSON.parse refuses (torn by a crash mid-write) is skipped.
+ */
+class LineScanner {
+  private buf: Buffer = Buffer.alloc(0);
+  private end = 0;
+  private escaped = false;
+  private readonly fieldKeys: Buffer[];
+  private readonly fieldsByHash = new Map<number, number[]>();
+  private readonly caches: (TextCache | null)[];
+  /** Input keys by position in the previous line, and the field each named (-1: not requested). */
+  private orderKeys: Buffer[] = [];
+  private orderField: number[] = [];
+  private readonly modelName: Buffer;
+  private readonly modelVersion: Buffer | null | undefined;
+  private readonly since: number;
+  private readonly until: number;
+  /** The last ISO time's text up to the seconds, and its epoch ms (most lines share their second). */
+  private readonly secondText = Buffer.alloc(19);
+  private secondMs = Number.NaN;
+  /** End of the line being scanned. */
+  private lineEnd = 0;
+
+  constructor(
+    private readonly builder: ColumnsBuilder,
+    private readonly filter: ScanFilter,
+  ) {
+    this.fieldKeys = builder.fields.map((f) => enc(f.name));
+    this.fieldKeys.forEach((k, j) => {
+      const h = hashBytes(k, 0, k.length);
+      const list = this.fieldsByHash.get(h);
+      if (list) list.push(j);
+      else this.fieldsByHash.set(h, [j]);
+    });
+    this.caches = builder.fields.map((f) => (f.numeric ? null : new TextCache()));
+    this.modelName = enc(filter.modelName);
+    this.modelVersion =
+      filter.modelVersion === undefined
+        ? undefined
+        : filter.modelVersion === null
+          ? null
+          : enc(filter.modelVersion);
+    this.since = filter.since ?? Number.NEGATIVE_INFINITY;
+    this.until = filter.until ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Scans the lines of buf[start, stop) (each ends at a newline or at stop). */
+  scan(buf: Buffer, start: number, stop: number): void {
+    this.buf = buf;
+    let s = start;
+    while (s < stop) {
+      let e = buf.indexOf(10, s);
+      if (e < 0 || e > stop) e = stop;
+      if (e > s) {
+        try {
+          this.line(s, e);
+        } catch (error) {
+          if (error !== FALLBACK) throw error;
+          this.builder.discard();
+          this.slowLine(s, e);
+        }
+      }
+      s = e + 1;
+    }
+  }
+
+  private ws(i: number): number {
+    const buf = this.buf;
+    const e = this.lineEnd;
+    while (i < e && isWs(buf[i]!)) i++;
+    return i;
+  }
+
+  private expect(i: number, c: number): number {
+    if (i >= this.lineEnd || this.buf[i] !== c) throw FALLBACK;
+    return i + 1;
+  }
+
+  /** The closing quote's index of the string opening at i (sets `escaped`). */
+  private stringEnd(i: number, stop: number): number {
+    const buf = this.buf;
+    this.escaped = false;
+    for (let k = i + 1; k < stop; k++) {
+      const c = buf[k]!;
+      if (c === 34) return k;
+      if (c === 92) {
+        this.escaped = true;
+        k++;
+      }
+    }
+    throw FALLBACK;
+  }
+
+  private text(a: number, b: number): string {
+    // a JSON string's contents [a, b): decoded by JSON.parse when it holds escapes
+    return this.escaped
+      ? (JSON.parse(this.buf.toString('utf8', a - 1, b + 1)) as string)
+      : this.buf.toString('utf8', a, b);
+  }
+
+  private line(s: number, e: number): void {
+    const buf = this.buf;
+    const builder = this.builder;
+    this.lineEnd = e;
+    let i = this.expect(this.ws(s), 123);
+    let time = Number.NaN;
+    let probability = Number.NaN;
+    let requestId: string | null = null;
+    let nameOk = false;
+    let versionOk = this.modelVersion === undefined;
+    i = this.ws(i);
+    if (buf[i] === 125) i++;
+    else
+      for (;;) {
+        i = this.expect(i, 34);
+        const ke = this.stringEnd(i - 1, e);
+        if (this.escaped) throw FALLBACK;
+        const key = this.topKey(i, ke);
+        i = this.ws(this.expect(this.ws(ke + 1), 58));
+        const c = buf[i]!;
+        switch (key) {
+          case TOP.request_id: {
+            if (c !== 34) throw FALLBACK;
+            const ve = this.stringEnd(i, e);
+            if (builder.wantsRequestIds) requestId = this.text(i + 1, ve);
+            i = ve + 1;
+            break;
+          }
+          case TOP.time: {
+            if (c !== 34) throw FALLBACK;
+            const ve = this.stringEnd(i, e);
+            time = this.isoTime(i + 1, ve);
+            i = ve + 1;
+            break;
+          }
+          case TOP.model_name: {
+            if (c !== 34) throw FALLBACK;
+            const ve = this.stringEnd(i, e);
+            nameOk = this.escaped
+              ? this.text(i + 1, ve) === this.filter.modelName
+              : bytesEqual(buf, i + 1, ve, this.modelName);
+            i = ve + 1;
+            break;
+          }
+          case TOP.model_version: {
+            if (c === 34) {
+              const ve = this.stringEnd(i, e);
+              const want = this.modelVersion;
+              if (want !== undefined)
+                versionOk =
+                  want !== null &&
+                  (this.escaped
+                    ? this.text(i + 1, ve) === this.filter.modelVersion
+                    : bytesEqual(buf, i + 1, ve, want));
+              i = ve + 1;
+            } else {
+              i = this.skipValue(i, e);
+              if (this.modelVersion !== undefined) versionOk = this.modelVersion === null && c === 110;
+            }
+            break;
+          }
+          case TOP.probability:
+            if (c === 45 || (c >= 48 && c <= 57)) {
+              probability = this.number(i, e);
+              i = this.end;
+            } else i = this.skipValue(i, e);
+            break;
+          case TOP.inputs:
+            if (c === 123) i = this.inputs(i, e);
+            else if (c === 110) i = this.skipValue(i, e);
+            else throw FALLBACK;
+            break;
+          default:
+            i = this.skipValue(i, e);
+        }
+        i = this.ws(i);
+        if (buf[i] === 44) {
+          i = this.ws(i + 1);
+          continue;
+        }
+        i = this.expect(i, 125);
+        break;
+      }
+    if (this.ws(i) < e) throw FALLBACK;
+    if (nameOk && versionOk && time >= this.since && time < this.until) {
+      builder.stageRow(time, probability, requestId);
+      builder.commit();
+    } else if (
+      nameOk &&
+      versionOk &&
+      Number.isNaN(time) &&
+      this.filter.since === undefined &&
+      this.filter.until === undefined
+    ) {
+      builder.stageRow(time, probability, requestId);
+      builder.commit();
+    } else builder.discard();
+  }
+
+  private topKey(a: number, b: number): number {
+    const buf = this.buf;
+    switch (b - a) {
+      case 4:
+        return bytesEqual(buf, a, b, KEY.time) ? TOP.time : TOP.other;
+      case 6:
+        return bytesEqual(buf, a, b, KEY.inputs) ? TOP.inputs : TOP.other;
+      case 10:
+        return bytesEqual(buf, a, b, KEY.request_id)
+          ? TOP.request_id
+          : bytesEqual(buf, a, b, KEY.model_name)
+            ? TOP.model_name
+            : TOP.other;
+      case 11:
+        return bytesEqual(buf, a, b, KEY.probability) ? TOP.probability : TOP.other;
+      case 13:
+        return bytesEqual(buf, a, b, KEY.model_version) ? TOP.model_version : TOP.other;
+      default:
+        return TOP.other;
+    }
+  }
+
+  /** The inputs object opening at i: each requested field's value staged in the builder. */
+  private inputs(i: number, e: number): number {
+    const buf = this.buf;
+    const builder = this.builder;
+    i = this.ws(i + 1);
+    if (buf[i] === 125) return i + 1;
+    for (let ordinal = 0; ; ordinal++) {
+      i = this.expect(i, 34);
+      const ke = this.stringEnd(i - 1, e);
+      if (this.escaped) throw FALLBACK;
+      const j = this.fieldAt(ordinal, i, ke);
+      i = this.ws(this.expect(this.ws(ke + 1), 58));
+      const c = buf[i]!;
+      if (j < 0) i = this.skipValue(i, e);
+      else if (c === 45 || (c >= 48 && c <= 57)) {
+        builder.setValue(j, this.number(i, e));
+        i = this.end;
+      } else if (c === 34) {
+        const ve = this.stringEnd(i, e);
+        const cache = this.caches[j];
+        if (cache !== null && !this.escaped) {
+          const h = hashBytes(buf, i + 1, ve);
+          const hit = cache.get(buf, i + 1, ve, h);
+          if (hit !== undefined) builder.setParsed(j, hit.parsed);
+          else {
+            const parsed = builder.fields[j]!.parse(buf.toString('utf8', i + 1, ve));
+            cache.set(buf, i + 1, ve, h, parsed as string | null | undefined);
+            builder.setParsed(j, parsed);
+          }
+        } else builder.setValue(j, this.text(i + 1, ve));
+        i = ve + 1;
+      } else {
+        const ve = this.skipValue(i, e);
+        builder.setValue(j, JSON.parse(buf.toString('utf8', i, ve)));
+        i = ve;
+      }
+      i = this.ws(i);
+      if (buf[i] === 44) {
+        i = this.ws(i + 1);
+        continue;
+      }
+      return this.expect(i, 125);
+    }
+  }
+
+  /** The requested field an input key names (-1: none), guessed from the previous line's key order first. */
+  private fieldAt(ordinal: number, a: number, b: number): number {
+    const known = this.orderKeys[ordinal];
+    if (known !== undefined && bytesEqual(this.buf, a, b, known)) return this.orderField[ordinal]!;
+    let j = -1;
+    for (const candidate of this.fieldsByHash.get(hashBytes(this.buf, a, b)) ?? [])
+      if (bytesEqual(this.buf, a, b, this.fieldKeys[candidate]!)) j = candidate;
+    if (ordinal < 1000) {
+      this.orderKeys[ordinal] = Buffer.from(this.buf.subarray(a, b));
+      this.orderField[ordinal] = j;
+    }
+    return j;
+  }
+
+  /** The JSON number at i (its end in `end`): exact, as JSON.parse reads it. */
+  private number(i: number, e: number): number {
+    const buf = this.buf;
+    const start = i;
+    let neg = false;
+    if (buf[i] === 45) {
+      neg = true;
+      i++;
+    }
+    let mant = 0;
+    let digits = 0;
+    let frac = 0;
+    let c = buf[i]!;
+    if (c === 48) {
+      i++;
+      c = buf[i]!;
+    } else if (c >= 49 && c <= 57) {
+      do {
+        mant = mant * 10 + (c - 48);
+        digits++;
+        c = buf[++i]!;
+      } while (c >= 48 && c <= 57);
+    } else throw FALLBACK;
+    if (c === 46) {
+      c = buf[++i]!;
+      if (!(c >= 48 && c <= 57)) throw FALLBACK;
+      do {
+        if (digits > 0 || c !== 48) digits++;
+        mant = mant * 10 + (c - 48);
+        frac++;
+        c = buf[++i]!;
+      } while (c >= 48 && c <= 57);
+    }
+    let exp = 0;
+    if (c === 101 || c === 69) {
+      c = buf[++i]!;
+      let expNeg = false;
+      if (c === 43 || c === 45) {
+        expNeg = c === 45;
+        c = buf[++i]!;
+      }
+      if (!(c >= 48 && c <= 57)) throw FALLBACK;
+      do {
+        exp = exp * 10 + (c - 48);
+        c = buf[++i]!;
+      } while (c >= 48 && c <= 57 && exp < 10_000);
+      if (expNeg) exp = -exp;
+    }
+    if (i > e) throw FALLBACK;
+    this.end = i;
+    const scale = exp - frac;
+    if (digits <= 16 && mant < TWO53 && scale >= -22 && scale <= 22) {
+      const v = scale < 0 ? mant / POW10[-scale]! : mant * POW10[scale]!;
+      return neg ? -v : v;
+    }
+    return Number((buf as unknown as { latin1Slice(a: number, b: number): string }).latin1Slice(start, i));
+  }
+
+  /** Skips the JSON value at i; returns the index after it. */
+  private skipValue(i: number, e: number): number {
+    const buf = this.buf;
+    const c = buf[i]!;
+    if (c === 34) return this.stringEnd(i, e) + 1;
+    if (c === 123 || c === 91) {
+      let depth = 0;
+      for (let k = i; k < e; k++) {
+        const d = buf[k]!;
+        if (d === 34) k = this.stringEnd(k, e);
+        else if (d === 123 || d === 91) depth++;
+        else if (d === 125 || d === 93) {
+          depth--;
+          if (depth === 0) return k + 1;
+        }
+      }
+      throw FALLBACK;
+    }
+    let k = i;
+    while (k < e) {
+      const d = buf[k]!;
+      if (d === 44 || d === 125 || d === 93 || isWs(d)) break;
+      k++;
+    }
+    if (k === i) throw FALLBACK;
+    return k;
+  }
+
+  /** Epoch ms of an ISO time's text [a, b); "YYYY-MM-DDTHH:MM:SS.mmmZ" without a Date per line. */
+  private isoTime(a: number, b: number): number {
+    const buf = this.buf;
+    if (b - a !== 24 || buf[a + 19] !== 46 || buf[a + 23] !== 90 || buf[a + 10] !== 84 || this.escaped)
+      return Date.parse(this.text(a, b));
+    const ms = (buf[a + 20]! - 48) * 100 + (buf[a + 21]! - 48) * 10 + (buf[a + 22]! - 48);
+    if (!(ms >= 0 && ms <= 999)) return Date.parse(this.text(a, b));
+    if (!bytesEqual(buf, a, a + 19, this.secondText)) {
+      buf.copy(this.secondText, 0, a, a + 19);
+      this.secondMs = Date.parse(`${buf.toString('latin1', a, a + 19)}Z`);
+    }
+    return this.secondMs + ms;
+  }
+
+  /** A line the fast path did not take: parsed whole, then the same filter and fields. */
+  private slowLine(s: number, e: number): void {
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(this.buf.toString('utf8', s, e)) as Record<string, unknown>;
+    } catch {
+      return; // a torn line (a crash mid-write)
+    }
+    if (r === null || typeof r !== 'object' || r.model_name !== this.filter.modelName) return;
+    if (this.filter.modelVersion !== undefined && r.model_version !== this.filter.modelVersion) return;
+    const time = typeof r.time === 'string' ? Date.parse(r.time) : Number.NaN;
+    const bounded = this.filter.since !== undefined || this.filter.until !== undefined;
+    if (bounded && !(time >= this.since && time < this.until)) return;
+    this.builder.addRecord({
+      time,
+      probability: typeof r.probability === 'number' ? r.probability : null,
+      request_id: typeof r.request_id === 'string' ? r.request_id : '',
+      inputs: (r.inputs ?? null) as Record<string, unknown> | null,
+    });
+  }
+}
+
+/**
+ * Scans segment files (in the given order) into `builder`, reading `chunkBytes` at a time; a segment's last
+ * line without a newline is read too (JSON.parse decides whether it is whole).
+ */
+export async function scanSegments(
+  files: readonly string[],
+  filter: ScanFilter,
+  builder: ColumnsBuilder,
+  chunkBytes = 8 * 1024 * 1024,
+): Promise<void> {
+  const scanner = new LineScanner(builder, filter);
+  let buf = Buffer.allocUnsafe(chunkBytes);
+  for (const file of files) {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(file, 'r');
+    } catch {
+      continue; // removed since it was listed (retention)
+    }
+    try {
+      let held = 0; // bytes of an unfinished line kept at the start of buf
+      for (;;) {
+        if (held === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, held);
+          buf = bigger;
+        }
+        const { bytesRead } = await handle.read(buf, held, buf.length - held, null);
+        const filled = held + bytesRead;
+        if (bytesRead === 0) {
+          if (filled > 0) scanner.scan(buf, 0, filled);
+          break;
+        }
+        const lastNewline = buf.lastIndexOf(10, filled - 1);
+        if (lastNewline < 0) {
+          held = filled;
+          continue;
+        }
+        scanner.scan(buf, 0, lastNewline);
+        held = filled - lastNewline - 1;
+        buf.copy(buf, 0, lastNewline + 1, filled);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}
