@@ -294,8 +294,10 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     async createLoggedModel(args: CreateLoggedModelArgs) {
       return (await send<{ model: LoggedModel }>('POST', '/logged-models', { ...args })).model;
     },
-    async getLoggedModel(modelId) {
-      return (await get<{ model: LoggedModel }>(`/logged-models/${encodeURIComponent(modelId)}`, {})).model;
+    async getLoggedModel(modelId, options) {
+      const query = options?.allowDeleted ? { allow_deleted: 'true' } : {};
+      return (await get<{ model: LoggedModel }>(`/logged-models/${encodeURIComponent(modelId)}`, query))
+        .model;
     },
     async finalizeLoggedModel(modelId, status: LoggedModelStatus) {
       return (

@@ -287,7 +287,11 @@ export const registryRoutes: FastifyPluginAsync<RegistryRoutesOptions> = async (
     };
   });
   app.get('/logged-models/:model_id', { schema: { params: S.ModelIdParams } }, async (req) => ({
-    model: wireLoggedModel(await s.getLoggedModel((req.params as { model_id: string }).model_id)),
+    model: wireLoggedModel(
+      await s.getLoggedModel((req.params as { model_id: string }).model_id, {
+        allowDeleted: String((req.query as Args | undefined)?.allow_deleted ?? '').toLowerCase() === 'true',
+      }),
+    ),
   }));
   app.patch(
     '/logged-models/:model_id',

@@ -227,7 +227,8 @@ export interface RegistryStore {
   }): Promise<Page<AliasHistoryEntry>>;
 
   createLoggedModel(args: CreateLoggedModelArgs): Promise<LoggedModel>;
-  getLoggedModel(modelId: string): Promise<LoggedModel>;
+  /** A logged model; a deleted one only with `allowDeleted` (MLflow 3's `allow_deleted=true`). */
+  getLoggedModel(modelId: string, options?: { allowDeleted?: boolean }): Promise<LoggedModel>;
   finalizeLoggedModel(modelId: string, status: LoggedModelStatus): Promise<LoggedModel>;
   deleteLoggedModel(modelId: string): Promise<void>;
   setLoggedModelTags(modelId: string, tags: KeyValue[]): Promise<void>;

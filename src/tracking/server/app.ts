@@ -115,6 +115,10 @@ export async function createTrackingApp(options: TrackingAppOptions): Promise<Fa
 
   app.get('/health', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
   app.get('/version', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(TASSEL_VERSION));
+  // MLflow 3's server-info (what its client and UI check before using workspaces): a SQL store, no workspaces.
+  for (const prefix of ['/api/3.0/mlflow', '/ajax-api/3.0/mlflow']) {
+    app.get(`${prefix}/server-info`, async () => ({ store_type: 'SqlStore', workspaces_enabled: false }));
+  }
 
   await mountMlflowApi(app, trackingRoutes, {
     store: options.trackingStore,

@@ -84,4 +84,19 @@ export const artifactProxyRoutes: FastifyPluginAsync<ArtifactProxyRoutesOptions>
     await repo().delete(pathParam(req.params));
     return {};
   });
+
+  // MLflow's multipart upload and presigned download: not offered here. MLflow answers 501 NOT_IMPLEMENTED
+  // with these messages for repositories without them, and its client then uploads with one PUT.
+  const unsupported = (message: string) => async (req: { params: unknown }) => {
+    pathParam(req.params);
+    throw new TasselError('NOT_IMPLEMENTED', message);
+  };
+  const noMultipartUpload = unsupported(
+    'Multipart upload is not supported for the current artifact repository',
+  );
+  for (const step of ['create', 'complete', 'abort']) app.post(`/mpu/${step}/*`, noMultipartUpload);
+  app.get(
+    '/presigned/*',
+    unsupported('Multipart download is not supported for the current artifact repository'),
+  );
 };

@@ -14,6 +14,7 @@ import {
   searchSemanticsTests,
   sourceRuleTests,
 } from './mlflow-parity.js';
+import { handlerAuditTests } from './mlflow-parity-handlers.js';
 import { loggedModelSearchTests, runModelIoTests } from './mlflow-parity-models.js';
 import { startTrackingServer } from './start.js';
 
@@ -47,3 +48,4 @@ parityHarness('MLflow bulk-interval sampling on SQLite', openSqlite, {}, samplin
 parityHarness('MLflow logged models linked to runs on SQLite', openSqlite, {}, loggedModelTests);
 parityHarness('MLflow run model inputs and outputs on SQLite', openSqlite, {}, runModelIoTests);
 parityHarness('MLflow logged-model search on SQLite', openSqlite, {}, loggedModelSearchTests);
+parityHarness('MLflow handlers compared one by one on SQLite', openSqlite, {}, handlerAuditTests);

@@ -268,8 +268,10 @@ describe('the tracking server under random and malformed requests', () => {
         ]).finally(() => clearTimeout(timer));
         requests++;
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        // 501 NOT_IMPLEMENTED is an answer, not a crash: MLflow's own for the multipart artifact endpoints
+        const unsupported = res.statusCode === 501 && res.json().error_code === 'NOT_IMPLEMENTED';
         assert.ok(
-          res.statusCode < 500,
+          res.statusCode < 500 || unsupported,
           `${route.method} ${url} ${String(init.payload)} -> ${res.statusCode} ${res.body}`,
         );
         if (res.statusCode >= 400) {

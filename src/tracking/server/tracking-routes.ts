@@ -59,10 +59,16 @@ const S = {
     view_type: Type.Optional(ViewType),
   }),
   updateExperiment: Type.Object({ experiment_id: Id, new_name: Type.String() }),
-  setExperimentTag: Type.Object({ experiment_id: Id, key: Type.String(), value: Type.String() }),
+  // MLflow's handlers require the key only: an absent value is the empty string (protobuf's default).
+  setExperimentTag: Type.Object({
+    experiment_id: Id,
+    key: Type.String(),
+    value: Type.Optional(Type.String()),
+  }),
   deleteExperimentTag: Type.Object({ experiment_id: Id, key: Type.String() }),
   createRun: Type.Object({
-    experiment_id: Id,
+    // optional in MLflow's handler: without it the run goes to the Default experiment ("0")
+    experiment_id: Type.Optional(Id),
     user_id: Type.Optional(Type.String()),
     run_name: Type.Optional(Type.String()),
     start_time: Type.Optional(Int64),
@@ -99,14 +105,15 @@ const S = {
     run_id: Type.Optional(Id),
     run_uuid: Type.Optional(Id),
     key: Type.String(),
-    value: Type.String(),
+    value: Type.Optional(Type.String()),
   }),
   setTag: Type.Object({
     run_id: Type.Optional(Id),
     run_uuid: Type.Optional(Id),
     key: Type.String(),
-    value: Type.String(),
+    value: Type.Optional(Type.String()),
   }),
+  logModel: Type.Object({ run_id: Id, model_json: Type.String() }),
   deleteTag: Type.Object({ run_id: Id, key: Type.String() }),
   logBatch: Type.Object({
     run_id: Id,
@@ -302,6 +309,46 @@ async function fullHistory(store: TrackingStore, runId: string, key: string, max
 }
 
 const API_DOCS = ' See the API docs for more information about request parameters.';
+/** MLflow's Default experiment, where runs/create puts a run created without an experiment_id. */
+const DEFAULT_EXPERIMENT_ID = '0';
+/** The run tag MLflow's runs/log-model appends each logged model's summary to (MLFLOW_LOGGED_MODELS). */
+const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
+
+/**
+ * The summary runs/log-model records of an MLmodel (MLflow's Model.get_tags_dict): run_id,
+ * utc_time_created, artifact_path, model_uuid, and the flavors without their `config`.
+ */
+function loggedModelSummary(modelJson: string): Record<string, unknown> {
+  let model: unknown;
+  try {
+    model = JSON.parse(modelJson);
+  } catch {
+    model = undefined;
+  }
+  if (!model || typeof model !== 'object' || Array.isArray(model)) {
+    throw new InputError(`Malformed model info. \n ${modelJson} \n is not a valid JSON.`);
+  }
+  const m = model as Record<string, unknown>;
+  const missing = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'].filter((k) => !(k in m));
+  if (missing.length) {
+    throw new InputError(
+      `Model json is missing mandatory fields: {${missing.map((k) => `'${k}'`).join(', ')}}`,
+    );
+  }
+  const summary: Record<string, unknown> = {};
+  for (const k of ['run_id', 'artifact_path', 'utc_time_created', 'model_uuid'])
+    if (k in m) summary[k] = m[k];
+  const flavors = m.flavors && typeof m.flavors === 'object' ? (m.flavors as Record<string, unknown>) : {};
+  summary.flavors = Object.fromEntries(
+    Object.entries(flavors).map(([name, config]) => [
+      name,
+      config && typeof config === 'object' && !Array.isArray(config)
+        ? Object.fromEntries(Object.entries(config).filter(([k]) => k !== 'config'))
+        : config,
+    ]),
+  );
+  return summary;
+}
 
 /**
  * get-history-bulk-interval's arguments checked as MLflow's handler does, before any run is looked up:
@@ -420,7 +467,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     return {};
   });
   post('/experiments/set-experiment-tag', S.setExperimentTag, async (a) => {
-    await store.setExperimentTag(a.experiment_id, a.key, a.value);
+    await store.setExperimentTag(a.experiment_id, a.key, a.value ?? '');
     return {};
   });
   post('/experiments/delete-experiment-tag', S.deleteExperimentTag, async (a) => {
@@ -436,7 +483,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     async (a) => ({
       run: wireRun(
         await store.createRun({
-          experiment_id: a.experiment_id,
+          experiment_id: a.experiment_id || DEFAULT_EXPERIMENT_ID,
           user_id: a.user_id,
           run_name: a.run_name,
           start_time: a.start_time,
@@ -520,11 +567,11 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     Empty,
   );
   post('/runs/log-parameter', S.logParam, async (a) => {
-    await store.logBatch({ run_id: runIdOf(a), params: [{ key: a.key, value: a.value }] });
+    await store.logBatch({ run_id: runIdOf(a), params: [{ key: a.key, value: a.value ?? '' }] });
     return {};
   });
   post('/runs/set-tag', S.setTag, async (a) => {
-    await store.logBatch({ run_id: runIdOf(a), tags: [{ key: a.key, value: a.value }] });
+    await store.logBatch({ run_id: runIdOf(a), tags: [{ key: a.key, value: a.value ?? '' }] });
     return {};
   });
   post('/runs/delete-tag', S.deleteTag, async (a) => {
@@ -551,6 +598,25 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     },
     Empty,
   );
+  // MLflow 1.x-3.x's runs/log-model: appends the MLmodel's summary to the run's mlflow.log-model.history tag.
+  post('/runs/log-model', S.logModel, async (a) => {
+    const summary = loggedModelSummary(a.model_json);
+    const run = await store.getRun(a.run_id);
+    const previous = run.data.tags.find((t) => t.key === LOGGED_MODELS_TAG)?.value;
+    let history: unknown[] = [];
+    try {
+      const parsed: unknown = previous ? JSON.parse(previous) : [];
+      if (Array.isArray(parsed)) history = parsed;
+    } catch {
+      history = [];
+    }
+    history.push(summary);
+    await store.logBatch({
+      run_id: a.run_id,
+      tags: [{ key: LOGGED_MODELS_TAG, value: JSON.stringify(history) }],
+    });
+    return {};
+  });
   post('/runs/log-inputs', S.logInputs, async (a) => {
     await store.logInputs(
       a.run_id,

@@ -14,6 +14,7 @@ import {
   searchSemanticsTests,
   sourceRuleTests,
 } from '../../../src/tracking/server/mlflow-parity.js';
+import { handlerAuditTests } from '../../../src/tracking/server/mlflow-parity-handlers.js';
 import {
   loggedModelSearchTests,
   runModelIoTests,
@@ -59,3 +60,4 @@ parityHarness('MLflow bulk-interval sampling on PostgreSQL', openPostgres, { ski
 parityHarness('MLflow logged models linked to runs on PostgreSQL', openPostgres, { skip }, loggedModelTests);
 parityHarness('MLflow run model inputs and outputs on PostgreSQL', openPostgres, { skip }, runModelIoTests);
 parityHarness('MLflow logged-model search on PostgreSQL', openPostgres, { skip }, loggedModelSearchTests);
+parityHarness('MLflow handlers compared one by one on PostgreSQL', openPostgres, { skip }, handlerAuditTests);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type RawBuilder, type SqlBool, sql } from 'kysely';
 import { InputError, TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
+import { randomRunName } from '../../store/run-names.js';
 import { recordRunOutputs } from '../../store/sql/outputs.js';
 import {
   type FilterComparison,
@@ -344,7 +345,8 @@ async function createLoggedModel(
       .values({
         model_id: modelId,
         experiment_id: args.experiment_id,
-        name: args.name || modelId,
+        // MLflow names an unnamed logged model as it names runs (adjective-animal-number)
+        name: args.name || randomRunName(),
         artifact_location: artifactLocation,
         creation_timestamp_ms: ts,
         last_updated_timestamp_ms: ts,
@@ -369,9 +371,12 @@ async function createLoggedModel(
 async function getLoggedModel(
   ctx: RegistryContext,
   modelId: string,
+  options: { allowDeleted?: boolean } = {},
 ): ReturnType<RegistryStore['getLoggedModel']> {
-  await activeLoggedModel(ctx.db, modelId);
-  return (await loadLoggedModels(ctx.db, [modelId])).get(modelId)!;
+  if (!options.allowDeleted) await activeLoggedModel(ctx.db, modelId);
+  const model = (await loadLoggedModels(ctx.db, [modelId])).get(modelId);
+  if (!model) throw notFoundLoggedModel(modelId);
+  return model;
 }
 
 async function finalizeLoggedModel(
@@ -388,7 +393,16 @@ async function deleteLoggedModel(
   ctx: RegistryContext,
   modelId: string,
 ): ReturnType<RegistryStore['deleteLoggedModel']> {
-  await change(ctx, modelId, (trx) => setRow(ctx, trx, modelId, { lifecycle_stage: 'deleted' }));
+  // As MLflow: deleting a deleted model again is fine; an unknown one is RESOURCE_DOES_NOT_EXIST.
+  await ctx.tx(async (trx) => {
+    const row = await trx
+      .selectFrom('logged_models')
+      .select('model_id')
+      .where('model_id', '=', modelId)
+      .executeTakeFirst();
+    if (!row) throw notFoundLoggedModel(modelId);
+    await setRow(ctx, trx, modelId, { lifecycle_stage: 'deleted' });
+  });
 }
 
 async function setLoggedModelTags(
@@ -520,7 +534,7 @@ async function logOutputs(
 export function loggedModelOps(ctx: RegistryContext): LoggedModelOps {
   return {
     createLoggedModel: (args) => createLoggedModel(ctx, args),
-    getLoggedModel: (modelId) => getLoggedModel(ctx, modelId),
+    getLoggedModel: (modelId, options) => getLoggedModel(ctx, modelId, options),
     finalizeLoggedModel: (modelId, status) => finalizeLoggedModel(ctx, modelId, status),
     deleteLoggedModel: (modelId) => deleteLoggedModel(ctx, modelId),
     setLoggedModelTags: (modelId, tags) => setLoggedModelTags(ctx, modelId, tags),
