@@ -96,6 +96,9 @@ export function handlerAuditTests(c: ParityCalls): void {
     const created = await c.post('logged-models', { experiment_id: exp });
     const info = (created.json.model as { info: { model_id: string; name: string } }).info;
     assert.match(info.name, /^[a-z]+-[a-z]+-\d+$/, 'named as MLflow names runs');
+    const noTag = await c.call('DELETE', `logged-models/${info.model_id}/tags/nope`);
+    assert.equal(noTag.status, 404, noTag.text);
+    assert.equal(noTag.json.message, `No tag with key 'nope' found for model with ID '${info.model_id}'.`);
     assert.equal((await c.call('DELETE', `logged-models/${info.model_id}`)).status, 200);
     assert.equal((await c.call('DELETE', `logged-models/${info.model_id}`)).status, 200);
     assert.equal((await c.get(`logged-models/${info.model_id}`)).status, 404);

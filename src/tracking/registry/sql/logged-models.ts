@@ -283,6 +283,12 @@ function modelMetric(x: {
   };
 }
 
+/** A string as Python's repr() prints it (MLflow's `{key!r}` in messages): single quotes unless it holds one. */
+function pythonRepr(s: string): string {
+  if (s.includes("'") && !s.includes('"')) return `"${s}"`;
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /** Runs `fn` in a change of an active logged model. */
 function change(ctx: RegistryContext, modelId: string, fn: (trx: Trx) => Promise<void>): Promise<void> {
   return ctx.tx(async (trx) => {
@@ -428,7 +434,7 @@ async function deleteLoggedModelTag(
     if (Number(r.numDeletedRows) === 0) {
       throw new TasselError(
         'RESOURCE_DOES_NOT_EXIST',
-        `No tag with key ${JSON.stringify(key)} found for model with ID ${JSON.stringify(modelId)}.`,
+        `No tag with key ${pythonRepr(key)} found for model with ID ${pythonRepr(modelId)}.`,
       );
     }
   });
