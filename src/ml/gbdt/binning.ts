@@ -211,12 +211,20 @@ export function binOf(c: BinCuts, f: number, x: number): number {
   return lo - start;
 }
 
-/** Bins every cell of X into global slots, column-major: feature f of row i is at [f * rows + i]. */
-export function binMatrix(c: BinCuts, X: Matrix): BinnedRows {
+/**
+ * Bins every cell of X into global slots, column-major: feature f of row i is at [f * rows + i]. `memory`
+ * gives the buffer (shared memory when worker threads read it).
+ */
+export function binMatrix(
+  c: BinCuts,
+  X: Matrix,
+  memory: (bytes: number) => ArrayBufferLike = (bytes) => new ArrayBuffer(bytes),
+): BinnedRows {
   const { rows: n, cols: m, data } = X;
   if (m !== c.nFeatures) throw new Error(`binMatrix: ${m} columns, cuts for ${c.nFeatures}`);
   const total = c.slotOffset[m]!;
-  const out: BinnedRows = total <= 0xffff ? new Uint16Array(n * m) : new Uint32Array(n * m);
+  const out: BinnedRows =
+    total <= 0xffff ? new Uint16Array(memory(2 * n * m)) : new Uint32Array(memory(4 * n * m));
   const { cuts, cutStart, slotOffset, nBins } = c;
   for (let f0 = 0; f0 < m; f0 += GROUP) {
     const g = Math.min(GROUP, m - f0);

@@ -1,7 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import type { BinCuts, SparseRows } from './binning.js';
+import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import type { HistogramBackend } from './histogram-backend.js';
-import { createHistogramBuilder, fillDefaultSlots, type HistogramBuilder } from './tree-grower.js';
+import {
+  createHistogramBuilder,
+  fillDefaultSlots,
+  type HistogramBuilder,
+  type RowPartitioner,
+} from './tree-grower.js';
 
 /**
  * Multi-threaded histogram building. The global bin slots are cut into `nthread` ranges of about equal
@@ -27,10 +32,13 @@ export function usesThreads(nthread: number, rows: number, cols: number): boolea
   return nthread > 1 && rows * cols >= MIN_THREADED_CELLS;
 }
 
-// Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command.
+// Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command;
+// partition jobs: [5] feature, [6] split slot, [7] missing slot, [8] missing goes left, [9] (out) rows left.
 const CMD_HIST = 1;
 const CMD_EXIT = 2;
 const CMD_INIT = 3;
+const CMD_PART = 4;
+const CTL_INTS = 16;
 
 /**
  * The worker's source: plain JS run with eval, so it needs no TypeScript loader. It starts with the control
@@ -39,7 +47,7 @@ const CMD_INIT = 3;
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const c = new Int32Array(workerData.ctl);
-let rs, sl, from, to, g, h, rw, out, slotLo = 0, slotHi = 0;
+let rs, sl, from, to, g, h, rw, out, bins, tmp, nRows = 0, slotLo = 0, slotHi = 0;
 let seen = 0;
 for (;;) {
   Atomics.wait(c, 0, seen);
@@ -58,6 +66,19 @@ for (;;) {
     out = new Float64Array(m.scratch);
     slotLo = m.slotLo;
     slotHi = m.slotHi;
+    bins = m.bins.bytes === 2 ? new Uint16Array(m.bins.buffer) : new Uint32Array(m.bins.buffer);
+    tmp = new Uint32Array(m.tmp);
+    nRows = m.nRows;
+  } else if (cmd === ${CMD_PART}) {
+    const start = c[2], end = c[3], at = c[5] * nRows, slot = c[6], ms = c[7], dl = c[8] === 1;
+    let l = start, k = start;
+    for (let i = start; i < end; i++) {
+      const r = rw[i];
+      const b = bins[at + r];
+      if (b === ms ? dl : b <= slot) rw[l++] = r;
+      else tmp[k++] = r;
+    }
+    c[9] = l - start;
   } else {
     const start = c[2], end = c[3];
     out.fill(0, 2 * slotLo, 2 * slotHi);
@@ -142,7 +163,7 @@ interface WorkerRange {
 
 /** Starts a worker with only its control block: it boots while the caller prepares the fit. */
 function spawnWorker(): WorkerRange {
-  const ctl = new Int32Array(shared(4 * 8));
+  const ctl = new Int32Array(shared(4 * CTL_INTS));
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     execArgv: [],
@@ -154,12 +175,13 @@ function spawnWorker(): WorkerRange {
   return { ctl, worker, seq: 0 };
 }
 
-/** Gives the worker job `cmd` (the previous job must be done). */
-function post(w: WorkerRange, cmd: number, start = 0, end = 0): void {
+/** Gives the worker job `cmd` (the previous job must be done); `args` go to ctl[5..]. */
+function post(w: WorkerRange, cmd: number, start = 0, end = 0, args: number[] = []): void {
   const { ctl } = w;
   ctl[2] = start;
   ctl[3] = end;
   ctl[4] = cmd;
+  ctl.set(args, 5);
   w.seq = Atomics.add(ctl, 0, 1) + 1;
   Atomics.notify(ctl, 0);
 }
@@ -177,7 +199,7 @@ function awaitDone(w: WorkerRange): void {
 function initWorker(
   w: WorkerRange,
   sparse: SparseRows,
-  buffers: { grad: Float64Array; hess: Float64Array; rows: Uint32Array },
+  buffers: { grad: Float64Array; hess: Float64Array; rows: Uint32Array; bins: BinnedRows; tmp: Uint32Array },
   lo: Uint32Array,
   hi: Uint32Array,
   slotRange: [number, number],
@@ -196,6 +218,9 @@ function initWorker(
     scratch: out.buffer,
     slotLo: slotRange[0],
     slotHi: slotRange[1],
+    bins: { buffer: buffers.bins.buffer, bytes: buffers.bins.BYTES_PER_ELEMENT },
+    tmp: buffers.tmp.buffer,
+    nRows: buffers.grad.length,
   });
   post(w, CMD_INIT);
 }
@@ -215,47 +240,23 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
         rows: new Uint32Array(shared(4 * n)),
       };
     },
-    create(cuts: BinCuts, original: SparseRows, grad, hess, rows): HistogramBuilder {
+    create(cuts: BinCuts, original: SparseRows, grad, hess, rows, bins) {
       const total = cuts.slotOffset[cuts.nFeatures]!;
       const sparse = sharedSparse(original);
       const bounds = slotBounds(cuts, sparse, nthread);
       const cellAt = rowCellStarts(sparse, bounds);
       const serial = createHistogramBuilder(cuts, sparse, grad, hess);
+      const tmp = new Uint32Array(shared(4 * grad.length));
+      if (!(bins.buffer instanceof SharedArrayBuffer))
+        throw new Error('threads: bins must be in shared memory');
       ranges.forEach((w, i) => {
         const slotRange: [number, number] = [bounds[i + 1]!, bounds[i + 2]!];
-        initWorker(w, sparse, { grad, hess, rows }, cellAt[i + 1]!, cellAt[i + 2]!, slotRange, total);
+        const buffers = { grad, hess, rows, bins, tmp };
+        initWorker(w, sparse, buffers, cellAt[i + 1]!, cellAt[i + 2]!, slotRange, total);
       });
-      const from0 = cellAt[0]!;
-      const to0 = cellAt[1]!;
-      const sl = sparse.slots;
-      return (hist, rowsArg, start, end, features, gTotal, hTotal) => {
-        if (end - start < MIN_PARALLEL_ROWS || ranges.length === 0) {
-          serial(hist, rowsArg, start, end, features, gTotal, hTotal);
-          return;
-        }
-        for (const w of ranges) {
-          awaitDone(w);
-          post(w, CMD_HIST, start, end);
-        }
-        hist.fill(0);
-        for (let i = start; i < end; i++) {
-          const r = rowsArg[i]!;
-          const g = grad[r]!;
-          const h = hess[r]!;
-          const e = to0[r]!;
-          for (let k = from0[r]!; k < e; k++) {
-            const s = sl[k]! << 1;
-            hist[s]! += g;
-            hist[s + 1]! += h;
-          }
-        }
-        ranges.forEach((w, i) => {
-          awaitDone(w);
-          const lo = 2 * bounds[i + 1]!;
-          const hi = 2 * bounds[i + 2]!;
-          hist.set(w.out!.subarray(lo, hi), lo);
-        });
-        fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
+      return {
+        build: threadedBuild(cuts, sparse, { grad, hess }, { bounds, cellAt, serial }, ranges),
+        partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
       };
     },
     close() {
@@ -263,5 +264,81 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
       for (const { worker } of ranges) void worker.terminate();
       ranges.length = 0;
     },
+  };
+}
+
+/** The histogram builder: the caller sums slot range 0, each worker its own range, in the serial row order. */
+function threadedBuild(
+  cuts: BinCuts,
+  sparse: SparseRows,
+  { grad, hess }: { grad: Float64Array; hess: Float64Array },
+  { bounds, cellAt, serial }: { bounds: number[]; cellAt: Uint32Array[]; serial: HistogramBuilder },
+  ranges: WorkerRange[],
+): HistogramBuilder {
+  const from0 = cellAt[0]!;
+  const to0 = cellAt[1]!;
+  const sl = sparse.slots;
+  return (hist, rowsArg, start, end, features, gTotal, hTotal) => {
+    if (end - start < MIN_PARALLEL_ROWS || ranges.length === 0) {
+      serial(hist, rowsArg, start, end, features, gTotal, hTotal);
+      return;
+    }
+    for (const w of ranges) {
+      awaitDone(w);
+      post(w, CMD_HIST, start, end);
+    }
+    hist.fill(0);
+    for (let i = start; i < end; i++) {
+      const r = rowsArg[i]!;
+      const g = grad[r]!;
+      const h = hess[r]!;
+      const e = to0[r]!;
+      for (let k = from0[r]!; k < e; k++) {
+        const s = sl[k]! << 1;
+        hist[s]! += g;
+        hist[s + 1]! += h;
+      }
+    }
+    ranges.forEach((w, i) => {
+      awaitDone(w);
+      const lo = 2 * bounds[i + 1]!;
+      const hi = 2 * bounds[i + 2]!;
+      hist.set(w.out!.subarray(lo, hi), lo);
+    });
+    fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
+  };
+}
+
+/**
+ * The row partition on two threads: the caller partitions the first half of the node's rows, the worker the
+ * second (left rows in place, right rows to tmp); then left(1st), left(2nd), right(1st), right(2nd) is
+ * exactly the serial stable partition.
+ */
+function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): RowPartitioner {
+  const n = tmp.length;
+  return (rows, start, end, f, slot, missingSlot, dl) => {
+    const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
+    if (half < end) {
+      awaitDone(w);
+      post(w, CMD_PART, half, end, [f, slot, missingSlot, dl ? 1 : 0]);
+    }
+    const at = f * n;
+    let l = start;
+    let k = start;
+    for (let i = start; i < half; i++) {
+      const r = rows[i]!;
+      const b = bins[at + r]!;
+      if (b === missingSlot ? dl : b <= slot) rows[l++] = r;
+      else tmp[k++] = r;
+    }
+    let l1 = 0;
+    if (half < end) {
+      awaitDone(w);
+      l1 = w.ctl[9]!;
+      rows.copyWithin(l, half, half + l1);
+    }
+    rows.set(tmp.subarray(start, k), l + l1);
+    if (half < end) rows.set(tmp.subarray(half, end - l1), l + l1 + (k - start));
+    return l + l1;
   };
 }

@@ -166,10 +166,11 @@ function boost(
   const valid = options.validation;
   const rng = createPrng(options.seed ?? p.seed);
   const cuts = computeBinCuts(X, p.max_bin);
-  const bins = binMatrix(cuts, X);
+  const bins = binMatrix(cuts, X, backend.memory);
   const { grad, hess, rows } = backend.allocate(n);
-  const build = backend.create(cuts, sparseRows(cuts, bins, n, backend.memory), grad, hess, rows);
-  const grower = new TreeGrower(cuts, bins, m, n, p, build);
+  const sparse = sparseRows(cuts, bins, n, backend.memory);
+  const { build, partition } = backend.create(cuts, sparse, grad, hess, rows, bins);
+  const grower = new TreeGrower(cuts, bins, m, n, p, build, partition ?? undefined);
   const base = logit(initialScore(y, w, p.base_score));
   const margin = new Float64Array(n).fill(base);
   const v: ValidationState | null = valid

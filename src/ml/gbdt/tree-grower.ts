@@ -23,6 +23,20 @@ export type HistogramBuilder = (
   h: number,
 ) => void;
 
+/**
+ * Stable partition of rows[start, end) by a split of feature f (bins <= slot go left, the missing slot goes
+ * left when dl); returns the first index of the right child. Rows keep their order on each side.
+ */
+export type RowPartitioner = (
+  rows: Uint32Array,
+  start: number,
+  end: number,
+  f: number,
+  slot: number,
+  missingSlot: number,
+  dl: boolean,
+) => number;
+
 /** A tree as grown: the flat tree plus binned split slots, and where each leaf's rows sit in the row buffer. */
 export interface GrownTree {
   tree: FlatTree;
@@ -77,9 +91,10 @@ export function leafWeight(g: number, h: number, p: GbdtParams): number {
 export class TreeGrower {
   private readonly pool: Float64Array[] = [];
   private readonly histSize: number;
-  private readonly tmp: Uint32Array;
+  private tmp: Uint32Array | null = null;
+  private readonly partition: RowPartitioner;
 
-  /** `bins` is column-major (see binMatrix) with nRows rows. */
+  /** `bins` is column-major (see binMatrix) with nRows rows; `partition` defaults to the in-thread one. */
   constructor(
     private readonly cuts: BinCuts,
     private readonly bins: BinnedRows,
@@ -87,9 +102,10 @@ export class TreeGrower {
     private readonly nRows: number,
     private readonly params: GbdtParams,
     private readonly buildHistogram: HistogramBuilder,
+    partition?: RowPartitioner,
   ) {
     this.histSize = 2 * cuts.slotOffset[cuts.nFeatures]!;
-    this.tmp = new Uint32Array(nRows);
+    this.partition = partition ?? ((...args) => this.partitionHere(...args));
   }
 
   private acquire(): Float64Array {
@@ -260,8 +276,8 @@ export class TreeGrower {
     return sampleSorted(from, Math.max(1, Math.floor(frac * from.length)), rng);
   }
 
-  /** Stable partition of rows[start, end) by the split; returns the first index of the right child. */
-  private partition(
+  /** The in-thread {@link RowPartitioner}. */
+  private partitionHere(
     rows: Uint32Array,
     start: number,
     end: number,
@@ -272,6 +288,7 @@ export class TreeGrower {
   ): number {
     const bins = this.bins;
     const at = f * this.nRows;
+    this.tmp ??= new Uint32Array(this.nRows);
     const tmp = this.tmp;
     let l = start;
     let k = 0;
