@@ -54,6 +54,18 @@ export function runModelIoTests(c: ParityCalls): void {
     const found = runs.find((x) => x.info.run_id === run_id);
     assert.deepEqual(found?.inputs.model_inputs, expectedInputs);
     assert.deepEqual(found?.outputs, { model_outputs: [{ model_id: m1, step: 3 }] });
+    // GraphQL reads the same run (MlflowRunInputs.modelInputs, MlflowRunOutputs.modelOutputs)
+    const gql = await c.server().server.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      payload: {
+        query: `query { mlflowGetRun(input: { runId: "${run_id}" }) { run { inputs { modelInputs { modelId } } outputs { modelOutputs { modelId step } } } } }`,
+      },
+    });
+    assert.deepEqual(gql.json().data.mlflowGetRun.run, {
+      inputs: { modelInputs: expectedInputs.map((m) => ({ modelId: m.model_id })) },
+      outputs: { modelOutputs: [{ modelId: m1, step: '3' }] },
+    });
     const plain = runs.find((x) => x.info.run_id === other.run_id);
     assert.deepEqual(plain?.inputs, { dataset_inputs: [], model_inputs: [] });
     assert.equal(plain?.outputs, undefined, 'a run without outputs has none');
