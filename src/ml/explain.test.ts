@@ -8,6 +8,7 @@ import { DummyClassifier } from './dummy.js';
 import { createModelExplainer, logit } from './explain.js';
 import { GbdtClassifier } from './gbdt/gbdt-classifier.js';
 import { LogisticRegression } from './logistic.js';
+import { createRecordExplainer } from './record-explainer.js';
 
 const schema: DatasetSchema = {
   name: 'explain',
@@ -94,6 +95,23 @@ describe('linear SHAP for logistic regression', () => {
     let total = 0;
     for (const v of fields) total += v;
     assert.ok(Math.abs(explainer.baseValue + total - margin) < 1e-10);
+  });
+
+  test('interactions: none off the diagonal (a linear margin), the contributions on it; grouped, the same', () => {
+    const m = explainer.interactions(row);
+    const w = explainer.width;
+    for (let i = 0; i < w; i++) {
+      for (let k = 0; k < w; k++) assert.equal(m[i * w + k], i === k ? out[i] : 0);
+    }
+    const fi = createRecordExplainer({ model, transform: ft }).fieldInteractions(row, record);
+    const grouped = createFieldGrouper(ft).group(out, new Float64Array(4));
+    assert.deepEqual(fi.fields, ['score', 'gender', 'region', 'start']);
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        const want = a === b ? grouped[a]! : 0;
+        assert.ok(Math.abs(fi.values[a]![b]! - want) < 1e-12, `${a},${b}`);
+      }
+    }
   });
 
   test('a transform without stored means is refused with the reason', () => {

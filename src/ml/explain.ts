@@ -20,6 +20,12 @@ export interface ModelExplainer {
   readonly baseValue: number;
   /** Writes one encoded row's contributions into `out[outAt .. outAt + width)` (overwritten) and returns the margin. */
   explain(row: Float64Array, out: Float64Array, outAt?: number): number;
+  /**
+   * SHAP interaction values of one encoded row (XGBoost's `pred_interactions` without the bias row and
+   * column): width x width, row-major, symmetric; row j sums to column j's contribution, the diagonal holds
+   * its main effect. Logistic: the contributions on the diagonal (a linear margin has no interactions).
+   */
+  interactions(row: Float64Array): Float64Array;
 }
 
 /** Options of {@link createModelExplainer}. */
@@ -52,6 +58,7 @@ export function createModelExplainer(model: Classifier, options: ModelExplainerO
       width: 0,
       baseValue: base,
       explain: () => base,
+      interactions: () => new Float64Array(0),
     };
   }
   throw new TasselError(
@@ -75,6 +82,13 @@ function treeExplainer(model: GbdtClassifier): ModelExplainer {
     explain(row, out, outAt = 0) {
       shap.featureContributions(row, out, 0, outAt);
       return model.marginOne(row);
+    },
+    interactions(row) {
+      const all = shap.interactions(row);
+      const out = new Float64Array(width * width);
+      for (let j = 0; j < width; j++)
+        out.set(all.subarray(j * (width + 1), j * (width + 1) + width), j * width);
+      return out;
     },
   };
 }
@@ -105,6 +119,11 @@ function linearExplainer(model: LogisticRegression, means: ArrayLike<number> | n
         out[outAt + j] = c * (row[j]! - means[j]!);
       }
       return margin;
+    },
+    interactions(row) {
+      const out = new Float64Array(width * width);
+      for (let j = 0; j < width; j++) out[j * width + j] = coef[j]! * (row[j]! - means[j]!);
+      return out;
     },
   };
 }

@@ -32,6 +32,27 @@ export interface Explanation {
   contributions: Record<string, number>;
   /** The `top` largest contributions by absolute value, largest first. */
   top: TopContribution[];
+  /** The encoded view (when asked for): the contribution of each column the transform produced, by its name. */
+  encoded?: Record<string, number>;
+  /** Interaction values between input fields (when asked for); see {@link FieldInteractions}. */
+  interactions?: FieldInteractions;
+}
+
+/**
+ * SHAP interaction values summed to input fields (margin units): `values[a][b]` is the interaction of fields a
+ * and b (symmetric), `values[a][a]` field a's main effect, and each row sums to the field's contribution.
+ */
+export interface FieldInteractions {
+  fields: string[];
+  values: number[][];
+}
+
+/** Optional views of an explanation beyond the per-field contributions. */
+export interface ExplanationViews {
+  /** Add the contributions of the encoded columns (one-hot categories, hashed buckets, date parts) by name. */
+  encoded?: boolean;
+  /** Add SHAP interaction values between fields (costs about one explanation per feature a tree splits on). */
+  interactions?: boolean;
 }
 
 /** Options of {@link createRecordExplainer}. */
@@ -54,7 +75,9 @@ export interface RecordExplainer {
    */
   explainFields(row: Float64Array, out: Float64Array, record?: RawRecord | null): number;
   /** The full explanation of one row, listing the `top` largest contributions (default: the option's). */
-  explain(row: Float64Array, record: RawRecord | null, top?: number): Explanation;
+  explain(row: Float64Array, record: RawRecord | null, top?: number, views?: ExplanationViews): Explanation;
+  /** Interaction values of one encoded row, summed to fields (rows and columns in `fields` order). */
+  fieldInteractions(row: Float64Array, record?: RawRecord | null): FieldInteractions;
 }
 
 /** The record explainer of a model and the transform that feeds it. */
@@ -72,6 +95,30 @@ export function createRecordExplainer(
   const values = new Float64Array(fields.length);
   const slots = new Int32Array(grouper.sharedFields);
   const order = Array.from(fields, (_, i) => i);
+  const names = parts.transform.feature_names;
+  const fieldInteractions = (row: Float64Array, record: RawRecord | null = null): FieldInteractions => {
+    const nf = fields.length;
+    const w = model.width;
+    const values = Array.from({ length: nf }, () => new Array<number>(nf).fill(0));
+    if (w === 0) return { fields: [...fields], values };
+    const m = model.interactions(row);
+    const s = record && grouper.sharedFields > 0 ? grouper.slotsOfRecord(record, slots) : null;
+    // SHAP interaction values are additive in both indices: group each encoded row's columns to fields,
+    // then each field column's encoded rows
+    const byColumn = new Float64Array(w * nf);
+    const fieldRow = new Float64Array(nf);
+    for (let i = 0; i < w; i++) {
+      grouper.group(m, fieldRow, s, i * w);
+      byColumn.set(fieldRow, i * nf);
+    }
+    const column = new Float64Array(w);
+    for (let b = 0; b < nf; b++) {
+      for (let i = 0; i < w; i++) column[i] = byColumn[i * nf + b]!;
+      grouper.group(column, fieldRow, s);
+      for (let a = 0; a < nf; a++) values[a]![b] = fieldRow[a]!;
+    }
+    return { fields: [...fields], values };
+  };
   const explainFields = (row: Float64Array, out: Float64Array, record: RawRecord | null = null): number => {
     const margin = model.explain(row, encoded);
     if (model.width === 0) {
@@ -88,7 +135,8 @@ export function createRecordExplainer(
     fields,
     encoded,
     explainFields,
-    explain(row, record, top = topN) {
+    fieldInteractions,
+    explain(row, record, top = topN, views = {}) {
       const margin = explainFields(row, values, record);
       const contributions: Record<string, number> = {};
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
@@ -105,7 +153,7 @@ export function createRecordExplainer(
           value: record ? (record[fields[i]!] ?? null) : null,
         });
       }
-      return {
+      const out: Explanation = {
         method: model.method,
         base_value: model.baseValue,
         base_probability: sigmoid(model.baseValue),
@@ -113,6 +161,13 @@ export function createRecordExplainer(
         contributions,
         top: largest,
       };
+      if (views.encoded) {
+        const byName: Record<string, number> = {};
+        for (let j = 0; j < model.width; j++) byName[names[j]!] = encoded[j]!;
+        out.encoded = byName;
+      }
+      if (views.interactions) out.interactions = fieldInteractions(row, record);
+      return out;
     },
   };
 }

@@ -5,7 +5,11 @@ import { createRecordEncoder, type FittedTransform } from '../features/transform
 import { loadBundle } from '../ml/bundle.js';
 import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
-import { createRecordExplainer, type RecordExplainer } from '../ml/record-explainer.js';
+import {
+  createRecordExplainer,
+  type ExplanationViews,
+  type RecordExplainer,
+} from '../ml/record-explainer.js';
 import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
 import type { ModelIdentity, ServedModel } from './served-model.js';
 
@@ -57,11 +61,11 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
     scoreVector(vector: Float64Array): number {
       return model.predictOne(vector);
     },
-    explainRecord(record: RawRecord, top: number) {
+    explainRecord(record: RawRecord, top: number, views?: ExplanationViews) {
       explainer ??= createRecordExplainer({ model, transform: parts.transform });
       const input = steps === null ? record : steps.applyRecord(record);
       encoder.encode(input, explainRow);
-      return explainer.explain(explainRow, input, top);
+      return explainer.explain(explainRow, input, top, views);
     },
   };
 }

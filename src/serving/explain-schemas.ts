@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { ExplanationViews } from '../ml/record-explainer.js';
 
 /**
  * The explanation a prediction carries when asked for (`?explain=true`, or POST /explain). Margin units
@@ -45,6 +46,31 @@ export const ExplanationSchema = Type.Object(
           'The largest contributions by absolute value, largest first (`top` query parameter, default 5).',
       },
     ),
+    encoded: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: Type.Number(),
+          description:
+            'With explain=encoded: the SHAP value of each column the feature transform produced (e.g. "Gender=F", a hashed bucket, a date part), by column name, margin units; they sum to the same total as `contributions`.',
+        },
+      ),
+    ),
+    interactions: Type.Optional(
+      Type.Object(
+        {
+          fields: Type.Array(Type.String(), { description: 'Row and column order of `values`.' }),
+          values: Type.Array(Type.Array(Type.Number()), {
+            description:
+              'values[a][b]: SHAP interaction value of fields a and b (symmetric, margin units); values[a][a] is field a main effect; each row sums to the field contribution.',
+          }),
+        },
+        {
+          description:
+            'With explain=interactions: SHAP interaction values (XGBoost pred_interactions) summed to input fields. GBDT: exact path-dependent TreeSHAP interactions; logistic: no interactions (the contributions on the diagonal).',
+        },
+      ),
+    ),
     note: Type.Optional(
       Type.String({ description: 'Why the explanation is trivial (e.g. the fallback prior answered).' }),
     ),
@@ -59,9 +85,21 @@ export type ExplanationSchema = Static<typeof ExplanationSchema>;
 /** `?explain=true&top=N` on the prediction routes. */
 export const ExplainQuery = Type.Object({
   explain: Type.Optional(
-    Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')], {
-      description: 'Attach an explanation to each prediction (SHAP values per input field).',
-    }),
+    Type.Union(
+      [
+        Type.Literal('true'),
+        Type.Literal('false'),
+        Type.Literal('1'),
+        Type.Literal('0'),
+        Type.Literal('encoded'),
+        Type.Literal('interactions'),
+        Type.Literal('encoded,interactions'),
+      ],
+      {
+        description:
+          'Attach an explanation to each prediction (SHAP values per input field). `encoded` adds the encoded view (`explanation.encoded`: one value per one-hot category, hashed bucket or date part), `interactions` adds SHAP interaction values between fields (`explanation.interactions`, about as costly as one explanation per feature a tree splits on); `encoded,interactions` both.',
+      },
+    ),
   ),
   top: Type.Optional(
     Type.String({
@@ -72,8 +110,17 @@ export const ExplainQuery = Type.Object({
 });
 export type ExplainQuery = Static<typeof ExplainQuery>;
 
-/** Whether a prediction route's query asks for explanations, and how many top fields. */
-export const explainRequested = (q: ExplainQuery | undefined): { explain: boolean; top: number } => ({
-  explain: q?.explain === 'true' || q?.explain === '1',
-  top: q?.top === undefined ? 5 : Number(q.top),
-});
+/** Whether a prediction route's query asks for explanations, how many top fields, and which extra views. */
+export const explainRequested = (
+  q: ExplainQuery | undefined,
+): { explain: boolean; top: number; views: ExplanationViews } => {
+  const e = q?.explain;
+  const views: ExplanationViews = {};
+  if (e === 'encoded' || e === 'encoded,interactions') views.encoded = true;
+  if (e === 'interactions' || e === 'encoded,interactions') views.interactions = true;
+  return {
+    explain: e !== undefined && e !== 'false' && e !== '0',
+    top: q?.top === undefined ? 5 : Number(q.top),
+    views,
+  };
+};

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { RawRecord } from '../data/table.js';
 import { TasselError } from '../errors.js';
 import { logit } from '../ml/explain.js';
-import type { Explanation } from '../ml/record-explainer.js';
+import type { Explanation, ExplanationViews } from '../ml/record-explainer.js';
 import type { ServedModel } from './served-model.js';
 
 /** An explanation as the routes send it: the model's, or the prior's with a note saying why it is trivial. */
@@ -12,19 +12,30 @@ export type ServedExplanation = Explanation & { note?: string };
  * The explanation of a prior-only answer: the prior's margin and no field contributing. `fields` are the
  * input fields the real model would have been explained in (so clients see every field, at 0).
  */
-export function priorExplanation(prior: number, fields: readonly string[], note: string): ServedExplanation {
+export function priorExplanation(
+  prior: number,
+  fields: readonly string[],
+  note: string,
+  views: ExplanationViews = {},
+): ServedExplanation {
   const base = logit(prior);
   const contributions: Record<string, number> = {};
   for (const f of fields) contributions[f] = 0;
-  return {
+  const out: ServedExplanation = {
     method: 'constant',
     base_value: base,
     base_probability: Math.min(1, Math.max(0, prior)),
     margin: base,
     contributions,
     top: [],
-    note,
   };
+  // the prior reads no encoded column, and no field interacts with another
+  if (views.encoded) out.encoded = {};
+  if (views.interactions) {
+    out.interactions = { fields: [...fields], values: fields.map(() => fields.map(() => 0)) };
+  }
+  out.note = note;
+  return out;
 }
 
 /** Input fields of a served model's schema (its feature columns), for the prior's explanation. */
@@ -42,18 +53,20 @@ export function explainRecordWith(
   top: number,
   answeredBy: { fallback: boolean; reason?: string },
   prior: number,
+  views?: ExplanationViews,
 ): ServedExplanation {
   if (answeredBy.fallback && !model.fallback) {
     return priorExplanation(
       prior,
       schemaFields(model),
       `the model failed on this record, so its class prior answered (${answeredBy.reason ?? 'inference error'}); no field contributes to the prior`,
+      views,
     );
   }
   if (!model.explainRecord) {
     throw new TasselError('NOT_IMPLEMENTED', `the served model (kind ${model.kind}) offers no explanations`);
   }
-  return model.explainRecord(record, top);
+  return model.explainRecord(record, top, views);
 }
 
 /**

@@ -92,9 +92,69 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
     );
   });
 
+  test('?explain=encoded adds the encoded columns, ?explain=interactions field interactions that add up', async () => {
+    const record = trained.records[4]!;
+    const plain = (
+      await app.inject({ method: 'POST', url: '/predict?explain=true', payload: record })
+    ).json();
+    assert.equal(plain.explanation.encoded, undefined);
+    assert.equal(plain.explanation.interactions, undefined);
+
+    const enc = await app.inject({ method: 'POST', url: '/predict?explain=encoded', payload: record });
+    assert.equal(enc.statusCode, 200);
+    const e = enc.json().explanation;
+    assert.deepEqual(e.contributions, plain.explanation.contributions, 'the field view is unchanged');
+    assert.deepEqual(Object.keys(e.encoded), trained.transform.feature_names);
+    assert.ok(Math.abs(sum(e.encoded) - sum(e.contributions)) < 1e-9);
+    // a one-hot field's number is the sum of its category columns
+    const gender = Object.entries(e.encoded as Record<string, number>).filter(([k]) =>
+      k.startsWith('Gender='),
+    );
+    assert.ok(gender.length >= 2);
+    assert.ok(Math.abs(gender.reduce((t, [, v]) => t + v, 0) - e.contributions.Gender) < 1e-12);
+    assert.equal(e.interactions, undefined);
+
+    const res = await app.inject({ method: 'POST', url: '/predict?explain=interactions', payload: record });
+    assert.equal(res.statusCode, 200);
+    const x = res.json().explanation;
+    assertConsistent(x, res.json().probability, fields);
+    const { fields: order, values } = x.interactions as { fields: string[]; values: number[][] };
+    assert.deepEqual(order, Object.keys(x.contributions));
+    assert.equal(values.length, order.length);
+    let offDiagonal = 0;
+    order.forEach((a, i) => {
+      const row = values[i]!;
+      assert.equal(row.length, order.length);
+      const total = row.reduce((t, v) => t + v, 0);
+      assert.ok(Math.abs(total - x.contributions[a]) < 1e-9, `row ${a} sums to its contribution`);
+      row.forEach((v, k) => {
+        assert.ok(Math.abs(v - values[k]![i]!) < 1e-9, `symmetric at ${a}, ${order[k]}`);
+        if (k !== i) offDiagonal = Math.max(offDiagonal, Math.abs(v));
+      });
+    });
+    assert.ok(offDiagonal > 1e-6, 'a 15-tree GBDT has interactions between fields');
+
+    const both = await app.inject({
+      method: 'POST',
+      url: '/predict/batch?explain=encoded,interactions',
+      payload: [record, trained.records[5]],
+    });
+    assert.equal(both.statusCode, 200);
+    const first = both.json().predictions[0].explanation;
+    assert.deepEqual(first.encoded, e.encoded);
+    assert.deepEqual(first.interactions, x.interactions);
+    const ex = await app.inject({ method: 'POST', url: '/explain?explain=interactions', payload: [record] });
+    assert.deepEqual(ex.json().explanations[0].explanation.interactions, x.interactions);
+  });
+
   test('bad input: a bad explain or top value, a vector with explain, an invalid record -> 400, nothing explained', async () => {
     const record = trained.records[0]!;
-    for (const url of ['/predict?explain=yes', '/predict?explain=true&top=-1', '/predict?top=abc']) {
+    for (const url of [
+      '/predict?explain=yes',
+      '/predict?explain=interaction',
+      '/predict?explain=true&top=-1',
+      '/predict?top=abc',
+    ]) {
       const res = await app.inject({ method: 'POST', url, payload: record });
       assert.equal(res.statusCode, 400, url);
       assert.equal(res.json().error_code, 'INVALID_PARAMETER_VALUE');
@@ -142,6 +202,11 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
     const schema = JSON.stringify(doc.paths['/predict'].post.responses['200']);
     assert.match(schema, /base_value/);
     assert.match(schema, /probability_delta/);
+    assert.match(schema, /pred_interactions/);
+    assert.match(schema, /"encoded"/);
+    const explain = doc.paths['/predict'].post.parameters.find((p: { name: string }) => p.name === 'explain');
+    assert.match(JSON.stringify(explain), /interactions/);
+    assert.ok(doc.paths['/explain'].post.parameters.some((p: { name: string }) => p.name === 'explain'));
   });
 });
 
@@ -169,6 +234,15 @@ describe('explanations when the model cannot give them', () => {
     assert.ok(Object.keys(e.contributions).length > 3);
     assert.deepEqual(e.top, []);
     assert.match(e.note!, /fallback prior answered \(registry unreachable\)/);
+    const views = await app.inject({
+      method: 'POST',
+      url: '/predict?explain=encoded,interactions',
+      payload: trained.records[0],
+    });
+    const v = views.json().explanation;
+    assert.deepEqual(v.encoded, {});
+    assert.deepEqual(v.interactions.fields, Object.keys(e.contributions));
+    assert.ok(v.interactions.values.flat().every((x: number) => x === 0));
     await app.close();
   });
 

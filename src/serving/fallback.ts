@@ -46,11 +46,12 @@ export function createFallbackModel(options: FallbackModelOptions): ServedModel 
     validator: createRecordValidator(schema, options.validatorOptions),
     scoreRecord: () => prior,
     scoreVector: () => prior,
-    explainRecord(): ServedExplanation {
+    explainRecord(_record, _top, views): ServedExplanation {
       return priorExplanation(
         prior,
         (schema?.columns ?? []).filter((c) => c.role === 'feature' && c.type !== 'id').map((c) => c.name),
         `the fallback prior answered (${options.reason}): a constant, so no field contributes`,
+        views,
       );
     },
   };

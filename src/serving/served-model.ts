@@ -1,6 +1,6 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
-import type { Explanation } from '../ml/record-explainer.js';
+import type { Explanation, ExplanationViews } from '../ml/record-explainer.js';
 import type { RecordValidator } from './record-validator.js';
 
 /** Where a served model came from: the registry (name + version) or a local bundle directory. */
@@ -51,8 +51,9 @@ export interface ServedModel {
   /** P(y=1) for one feature vector of exactly `width` values. */
   scoreVector(vector: Float64Array): number;
   /**
-   * The explanation of one record that passed `validator`, listing the `top` largest fields; throws a
+   * The explanation of one record that passed `validator`, listing the `top` largest fields, with the optional
+   * `views` (encoded columns, field interactions); throws a
    * TasselError saying why when this model cannot be explained. Absent: the model offers no explanations.
    */
-  explainRecord?(record: RawRecord, top: number): Explanation & { note?: string };
+  explainRecord?(record: RawRecord, top: number, views?: ExplanationViews): Explanation & { note?: string };
 }

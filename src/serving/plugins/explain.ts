@@ -50,8 +50,9 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         description:
           `An array of records or {"records": [...]}; at most ${batchCap} records. Margin (log-odds) units: ` +
           'base_value + sum(contributions) = margin, probability = sigmoid(margin). GBDT: exact TreeSHAP; ' +
-          'logistic: coefficient x (x - training mean); the fallback prior: a constant (no field contributes).',
-        querystring: Type.Pick(ExplainQuery, ['top']),
+          'logistic: coefficient x (x - training mean); the fallback prior: a constant (no field contributes). ' +
+          '?explain=encoded / interactions / encoded,interactions add those views to each explanation.',
+        querystring: ExplainQuery,
         body: BatchBody,
         response: { 200: ExplainResponse, ...JSON_ERRORS, 501: JSON_ERRORS[400] },
       },
@@ -60,7 +61,7 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const model = requireModel(holder);
       const body = request.body as BatchBody;
       const records = Array.isArray(body) ? body : body.records;
-      const { top } = explainRequested(request.query as ExplainQuery);
+      const { top, views } = explainRequested(request.query as ExplainQuery);
       const { predictions, used } = scoring.scoreMany(model, records, 'records', {
         route: '/explain',
         requestId: request.id,
@@ -69,7 +70,14 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const explanations = predictions.map((p, i) => ({
         probability: p.probability,
         label: p.label,
-        explanation: explainRecordWith(model, records[i] as Record<string, unknown>, top, ref, p.probability),
+        explanation: explainRecordWith(
+          model,
+          records[i] as Record<string, unknown>,
+          top,
+          ref,
+          p.probability,
+          views,
+        ),
       }));
       const all = explanations.map((e) => e.explanation);
       return sendExplained(reply, {

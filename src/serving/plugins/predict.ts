@@ -21,7 +21,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         tags: ['predict'],
         summary: 'Predict one record (or one feature vector)',
         description:
-          'With ?explain=true the response adds `explanation`: SHAP values per input field in margin (log-odds) units, base_value + sum(contributions) = margin, probability = sigmoid(margin).',
+          "With ?explain=true the response adds `explanation`: SHAP values per input field in margin (log-odds) units, base_value + sum(contributions) = margin, probability = sigmoid(margin). ?explain=encoded adds the encoded columns' values, ?explain=interactions the interaction values between fields.",
         querystring: ExplainQuery,
         body: PredictBody,
         response: { 200: PredictResponse, ...JSON_ERRORS },
@@ -31,7 +31,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const model = requireModel(holder);
       const body = request.body as Record<string, unknown>;
       const features = body.features;
-      const { explain, top } = explainRequested(request.query as ExplainQuery);
+      const { explain, top, views } = explainRequested(request.query as ExplainQuery);
       if (features !== undefined) {
         if (explain) {
           throw new InputError(
@@ -53,7 +53,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       if (!explain) return out;
       return sendExplained(reply, {
         ...out,
-        explanation: explainRecordWith(model, body, top, out.model, out.probability),
+        explanation: explainRecordWith(model, body, top, out.model, out.probability, views),
       });
     },
   );
@@ -76,7 +76,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const records = Array.isArray(body) ? body : body.records;
       const log = { route: '/predict/batch', requestId: request.id };
       const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
-      const { explain, top } = explainRequested(request.query as ExplainQuery);
+      const { explain, top, views } = explainRequested(request.query as ExplainQuery);
       if (explain) {
         const ref = scoring.refOf(used);
         predictions.forEach((p, i) => {
@@ -87,6 +87,7 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
             top,
             ref,
             p.probability,
+            views,
           );
         });
         return sendExplained(reply, { predictions, threshold: used.threshold, model: ref });
