@@ -16,10 +16,11 @@ export interface SqlDialect {
   /** `ref ILIKE value`; SQLite (case-sensitive LIKE here) compares lower-cased both sides. */
   ilike(ref: RawBuilder<unknown> | unknown, value: unknown): RawBuilder<SqlBool>;
   /**
-   * SQLite walks a (key, value) index with INDEXED BY for searches ordered by a metric, param or tag;
-   * PostgreSQL plans its own index use.
+   * The hint after a table in FROM that makes the planner walk `index`: SQLite's `INDEXED BY` (its planner
+   * does not pick the (key, value) index walk of a search ordered by a metric, param or tag by itself);
+   * nothing on PostgreSQL, whose planner chooses it from statistics (see migration tracking v4).
    */
-  readonly indexedBy: boolean;
+  indexedBy(index: string): string;
   /** SQL that builds JSON text in the database (both dialects build MLflow's run JSON this way). */
   readonly json: JsonSql;
   /** PostgreSQL publishes changes with NOTIFY inside the writing transaction (delivered on commit). */
@@ -62,7 +63,7 @@ const SQLITE: SqlDialect = {
   placeholder: () => '?',
   bool: (b) => (b ? 1 : 0),
   ilike: (ref, value) => sql<SqlBool>`LOWER(${ref}) LIKE LOWER(${value})`,
-  indexedBy: true,
+  indexedBy: (index) => `INDEXED BY ${index}`,
   json: {
     object: 'json_object',
     array: (expr, orderBy, clustered) =>
@@ -89,7 +90,7 @@ const POSTGRESQL: SqlDialect = {
   placeholder: (n) => `$${n}`,
   bool: (b) => b,
   ilike: (ref, value) => sql<SqlBool>`${ref} ILIKE ${value}`,
-  indexedBy: false,
+  indexedBy: () => '',
   json: {
     object: 'json_build_object',
     array: (expr, orderBy) => `COALESCE(json_agg(${expr} ORDER BY ${orderBy}), '[]'::json)`,

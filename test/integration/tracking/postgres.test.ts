@@ -79,3 +79,37 @@ test('migrations are versioned and idempotent on PostgreSQL; two starters at onc
     await b.close();
   }
 });
+
+test('tracking v4: PostgreSQL estimates a (key, value) filter on params from the pairs, not as if key and value were independent', {
+  skip,
+}, async () => {
+  const schema = schemaName('stats');
+  const database = await createDatabase(PG_URI, { schema });
+  try {
+    await createSqlTrackingStore({ database, defaultArtifactRoot: 's3://b' });
+    const pool = database.pgPool!;
+    await pool.query(
+      "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES ('e', 'a', 'active', 0, 0)",
+    );
+    await pool.query(
+      `INSERT INTO runs (run_uuid, experiment_id, status, start_time, lifecycle_stage)
+       SELECT 'r' || g, (SELECT max(experiment_id) FROM experiments), 'FINISHED', g, 'active' FROM generate_series(1, 5000) g`,
+    );
+    // Ten params per run; p0 is 'a' for a quarter of the runs, the others take one of seven values.
+    await pool.query(
+      `INSERT INTO params (run_uuid, key, value)
+       SELECT 'r' || g, 'p' || k, CASE WHEN k = 0 THEN (CASE WHEN g % 4 = 0 THEN 'a' ELSE 'b' END) ELSE 'v' || ((g + k) % 7) END
+       FROM generate_series(1, 5000) g, generate_series(0, 9) k`,
+    );
+    await pool.query('ANALYZE params');
+    const plan = await pool.query(
+      "EXPLAIN (FORMAT JSON) SELECT run_uuid FROM params WHERE key = 'p0' AND value = 'a'",
+    );
+    const estimated = plan.rows[0]['QUERY PLAN'][0].Plan['Plan Rows'] as number;
+    // 1,250 rows match; independence would estimate 5,000 x 0.1 (key) x 1,250 / 50,000 (value) = ~125.
+    assert.ok(estimated > 800 && estimated < 1800, `estimated ${estimated} rows of 1,250`);
+  } finally {
+    await dropPostgresSchema(database, schema);
+    await database.close();
+  }
+});

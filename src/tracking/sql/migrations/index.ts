@@ -3,6 +3,7 @@ import type { Migration } from '../migrate.js';
 import { trackingSchemaV1 } from './001-tracking-schema.js';
 import { clusteredKeyValues } from './002-clustered-key-values.js';
 import { uniqueMetricPoints } from './003-unique-metric-points.js';
+import { keyValueStatistics } from './004-key-value-statistics.js';
 
 /**
  * Every migration of the server's database, in the order they are applied. Tracking's come first
@@ -13,5 +14,6 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   trackingSchemaV1,
   clusteredKeyValues,
   uniqueMetricPoints,
+  keyValueStatistics,
   ...registryMigrations,
 ];
