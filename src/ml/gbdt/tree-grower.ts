@@ -153,13 +153,8 @@ export class TreeGrower {
       return feature.length - 1;
     };
 
-    let g0 = 0;
-    let h0 = 0;
-    for (let i = 0; i < nRoot; i++) {
-      const r = rows[i]!;
-      g0 += grad[r]!;
-      h0 += hess[r]!;
-    }
+    const g0 = sumOver(grad, rows, nRoot);
+    const h0 = sumOver(hess, rows, nRoot);
     const root = addNode(g0, h0, 0, nRoot);
     const queue: Candidate[] = [];
     let order = 0;
@@ -234,7 +229,7 @@ export class TreeGrower {
       const big = c.hist;
       const smallOk = leftSmaller ? lOk : rOk;
       const bigOk = leftSmaller ? rOk : lOk;
-      if (bigOk) for (let k = 0; k < big.length; k++) big[k]! -= small[k]!;
+      if (bigOk) subtractHistogram(big, small);
       else this.release(big);
       if (!smallOk) this.release(small);
       const lh = leftSmaller ? small : big;
@@ -372,6 +367,23 @@ export class TreeGrower {
       hl: bestHl,
     };
   }
+}
+
+/*
+ * The hot loops of grow() live in these small functions: grow() calls closures that differ from fit to fit,
+ * so V8 deoptimizes it now and then, and a loop inside it would then run unoptimized, boxing every double.
+ */
+
+/** big -= small, element-wise (the sibling's histogram by subtraction). */
+function subtractHistogram(big: Float64Array, small: Float64Array): void {
+  for (let k = 0; k < big.length; k++) big[k]! -= small[k]!;
+}
+
+/** Sum of values[rows[i]] over i < n, in row order. */
+function sumOver(values: Float64Array, rows: Uint32Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += values[rows[i]!]!;
+  return s;
 }
 
 /**
