@@ -102,7 +102,7 @@ describe('pipeline config', () => {
 
 describe('pipeline config: tune (hyperparameter search)', () => {
   const base = { data: { path: 'x.csv', schema: 'builtin:course-completion' } };
-  test('a tune block gets its defaults; pipeline/oulad-search.json loads', () => {
+  test('a tune block gets its defaults; pipeline/oulad-search.json and oulad.json load', () => {
     const c = parsePipelineConfig({
       ...base,
       candidates: [{ kind: 'gbdt', tune: { space: { max_depth: { int: [2, 6] } } } }],
@@ -126,6 +126,12 @@ describe('pipeline config: tune (hyperparameter search)', () => {
     const tuned = oulad.candidates.find((x) => x.tune)!;
     assert.equal(tuned.tune!.strategy, 'tpe');
     assert.ok(tuned.tune!.max_seconds! <= 300);
+    // the default OULAD pipeline: its feature step, and a search whose best five trials are averaged
+    const main = loadPipelineConfig(join(import.meta.dirname ?? '.', '..', '..', 'pipeline', 'oulad.json'));
+    assert.match(main.feature_steps[0]!.module, /pipeline[/\\]features[/\\]oulad-context\.ts$/);
+    const mainTuned = main.candidates.find((x) => x.tune)!;
+    assert.equal(mainTuned.tune!.ensemble_top, 5);
+    assert.ok(mainTuned.tune!.max_seconds! <= 240, 'a budget that leaves the run within 5 minutes');
   });
   test('grid and search together, a bad range or an unknown field are refused naming the field', () => {
     const tune =

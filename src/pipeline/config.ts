@@ -79,6 +79,14 @@ export const TuneSchema = Type.Object(
       default: 3,
       minimum: 1.5,
     }),
+    ensemble_top: Type.Optional(
+      Type.Integer({
+        description:
+          'GBDT only: also offer the average (in log-odds) of the best k complete trials by validation score as one more candidate, NAME#topK, selected like any other on the validation rows only.',
+        minimum: 2,
+        maximum: 50,
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -382,6 +390,10 @@ export function parsePipelineConfig(raw: unknown, baseDir: string = process.cwd(
     if (c.tune && Object.keys(c.search ?? {}).length)
       throw new InputError(
         `pipeline config: candidates[${i}]: give "search" (a grid) or "tune" (a search), not both`,
+      );
+    if (c.tune?.ensemble_top !== undefined && c.kind !== 'gbdt')
+      throw new InputError(
+        `pipeline config: candidates[${i}].tune.ensemble_top: only gbdt trials can be averaged into one model`,
       );
     if (c.tune)
       parseSearchSpace(

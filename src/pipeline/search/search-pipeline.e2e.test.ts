@@ -46,6 +46,7 @@ describe('pipeline with a hyperparameter search', { timeout: 240_000 }, () => {
               batch: 3,
               workers: 2,
               min_rounds: 5,
+              ensemble_top: 3,
               space: { max_depth: { int: [2, 6] }, eta: { float: [0.03, 0.4], log: true } },
             },
           },
@@ -82,12 +83,27 @@ describe('pipeline with a hyperparameter search', { timeout: 240_000 }, () => {
     const b = await runPipeline({ config: config('test-b.csv', `search-b-${process.pid}`), tracking });
     const childrenA = await runsOf(a.experimentId, a.runId);
     const childrenB = await runsOf(b.experimentId, b.runId);
-    assert.equal(childrenA.length, 6, 'the trial budget: six child runs');
+    assert.equal(childrenA.length, 7, 'the trial budget: six trials, and the average of the best three');
     assert.deepEqual(
       childrenA.map((c) => c.name),
-      ['gbdt#001', 'gbdt#002', 'gbdt#003', 'gbdt#004', 'gbdt#005', 'gbdt#006'],
+      ['gbdt#001', 'gbdt#002', 'gbdt#003', 'gbdt#004', 'gbdt#005', 'gbdt#006', 'gbdt#top3'],
     );
-    for (const c of childrenA) {
+    const [ensembleA, ensembleB] = [childrenA, childrenB].map(
+      (cs) => cs.find((c) => c.name === 'gbdt#top3')!,
+    );
+    const trialsA = childrenA.filter((c) => c.name !== 'gbdt#top3');
+    assert.equal(ensembleA!.tags['tassel.search.state'], 'ENSEMBLE');
+    // its members: the three best complete trials by validation ROC AUC, best first
+    const best3 = trialsA
+      .filter((c) => c.tags['tassel.search.state'] === 'COMPLETE')
+      .sort((x, y) => Number(y.metrics.valid_roc_auc) - Number(x.metrics.valid_roc_auc))
+      .slice(0, 3)
+      .map((c) => c.name);
+    assert.equal(ensembleA!.tags['tassel.search.ensemble_members'], best3.join(','));
+    // chosen on the validation rows: the same members and validation scores with other test rows
+    assert.equal(ensembleB!.params.ensemble_members, ensembleA!.params.ensemble_members);
+    assert.equal(ensembleB!.metrics.valid_roc_auc, ensembleA!.metrics.valid_roc_auc);
+    for (const c of trialsA) {
       assert.equal(c.tags['tassel.search.strategy'], 'tpe');
       assert.match(c.tags['tassel.search.state']!, /^(COMPLETE|PRUNED)$/);
       assert.ok(c.params.max_depth && c.params.eta);
@@ -107,7 +123,7 @@ describe('pipeline with a hyperparameter search', { timeout: 240_000 }, () => {
     assert.notEqual(b.test.roc_auc, a.test.roc_auc, 'the test sets do differ');
     assert.equal(
       a.trials.length,
-      childrenA.filter((c) => c.tags['tassel.search.state'] === 'COMPLETE').length,
+      childrenA.filter((c) => /^(COMPLETE|ENSEMBLE)$/.test(c.tags['tassel.search.state']!)).length,
     );
   });
 });

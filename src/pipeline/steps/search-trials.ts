@@ -9,6 +9,7 @@ import type { TrialSetup } from '../search/trial-job.js';
 import { flatParams, selectionScore } from './log-format.js';
 import type { FeatureMatrices, FittedTrial, PipelineState, StepContext } from './step.js';
 import { logTrialFit, trialMatrices } from './fit-trial.js';
+import { searchEnsemble } from './search-ensemble.js';
 
 /** The search plan of a tuned trial from its config (rungs below the trial's n_estimators). */
 export function searchPlan(trial: Trial, seed: number): SearchPlan {
@@ -138,8 +139,73 @@ export async function searchTrials(
         'INVALID_STATE',
         `search ${trial.name}: no trial completed${failed[0] ? ` (first error: ${failed[0].outcome.error})` : ''}`,
       );
+    const k = trial.tune!.ensemble_top;
+    if (k !== undefined) {
+      const ens = await logEnsemble(ctx, s, trial, f, out, k);
+      if (ens) out.push(ens);
+    }
     return out;
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * The average of the search's best `k` trials (by validation score) as one more fitted trial, logged as the
+ * child run `CANDIDATE#topK` (tag `tassel.search.state` ENSEMBLE, its members in
+ * `tassel.search.ensemble_members`). Null (nothing logged) with fewer than two complete GBDT trials.
+ */
+async function logEnsemble(
+  ctx: StepContext,
+  s: Pick<PipelineState, 'experimentId' | 'parent' | 'baseTags' | 'data'>,
+  trial: Trial,
+  f: FeatureMatrices,
+  fitted: readonly FittedTrial[],
+  k: number,
+): Promise<FittedTrial | null> {
+  const t0 = performance.now();
+  const ens = searchEnsemble(fitted, k, trialMatrices(f), { train: s.data.train.y, valid: s.data.valid.y });
+  if (!ens) return null;
+  const fitSeconds = (performance.now() - t0) / 1000;
+  const name = `${trial.candidate}#top${ens.members.length}`;
+  const members = ens.members.join(',');
+  const child = await ctx.startRun(s.experimentId, name, {
+    ...s.baseTags,
+    'mlflow.parentRunId': s.parent.runId,
+    'mlflow.runName': name,
+    'tassel.candidate': trial.candidate,
+    'tassel.search.strategy': trial.tune!.strategy,
+    'tassel.search.state': 'ENSEMBLE',
+    'tassel.search.ensemble_members': members.slice(0, 4900),
+  });
+  const params = { ensemble_members: members, ensemble_size: ens.members.length };
+  await ctx.tracking.logBatch(child.runId, {
+    params: {
+      model_kind: 'gbdt',
+      feature_preset: trial.preset,
+      n_features: String(f.ft.width),
+      ...flatParams('', params),
+    },
+  });
+  const summary = ens.model.summary();
+  await logTrialFit(ctx, child.runId, { ...ens, fitSeconds, summary, history: [] });
+  await ctx.endRun(child.runId, 'FINISHED');
+  const best = fitted.find((x) => x.name === ens.members[0])!;
+  ctx.reporter.info(
+    `  ${name}: valid roc_auc ${ens.valid.roc_auc.toFixed(4)} log_loss ${ens.valid.log_loss.toFixed(4)} (average of ${members})`,
+  );
+  return {
+    name,
+    candidate: trial.candidate,
+    kind: 'gbdt',
+    params,
+    runId: child.runId,
+    train: ens.train,
+    valid: ens.valid,
+    selectionScore: selectionScore(ctx.config.selection_metric, ens.valid),
+    fitSeconds,
+    summary,
+    model: ens.model,
+    trial: { ...best.trial, name },
+  };
 }
