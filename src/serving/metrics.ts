@@ -49,34 +49,13 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
   const requestSeries = createRequestSeries(`${p}requests_total`, `${p}request_duration_seconds`, buckets);
   registry.registerMetric(requestSeries.counter as never);
   registry.registerMetric(requestSeries.histogram as never);
-  // plain numbers on the hot path (prom-client hashes the labels on every inc); copied in at scrape time
-  const predictionCounts = [0, 0, 0, 0]; // index = label * 2 + fallback
-  new Counter({
-    name: `${p}predictions_total`,
-    help: 'Predictions served, by predicted label and whether the fallback model answered.',
-    labelNames: ['label', 'fallback'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (let i = 0; i < 4; i++) this.inc(predictionLabels[i >> 1]![i & 1]!, predictionCounts[i]!);
-    },
-  });
+  const predictionCounts = registerPredictionCounter(registry, p);
   const { fallbackActive, modelInfo, swaps, padding, loadFailures, inferenceErrors, logDropped } =
     registerModelMetrics(registry, p);
   fallbackActive.set(0);
   for (const kind of ['padded', 'truncated', 'exact']) padding.inc({ kind }, 0);
 
   // label objects are cached so the hot path allocates nothing per request
-  const predictionLabels = [
-    [
-      { label: '0', fallback: 'false' },
-      { label: '0', fallback: 'true' },
-    ],
-    [
-      { label: '1', fallback: 'false' },
-      { label: '1', fallback: 'true' },
-    ],
-  ] as const;
   const paddingLabels = {
     padded: { kind: 'padded' },
     truncated: { kind: 'truncated' },
@@ -107,21 +86,48 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
     },
     setModel(model) {
       modelInfo.reset();
-      modelInfo.set(
-        {
-          name: model.identity.name,
-          version: model.identity.version ?? '',
-          run_id: model.identity.runId ?? '',
-          kind: model.kind,
-          fallback: String(model.fallback),
-        },
-        1,
-      );
+      modelInfo.set(modelInfoLabels(model), 1);
       fallbackActive.set(model.fallback ? 1 : 0);
       swaps.inc();
     },
     render: () => registry.metrics(),
   };
+}
+
+/** The labels of the model info gauge for a served model. */
+function modelInfoLabels(model: ServedModel) {
+  return {
+    name: model.identity.name,
+    version: model.identity.version ?? '',
+    run_id: model.identity.runId ?? '',
+    kind: model.kind,
+    fallback: String(model.fallback),
+  };
+}
+
+/**
+ * The predictions counter, kept as plain numbers on the hot path (prom-client hashes the labels on every inc)
+ * and copied in at scrape time. Returns the counts: index = label * 2 + (fallback ? 1 : 0).
+ */
+function registerPredictionCounter(registry: Registry, p: string): number[] {
+  const counts = [0, 0, 0, 0];
+  const labels = [
+    { label: '0', fallback: 'false' },
+    { label: '0', fallback: 'true' },
+    { label: '1', fallback: 'false' },
+    { label: '1', fallback: 'true' },
+  ];
+  new Counter({
+    name: `${p}predictions_total`,
+    help: 'Predictions served, by predicted label and whether the fallback model answered.',
+    labelNames: ['label', 'fallback'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (let i = 0; i < 4; i++) this.inc(labels[i]!, counts[i]!);
+    },
+  });
+  return counts;
 }
 
 /** The model and failure metrics of a serving app, registered on its registry (a flat list of declarations). */
@@ -187,38 +193,60 @@ interface StatusSeries {
  */
 function createRequestSeries(counterName: string, histogramName: string, buckets: number[]) {
   const bounds = Float64Array.from([...buckets].sort((a, b) => a - b));
-  const routes = new Map<string, { route: string; method: string; byStatus: Map<number, StatusSeries> }>();
+  const routes = new Map<string, RouteSeries>();
   const recorders = new Map<string, RouteRecorder>();
   const route = (path: string, method: string): RouteRecorder => {
     const key = `${method} ${path}`;
     let rec = recorders.get(key);
     if (rec !== undefined) return rec;
-    const entry = { route: path, method, byStatus: new Map<number, StatusSeries>() };
+    const entry: RouteSeries = { route: path, method, byStatus: new Map() };
     routes.set(key, entry);
-    let lastStatus = -1;
-    let last: StatusSeries | undefined;
-    rec = {
-      observe(status, seconds) {
-        let series = status === lastStatus ? last : entry.byStatus.get(status);
-        if (series === undefined) {
-          series = { count: 0, sum: 0, counts: new Float64Array(bounds.length + 1) };
-          entry.byStatus.set(status, series);
-        }
-        lastStatus = status;
-        last = series;
-        series.count++;
-        series.sum += seconds;
-        let i = 0;
-        while (i < bounds.length && seconds > bounds[i]!) i++;
-        series.counts[i]!++;
-      },
-    };
+    rec = createRouteRecorder(entry, bounds);
     recorders.set(key, rec);
     return rec;
   };
-  const counter = {
-    name: counterName,
-    help: 'HTTP requests, by route, method and status code.',
+  return {
+    route,
+    counter: requestCounterView(counterName, routes),
+    histogram: requestHistogramView(histogramName, routes, bounds),
+  };
+}
+
+/** The series of one (route, method), per status code. */
+interface RouteSeries {
+  route: string;
+  method: string;
+  byStatus: Map<number, StatusSeries>;
+}
+
+/** Counts one request of a route into its status's series (the last status's series kept at hand). */
+function createRouteRecorder(entry: RouteSeries, bounds: Float64Array): RouteRecorder {
+  let lastStatus = -1;
+  let last: StatusSeries | undefined;
+  return {
+    observe(status, seconds) {
+      let series = status === lastStatus ? last : entry.byStatus.get(status);
+      if (series === undefined) {
+        series = { count: 0, sum: 0, counts: new Float64Array(bounds.length + 1) };
+        entry.byStatus.set(status, series);
+      }
+      lastStatus = status;
+      last = series;
+      series.count++;
+      series.sum += seconds;
+      let i = 0;
+      while (i < bounds.length && seconds > bounds[i]!) i++;
+      series.counts[i]!++;
+    },
+  };
+}
+
+/** The request counter as prom-client reads a metric (get() at scrape time). */
+function requestCounterView(name: string, routes: Map<string, RouteSeries>) {
+  const help = 'HTTP requests, by route, method and status code.';
+  return {
+    name,
+    help,
     type: 'counter',
     aggregator: 'sum',
     labelNames: ['route', 'method', 'status'],
@@ -233,12 +261,17 @@ function createRequestSeries(counterName: string, histogramName: string, buckets
           });
         }
       }
-      return { name: counterName, help: counter.help, type: 'counter', values, aggregator: 'sum' };
+      return { name, help, type: 'counter', values, aggregator: 'sum' };
     },
   };
-  const histogram = {
-    name: histogramName,
-    help: 'HTTP request latency (from request received to response sent), by route and status code.',
+}
+
+/** The latency histogram as prom-client reads a metric: cumulative buckets, sum and count per series. */
+function requestHistogramView(name: string, routes: Map<string, RouteSeries>, bounds: Float64Array) {
+  const help = 'HTTP request latency (from request received to response sent), by route and status code.';
+  return {
+    name,
+    help,
     type: 'histogram',
     aggregator: 'sum',
     labelNames: ['route', 'method', 'status'],
@@ -255,20 +288,15 @@ function createRequestSeries(counterName: string, histogramName: string, buckets
             values.push({
               labels: { ...labels, le: bounds[i]! },
               value: cumulative,
-              metricName: `${histogramName}_bucket`,
+              metricName: `${name}_bucket`,
             });
           }
-          values.push({
-            labels: { ...labels, le: '+Inf' },
-            value: s.count,
-            metricName: `${histogramName}_bucket`,
-          });
-          values.push({ labels, value: s.sum, metricName: `${histogramName}_sum` });
-          values.push({ labels, value: s.count, metricName: `${histogramName}_count` });
+          values.push({ labels: { ...labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` });
+          values.push({ labels, value: s.sum, metricName: `${name}_sum` });
+          values.push({ labels, value: s.count, metricName: `${name}_count` });
         }
       }
-      return { name: histogramName, help: histogram.help, type: 'histogram', values, aggregator: 'sum' };
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
     },
   };
-  return { route, counter, histogram };
 }

@@ -98,54 +98,23 @@ export function requireModel(holder: ModelHolder): ServedModel {
 
 /** Creates the scoring step of one serving app. */
 export function createScoring(options: ScoringOptions): Scoring {
-  const { metrics, batchCap, sink } = options;
+  const { metrics, sink } = options;
   const memo = createModelMemo();
   const { refOf, responseTailOf } = memo;
   const steps = createScoreSteps(metrics, options.log, memo.inferenceFallbackOf);
   const { scoreVector, scoreAndCount } = steps;
-
-  /** Queues one prediction for the log (no I/O, no serialization here; see prediction-sink/sink.ts). */
-  const record = (
-    route: string,
-    used: ServedModel,
-    requestId: string,
-    inputs: Record<string, unknown> | null,
-    inputsJson: Buffer | null,
-    p: number,
-    label: 0 | 1,
-  ) => {
-    sink!.record({
-      request_id: requestId,
-      time: Date.now(),
-      model_name: used.identity.name,
-      model_version: used.identity.version,
-      inputs,
-      inputs_json: inputsJson,
-      probability: p,
-      label,
-      fallback: used.fallback,
-      route,
-    });
-  };
-
-  const checkBatchSize = (n: number) => {
-    if (n > batchCap) {
-      throw new TasselError(
-        'REQUEST_TOO_LARGE',
-        `${n} records in one request is over the cap of ${batchCap}; split the request`,
-      );
-    }
-  };
+  const record = sink === null ? null : createPredictionRecorder(sink);
+  const checkBatchSize = createBatchSizeCheck(options.batchCap);
 
   return {
     predictRecord(model, body, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      if (sink?.sampled()) record('/predict', used, requestId, body, null, p, label);
+      if (record !== null && sink!.sampled()) record('/predict', used, requestId, body, null, p, label);
       return { probability: p, label, threshold: used.threshold, model: refOf(used) };
     },
     predictRecordJson(model, body, raw, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      if (sink?.sampled()) record('/predict', used, requestId, null, raw, p, label);
+      if (record !== null && sink!.sampled()) record('/predict', used, requestId, null, raw, p, label);
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
     predictVector(model, features) {
@@ -157,7 +126,7 @@ export function createScoring(options: ScoringOptions): Scoring {
     scoreMany(model, records, what, log) {
       checkBatchSize(records.length);
       const out = scoreValidatedBatch(steps, metrics, model, records, what);
-      if (log !== undefined && sink?.sampled()) {
+      if (log !== undefined && record !== null && sink!.sampled()) {
         const { predictions, used } = out;
         for (let i = 0; i < records.length; i++) {
           const row = predictions[i]!;
@@ -178,6 +147,44 @@ export function createScoring(options: ScoringOptions): Scoring {
     },
     checkBatchSize,
     refOf,
+  };
+}
+
+/** Queues one prediction for the log (no I/O here; the sink encodes or keeps it, see prediction-sink/sink.ts). */
+function createPredictionRecorder(sink: PredictionSink) {
+  return (
+    route: string,
+    used: ServedModel,
+    requestId: string,
+    inputs: Record<string, unknown> | null,
+    inputsJson: Buffer | null,
+    p: number,
+    label: 0 | 1,
+  ) => {
+    sink.record({
+      request_id: requestId,
+      time: Date.now(),
+      model_name: used.identity.name,
+      model_version: used.identity.version,
+      inputs,
+      inputs_json: inputsJson,
+      probability: p,
+      label,
+      fallback: used.fallback,
+      route,
+    });
+  };
+}
+
+/** Throws REQUEST_TOO_LARGE when a request holds more than `batchCap` records. */
+function createBatchSizeCheck(batchCap: number) {
+  return (n: number) => {
+    if (n > batchCap) {
+      throw new TasselError(
+        'REQUEST_TOO_LARGE',
+        `${n} records in one request is over the cap of ${batchCap}; split the request`,
+      );
+    }
   };
 }
 

@@ -1,9 +1,10 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../../errors.js';
 import { ExplainQuery, explainRequested } from '../explain-schemas.js';
 import { explainRecordWith, sendExplained } from '../explain-step.js';
 import { BatchBody, BatchResponse, PredictBody, PredictResponse } from '../schemas.js';
 import { requireModel } from '../scoring.js';
-import { JSON_ERRORS, type ServingPlugin } from './context.js';
+import { JSON_ERRORS, type ServingContext, type ServingPlugin } from './context.js';
 
 /**
  * POST /predict (one record, or a feature vector `{features: [...]}`) and POST /predict/batch. The happy path of
@@ -12,8 +13,7 @@ import { JSON_ERRORS, type ServingPlugin } from './context.js';
  * route, so a plain prediction pays nothing for the option.
  */
 export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = async (app, options) => {
-  const { holder, scoring, batchCap } = options;
-
+  const { batchCap } = options;
   app.post(
     '/predict',
     {
@@ -27,37 +27,8 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         response: { 200: PredictResponse, ...JSON_ERRORS },
       },
     },
-    (request, reply) => {
-      const model = requireModel(holder);
-      const body = request.body as Record<string, unknown>;
-      const features = body.features;
-      const { explain, top, views } = explainRequested(request.query as ExplainQuery);
-      if (features !== undefined) {
-        if (explain) {
-          throw new InputError(
-            'explain=true needs a record of named fields: a feature vector cannot be explained in input-field terms',
-          );
-        }
-        for (const key in body) {
-          if (key !== 'features') {
-            throw new InputError(
-              `field "${key}": a vector request {"features": [...]} may carry no other field`,
-            );
-          }
-        }
-        return scoring.predictVector(model, features as (number | null)[]);
-      }
-      const problem = model.validator.check(body);
-      if (problem !== null) throw new InputError(problem);
-      const out = scoring.predictRecord(model, body, request.id);
-      if (!explain) return out;
-      return sendExplained(reply, {
-        ...out,
-        explanation: explainRecordWith(model, body, top, out.model, out.probability, views),
-      });
-    },
+    createPredictHandler(options),
   );
-
   app.post(
     '/predict/batch',
     {
@@ -70,29 +41,69 @@ export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
         response: { 200: BatchResponse, ...JSON_ERRORS },
       },
     },
-    (request, reply) => {
-      const model = requireModel(holder);
-      const body = request.body as BatchBody;
-      const records = Array.isArray(body) ? body : body.records;
-      const log = { route: '/predict/batch', requestId: request.id };
-      const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
-      const { explain, top, views } = explainRequested(request.query as ExplainQuery);
-      if (explain) {
-        const ref = scoring.refOf(used);
-        predictions.forEach((p, i) => {
-          const record = records[i] as Record<string, unknown>;
-          (p as typeof p & { explanation?: unknown }).explanation = explainRecordWith(
-            model,
-            record,
-            top,
-            ref,
-            p.probability,
-            views,
-          );
-        });
-        return sendExplained(reply, { predictions, threshold: used.threshold, model: ref });
-      }
-      return { predictions, threshold: used.threshold, model: scoring.refOf(used) };
-    },
+    createBatchHandler(options),
   );
 };
+
+type Parts = Pick<ServingContext, 'holder' | 'scoring'>;
+
+/** POST /predict: one record (validated, scored, maybe explained) or one feature vector. */
+function createPredictHandler({ holder, scoring }: Parts) {
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const model = requireModel(holder);
+    const body = request.body as Record<string, unknown>;
+    const { explain, top, views } = explainRequested(request.query as ExplainQuery);
+    if (body.features !== undefined) {
+      checkVectorRequest(body, explain);
+      return scoring.predictVector(model, body.features as (number | null)[]);
+    }
+    const problem = model.validator.check(body);
+    if (problem !== null) throw new InputError(problem);
+    const out = scoring.predictRecord(model, body, request.id);
+    if (!explain) return out;
+    return sendExplained(reply, {
+      ...out,
+      explanation: explainRecordWith(model, body, top, out.model, out.probability, views),
+    });
+  };
+}
+
+/** A vector request `{features: [...]}` carries nothing else and cannot be explained. */
+function checkVectorRequest(body: Record<string, unknown>, explain: boolean): void {
+  if (explain) {
+    throw new InputError(
+      'explain=true needs a record of named fields: a feature vector cannot be explained in input-field terms',
+    );
+  }
+  for (const key in body) {
+    if (key !== 'features') {
+      throw new InputError(`field "${key}": a vector request {"features": [...]} may carry no other field`);
+    }
+  }
+}
+
+/** POST /predict/batch: many records (each logged as `<request id>/<row>`), maybe explained. */
+function createBatchHandler({ holder, scoring }: Parts) {
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const model = requireModel(holder);
+    const body = request.body as BatchBody;
+    const records = Array.isArray(body) ? body : body.records;
+    const log = { route: '/predict/batch', requestId: request.id };
+    const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
+    const { explain, top, views } = explainRequested(request.query as ExplainQuery);
+    const ref = scoring.refOf(used);
+    if (!explain) return { predictions, threshold: used.threshold, model: ref };
+    predictions.forEach((p, i) => {
+      const record = records[i] as Record<string, unknown>;
+      (p as typeof p & { explanation?: unknown }).explanation = explainRecordWith(
+        model,
+        record,
+        top,
+        ref,
+        p.probability,
+        views,
+      );
+    });
+    return sendExplained(reply, { predictions, threshold: used.threshold, model: ref });
+  };
+}

@@ -67,49 +67,57 @@ interface Chunk {
 /** Most spare chunks kept for reuse. */
 const SPARE_CHUNKS = 8;
 
+/** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse. */
+function createChunkPool(chunkBytes: number) {
+  const spare: Buffer[] = [];
+  return {
+    /** A chunk of at least `n` bytes, empty. */
+    take(n: number): Chunk {
+      const buffer =
+        n <= chunkBytes && spare.length > 0 ? spare.pop()! : Buffer.allocUnsafeSlow(Math.max(chunkBytes, n));
+      return { buffer, used: 0, count: 0 };
+    },
+    /** A chunk whose bytes are no longer needed. */
+    give(buffer: Buffer): void {
+      if (buffer.length === chunkBytes && spare.length < SPARE_CHUNKS) spare.push(buffer);
+    },
+  };
+}
+
 /**
  * Encoded predictions in chunks of `chunkBytes`: `push` encodes into the open chunk (moving to a fresh one when
  * it is full), `take` seals the open chunk and hands every sealed chunk to the store in one write. Written
  * chunks go back to a small pool, so a steady stream allocates nothing.
  */
 function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): PendingQueue {
+  const pool = createChunkPool(limits.chunkBytes);
   const sealed: Chunk[] = [];
-  const spare: Buffer[] = [];
   let open: Chunk | null = null;
   let count = 0;
   let bytes = 0;
+  let mark = 0; // where the prediction being encoded starts in the open chunk
 
-  const fresh = (n: number): Chunk => {
-    const buffer =
-      n <= limits.chunkBytes && spare.length > 0
-        ? spare.pop()!
-        : Buffer.allocUnsafeSlow(Math.max(limits.chunkBytes, n));
-    return { buffer, used: 0, count: 0 };
-  };
   const seal = () => {
     if (open !== null && open.count > 0) sealed.push(open);
-    else if (open !== null) recycle(open.buffer);
+    else if (open !== null) pool.give(open.buffer);
     open = null;
-  };
-  const recycle = (buffer: Buffer) => {
-    if (buffer.length === limits.chunkBytes && spare.length < SPARE_CHUNKS) spare.push(buffer);
   };
   const out: ByteOutput = {
     buffer: Buffer.alloc(0),
     offset: 0,
     reserve(n) {
       if (out.offset + n <= out.buffer.length) return;
+      // the prediction's bytes so far move along to the fresh chunk: a line never spans two chunks
       const moved = out.buffer.subarray(mark, out.offset);
       open!.used = mark;
       seal();
-      open = fresh(n + moved.length);
+      open = pool.take(n + moved.length);
       moved.copy(open.buffer, 0);
       out.buffer = open.buffer;
       out.offset = moved.length;
       mark = 0;
     },
   };
-  let mark = 0;
 
   return {
     get count() {
@@ -117,10 +125,9 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
     },
     push(prediction) {
       if (count >= limits.maxQueue || bytes >= limits.maxBytes) return false;
-      if (open === null) open = fresh(0);
+      open ??= pool.take(0);
       out.buffer = open.buffer;
-      out.offset = open.used;
-      mark = open.used;
+      out.offset = mark = open.used;
       try {
         encoding.encode(prediction, out);
       } catch {
@@ -137,19 +144,16 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       if (sealed.length === 0) return null;
       const chunks = sealed.splice(0, sealed.length);
       let n = 0;
-      let size = 0;
       for (const c of chunks) {
         n += c.count;
-        size += c.used;
+        bytes -= c.used;
       }
       count -= n;
-      bytes -= size;
-      const views = chunks.map((c) => c.buffer.subarray(0, c.used));
       return {
         count: n,
-        write: () => encoding.append(views),
+        write: () => encoding.append(chunks.map((c) => c.buffer.subarray(0, c.used))),
         release: () => {
-          for (const c of chunks) recycle(c.buffer);
+          for (const c of chunks) pool.give(c.buffer);
         },
       };
     },
