@@ -37,6 +37,24 @@ export function handlerAuditTests(c: ParityCalls): void {
     assertBadRequest(await c.post('runs/log-parameter', { run_id, value: 'v' }), "parameter 'key'");
   });
 
+  test("max_results out of range: MLflow's handler message for runs/search, its store's for experiments/search", async () => {
+    const exp = await c.newExperiment('max results');
+    assertBadRequest(
+      await c.post('runs/search', { experiment_ids: [exp], max_results: 50001 }),
+      "Invalid value 50001 for parameter 'max_results' supplied:  Hint: Value was of type 'int'.",
+    );
+    assertBadRequest(
+      await c.post('runs/search', { experiment_ids: [exp], max_results: 0 }),
+      "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer",
+    );
+    const big = await c.post('experiments/search', { max_results: 50001 });
+    assertBadRequest(
+      big,
+      "Invalid value 50001 for parameter 'max_results' supplied. It must be at most 50000",
+    );
+    assert.ok(!String(big.json.message).includes('at least'), big.text);
+  });
+
   test('runs/create without experiment_id puts the run in the Default experiment ("0")', async () => {
     const r = await c.post('runs/create', { start_time: 1 });
     assert.equal(r.status, 200, r.text);

@@ -2,12 +2,13 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, RouteShorthandOptions } from 'fastify';
 import { InputError, TasselError } from '../../errors.js';
 import type { ArtifactRepository } from '../artifacts/types.js';
-import { checkedArtifactLocation } from './artifact-location.js';
-import { listRunArtifacts } from './run-artifacts.js';
 import type { TrackingDatabase } from '../sql/database.js';
 import { searchDatasetSummaries } from '../store/dataset-summaries.js';
 import type { Metric, Run, RunInfo, TrackingStore } from '../store/types.js';
 import { RUN_STATUSES, VIEW_TYPES } from '../store/types.js';
+import { checkedArtifactLocation } from './artifact-location.js';
+import { invalidParameter } from './mlflow-request-check.js';
+import { listRunArtifacts } from './run-artifacts.js';
 
 /** Options of the tracking routes plugin (mounted under both MLflow API prefixes). */
 export interface TrackingRoutesOptions {
@@ -281,12 +282,17 @@ function wireRun(run: Run): Run {
   return metrics === run.data.metrics ? run : { ...run, data: { ...run.data, metrics } };
 }
 
-function clampMax(value: number | undefined, fallback: number, cap: number, name = 'max_results'): number {
+/**
+ * `max_results` checked with MLflow's messages: below 1 is the store's "must be a positive integer"; above the
+ * cap is the store's "must be at most N", or with `handlerCap` (runs/search, whose handler checks the cap
+ * first) the handler's invalid-value message.
+ */
+function clampMax(value: number | undefined, fallback: number, cap: number, handlerCap = false): number {
   if (value === undefined) return Math.min(fallback, cap);
+  if (value > cap && handlerCap) throw invalidParameter('max_results', value);
   if (value < 1 || value > cap) {
-    throw new InputError(
-      `Invalid value ${value} for parameter '${name}' supplied. It must be at most ${cap}, and at least 1`,
-    );
+    const rule = value < 1 ? 'a positive integer' : `at most ${cap}`;
+    throw new InputError(`Invalid value ${value} for parameter 'max_results' supplied. It must be ${rule}`);
   }
   return value;
 }
@@ -532,7 +538,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
         experiment_ids: a.experiment_ids ?? [],
         filter: a.filter || undefined,
         run_view_type: a.run_view_type,
-        max_results: clampMax(a.max_results, 1000, opts.maxSearchResults),
+        max_results: clampMax(a.max_results, 1000, opts.maxSearchResults, true),
         order_by: a.order_by,
         page_token: a.page_token || undefined,
       };
