@@ -23,6 +23,12 @@ function summary(r: MonitorResult): string {
     );
     for (const a of w.report.alerts) lines.push(`    ${a.kind}: ${a.message}`);
   }
+  for (const w of r.late) {
+    lines.push(
+      `  window ${w.index} (late labels): realised AUC ${w.realised.roc_auc.toFixed(4)} on ${w.labelled} labelled${w.decision !== 'none' ? `; decision ${w.decision}${w.retrain ? ` (retrained: v${w.retrain.version}, gate ${w.retrain.decision})` : ''}` : ''}`,
+    );
+    for (const a of w.alerts) lines.push(`    ${a.kind}: ${a.message}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -81,7 +87,7 @@ export function register(program: Command): void {
     .option('--min-window <n>', 'smallest window judged', parseIntOption(1, 10_000_000))
     .option('--webhook-url <url...>', 'POST alerts here (registry webhook format, type monitoring_alert)')
     .option('--retrain', 'add the retrain action (needs --config with monitoring.fresh_data)')
-    .option('--watch', 'keep running: check new predictions every --interval seconds (complete windows only)')
+    .option('--watch', 'keep running: check new predictions every --interval seconds (complete windows only); SIGINT/SIGTERM stop it')
     .option('--interval <s>', 'seconds between passes with --watch', parseIntOption(1, 86_400), 60)
     .option('--json', 'print the result as JSON')
     .addHelpText(

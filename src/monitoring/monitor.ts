@@ -12,6 +12,7 @@ import {
   indexOutcomes,
   type OutcomeIndex,
   readWindowColumns,
+  selectRows,
   windowFromColumns,
 } from './window.js';
 
@@ -68,6 +69,8 @@ export interface MonitorResult {
   windows: WindowOutcome[];
   /** Earlier windows whose realised performance was updated with newly arrived labels. */
   relabelled: number;
+  /** Those windows: their new realised performance and what the policy did about it. */
+  late: RelabelledWindow[];
 }
 
 /** The tags of a window run (read back by the monitor itself and by the serving service's gauges). */
@@ -83,6 +86,13 @@ export const MONITORING_TAGS = {
   actionAt: 'tassel.monitoring.action_at',
   alerts: 'tassel.monitoring.alerts',
   drifted: 'tassel.monitoring.drifted_features',
+  /** When the newest outcome the window's realised metrics saw was recorded. */
+  labelsThrough: 'tassel.monitoring.labels_through',
+  /** Labelled count, positives and realised AUC / log loss of the last realised metrics logged. */
+  labelsDigest: 'tassel.monitoring.labels_digest',
+  /** The policy's answer to a drop that late labels revealed (set once per window). */
+  lateDecision: 'tassel.monitoring.late.decision',
+  lateAlerts: 'tassel.monitoring.late.alerts',
 } as const;
 const T = MONITORING_TAGS;
 
@@ -245,21 +255,28 @@ export async function runMonitor(options: MonitorOptions): Promise<MonitorResult
   const outcomes = await indexOutcomes(source.outcomes(), config.entity_field);
   const windowOptions = { outcomes, ...(config.entity_field ? { entityField: config.entity_field } : {}) };
 
-  const relabelled = await updateRealised(options, ref, history, version.version, windowOptions);
+  const actedAt = { at: history.lastActionAt };
+  const late = await updateRealised(options, ref, history, version.version, windowOptions, actedAt);
 
   const since = Number.isFinite(history.lastEnd) ? history.lastEnd + 1 : undefined;
   const cols = await readColumns(options, ref, version.version, windowOptions, since);
   const windows: WindowOutcome[] = [];
   let index = history.lastIndex;
-  let lastActionAt = history.lastActionAt;
+  let lastActionAt = actedAt.at;
   for (const w of cutWindowRanges(cols.time, config, now())) {
     const size = w.to - w.from;
     if (!w.complete && !(options.includePartial && size >= config.min_window)) continue;
     if (size < config.min_window) continue;
     index++;
-    const start = cols.time[w.from]!;
-    const end = cols.time[w.to - 1]!;
-    const report = evaluateWindow(ref, windowFromColumns(ref, cols, w.from, w.to, windowOptions), thresholds);
+    // the bounds of its served times (segments of several processes interleave a little)
+    let start = cols.time[w.from]!;
+    let end = start;
+    for (let i = w.from + 1; i < w.to; i++) {
+      start = Math.min(start, cols.time[i]!);
+      end = Math.max(end, cols.time[i]!);
+    }
+    const win = windowFromColumns(ref, cols, w.from, w.to, windowOptions);
+    const report = evaluateWindow(ref, win, thresholds);
     const runId = await tracking.createRun(experimentId, `window-${index}`, {
       [T.model]: model,
       [T.version]: version.version,
@@ -268,6 +285,10 @@ export async function runMonitor(options: MonitorOptions): Promise<MonitorResult
       [T.end]: iso(end),
       [T.size]: String(report.n),
       [T.labelled]: String(report.performance.labelled),
+      ...(Number.isFinite(outcomes.latest) ? { [T.labelsThrough]: iso(outcomes.latest) } : {}),
+      ...(report.performance.realised
+        ? { [T.labelsDigest]: labelsDigest(win.outcomes, report.performance.realised) }
+        : {}),
       'mlflow.source.name': 'tassel monitor',
       'mlflow.source.type': 'JOB',
     });
@@ -290,7 +311,7 @@ export async function runMonitor(options: MonitorOptions): Promise<MonitorResult
     );
     windows.push(outcome);
   }
-  return { version, experimentId, windows, relabelled };
+  return { version, experimentId, windows, relabelled: late.length, late };
 }
 
 /** Applies the policy to a checked window and records the decision on its run. */
@@ -358,26 +379,84 @@ async function decide(
   return { ...w, decision, retrain };
 }
 
-/** Re-computes realised performance of this version's recent windows that were checked before all labels arrived. */
+/** What identifies a window's labels: how many, how many positive, and the realised AUC and log loss. */
+function labelsDigest(
+  outcomes: Float64Array,
+  realised: NonNullable<WindowReport['performance']['realised']>,
+): string {
+  let labelled = 0;
+  let positives = 0;
+  for (const y of outcomes)
+    if (!Number.isNaN(y)) {
+      labelled++;
+      positives += y;
+    }
+  return `${labelled}:${positives}:${realised.roc_auc}:${realised.log_loss}`;
+}
+
+/** What a late-labels pass did to one earlier window. */
+export interface RelabelledWindow {
+  index: number;
+  runId: string;
+  labelled: number;
+  realised: NonNullable<WindowReport['performance']['realised']>;
+  /** The policy's answer to a realised-performance drop the new labels revealed (none when there is none). */
+  decision: Decision;
+  alerts: Alert[];
+  retrain: RetrainOutcome | null;
+}
+
+/** Windows re-examined per pass when labels arrive (the newest first). */
+const RELABEL_WINDOWS = 50;
+
+/**
+ * Late labels. Outcomes recorded after a window was checked (by the recording time of the newest outcome the
+ * window has seen, tag `labels_through`) attach to it on the next pass: its labelled predictions are joined
+ * again (the latest outcome per request / entity id wins, so a duplicate changes nothing and a correction
+ * replaces the earlier label), and when the labelled count or the labels changed, its realised metrics are
+ * logged again at the window's step and its tags updated. A realised ROC AUC drop revealed this way is acted on
+ * like one found when the window was checked (alert and/or retrain on `performance`, under the cool-down), once
+ * per window, and recorded on the window's run (`tassel.monitoring.late.*`). One read covers every window.
+ */
 async function updateRealised(
   options: MonitorOptions,
   ref: PreparedReference,
   history: History,
   version: string,
   windowOptions: { outcomes: OutcomeIndex; entityField?: string },
-): Promise<number> {
-  if (windowOptions.outcomes.byRequest.size === 0 && windowOptions.outcomes.byEntity.size === 0) return 0;
-  let updated = 0;
+  lastActionAt: { at: number },
+): Promise<RelabelledWindow[]> {
+  const { outcomes } = windowOptions;
+  if (outcomes.byRequest.size === 0 && outcomes.byEntity.size === 0) return [];
   const stale = history.runs
-    .filter(
-      (r) => r.tags[T.version] === version && Number(r.tags[T.labelled] ?? 0) < Number(r.tags[T.size] ?? 0),
-    )
-    .slice(0, 50);
-  for (const run of stale) {
-    const start = Date.parse(run.tags[T.start]!);
-    const end = Date.parse(run.tags[T.end]!);
-    const cols = await readColumns(options, ref, version, windowOptions, start, end + 1);
-    const w = windowFromColumns(ref, cols, 0, cols.n, windowOptions);
+    .filter((r) => {
+      if (r.tags[T.version] !== version || !r.tags[T.start] || !r.tags[T.end]) return false;
+      const through = r.tags[T.labelsThrough];
+      return through !== undefined
+        ? outcomes.latest > Date.parse(through)
+        : Number(r.tags[T.labelled] ?? 0) < Number(r.tags[T.size] ?? 0);
+    })
+    .slice(0, RELABEL_WINDOWS);
+  if (stale.length === 0) return [];
+  const bounds = stale.map((r) => ({
+    run: r,
+    start: Date.parse(r.tags[T.start]!),
+    end: Date.parse(r.tags[T.end]!),
+  }));
+  const all = await readColumns(
+    options,
+    ref,
+    version,
+    windowOptions,
+    Math.min(...bounds.map((b) => b.start)),
+    Math.max(...bounds.map((b) => b.end)) + 1,
+  );
+  const thresholds = thresholdsOf(options.config);
+  const out: RelabelledWindow[] = [];
+  for (const { run, start, end } of bounds) {
+    const rows: number[] = [];
+    for (let i = 0; i < all.n; i++) if (all.time[i]! >= start && all.time[i]! <= end) rows.push(i);
+    const w = windowFromColumns(ref, selectRows(all, rows), 0, rows.length, windowOptions);
     const y: number[] = [];
     const p: number[] = [];
     for (let i = 0; i < w.outcomes.length; i++)
@@ -385,19 +464,99 @@ async function updateRealised(
         y.push(w.outcomes[i]!);
         p.push(w.scores[i]!);
       }
-    if (y.length <= Number(run.tags[T.labelled] ?? 0)) continue;
+    const through = { [T.labelsThrough]: iso(outcomes.latest) };
+    const realised = y.length > 0 ? realisedPerformance(y, p, ref.threshold ?? 0.5) : null;
+    const digest = realised ? labelsDigest(w.outcomes, realised) : '0';
+    if (!realised || digest === run.tags[T.labelsDigest]) {
+      await options.tracking.logBatch(run.runId, { tags: through });
+      continue;
+    }
     const step = Number(run.tags[T.index]);
-    const realised = realisedPerformance(y, p, ref.threshold ?? 0.5);
     await options.tracking.logBatch(run.runId, {
       metrics: [...realisedMetrics(realised, step), { key: 'labelled', value: y.length, step }],
-      tags: { [T.labelled]: String(y.length) },
+      tags: { ...through, [T.labelled]: String(y.length), [T.labelsDigest]: digest },
     });
-    updated++;
-    const drop = ref.referenceAuc !== null ? ref.referenceAuc - realised.roc_auc : 0;
-    if (drop > thresholdsOf(options.config).max_auc_drop)
-      options.log?.(
-        `window ${step}: realised ROC AUC ${realised.roc_auc.toFixed(4)} on ${y.length} labels is ${drop.toFixed(4)} below the test AUC`,
-      );
+    const relabelled: RelabelledWindow = {
+      index: step,
+      runId: run.runId,
+      labelled: y.length,
+      realised,
+      decision: 'none',
+      alerts: [],
+      retrain: null,
+    };
+    const drop = ref.referenceAuc !== null ? ref.referenceAuc - realised.roc_auc : Number.NaN;
+    if (drop > thresholds.max_auc_drop && !run.tags[T.lateDecision]) {
+      relabelled.alerts = [
+        {
+          kind: 'performance',
+          subject: 'prediction',
+          statistic: 'realised_roc_auc',
+          value: realised.roc_auc,
+          threshold: ref.referenceAuc! - thresholds.max_auc_drop,
+          message: `realised ROC AUC ${realised.roc_auc.toFixed(4)} on ${y.length} labelled predictions (labels that arrived after the window was checked) is ${drop.toFixed(4)} below the test AUC ${ref.referenceAuc!.toFixed(4)}`,
+        },
+      ];
+      await actOnLate(options, relabelled, { start, end, version }, lastActionAt);
+    }
+    options.log?.(
+      `window ${step}: realised ROC AUC ${realised.roc_auc.toFixed(4)} on ${y.length} labels (updated with late labels)${relabelled.decision !== 'none' ? `; decision ${relabelled.decision}` : ''}`,
+    );
+    out.push(relabelled);
   }
-  return updated;
+  return out;
+}
+
+/** The policy's answer to a realised drop that late labels revealed, recorded as `tassel.monitoring.late.*`. */
+async function actOnLate(
+  options: MonitorOptions,
+  w: RelabelledWindow,
+  window: { start: number; end: number; version: string },
+  lastActionAt: { at: number },
+): Promise<void> {
+  const { config, tracking } = options;
+  const now = (options.now ?? Date.now)();
+  const tags: Record<string, string> = { [T.lateAlerts]: w.alerts.map((a) => a.message).join('\n') };
+  if (now - lastActionAt.at < config.cooldown_minutes * 60_000) {
+    w.decision = 'cooldown';
+  } else {
+    const doAlert = config.actions.includes('alert');
+    const doRetrain =
+      config.actions.includes('retrain') &&
+      config.retrain_on.includes('performance') &&
+      options.retrain !== undefined;
+    if (doRetrain) {
+      w.retrain = await options.retrain!(
+        `late labels on monitoring window ${w.index} of ${options.model} v${window.version}: ${w.alerts[0]!.message}`,
+      );
+      Object.assign(tags, {
+        'tassel.monitoring.late.retrain.run_id': w.retrain.runId,
+        'tassel.monitoring.late.retrain.version': w.retrain.version,
+        'tassel.monitoring.late.retrain.gate': w.retrain.decision,
+        'tassel.monitoring.late.retrain.promoted': String(w.retrain.promoted),
+      });
+    }
+    w.decision = doAlert && doRetrain ? 'alert+retrain' : doRetrain ? 'retrain' : doAlert ? 'alert' : 'none';
+    if (w.decision !== 'none') {
+      lastActionAt.at = now;
+      tags[T.actionAt] = iso(now);
+    }
+    if (doAlert && options.alerter)
+      await options.alerter.send({
+        model: options.model,
+        version: window.version,
+        details: {
+          window_index: w.index,
+          window_start: iso(window.start),
+          window_end: iso(window.end),
+          run_id: w.runId,
+          decision: w.decision,
+          late_labels: true,
+          alerts: w.alerts,
+          ...(w.retrain ? { retrain: w.retrain } : {}),
+        },
+      });
+  }
+  tags[T.lateDecision] = w.decision;
+  await tracking.logBatch(w.runId, { tags });
 }

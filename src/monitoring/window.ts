@@ -16,6 +16,8 @@ import type { PreparedReference } from './reference.js';
 export interface OutcomeIndex {
   byRequest: Map<string, 0 | 1>;
   byEntity: Map<string, 0 | 1>;
+  /** When the latest outcome was recorded (epoch ms; -Infinity when none carries a time). */
+  latest: number;
 }
 
 /**
@@ -28,7 +30,10 @@ export async function indexOutcomes(
 ): Promise<OutcomeIndex> {
   const byRequest = new Map<string, 0 | 1>();
   const byEntity = new Map<string, 0 | 1>();
+  let latest = Number.NEGATIVE_INFINITY;
   for await (const o of outcomes) {
+    const t = o.time === undefined ? Number.NaN : typeof o.time === 'number' ? o.time : Date.parse(o.time);
+    if (t > latest) latest = t;
     if (o.request_id !== undefined) byRequest.set(o.request_id, o.outcome);
     else if (
       o.entity_id !== undefined &&
@@ -36,7 +41,7 @@ export async function indexOutcomes(
     )
       byEntity.set(String(o.entity_id), o.outcome);
   }
-  return { byRequest, byEntity };
+  return { byRequest, byEntity, latest };
 }
 
 /** Options of {@link buildWindow}. */
@@ -206,6 +211,41 @@ function entityIds(
   if (col === undefined) return undefined;
   if (col instanceof Float64Array) return (row) => (Number.isFinite(col[row]!) ? String(col[row]) : null);
   return (row) => col[row];
+}
+
+/** The rows of `cols` whose indices are listed (ascending), as columns of their own. */
+export function selectRows(cols: PredictionColumns, rows: ArrayLike<number>): PredictionColumns {
+  const n = rows.length;
+  const gather = (a: Float64Array) => {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = a[rows[k]!]!;
+    return out;
+  };
+  const columns = new Map<string, Float64Array | Array<string | null>>();
+  for (const [name, col] of cols.columns) {
+    if (col instanceof Float64Array) columns.set(name, gather(col));
+    else
+      columns.set(
+        name,
+        Array.from({ length: n }, (_, k) => col[rows[k]!] ?? null),
+      );
+  }
+  const position = new Map<number, number>();
+  for (let k = 0; k < n; k++) position.set(rows[k]!, k);
+  const invalid = new Map<string, number[]>();
+  for (const [name, list] of cols.invalid)
+    invalid.set(
+      name,
+      list.flatMap((row) => (position.has(row) ? [position.get(row)!] : [])),
+    );
+  return {
+    n,
+    time: gather(cols.time),
+    probability: gather(cols.probability),
+    requestIds: cols.requestIds ? Array.from({ length: n }, (_, k) => cols.requestIds![rows[k]!]!) : null,
+    columns,
+    invalid,
+  };
 }
 
 /** Columns of a window of records for the reference's features (see {@link windowFromColumns}). */
