@@ -6,6 +6,7 @@ import { createFallbackModel } from './fallback.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { PredictionSink } from './prediction-sink/port.js';
+import { recordSpans } from './record-spans.js';
 import type { ServedModel } from './served-model.js';
 
 /** The `model` object of a prediction response. */
@@ -71,13 +72,14 @@ export interface Scoring {
   predictVector(model: ServedModel, features: readonly (number | null)[]): PredictOutput;
   /**
    * Validates (all first, so a bad record changes nothing) and scores many records; enforces the batch cap.
-   * With `log`, each row is logged as request `<requestId>/<row index>` of that route.
+   * With `log`, each row is logged as request `<requestId>/<row index>` of that route; with the request's
+   * `bodyText` too, each row's inputs are its text in the request (see record-spans.ts), not serialized again.
    */
   scoreMany(
     model: ServedModel,
     records: readonly unknown[],
     what: string,
-    log?: { route: string; requestId: string },
+    log?: { route: string; requestId: string; bodyText?: string | null },
   ): { predictions: ScoredRow[]; used: ServedModel };
   /** Scores many feature vectors (MLflow `instances` of arrays); counts each. */
   scoreVectors(model: ServedModel, vectors: readonly (readonly (number | null)[])[]): ScoredRow[];
@@ -126,14 +128,7 @@ export function createScoring(options: ScoringOptions): Scoring {
     scoreMany(model, records, what, log) {
       checkBatchSize(records.length);
       const out = scoreValidatedBatch(steps, metrics, model, records, what);
-      if (log !== undefined && record !== null && sink!.sampled()) {
-        const { predictions, used } = out;
-        for (let i = 0; i < records.length; i++) {
-          const row = predictions[i]!;
-          const inputs = records[i] as Record<string, unknown>;
-          record(log.route, used, `${log.requestId}/${i}`, inputs, null, row.probability, row.label as 0 | 1);
-        }
-      }
+      if (log !== undefined && record !== null && sink!.sampled()) logRows(record, log, records, out);
       return out;
     },
     scoreVectors(model, vectors) {
@@ -150,6 +145,37 @@ export function createScoring(options: ScoringOptions): Scoring {
   };
 }
 
+type PredictionRecorder = ReturnType<typeof createPredictionRecorder>;
+
+/** Logs each scored row of a batch: its text in the request when the spans match the records, else the row. */
+function logRows(
+  record: PredictionRecorder,
+  log: { route: string; requestId: string; bodyText?: string | null },
+  records: readonly unknown[],
+  out: { predictions: ScoredRow[]; used: ServedModel },
+): void {
+  const text = log.bodyText ?? null;
+  let spans = text === null ? null : recordSpans(text);
+  if (spans !== null && spans.length !== 2 * records.length) spans = null;
+  const { predictions, used } = out;
+  for (let i = 0; i < records.length; i++) {
+    const row = predictions[i]!;
+    const id = `${log.requestId}/${i}`;
+    const label = row.label as 0 | 1;
+    if (spans !== null)
+      record(
+        log.route,
+        used,
+        id,
+        null,
+        text!.slice(spans[2 * i]!, spans[2 * i + 1]!),
+        row.probability,
+        label,
+      );
+    else record(log.route, used, id, records[i] as Record<string, unknown>, null, row.probability, label);
+  }
+}
+
 /** Queues one prediction for the log (no I/O here; the sink encodes or keeps it, see prediction-sink/sink.ts). */
 function createPredictionRecorder(sink: PredictionSink) {
   return (
@@ -157,7 +183,7 @@ function createPredictionRecorder(sink: PredictionSink) {
     used: ServedModel,
     requestId: string,
     inputs: Record<string, unknown> | null,
-    inputsJson: Buffer | null,
+    inputsJson: Buffer | string | null,
     p: number,
     label: 0 | 1,
   ) => {

@@ -1,6 +1,13 @@
 import fp from 'fastify-plugin';
 import { TasselError } from '../../errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body's text as received (the prediction log reuses a batch's rows from it); null without one. */
+    bodyText: string | null;
+  }
+}
+
 /**
  * How the service reads request bodies. JSON only: Fastify's default `text/plain` parser is removed, so a
  * body of any other content type is a 415 (as the README promises) instead of a string that fails the
@@ -11,9 +18,12 @@ import { TasselError } from '../../errors.js';
 export const bodyParserPlugin = fp(
   async (app) => {
     app.removeContentTypeParser(['text/plain', 'application/json']);
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    app.decorateRequest('bodyText', null);
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       try {
-        done(null, parseJsonBody(body as string));
+        const value = parseJsonBody(body as string);
+        request.bodyText = body as string;
+        done(null, value);
       } catch (e) {
         done(e as Error, undefined);
       }

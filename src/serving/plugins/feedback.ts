@@ -1,5 +1,5 @@
-import { TasselError } from '../../errors.js';
 import { idColumns } from '../../data/schema.js';
+import { TasselError } from '../../errors.js';
 import type { FeedbackItem } from '../prediction-sink/port.js';
 import { ErrorResponse, FeedbackBody, FeedbackResponse } from '../schemas.js';
 import type { ServingPlugin } from './context.js';

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServingContext } from './context.js';
-import { feedbackRoutes } from './feedback.js';
 import { explainRoutes } from './explain.js';
+import { feedbackRoutes } from './feedback.js';
 import { healthRoutes } from './health.js';
 import { invocationsRoutes } from './invocations.js';
 import { metricsRoute } from './metrics-route.js';
 import { modelInfoRoutes } from './model-info.js';
 import { predictRoutes } from './predict.js';
 
-export type { ServingContext, ServingPlugin } from './context.js';
 export { bodyParserPlugin } from './body-parser.js';
+export type { ServingContext, ServingPlugin } from './context.js';
 export { errorHandlerPlugin } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
 export { requestIdPlugin } from './request-id.js';

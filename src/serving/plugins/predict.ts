@@ -88,7 +88,7 @@ function createBatchHandler({ holder, scoring }: Parts) {
     const model = requireModel(holder);
     const body = request.body as BatchBody;
     const records = Array.isArray(body) ? body : body.records;
-    const log = { route: '/predict/batch', requestId: request.id };
+    const log = { route: '/predict/batch', requestId: request.id, bodyText: request.bodyText };
     const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
     const { explain, top, views } = explainRequested(request.query as ExplainQuery);
     const ref = scoring.refOf(used);

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { recordSpans } from './record-spans.js';
+
+// Batch rows are logged as their text in the request: every span must parse to exactly the record JSON.parse
+// gave, whatever the strings hold (quotes, backslashes, brackets) and however the body is laid out.
+
+const scalar = fc.oneof(
+  fc.string(),
+  fc.constantFrom('a"b', 'a\\', '\\"', '}{][', '\\\\"x', 'é✓😀', '\n\t'),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+);
+const record = fc.dictionary(fc.string({ maxLength: 6 }), scalar, { maxKeys: 6 });
+const body = fc.record({
+  records: fc.array(record, { maxLength: 8 }),
+  wrapped: fc.boolean(),
+  indent: fc.constantFrom(undefined, 1, '\t'),
+  extra: fc.dictionary(
+    fc.string({ maxLength: 4 }).filter((k) => k !== 'records'),
+    fc.jsonValue({ maxDepth: 2 }),
+    { maxKeys: 2 },
+  ),
+  extraFirst: fc.boolean(),
+});
+
+test('record spans: each span parses to its record, for bare arrays and {"records": [...]} with other keys', () => {
+  fc.assert(
+    fc.property(body, ({ records, wrapped, indent, extra, extraFirst }) => {
+      const value = wrapped ? (extraFirst ? { ...extra, records } : { records, ...extra }) : records;
+      const text = JSON.stringify(value, null, indent);
+      const parsed = JSON.parse(text);
+      const rows = (Array.isArray(parsed) ? parsed : parsed.records) as unknown[];
+      const spans = recordSpans(text);
+      assert.ok(spans !== null, text);
+      assert.equal(spans.length, 2 * rows.length, text);
+      rows.forEach((row, i) => {
+        assert.deepEqual(JSON.parse(text.slice(spans[2 * i]!, spans[2 * i + 1]!)), row);
+      });
+    }),
+    { numRuns: 400, seed: 7 },
+  );
+});
+
+test('record spans: null for bodies of another shape (the rows are then serialized)', () => {
+  assert.equal(recordSpans('{"instances": [{"a": 1}]}'), null);
+  assert.equal(recordSpans('[1, 2]'), null);
+  assert.equal(recordSpans('{"records": {"a": 1}}'), null);
+  assert.equal(recordSpans('"x"'), null);
+  // the last "records" key is the one JSON.parse keeps
+  const spans = recordSpans('{"records": [{"a": 1}], "records": [{"b": 2}, {"c": 3}]}')!;
+  assert.equal(spans.length, 4);
+});

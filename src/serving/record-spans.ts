@@ -1,0 +1,122 @@
+/**
+ * Where each record of a batch body sits in the request text: `[{...}, ...]` or `{"records": [{...}, ...]}` (other
+ * top-level keys skipped; the last "records" wins, as in JSON.parse). Why: the prediction log records each row's
+ * inputs as the caller sent them; slicing the request text is a fraction of serializing every parsed row again.
+ * Returns [start, end) pairs (2 per record), or null when the text is not one of those shapes (the caller then
+ * serializes the rows). The text is known to be valid JSON (it was parsed), so the scan only tracks structure.
+ */
+export function recordSpans(text: string): Int32Array | null {
+  const at = skipSpace(text, 0);
+  const c = text.charCodeAt(at);
+  if (c === OPEN_ARRAY) return elementSpans(text, at);
+  if (c !== OPEN_OBJECT) return null;
+  let spans: Int32Array | null = null;
+  let i = skipSpace(text, at + 1);
+  if (text.charCodeAt(i) === CLOSE_OBJECT) return null;
+  for (;;) {
+    const keyEnd = stringEnd(text, i);
+    const isRecords = text.slice(i, keyEnd) === '"records"';
+    i = skipSpace(text, skipSpace(text, keyEnd) + 1); // past the colon
+    if (isRecords) {
+      if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
+      spans = elementSpans(text, i);
+      if (spans === null) return null;
+    }
+    i = skipSpace(text, valueEnd(text, i));
+    if (text.charCodeAt(i) !== COMMA) return spans;
+    i = skipSpace(text, i + 1);
+  }
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
+const OPEN_ARRAY = 91;
+const CLOSE_ARRAY = 93;
+const OPEN_OBJECT = 123;
+const CLOSE_OBJECT = 125;
+
+/** The spans of the elements of the array at `start`, each an object; null when one is not. */
+function elementSpans(text: string, start: number): Int32Array | null {
+  let spans = new Int32Array(64);
+  let n = 0;
+  let i = skipSpace(text, start + 1);
+  if (text.charCodeAt(i) === CLOSE_ARRAY) return spans.subarray(0, 0);
+  for (;;) {
+    if (text.charCodeAt(i) !== OPEN_OBJECT) return null;
+    const end = valueEnd(text, i);
+    if (n + 2 > spans.length) {
+      const grown = new Int32Array(spans.length * 2);
+      grown.set(spans);
+      spans = grown;
+    }
+    spans[n++] = i;
+    spans[n++] = end;
+    i = skipSpace(text, end);
+    if (text.charCodeAt(i) !== COMMA) return spans.subarray(0, n);
+    i = skipSpace(text, i + 1);
+  }
+}
+
+/** The end of the JSON value starting at `i`. */
+function valueEnd(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return stringEnd(text, i);
+  if (c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
+    // a number or a literal: up to the next delimiter
+    let k = i + 1;
+    for (;;) {
+      const d = text.charCodeAt(k);
+      if (
+        d === COMMA ||
+        d === CLOSE_OBJECT ||
+        d === CLOSE_ARRAY ||
+        d === 32 ||
+        d === 10 ||
+        d === 13 ||
+        d === 9
+      )
+        return k;
+      if (k >= text.length) return k;
+      k++;
+    }
+  }
+  // an object or array: to its matching bracket, strings skipped whole
+  let depth = 0;
+  let k = i;
+  for (;;) {
+    if (k >= text.length) return text.length;
+    const d = text.charCodeAt(k);
+    if (d === QUOTE) {
+      k = stringEnd(text, k);
+      continue;
+    }
+    if (d === OPEN_OBJECT || d === OPEN_ARRAY) depth++;
+    else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
+      depth--;
+      if (depth === 0) return k + 1;
+    }
+    k++;
+  }
+}
+
+/** The index just past the string whose opening quote is at `i`. */
+function stringEnd(text: string, i: number): number {
+  let k = text.indexOf('"', i + 1);
+  for (;;) {
+    if (k < 0) return text.length;
+    // a quote preceded by an odd run of backslashes is escaped
+    let b = k - 1;
+    while (text.charCodeAt(b) === BACKSLASH) b--;
+    if ((k - 1 - b) % 2 === 0) return k + 1;
+    k = text.indexOf('"', k + 1);
+  }
+}
+
+function skipSpace(text: string, i: number): number {
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if ((c !== 32 && c !== 10 && c !== 13 && c !== 9) || i >= text.length) return i;
+    i++;
+  }
+}
