@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { JsonSql } from '../../sql/dialect.js';
 import type { Run } from '../types.js';
 import { chunks, type SqlStoreContext } from './context.js';
+import { createKeyBatcher } from './key-batcher.js';
 
 /** The run's info object (`end_time` only when set). */
 function wireInfo(j: JsonSql, endTime: boolean): string {
@@ -117,12 +118,24 @@ export function createRunLoader(ctx: SqlStoreContext): RunLoader {
     return rows.map((r) => [r.id, r.j, r.o]);
   }
 
-  async function loadRunsWire(ids: string[]): Promise<string[]> {
+  async function wireById(ids: string[]): Promise<Map<string, string>> {
     const byId = new Map<string, string>();
     for (const part of chunks(ids)) {
       for (const [id, j, o] of await wireRows(part)) byId.set(id, wireOf(j, o));
     }
-    return inOrder(ids, byId);
+    return byId;
+  }
+
+  // PostgreSQL: concurrent single-run reads (runs/get) share a statement; one round trip and one
+  // statement's overhead per batch instead of per run. SQLite's reads are synchronous: nothing to share.
+  const batcher = ctx.database.pgPool ? createKeyBatcher({ loadMany: wireById }) : undefined;
+
+  async function loadRunsWire(ids: string[]): Promise<string[]> {
+    if (batcher && ids.length === 1) {
+      const wire = await batcher.load(ids[0]);
+      return wire === undefined ? [] : [wire];
+    }
+    return inOrder(ids, await wireById(ids));
   }
 
   return {
