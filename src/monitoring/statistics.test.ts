@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -138,5 +139,44 @@ describe('binned comparison of a large window (no sort)', () => {
     const exact = wasserstein(ref, sortedFinite(win));
     close(r.wasserstein, exact, 0.005 * exact, 'W');
     close(r.statistic, ksTwoSample(ref, sortedFinite(win)).statistic, 1e-12, 'D');
+  });
+  it('the value grid places every window value as a plain binary search does (ties, edges, extremes, skew)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -5, max: 5 })),
+          {
+            minLength: 1,
+            maxLength: 300,
+          },
+        ),
+        fc.array(fc.oneof(fc.double({ noDefaultInfinity: true }), fc.integer({ min: -6, max: 6 })), {
+          maxLength: 300,
+        }),
+        fc.integer({ min: 0, max: 1000 }),
+        (refValues, extra, pick) => {
+          const a = sortedFinite(
+            Float64Array.from(refValues.map((v) => (pick % 3 === 0 ? Math.exp(v % 50) : v))),
+          );
+          const binned = binnedReference(a);
+          const plain = { ...binned, grid: { scale: 0, start: Int32Array.of(0, binned.values.length) } };
+          // the window: reference values themselves, neighbours of them, and arbitrary values
+          const win = Float64Array.from([
+            ...a.slice(0, 50),
+            ...a.slice(0, 20).map((v) => v + 1e-9 * (pick - 500)),
+            ...extra,
+          ]);
+          const fast = compareBinned(binned, win);
+          const slow = compareBinned(plain, win);
+          assert.ok(Object.is(fast.statistic, slow.statistic), `D ${fast.statistic} vs ${slow.statistic}`);
+          assert.ok(
+            Object.is(fast.wasserstein, slow.wasserstein),
+            `W ${fast.wasserstein} vs ${slow.wasserstein}`,
+          );
+          assert.equal(fast.present, slow.present);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -256,6 +256,27 @@ export function jensenShannon(p: ArrayLike<number>, q: ArrayLike<number>): numbe
 export interface BinnedReference {
   values: Float64Array;
   cdf: Float64Array;
+  /**
+   * A uniform grid over [values[0], last value] that narrows each binary search to a few values: value v falls in
+   * cell floor((v - values[0]) * scale), and `start[g]` is the first value in cell g or above (start[cells] = K).
+   */
+  grid: { scale: number; start: Int32Array };
+}
+
+/** The grid of {@link BinnedReference} over sorted distinct values (2 cells per value). */
+function valueGrid(values: Float64Array): BinnedReference['grid'] {
+  const m = values.length;
+  const range = m > 1 ? values[m - 1]! - values[0]! : 0;
+  let scale = range > 0 ? (2 * m) / range : 0;
+  if (!Number.isFinite(scale)) scale = 0; // an infinite range or one of a few subnormals
+  if (scale === 0) return { scale, start: Int32Array.of(0, m) }; // one cell: a plain binary search
+  const cellOf = (v: number) => Math.floor((v - values[0]!) * scale);
+  const cells = m > 0 ? cellOf(values[m - 1]!) + 1 : 1;
+  const start = new Int32Array(cells + 1).fill(m);
+  // the same arithmetic places values and window values, so a value's cell never decreases with it
+  for (let j = m - 1; j >= 0; j--) start[cellOf(values[j]!)] = j;
+  for (let g = cells - 1; g >= 0; g--) start[g] = Math.min(start[g]!, start[g + 1]!);
+  return { scale, start };
 }
 
 /** Distinct values of a sorted sample and the share of the sample at or below each. */
@@ -267,7 +288,8 @@ export function binnedReference(sorted: Float64Array): BinnedReference {
     values.push(sorted[i]!);
     cdf.push((i + 1) / sorted.length);
   }
-  return { values: Float64Array.from(values), cdf: Float64Array.from(cdf) };
+  const distinct = Float64Array.from(values);
+  return { values: distinct, cdf: Float64Array.from(cdf), grid: valueGrid(distinct) };
 }
 
 /**
@@ -287,13 +309,27 @@ export function compareBinned(
   const equal = new Float64Array(m);
   const between = new Float64Array(m + 1);
   const sumBetween = new Float64Array(m + 1);
+  const { scale, start } = ref.grid;
+  const cells = start.length - 1;
+  const u0 = m > 0 ? u[0]! : 0;
   let n = 0;
   for (let i = 0; i < window.length; i++) {
     const v = window[i]!;
     if (!Number.isFinite(v)) continue;
     n++;
-    let lo = 0;
-    let hi = m;
+    // the values below v's cell are < v, those above it are > v: search the cell only
+    const g = Math.floor((v - u0) * scale);
+    let lo: number;
+    let hi: number;
+    if (g >= 0 && g < cells) {
+      lo = start[g]!;
+      hi = start[g + 1]!;
+    } else if (g < 0) lo = hi = 0;
+    else if (g >= cells) lo = hi = m;
+    else {
+      lo = 0; // NaN: no grid (one distinct value) and an infinite difference
+      hi = m;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (u[mid]! < v) lo = mid + 1;
