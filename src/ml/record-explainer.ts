@@ -94,7 +94,8 @@ export function createRecordExplainer(
   const encoded = new Float64Array(parts.transform.width);
   const values = new Float64Array(fields.length);
   const slots = new Int32Array(grouper.sharedFields);
-  const order = Array.from(fields, (_, i) => i);
+  const taken = new Uint8Array(fields.length);
+  const chosen = new Int32Array(fields.length);
   const names = parts.transform.feature_names;
   const fieldInteractions = (row: Float64Array, record: RawRecord | null = null): FieldInteractions => {
     const nf = fields.length;
@@ -140,12 +141,24 @@ export function createRecordExplainer(
       const margin = explainFields(row, values, record);
       const contributions: Record<string, number> = {};
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
-      order.sort((a, b) => Math.abs(values[b]!) - Math.abs(values[a]!) || a - b);
       const largest: TopContribution[] = [];
       const p = sigmoid(margin);
-      for (let k = 0; k < Math.min(Math.max(0, Math.floor(top)), fields.length); k++) {
-        const i = order[k]!;
-        if (values[i] === 0) break;
+      const n = Math.min(Math.max(0, Math.floor(top)), fields.length);
+      let picked = 0;
+      // the n largest |values| by selection (n is small): ties to the earlier field, zeros never listed
+      for (; picked < n; picked++) {
+        let i = -1;
+        let best = 0;
+        for (let j = 0; j < fields.length; j++) {
+          const a = Math.abs(values[j]!);
+          if (taken[j] === 0 && a > best) {
+            best = a;
+            i = j;
+          }
+        }
+        if (i < 0) break;
+        taken[i] = 1;
+        chosen[picked] = i;
         largest.push({
           field: fields[i]!,
           contribution: values[i]!,
@@ -153,6 +166,7 @@ export function createRecordExplainer(
           value: record ? (record[fields[i]!] ?? null) : null,
         });
       }
+      for (let k = 0; k < picked; k++) taken[chosen[k]!] = 0;
       const out: Explanation = {
         method: model.method,
         base_value: model.baseValue,
