@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { TasselError } from '../errors.js';
 import type { ExplanationViews } from '../ml/record-explainer.js';
 
 /**
@@ -97,7 +98,7 @@ export const ExplainQuery = Type.Object({
       ],
       {
         description:
-          'Attach an explanation to each prediction (SHAP values per input field). `encoded` adds the encoded view (`explanation.encoded`: one value per one-hot category, hashed bucket or date part), `interactions` adds SHAP interaction values between fields (`explanation.interactions`, about as costly as one explanation per feature a tree splits on); `encoded,interactions` both.',
+          'Attach an explanation to each prediction (SHAP values per input field). `encoded` adds the encoded view (`explanation.encoded`: one value per one-hot category, hashed bucket or date part), `interactions` adds SHAP interaction values between fields (`explanation.interactions`; tens of milliseconds per record, so at most 16 records per request); `encoded,interactions` both.',
       },
     ),
   ),
@@ -109,6 +110,23 @@ export const ExplainQuery = Type.Object({
   ),
 });
 export type ExplainQuery = Static<typeof ExplainQuery>;
+
+/**
+ * Most records one request may ask interaction values for: they cost tens of milliseconds per record on a
+ * model of about 80 depth-6 trees (a conditioned TreeSHAP per feature each tree splits on), and scoring is
+ * synchronous, so a large batch would hold the server for seconds.
+ */
+export const INTERACTIONS_CAP = 16;
+
+/** Throws REQUEST_TOO_LARGE when a request asks interaction values for more than INTERACTIONS_CAP records. */
+export function checkInteractionsSize(views: ExplanationViews, n: number): void {
+  if (views.interactions && n > INTERACTIONS_CAP) {
+    throw new TasselError(
+      'REQUEST_TOO_LARGE',
+      `explain=interactions is limited to ${INTERACTIONS_CAP} records per request (${n} sent): interaction values cost tens of milliseconds per record; split the request`,
+    );
+  }
+}
 
 /** Whether a prediction route's query asks for explanations, how many top fields, and which extra views. */
 export const explainRequested = (

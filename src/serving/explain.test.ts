@@ -145,6 +145,18 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
     assert.deepEqual(first.interactions, x.interactions);
     const ex = await app.inject({ method: 'POST', url: '/explain?explain=interactions', payload: [record] });
     assert.deepEqual(ex.json().explanations[0].explanation.interactions, x.interactions);
+    // interaction values are costly: a bounded number of records per request, said before any work
+    for (const url of ['/predict/batch?explain=interactions', '/explain?explain=encoded,interactions']) {
+      const big = await app.inject({ method: 'POST', url, payload: trained.records.slice(0, 17) });
+      assert.equal(big.statusCode, 413, url);
+      assert.match(big.json().message, /limited to 16 records/);
+    }
+    const encodedBatch = await app.inject({
+      method: 'POST',
+      url: '/predict/batch?explain=encoded',
+      payload: trained.records.slice(0, 17),
+    });
+    assert.equal(encodedBatch.statusCode, 200);
   });
 
   test('bad input: a bad explain or top value, a vector with explain, an invalid record -> 400, nothing explained', async () => {

@@ -1,5 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { ExplainQuery, ExplanationSchema, explainRequested } from '../explain-schemas.js';
+import {
+  checkInteractionsSize,
+  ExplainQuery,
+  ExplanationSchema,
+  explainRequested,
+} from '../explain-schemas.js';
 import { explainRecordWith, type ServedExplanation, sendExplained } from '../explain-step.js';
 import { BatchBody, ModelRef } from '../schemas.js';
 import { requireModel } from '../scoring.js';
@@ -62,6 +67,7 @@ export const explainRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = a
       const body = request.body as BatchBody;
       const records = Array.isArray(body) ? body : body.records;
       const { top, views } = explainRequested(request.query as ExplainQuery);
+      checkInteractionsSize(views, records.length);
       const { predictions, used } = scoring.scoreMany(model, records, 'records', {
         route: '/explain',
         requestId: request.id,

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../../errors.js';
-import { ExplainQuery, explainRequested } from '../explain-schemas.js';
+import { checkInteractionsSize, ExplainQuery, explainRequested } from '../explain-schemas.js';
 import { explainRecordWith, sendExplained } from '../explain-step.js';
 import { BatchBody, BatchResponse, PredictBody, PredictResponse } from '../schemas.js';
 import { requireModel } from '../scoring.js';
@@ -89,8 +89,9 @@ function createBatchHandler({ holder, scoring }: Parts) {
     const body = request.body as BatchBody;
     const records = Array.isArray(body) ? body : body.records;
     const log = { route: '/predict/batch', requestId: request.id, bodyText: request.bodyText };
-    const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
     const { explain, top, views } = explainRequested(request.query as ExplainQuery);
+    if (explain) checkInteractionsSize(views, records.length);
+    const { predictions, used } = scoring.scoreMany(model, records, 'records', log);
     const ref = scoring.refOf(used);
     if (!explain) return { predictions, threshold: used.threshold, model: ref };
     predictions.forEach((p, i) => {
