@@ -254,11 +254,10 @@ function fillBlocks(
 }
 
 interface BlockLeaf {
-  /** The leaf's path features in bit order, as block columns, and their zero fractions. */
+  /** The leaf's path features in bit order, as block columns. */
   columns: Int32Array;
-  z: number[];
-  q: Float64Array;
-  k: Float64Array;
+  /** The leaf's share of each of its d path features for each satisfied mask h: share[h * d + j]. */
+  share: Float64Array;
   /** The block splits on the leaf's path: their direction bit in the index, the leaf's side, the feature's bit. */
   rank: number[];
   left: number[];
@@ -286,15 +285,9 @@ function fillBlock(
   const collect = (n: number): void => {
     const f = nodes.feature[n]!;
     if (f < 0) {
-      const d = path.length;
-      const q = new Float64Array(1 << d);
-      const k = new Float64Array(1 << d);
-      fillTables(z, nodes.value[n]!, q, k);
       leaves.push({
         columns: Int32Array.from(path, (g) => columns.indexOf(g)),
-        z: [...z],
-        q,
-        k,
+        share: leafShares(z, nodes.value[n]!),
         rank: steps.map((s) => s.rank),
         left: steps.map((s) => (s.left ? 1 : 0)),
         bit: steps.map((s) => s.bit),
@@ -342,14 +335,29 @@ function fillBlock(
         if (((index >> (dp + leaf.rank[s]!)) & 1) !== leaf.left[s]) mask &= ~(1 << leaf.bit[s]!);
       }
       const d = leaf.columns.length;
-      const h = mask & ((1 << d) - 1);
-      const qh = leaf.q[h]!;
-      const cold = -qh * leaf.k[h]!;
-      for (let j = 0; j < d; j++) {
-        const b = 1 << j;
-        table[rowAt + leaf.columns[j]!] += h & b ? qh * (1 - leaf.z[j]!) * leaf.k[h ^ b]! : cold;
-      }
+      const at = (mask & ((1 << d) - 1)) * d;
+      for (let j = 0; j < d; j++) table[rowAt + leaf.columns[j]!] += leaf.share[at + j]!;
     }
   }
   return { columns, splits, size: rows * width };
+}
+
+/**
+ * One leaf's share of each of its d path features (z: their zero fractions in bit order) for every satisfied
+ * mask h (see tree-shap-tables.ts): feature j in h gets q(h) (1 - z_j) k(h \ j), any other -q(h) k(h).
+ */
+function leafShares(z: number[], value: number): Float64Array {
+  const d = z.length;
+  const q = new Float64Array(1 << d);
+  const k = new Float64Array(1 << d);
+  fillTables(z, value, q, k);
+  const out = new Float64Array(d << d);
+  for (let h = 0; h < 1 << d; h++) {
+    const cold = -q[h]! * k[h]!;
+    for (let j = 0; j < d; j++) {
+      const b = 1 << j;
+      out[h * d + j] = h & b ? q[h]! * (1 - z[j]!) * k[h ^ b]! : cold;
+    }
+  }
+  return out;
 }
