@@ -164,8 +164,10 @@ describe('gbdt training', () => {
       colsample_bynode: 0.8,
       seed: 3,
       early_stopping_rounds: 3,
+      scale_pos_weight: 1.5,
     });
-    const opts = { validation: valid };
+    const sampleWeight = Float64Array.from({ length: 5000 }, (_, i) => 0.5 + (i % 7) / 4);
+    const opts = { validation: valid, sampleWeight };
     // The table is below MIN_THREADED_CELLS, so the workers are forced by passing the threaded backend.
     const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 }, opts);
     for (const nthread of [2, 3]) {

@@ -6,6 +6,44 @@ import { createHistogramBuilder, type HistogramBuilder, type RowPartitioner } fr
  * threads.ts. Both depend on this file and train.ts picks one, so neither imports the other.
  */
 
+/** What the logistic loss's gradients are computed from; `margin` is in the backend's memory. */
+export interface GradientInputs {
+  margin: Float64Array;
+  y: ArrayLike<number>;
+  /** Sample weights, if any. */
+  w: ArrayLike<number> | undefined;
+  /** scale_pos_weight: the weight of positive rows. */
+  spw: number;
+}
+
+/** The logistic function, written as the worker thread's copy is (threads.ts), so both round alike. */
+export const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
+/** Logistic-loss gradients and hessians of rows [start, end) at the current margins (positives weighted by spw). */
+export function logisticGradients(
+  { margin, y, w, spw }: GradientInputs,
+  grad: Float64Array,
+  hess: Float64Array,
+  start: number,
+  end: number,
+): void {
+  for (let i = start; i < end; i++) {
+    const pr = sigmoid(margin[i]!);
+    let wi = w ? w[i]! : 1;
+    if (y[i] === 1) wi *= spw;
+    grad[i] = (pr - y[i]!) * wi;
+    hess[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
+  }
+}
+
+/** What a backend builds for one fit; null members mean the serial code in train.ts / tree-grower.ts. */
+export interface FitKernels {
+  build: HistogramBuilder;
+  partition: RowPartitioner | null;
+  /** Fills every row's gradient and hessian from the GradientInputs given to create(). */
+  gradients: (() => void) | null;
+}
+
 /** Hooks for the multi-threaded builder: a histogram builder over shared buffers, set up once per fit. */
 export interface HistogramBackend {
   /**
@@ -14,8 +52,8 @@ export interface HistogramBackend {
    */
   memory(bytes: number): ArrayBufferLike;
   /**
-   * Called once with the sparse rows and column-major bins (both in {@link memory}) and the gradient buffers
-   * it allocated; `partition` null means the tree grower's own.
+   * Called once with the sparse rows and column-major bins (both in {@link memory}), the gradient buffers
+   * it allocated and what gradients are computed from.
    */
   create(
     cuts: BinCuts,
@@ -24,7 +62,8 @@ export interface HistogramBackend {
     hess: Float64Array,
     rows: Uint32Array,
     bins: BinnedRows,
-  ): { build: HistogramBuilder; partition: RowPartitioner | null };
+    targets: GradientInputs,
+  ): FitKernels;
   /** Buffers for gradients/hessians/rows (shared with workers when threads are used). */
   allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array };
   /** Releases threads etc. */
@@ -37,6 +76,7 @@ export const serialBackend: HistogramBackend = {
   create: (cuts, sparse, grad, hess) => ({
     build: createHistogramBuilder(cuts, sparse, grad, hess),
     partition: null,
+    gradients: null,
   }),
   allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
   close: () => {},

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
-import type { HistogramBackend } from './histogram-backend.js';
+import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
 import {
   createHistogramBuilder,
   fillDefaultSlots,
@@ -38,6 +38,7 @@ const CMD_HIST = 1;
 const CMD_EXIT = 2;
 const CMD_INIT = 3;
 const CMD_PART = 4;
+const CMD_GRAD = 5;
 const CTL_INTS = 16;
 
 /**
@@ -47,7 +48,7 @@ const CTL_INTS = 16;
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const c = new Int32Array(workerData.ctl);
-let rs, sl, from, to, g, h, rw, out, bins, tmp, nRows = 0, slotLo = 0, slotHi = 0;
+let rs, sl, from, to, g, h, rw, out, bins, tmp, mg, yy, wt, spw = 1, nRows = 0, slotLo = 0, slotHi = 0;
 let seen = 0;
 for (;;) {
   Atomics.wait(c, 0, seen);
@@ -69,6 +70,21 @@ for (;;) {
     bins = m.bins.bytes === 2 ? new Uint16Array(m.bins.buffer) : new Uint32Array(m.bins.buffer);
     tmp = new Uint32Array(m.tmp);
     nRows = m.nRows;
+    mg = new Float64Array(m.margin);
+    yy = new Uint8Array(m.y);
+    wt = m.w ? new Float64Array(m.w) : null;
+    spw = m.spw;
+  } else if (cmd === ${CMD_GRAD}) {
+    // As logisticGradients in histogram-backend.ts, operation for operation (bit-identical results).
+    const start = c[2], end = c[3];
+    for (let i = start; i < end; i++) {
+      const z = mg[i];
+      const pr = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+      let wi = wt ? wt[i] : 1;
+      if (yy[i] === 1) wi *= spw;
+      g[i] = (pr - yy[i]) * wi;
+      h[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
+    }
   } else if (cmd === ${CMD_PART}) {
     const start = c[2], end = c[3], at = c[5] * nRows, slot = c[6], ms = c[7], dl = c[8] === 1;
     let l = start, k = start;
@@ -153,6 +169,28 @@ function sharedSparse(sparse: SparseRows): SparseRows {
   return { rowStart, slots, defaultSlot: sparse.defaultSlot };
 }
 
+/** The gradient inputs as the worker reads them: all in shared memory. */
+interface SharedTargets {
+  margin: Float64Array;
+  y: Uint8Array;
+  w: Float64Array | null;
+  spw: number;
+}
+
+/** The gradient inputs in shared memory (the margins already are; labels and weights are copied, n bytes + 8n). */
+function sharedTargets({ margin, y, w, spw }: GradientInputs): SharedTargets {
+  if (!(margin.buffer instanceof SharedArrayBuffer))
+    throw new Error('threads: margins must be in shared memory');
+  const ys = new Uint8Array(shared(y.length));
+  for (let i = 0; i < y.length; i++) ys[i] = y[i]!;
+  let ws: Float64Array | null = null;
+  if (w) {
+    ws = new Float64Array(shared(8 * w.length));
+    for (let i = 0; i < w.length; i++) ws[i] = w[i]!;
+  }
+  return { margin, y: ys, w: ws, spw };
+}
+
 interface WorkerRange {
   ctl: Int32Array;
   worker: Worker;
@@ -199,7 +237,14 @@ function awaitDone(w: WorkerRange): void {
 function initWorker(
   w: WorkerRange,
   sparse: SparseRows,
-  buffers: { grad: Float64Array; hess: Float64Array; rows: Uint32Array; bins: BinnedRows; tmp: Uint32Array },
+  buffers: {
+    grad: Float64Array;
+    hess: Float64Array;
+    rows: Uint32Array;
+    bins: BinnedRows;
+    tmp: Uint32Array;
+    targets: SharedTargets;
+  },
   lo: Uint32Array,
   hi: Uint32Array,
   slotRange: [number, number],
@@ -221,6 +266,10 @@ function initWorker(
     bins: { buffer: buffers.bins.buffer, bytes: buffers.bins.BYTES_PER_ELEMENT },
     tmp: buffers.tmp.buffer,
     nRows: buffers.grad.length,
+    margin: buffers.targets.margin.buffer,
+    y: buffers.targets.y.buffer,
+    w: buffers.targets.w?.buffer ?? null,
+    spw: buffers.targets.spw,
   });
   post(w, CMD_INIT);
 }
@@ -240,23 +289,25 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
         rows: new Uint32Array(shared(4 * n)),
       };
     },
-    create(cuts: BinCuts, original: SparseRows, grad, hess, rows, bins) {
+    create(cuts: BinCuts, original: SparseRows, grad, hess, rows, bins, targets) {
       const total = cuts.slotOffset[cuts.nFeatures]!;
       const sparse = sharedSparse(original);
       const bounds = slotBounds(cuts, sparse, nthread);
       const cellAt = rowCellStarts(sparse, bounds);
       const serial = createHistogramBuilder(cuts, sparse, grad, hess);
       const tmp = new Uint32Array(shared(4 * grad.length));
+      const sharedT = ranges.length > 0 ? sharedTargets(targets) : null;
       if (!(bins.buffer instanceof SharedArrayBuffer))
         throw new Error('threads: bins must be in shared memory');
       ranges.forEach((w, i) => {
         const slotRange: [number, number] = [bounds[i + 1]!, bounds[i + 2]!];
-        const buffers = { grad, hess, rows, bins, tmp };
+        const buffers = { grad, hess, rows, bins, tmp, targets: sharedT! };
         initWorker(w, sparse, buffers, cellAt[i + 1]!, cellAt[i + 2]!, slotRange, total);
       });
       return {
         build: threadedBuild(cuts, sparse, { grad, hess }, { bounds, cellAt, serial }, ranges),
         partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
+        gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
       };
     },
     close() {
@@ -340,5 +391,24 @@ function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): 
     rows.set(tmp.subarray(start, k), l + l1);
     if (half < end) rows.set(tmp.subarray(half, end - l1), l + l1 + (k - start));
     return l + l1;
+  };
+}
+
+/** Gradients on two threads: the worker computes the second half of the rows (each row on its own). */
+function threadedGradients(
+  targets: GradientInputs,
+  grad: Float64Array,
+  hess: Float64Array,
+  w: WorkerRange,
+): () => void {
+  const n = grad.length;
+  const half = n < MIN_PARALLEL_ROWS ? n : n >>> 1;
+  return () => {
+    if (half < n) {
+      awaitDone(w);
+      post(w, CMD_GRAD, half, n);
+    }
+    logisticGradients(targets, grad, hess, 0, half);
+    if (half < n) awaitDone(w);
   };
 }

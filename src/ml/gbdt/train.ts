@@ -6,14 +6,19 @@ import {
   type BinnedRows,
   binMatrix,
   computeBinCuts,
-  type SparseRows,
   sparseRows,
 } from './binning.js';
 import { type FlatTree, TreeEnsemble } from './ensemble.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
 import { createPrng, sampleSorted } from './prng.js';
-import { type HistogramBackend, serialBackend } from './histogram-backend.js';
+import {
+  type GradientInputs,
+  type HistogramBackend,
+  logisticGradients,
+  serialBackend,
+  sigmoid,
+} from './histogram-backend.js';
 import { createThreadedBackend, usesThreads } from './threads.js';
 import { TreeGrower } from './tree-grower.js';
 
@@ -84,26 +89,6 @@ function initialScore(y: Labels, w: ArrayLike<number> | undefined, baseScore: nu
   return Math.min(1 - 1e-6, Math.max(1e-6, sy / sw));
 }
 
-const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
-
-/** Logistic-loss gradients and hessians at the current margins (positives weighted by spw). */
-function logisticGradients(
-  margin: Float64Array,
-  y: Labels,
-  w: ArrayLike<number> | undefined,
-  spw: number,
-  grad: Float64Array,
-  hess: Float64Array,
-): void {
-  for (let i = 0; i < margin.length; i++) {
-    const pr = sigmoid(margin[i]!);
-    let wi = w ? w[i]! : 1;
-    if (y[i] === 1) wi *= spw;
-    grad[i] = (pr - y[i]!) * wi;
-    hess[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
-  }
-}
-
 /** The round's root rows into `rows` (all, or a `subsample` draw marked in `sampled`); returns their count. */
 function sampleRoundRows(
   n: number,
@@ -169,10 +154,12 @@ function boost(
   const bins = binMatrix(cuts, X, backend.memory);
   const { grad, hess, rows } = backend.allocate(n);
   const sparse = sparseRows(cuts, bins, n, backend.memory);
-  const { build, partition } = backend.create(cuts, sparse, grad, hess, rows, bins);
-  const grower = new TreeGrower(cuts, bins, m, n, p, build, partition ?? undefined);
   const base = logit(initialScore(y, w, p.base_score));
-  const margin = new Float64Array(n).fill(base);
+  const margin = new Float64Array(backend.memory(8 * n)).fill(base);
+  const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
+  const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets);
+  const grower = new TreeGrower(cuts, bins, m, n, p, kernels.build, kernels.partition ?? undefined);
+  const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
   const v: ValidationState | null = valid
     ? {
         bins: binMatrix(cuts, valid.X),
@@ -189,7 +176,7 @@ function boost(
   let best = Number.NaN;
   let bestIteration = 0;
   for (let round = 0; round < p.n_estimators; round++) {
-    logisticGradients(margin, y, w, p.scale_pos_weight, grad, hess);
+    gradients();
     const nRoot = sampleRoundRows(n, p.subsample, rng, rows, sampled);
     const treeFeatures =
       p.colsample_bytree < 1
