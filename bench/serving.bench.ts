@@ -25,12 +25,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ouladSchema } from '../src/data/oulad.js';
 import { readCsvTable } from '../src/data/read-csv.js';
 import type { DatasetSchema } from '../src/data/schema.js';
 import { isNumericData, type RawRecord, type Table, takeRows } from '../src/data/table.js';
-import { ouladSchema } from '../src/data/oulad.js';
 import { defaultFeatureSpec } from '../src/features/spec.js';
 import { fitTransform, transformTable } from '../src/features/transform.js';
 import { saveBundle } from '../src/ml/bundle.js';
@@ -528,7 +528,7 @@ async function main() {
     const r = paired(a, b);
     return r === null ? 'n/a' : r.toFixed(2);
   };
-  console.log(`  Tassel 1 process / bare Fastify          ${ratio(t1, bare)}  (target >= 0.80)`);
+  console.log(`  Tassel 1 process / bare Fastify          ${ratio(t1, bare)}  (target >= 1.0, issue 20)`);
   if (t1 && bare) {
     // on a busy machine req/s mostly measures the scheduler's share; CPU per request measures the code
     console.log(
@@ -544,13 +544,19 @@ async function main() {
       `  same, by server CPU per request           ${paired(logged, t1, 'cpuUsPerRequest')!.toFixed(2)}  (medians ${t1.cpuUsPerRequest.toFixed(0)} vs ${logged.cpuUsPerRequest.toFixed(0)} us)`,
     );
     const batchRatio = paired(get(logged.system, '/predict/batch'), get(t1.system, '/predict/batch'));
-    if (batchRatio !== null) console.log(`  same for /predict/batch (100 rows logged)  ${batchRatio.toFixed(2)}`);
+    if (batchRatio !== null)
+      console.log(`  same for /predict/batch (100 rows logged)  ${batchRatio.toFixed(2)}`);
   }
   console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);
   console.log(`  Tassel --workers 2 / FastAPI best         ${ratio(t2, pyBest)}`);
+  // on a 2-core machine the load generator needs one of the cores the two workers would use: this ratio is
+  // bounded by autocannon there, not by the server (the CPU per request line says what each request costs)
+  console.log(
+    `  Tassel --workers 2 / 1 process            ${ratio(t2, t1)}  (target >= 1.7; ${cpus().length} cores shared with autocannon)`,
+  );
   console.log(`  Tassel 1 process / FastAPI seed (sync 1)  ${ratio(t1, pySync)}`);
   console.log(
-    `  Tassel p99 at ${CONNECTIONS} connections: ${t1?.p99} ms (1 process), ${t2?.p99} ms (2 workers)  (target < 20 ms)`,
+    `  Tassel p99 at ${CONNECTIONS} connections: ${t1?.p99} ms (1 process), ${t2?.p99} ms (2 workers)  (target < 10 ms)`,
   );
   if (readiness) {
     console.log(
