@@ -720,7 +720,15 @@ export function compileValueParser(spec: ColumnSpec): {
   numeric: boolean;
   nullable: boolean;
   parseValue: (v: unknown) => number | string | null | undefined;
+  /** parseValue of a number, for numeric and integer columns (their range and integrality check). */
+  parseNumber?: (v: number) => number | undefined;
 } {
   const c = compileColumnParsers(spec);
-  return { numeric: c.numeric, nullable: c.nullable, parseValue: c.parseValue };
+  const check = c.check;
+  return {
+    numeric: c.numeric,
+    nullable: c.nullable,
+    parseValue: c.parseValue,
+    ...(check ? { parseNumber: (v: number) => (Number.isFinite(v) ? check(v) : undefined) } : {}),
+  };
 }

@@ -65,9 +65,17 @@ export function windowFields(ref: PreparedReference, entityField?: string): Colu
       // a feature the schema lacks, or types differently than the profile: always missing, never invalid
       if (!parser || parser.numeric !== numeric)
         return { name: f.name, numeric, nullable: true, parse: () => (numeric ? Number.NaN : null) };
-      return { name: f.name, numeric, nullable: parser.nullable, parse: parser.parseValue };
+      return {
+        name: f.name,
+        numeric,
+        nullable: parser.nullable,
+        parse: parser.parseValue,
+        ...(parser.parseNumber ? { parseNumber: parser.parseNumber } : {}),
+      };
     }
-    return { name: f.name, numeric, nullable: true, parse: numeric ? plainNumber : plainText };
+    return numeric
+      ? { name: f.name, numeric, nullable: true, parse: plainNumber, parseNumber: finiteNumber }
+      : { name: f.name, numeric, nullable: true, parse: plainText };
   });
   // an entity field that is also a feature is read once, as the feature (see entityIds)
   if (entityField !== undefined && !fields.some((f) => f.name === entityField))
@@ -85,6 +93,7 @@ const plainNumber = (v: unknown): number | undefined => {
   const x = typeof v === 'number' ? v : Number(v);
   return Number.isFinite(x) ? x : undefined;
 };
+const finiteNumber = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
 const plainText = (v: unknown): string | null =>
   v !== null && v !== undefined && v !== '' ? String(v) : null;
 

@@ -54,6 +54,25 @@ export class ColumnsBuilder {
     this.setParsed(j, this.fields[j]!.parse(value));
   }
 
+  /** Stages field `j`'s JSON number (no boxing when the field has `parseNumber`). */
+  setNumber(j: number, value: number): void {
+    const f = this.fields[j]!;
+    const num = this.numeric[j];
+    if (f.parseNumber === undefined || num === null) {
+      this.setValue(j, value);
+      return;
+    }
+    if (this.n === this.capacity) this.grow();
+    const parsed = f.parseNumber(value);
+    if (parsed === undefined) {
+      this.state[j] = 2;
+      this.numeric[j]![this.n] = Number.NaN;
+    } else {
+      this.state[j] = 1;
+      this.numeric[j]![this.n] = parsed;
+    }
+  }
+
   /** Stages field `j`'s already parsed value (undefined = invalid). */
   setParsed(j: number, parsed: number | string | null | undefined): void {
     if (this.n === this.capacity) this.grow();

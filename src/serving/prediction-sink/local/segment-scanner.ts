@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { ColumnsBuilder } from '../columns.js';
+import { decimalQuotient } from './decimal.js';
 
 /** Which lines a scan keeps. Times are epoch milliseconds. */
 export interface ScanFilter {
@@ -26,7 +27,6 @@ const TOP = { other: 0, request_id: 1, time: 2, model_name: 3, model_version: 4,
 
 // Exact powers of ten: a decimal of at most 2^53 scaled by one of them is correctly rounded (Clinger's fast path).
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
-const TWO53 = 2 ** 53;
 
 /** Per text field: the parsed value by the bytes of the JSON string, so repeated categories make no string. */
 class TextCache {
@@ -305,7 +305,7 @@ class LineScanner {
       const c = buf[i]!;
       if (j < 0) i = this.skipValue(i, e);
       else if (c === 45 || (c >= 48 && c <= 57)) {
-        builder.setValue(j, this.number(i, e));
+        builder.setNumber(j, this.number(i, e));
         i = this.end;
       } else if (c === 34) {
         const ve = this.stringEnd(i, e);
@@ -358,8 +358,10 @@ class LineScanner {
       neg = true;
       i++;
     }
-    let mant = 0;
-    let digits = 0;
+    // significant digits: the first 15 in hi, up to 4 more in lo; more than 19 go to Number()
+    let hi = 0;
+    let lo = 0;
+    let sig = 0;
     let frac = 0;
     let c = buf[i]!;
     if (c === 48) {
@@ -367,8 +369,9 @@ class LineScanner {
       c = buf[i]!;
     } else if (c >= 49 && c <= 57) {
       do {
-        mant = mant * 10 + (c - 48);
-        digits++;
+        if (sig < 15) hi = hi * 10 + (c - 48);
+        else if (sig < 19) lo = lo * 10 + (c - 48);
+        sig++;
         c = buf[++i]!;
       } while (c >= 48 && c <= 57);
     } else throw FALLBACK;
@@ -376,8 +379,11 @@ class LineScanner {
       c = buf[++i]!;
       if (!(c >= 48 && c <= 57)) throw FALLBACK;
       do {
-        if (digits > 0 || c !== 48) digits++;
-        mant = mant * 10 + (c - 48);
+        if (sig > 0 || c !== 48) {
+          if (sig < 15) hi = hi * 10 + (c - 48);
+          else if (sig < 19) lo = lo * 10 + (c - 48);
+          sig++;
+        }
         frac++;
         c = buf[++i]!;
       } while (c >= 48 && c <= 57);
@@ -399,10 +405,19 @@ class LineScanner {
     }
     if (i > e) throw FALLBACK;
     this.end = i;
-    const scale = exp - frac;
-    if (digits <= 16 && mant < TWO53 && scale >= -22 && scale <= 22) {
-      const v = scale < 0 ? mant / POW10[-scale]! : mant * POW10[scale]!;
-      return neg ? -v : v;
+    // the value is (hi 10^(sig-15) + lo) 10^scale; frac counted the fraction's digits, significant or not
+    const loDigits = sig > 15 ? sig - 15 : 0;
+    if (sig <= 19) {
+      const scale = exp - frac;
+      if (loDigits === 0 && scale >= -22 && scale <= 22) {
+        // Clinger: an integer below 2^53 scaled by an exact power of ten is correctly rounded
+        const v = scale < 0 ? hi / POW10[-scale]! : hi * POW10[scale]!;
+        return neg ? -v : v;
+      }
+      if (loDigits > 0 && scale >= -22 && scale < 0) {
+        const v = decimalQuotient(hi, lo, loDigits, -scale);
+        if (v === v) return neg ? -v : v;
+      }
     }
     return Number((buf as unknown as { latin1Slice(a: number, b: number): string }).latin1Slice(start, i));
   }
