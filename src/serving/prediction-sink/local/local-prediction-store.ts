@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ColumnsBuilder } from '../columns.js';
@@ -13,7 +13,7 @@ import {
   type PredictionStore,
 } from '../port.js';
 import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
-import { scanSegments } from './segment-scanner.js';
+import { type SegmentSpan, scanSegments } from './segment-scanner.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
 /** Options of {@link createLocalPredictionStore}. */
@@ -37,6 +37,17 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
   const rotation = { maxBytes: options.maxSegmentBytes, maxAgeMs: options.maxSegmentAgeMs };
   const predictions = createSegmentWriter({ dir: predictionsDir, prefix: 'predictions', ...rotation });
   const outcomes = createSegmentWriter({ dir: outcomesDir, prefix: 'outcomes', ...rotation });
+  // served-time spans of the segments scanned so far: a time-bounded columnar read (the monitor's passes after
+  // the first, in a --watch job or the serving process) skips a segment unchanged since, wholly outside the bounds
+  const spans = new Map<string, SegmentSpan>();
+  const outsideSpan = async (file: string, since?: number, until?: number): Promise<boolean> => {
+    const span = spans.get(file);
+    if (span === undefined || (since === undefined && until === undefined)) return false;
+    if (!((since !== undefined && span.maxTime < since) || (until !== undefined && span.minTime >= until)))
+      return false;
+    const now = await stat(file).catch(() => null);
+    return now !== null && now.size === span.size && now.mtimeMs === span.mtimeMs;
+  };
 
   const encode = createJsonlEncoder();
   const encoding: PredictionEncoding = {
@@ -72,16 +83,26 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       else yield* await lastByTime(all, query.last);
     },
     async readPredictionColumns(query, fields, readOptions) {
+      const since = millisOf(query.since);
+      const until = millisOf(query.until);
+      const files: string[] = [];
+      for (const file of await segments(predictionsDir))
+        if (!(await outsideSpan(file, since, until))) files.push(file);
       const builder = new ColumnsBuilder(fields, readOptions);
       await scanSegments(
-        await segments(predictionsDir),
+        files,
         {
           modelName: query.modelName,
           ...(query.modelVersion !== undefined ? { modelVersion: query.modelVersion } : {}),
-          ...(query.since !== undefined ? { since: millisOf(query.since) } : {}),
-          ...(query.until !== undefined ? { until: millisOf(query.until) } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
         },
         builder,
+        undefined,
+        (file, span) => {
+          if (spans.size >= 100_000) spans.clear();
+          spans.set(file, span);
+        },
       );
       return builder.finish();
     },

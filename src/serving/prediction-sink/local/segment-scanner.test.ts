@@ -191,7 +191,7 @@ async function freshDirIn(dir: string) {
 test('columnar scan: every double JSON.stringify prints reads back as the same double; lines longer than a chunk', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float()), {
+      fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float({ noNaN: true, noDefaultInfinity: true })), {
         minLength: 1,
         maxLength: 50,
       }),
@@ -223,4 +223,51 @@ test('columnar scan: every double JSON.stringify prints reads back as the same d
     ),
     { numRuns: 60 },
   );
+});
+
+test('a time-bounded columnar read skips segments known to lie outside the bounds, rescans any that changed', async () => {
+  const dir = await freshDir();
+  const store = createLocalPredictionStore({ dir, maxSegmentBytes: 1 });
+  const row = (id: string, time: number) => ({
+    request_id: id,
+    time,
+    model_name: 'm',
+    model_version: '1',
+    inputs: { a: 1, b: 2 },
+    inputs_json: null,
+    probability: 0.5,
+    label: 1 as const,
+    fallback: false,
+    route: '/predict',
+  });
+  const t0 = Date.UTC(2026, 0, 1);
+  await store.appendPredictions([row('old', t0)]);
+  await store.appendPredictions([row('new', t0 + 60_000)]);
+  const ids = async (s: ReturnType<typeof createLocalPredictionStore>, since?: number) =>
+    (
+      await s.readPredictionColumns!({ modelName: 'm', ...(since ? { since } : {}) }, FIELDS, {
+        requestIds: true,
+      })
+    ).requestIds;
+  // the old segment gets a whole-second modification time, so it can be set back exactly below
+  const { readdir, readFile, utimes } = await import('node:fs/promises');
+  const oldFile = join(dir, 'predictions', (await readdir(join(dir, 'predictions'))).sort()[0]!);
+  await utimes(oldFile, 1_700_000_000, 1_700_000_000);
+  assert.deepEqual(await ids(store), ['old', 'new']);
+  // the old segment now says it was served later, same size and modification time: this store trusts what it
+  // learnt and skips it; a store without that knowledge reads it
+  const text = await readFile(oldFile, 'utf8');
+  await writeFile(oldFile, text.replace('2026-01-01T00:00:00.000Z', '2026-01-01T00:05:00.000Z'));
+  await utimes(oldFile, 1_700_000_000, 1_700_000_000);
+  assert.deepEqual(await ids(store, t0 + 30_000), ['new']);
+  const fresh = createLocalPredictionStore({ dir });
+  assert.deepEqual(await ids(fresh, t0 + 30_000), ['old', 'new']);
+  await fresh.close();
+  // a segment that grew is scanned again
+  await writeFile(
+    oldFile,
+    `${text}${text.replace('"old"', '"later"').replace('00:00:00.000Z', '00:09:00.000Z')}`,
+  );
+  assert.deepEqual(await ids(store, t0 + 30_000), ['later', 'new']);
+  await store.close();
 });

@@ -91,6 +91,19 @@ class LineScanner {
   private secondMs = Number.NaN;
   /** End of the line being scanned. */
   private lineEnd = 0;
+  /** Earliest and latest served time of the lines scanned since {@link resetSpan} (every model's). */
+  minTime = Number.POSITIVE_INFINITY;
+  maxTime = Number.NEGATIVE_INFINITY;
+
+  resetSpan(): void {
+    this.minTime = Number.POSITIVE_INFINITY;
+    this.maxTime = Number.NEGATIVE_INFINITY;
+  }
+
+  private seen(time: number): void {
+    if (time < this.minTime) this.minTime = time;
+    if (time > this.maxTime) this.maxTime = time;
+  }
 
   constructor(
     private readonly builder: ColumnsBuilder,
@@ -253,6 +266,7 @@ class LineScanner {
         break;
       }
     if (this.ws(i) < e) throw FALLBACK;
+    this.seen(time);
     if (nameOk && versionOk && time >= this.since && time < this.until) {
       builder.stageRow(time, probability, requestId);
       builder.commit();
@@ -472,9 +486,11 @@ class LineScanner {
     } catch {
       return; // a torn line (a crash mid-write)
     }
-    if (r === null || typeof r !== 'object' || r.model_name !== this.filter.modelName) return;
-    if (this.filter.modelVersion !== undefined && r.model_version !== this.filter.modelVersion) return;
+    if (r === null || typeof r !== 'object') return;
     const time = typeof r.time === 'string' ? Date.parse(r.time) : Number.NaN;
+    this.seen(time);
+    if (r.model_name !== this.filter.modelName) return;
+    if (this.filter.modelVersion !== undefined && r.model_version !== this.filter.modelVersion) return;
     const bounded = this.filter.since !== undefined || this.filter.until !== undefined;
     if (bounded && !(time >= this.since && time < this.until)) return;
     this.builder.addRecord({
@@ -486,15 +502,27 @@ class LineScanner {
   }
 }
 
+/** What a scan learnt of a segment: its size and modification time when scanned, its served-time span. */
+export interface SegmentSpan {
+  size: number;
+  mtimeMs: number;
+  /** Earliest and latest served time of its lines (+/-Infinity when it has none). */
+  minTime: number;
+  maxTime: number;
+}
+
 /**
  * Scans segment files (in the given order) into `builder`, reading `chunkBytes` at a time; a segment's last
- * line without a newline is read too (JSON.parse decides whether it is whole).
+ * line without a newline is read too (JSON.parse decides whether it is whole). `onSpan` learns each segment's
+ * served-time span, keyed by its size and modification time before the scan (a segment that grew meanwhile is
+ * known by its older size, so it is scanned again next time).
  */
 export async function scanSegments(
   files: readonly string[],
   filter: ScanFilter,
   builder: ColumnsBuilder,
   chunkBytes = 8 * 1024 * 1024,
+  onSpan?: (file: string, span: SegmentSpan) => void,
 ): Promise<void> {
   const scanner = new LineScanner(builder, filter);
   let buf = Buffer.allocUnsafe(chunkBytes);
@@ -505,6 +533,8 @@ export async function scanSegments(
     } catch {
       continue; // removed since it was listed (retention)
     }
+    const before = onSpan ? await handle.stat() : null;
+    scanner.resetSpan();
     try {
       let held = 0; // bytes of an unfinished line kept at the start of buf
       for (;;) {
@@ -528,6 +558,13 @@ export async function scanSegments(
         held = filled - lastNewline - 1;
         buf.copy(buf, 0, lastNewline + 1, filled);
       }
+      if (before)
+        onSpan!(file, {
+          size: before.size,
+          mtimeMs: before.mtimeMs,
+          minTime: scanner.minTime,
+          maxTime: scanner.maxTime,
+        });
     } finally {
       await handle.close();
     }
