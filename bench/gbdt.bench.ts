@@ -252,7 +252,7 @@ function printRunTable(runs: Run[], rawBytes: number): void {
     const cpus = sides.flatMap((x) => x.cpu_s);
     const growth = s.peak_rss_kb - s.rss_before_data_kb;
     console.log(
-      `| ${run.label} | ${s.auc.toFixed(4)} | ${s.logloss.toFixed(4)} | ${s.n_trees} (${s.best_iteration}) | ${median(fits).toFixed(3)} | ${fits.map((t) => t.toFixed(2)).join(', ')} | ${median(cpus).toFixed(3)} | ${mb(s.peak_rss_kb)} | ${mb(growth)} = ${fmt((growth * 1024) / rawBytes)}x |`,
+      `| ${run.label} | ${s.auc.toFixed(5)} | ${s.logloss.toFixed(4)} | ${s.n_trees} (${s.best_iteration}) | ${median(fits).toFixed(3)} | ${fits.map((t) => t.toFixed(2)).join(', ')} | ${median(cpus).toFixed(3)} | ${mb(s.peak_rss_kb)} | ${mb(growth)} = ${fmt((growth * 1024) / rawBytes)}x |`,
     );
   }
 }
@@ -276,7 +276,7 @@ function printRatios(runs: Run[]): Record<string, unknown> {
     const perRound = pairs.length > 1 ? ` (rounds: ${fitRatios.map(fmt).join(', ')})` : '';
     console.log(
       `nthread ${nt}: tassel/xgboost fit time ${fmt(ratio)}x${perRound} (target <= ${TIME_TARGET.toFixed(1)}x), ` +
-        `CPU time ${fmt(cpuRatio)}x; AUC difference ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(4)} (target >= 0)`,
+        `CPU time ${fmt(cpuRatio)}x; AUC difference ${dAuc >= 0 ? '+' : ''}${dAuc.toFixed(5)} (target >= 0)`,
     );
     ratios[`nthread_${nt}`] = {
       fit_ratio: ratio,
