@@ -46,6 +46,8 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
     },
     push(prediction) {
       if (queue.length >= limits.maxQueue) return false;
+      // request bytes are copied out now: the queue outlives the request that owns them
+      if (Buffer.isBuffer(prediction.inputs_json)) prediction.inputs_json = prediction.inputs_json.toString();
       queue.push(prediction);
       return true;
     },
