@@ -184,4 +184,34 @@ describe('runMonitor', () => {
     assert.equal(alerts.length, 1);
     await sink.close();
   });
+
+  test('late labels from a source whose outcomes carry no recording time (an --outcomes file)', async () => {
+    const model = 'untimed-labels';
+    await registerModel(server.url, model);
+    const store = await openPredictionStore(join(dir, model));
+    const w0 = await logPredictions(store, model, { n: 600, seed: 40, start: T0, stepMs: 10, prefix: 'u' });
+    const labels: Array<{ request_id: string; outcome: 0 | 1 }> = [];
+    const base = createReaderPredictionSource(store);
+    const options = optionsFor(model, store, {
+      source: {
+        predictions: (q) => base.predictions(q),
+        ...(base.predictionColumns ? { predictionColumns: base.predictionColumns } : {}),
+        async *outcomes() {
+          yield* labels;
+        },
+      },
+    });
+    assert.equal((await runMonitor(options)).windows.length, 1);
+    labels.push(
+      ...w0.ids.slice(0, 200).map((id, k) => ({ request_id: id, outcome: w0.outcomes[k] as 0 | 1 })),
+    );
+    const second = await runMonitor(options);
+    assert.deepEqual(
+      second.late.map((w) => [w.index, w.labelled]),
+      [[0, 200]],
+    );
+    // nothing new: not logged again
+    assert.deepEqual((await runMonitor(options)).late, []);
+    await store.close();
+  });
 });

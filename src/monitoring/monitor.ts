@@ -464,11 +464,15 @@ async function updateRealised(
         y.push(w.outcomes[i]!);
         p.push(w.scores[i]!);
       }
-    const through = { [T.labelsThrough]: iso(outcomes.latest) };
+    // outcomes without a recording time (an --outcomes file) leave the tag out: such windows are re-examined
+    // while not every prediction is labelled, as before the tag existed
+    const through: Record<string, string> = Number.isFinite(outcomes.latest)
+      ? { [T.labelsThrough]: iso(outcomes.latest) }
+      : {};
     const realised = y.length > 0 ? realisedPerformance(y, p, ref.threshold ?? 0.5) : null;
     const digest = realised ? labelsDigest(w.outcomes, realised) : '0';
     if (!realised || digest === run.tags[T.labelsDigest]) {
-      await options.tracking.logBatch(run.runId, { tags: through });
+      if (Object.keys(through).length > 0) await options.tracking.logBatch(run.runId, { tags: through });
       continue;
     }
     const step = Number(run.tags[T.index]);
