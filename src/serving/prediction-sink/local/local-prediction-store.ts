@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ColumnsBuilder } from '../columns.js';
 import {
@@ -37,12 +37,18 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
   const rotation = { maxBytes: options.maxSegmentBytes, maxAgeMs: options.maxSegmentAgeMs };
   const predictions = createSegmentWriter({ dir: predictionsDir, prefix: 'predictions', ...rotation });
   const outcomes = createSegmentWriter({ dir: outcomesDir, prefix: 'outcomes', ...rotation });
-  // served-time spans of the segments scanned so far: a time-bounded columnar read (the monitor's passes after
-  // the first, in a --watch job or the serving process) skips a segment unchanged since, wholly outside the bounds
+  // served-time spans of the segments scanned so far, in memory and in a sidecar beside each segment: a
+  // time-bounded columnar read (every monitoring pass after the first, one-shot or --watch) skips a segment
+  // unchanged since (same size and modification time) whose served times lie wholly outside the bounds
   const spans = new Map<string, SegmentSpan>();
   const outsideSpan = async (file: string, since?: number, until?: number): Promise<boolean> => {
-    const span = spans.get(file);
-    if (span === undefined || (since === undefined && until === undefined)) return false;
+    if (since === undefined && until === undefined) return false;
+    let span = spans.get(file);
+    if (span === undefined) {
+      span = await readSpan(file);
+      if (span === undefined) return false;
+      spans.set(file, span);
+    }
     if (!((since !== undefined && span.maxTime < since) || (until !== undefined && span.minTime >= until)))
       return false;
     const now = await stat(file).catch(() => null);
@@ -89,6 +95,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       for (const file of await segments(predictionsDir))
         if (!(await outsideSpan(file, since, until))) files.push(file);
       const builder = new ColumnsBuilder(fields, readOptions);
+      const sidecars: Promise<void>[] = [];
       await scanSegments(
         files,
         {
@@ -101,9 +108,12 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
         undefined,
         (file, span) => {
           if (spans.size >= 100_000) spans.clear();
+          const known = spans.get(file);
           spans.set(file, span);
+          if (known?.size !== span.size || known.mtimeMs !== span.mtimeMs) sidecars.push(writeSpan(file, span));
         },
       );
+      await Promise.all(sidecars);
       return builder.finish();
     },
     async *readOutcomes(query = {}) {
@@ -192,4 +202,38 @@ async function lastByTime(records: AsyncIterable<PredictionRecord>, n: number): 
     if (kept.length >= 2 * n) kept = kept.sort(byTime).slice(-n);
   }
   return kept.sort(byTime).slice(-n);
+}
+
+/** The sidecar of a segment: `.<segment name>.span`, hidden, not a `.jsonl` file, so no reader lists it. */
+const spanFile = (segment: string) => join(dirname(segment), `.${basename(segment)}.span`);
+
+/** Infinite bounds (a segment without lines) as null in JSON. */
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+/** Writes a segment's span sidecar; best effort (a read-only log folder only loses the shortcut). */
+async function writeSpan(segment: string, span: SegmentSpan): Promise<void> {
+  const text = JSON.stringify({
+    size: span.size,
+    mtimeMs: span.mtimeMs,
+    minTime: finiteOrNull(span.minTime),
+    maxTime: finiteOrNull(span.maxTime),
+  });
+  await writeFile(spanFile(segment), text).catch(() => {});
+}
+
+/** A segment's span from its sidecar, if there is a readable one. */
+async function readSpan(segment: string): Promise<SegmentSpan | undefined> {
+  try {
+    const o = JSON.parse(await readFile(spanFile(segment), 'utf8')) as Record<string, unknown>;
+    const num = (v: unknown, empty: number) => (v === null ? empty : typeof v === 'number' ? v : Number.NaN);
+    const span = {
+      size: num(o.size, Number.NaN),
+      mtimeMs: num(o.mtimeMs, Number.NaN),
+      minTime: num(o.minTime, Number.POSITIVE_INFINITY),
+      maxTime: num(o.maxTime, Number.NEGATIVE_INFINITY),
+    };
+    return Object.values(span).some(Number.isNaN) ? undefined : span;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { ColumnsBuilder, columnsOfRecords } from '../columns.js';
@@ -191,10 +191,17 @@ async function freshDirIn(dir: string) {
 test('columnar scan: every double JSON.stringify prints reads back as the same double; lines longer than a chunk', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float({ noNaN: true, noDefaultInfinity: true })), {
-        minLength: 1,
-        maxLength: 50,
-      }),
+      fc.array(
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.integer(),
+          fc.float({ noNaN: true, noDefaultInfinity: true }),
+        ),
+        {
+          minLength: 1,
+          maxLength: 50,
+        },
+      ),
       async (xs) => {
         const text = xs
           .map((a, i) =>
@@ -254,12 +261,18 @@ test('a time-bounded columnar read skips segments known to lie outside the bound
   const oldFile = join(dir, 'predictions', (await readdir(join(dir, 'predictions'))).sort()[0]!);
   await utimes(oldFile, 1_700_000_000, 1_700_000_000);
   assert.deepEqual(await ids(store), ['old', 'new']);
-  // the old segment now says it was served later, same size and modification time: this store trusts what it
-  // learnt and skips it; a store without that knowledge reads it
+  // the old segment now says it was served later, same size and modification time: a store trusts what it
+  // learnt (in memory, or from the segment's sidecar) and skips it; without the sidecar a new store reads it
   const text = await readFile(oldFile, 'utf8');
   await writeFile(oldFile, text.replace('2026-01-01T00:00:00.000Z', '2026-01-01T00:05:00.000Z'));
   await utimes(oldFile, 1_700_000_000, 1_700_000_000);
   assert.deepEqual(await ids(store, t0 + 30_000), ['new']);
+  const restarted = createLocalPredictionStore({ dir });
+  assert.deepEqual(await ids(restarted, t0 + 30_000), ['new']);
+  await restarted.close();
+  const sidecar = join(dirname(oldFile), `.${basename(oldFile)}.span`);
+  assert.ok(JSON.parse(await readFile(sidecar, 'utf8')).maxTime === t0);
+  await rm(sidecar);
   const fresh = createLocalPredictionStore({ dir });
   assert.deepEqual(await ids(fresh, t0 + 30_000), ['old', 'new']);
   await fresh.close();
