@@ -47,6 +47,14 @@ function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: st
   }
   const w = explainer.nFeatures + 1;
   const out = new Float64Array(w);
+  if (explainer.blockTrees > 0) {
+    // the compact (float32) block tables serving uses
+    const compact = new TreeShapExplainer(explainer.ensemble, { compact: true });
+    c.inputs.forEach((r, i) => {
+      compact.contributions(toRow(r), out);
+      assertClose(out, c.contribs[i]!, 1e-5, `${name} (compact) row ${i}`);
+    });
+  }
   let thresholdRows = 0;
   c.inputs.forEach((r, i) => {
     explainer.contributions(toRow(r), out);
@@ -187,6 +195,46 @@ describe('TreeSHAP properties on random trees and rows', () => {
               for (const v of out) sum += v;
               if (!(Math.abs(sum - e.marginOf(row)) <= tol)) return false;
             }
+          }
+          return true;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('compact (float32) block tables: still additive to float64 rounding, each value within 1e-6 relative', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom<Precision>('float64', 'float32'),
+        fc.array(fc.array(cell, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
+        (seed, nFeatures, maxDepth, nTrees, precision, rows) => {
+          const rand = seeded(seed);
+          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
+          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const exact = new TreeShapExplainer(e);
+          const compact = new TreeShapExplainer(e, { compact: true });
+          const want = new Float64Array(nFeatures + 1);
+          const got = new Float64Array(nFeatures + 1);
+          // the exact path's own tolerance: the residual per row puts back what float32 rounding took off
+          const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
+          for (const r of rows) {
+            const row = Float64Array.from(r.slice(0, nFeatures));
+            exact.contributions(row, want);
+            compact.contributions(row, got);
+            let sum = 0;
+            let scale = 0;
+            for (let j = 0; j <= nFeatures; j++) {
+              sum += got[j]!;
+              scale += Math.abs(want[j]!);
+            }
+            if (!(Math.abs(sum - e.marginOf(row)) <= tol)) return false;
+            for (let j = 0; j < nFeatures; j++)
+              if (!(Math.abs(got[j]! - want[j]!) <= 1e-6 * (1 + scale))) return false;
           }
           return true;
         },
