@@ -1,7 +1,12 @@
 import type { RawRecord, Table } from '../data/table.js';
 import { createFieldGrouper, type FieldGrouper } from '../features/field-groups.js';
 import { type FittedTransform, transformTable } from '../features/transform.js';
-import { type ExplainMethod, createModelExplainer, type ModelExplainer } from './explain.js';
+import {
+  type ExplainMethod,
+  createModelExplainer,
+  type ModelExplainer,
+  type ModelExplainerOptions,
+} from './explain.js';
 import { sigmoid } from './gbdt/ensemble.js';
 import type { Classifier } from './model.js';
 
@@ -59,6 +64,8 @@ export interface ExplanationViews {
 export interface RecordExplainerOptions {
   /** How many fields `top` lists (default 5). */
   top?: number;
+  /** Compact (float32) GBDT tables: see {@link ModelExplainerOptions.compact}. Serving sets it. */
+  compact?: boolean;
 }
 
 /** Explains encoded rows of one model in raw-field terms; reuses its buffers (not re-entrant). */
@@ -73,9 +80,18 @@ export interface RecordExplainer {
    * Field contributions of one encoded row into `out` (length fields.length); returns the margin.
    * `record` (the raw input) lets shared hashed buckets go to the fields that hit them.
    */
-  explainFields(row: Float64Array, out: Float64Array, record?: RawRecord | null): number;
-  /** The full explanation of one row, listing the `top` largest contributions (default: the option's). */
-  explain(row: Float64Array, record: RawRecord | null, top?: number, views?: ExplanationViews): Explanation;
+  explainFields(row: Float64Array, out: Float64Array, record?: RawRecord | null, margin?: number): number;
+  /**
+   * The full explanation of one row, listing the `top` largest contributions (default: the option's).
+   * `margin`: the row's margin when the caller has just scored it (see {@link ModelExplainer.explain}).
+   */
+  explain(
+    row: Float64Array,
+    record: RawRecord | null,
+    top?: number,
+    views?: ExplanationViews,
+    margin?: number,
+  ): Explanation;
   /** Interaction values of one encoded row, summed to fields (rows and columns in `fields` order). */
   fieldInteractions(row: Float64Array, record?: RawRecord | null): FieldInteractions;
 }
@@ -87,6 +103,7 @@ export function createRecordExplainer(
 ): RecordExplainer {
   const model: ModelExplainer = createModelExplainer(parts.model, {
     featureMeans: parts.transform.output_mean ?? null,
+    compact: options.compact === true,
   });
   const grouper: FieldGrouper = createFieldGrouper(parts.transform);
   const topN = Math.max(0, Math.floor(options.top ?? 5));
@@ -120,8 +137,13 @@ export function createRecordExplainer(
     }
     return { fields: [...fields], values };
   };
-  const explainFields = (row: Float64Array, out: Float64Array, record: RawRecord | null = null): number => {
-    const margin = model.explain(row, encoded);
+  const explainFields = (
+    row: Float64Array,
+    out: Float64Array,
+    record: RawRecord | null = null,
+    known?: number,
+  ): number => {
+    const margin = model.explain(row, encoded, 0, known);
     if (model.width === 0) {
       out.fill(0, 0, fields.length);
       return margin;
@@ -137,8 +159,8 @@ export function createRecordExplainer(
     encoded,
     explainFields,
     fieldInteractions,
-    explain(row, record, top = topN, views = {}) {
-      const margin = explainFields(row, values, record);
+    explain(row, record, top = topN, views = {}, known?: number) {
+      const margin = explainFields(row, values, record, known);
       const contributions: Record<string, number> = {};
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
       const largest: TopContribution[] = [];

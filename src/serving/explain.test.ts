@@ -63,6 +63,20 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
     assert.equal(typeof body.explanation.contributions.Gender, 'number');
   });
 
+  test('a served model explains the record it has just scored from that scoring (same values, exact probability)', () => {
+    const served = trained.served();
+    for (const record of trained.records.slice(0, 30)) {
+      const fresh = served.explainRecord!(record, 5);
+      const p = served.scoreRecord(record);
+      const reused = served.explainRecord!(record, 5);
+      assert.deepEqual(reused, fresh);
+      assert.equal(sigmoid(reused.margin), p, 'the margin is the one the probability came from');
+      // another record scored in between: its own encoding, not the last one's
+      served.scoreRecord(trained.records[40]!);
+      assert.deepEqual(served.explainRecord!(record, 5), fresh);
+    }
+  });
+
   test('/predict/batch?explain=true explains every record as /predict does; /explain adds the summary', async () => {
     const records = trained.records.slice(0, 20);
     const batch = await app.inject({ method: 'POST', url: '/predict/batch?explain=1', payload: { records } });
