@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { explainRecordWith, type ServedExplanation } from './explain-step.js';
 import { createPredictFastLane, type FastLane } from './fast-lane.js';
 import { createServingMetrics, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
@@ -14,7 +15,8 @@ import {
   type ServingContext,
 } from './plugins/index.js';
 import { requestIdOf } from './request-id.js';
-import { createScoring } from './scoring.js';
+import { createScoring, type Scoring } from './scoring.js';
+import type { ServedModel } from './served-model.js';
 
 /** Options of {@link createServingApp}. */
 export interface ServingAppOptions {
@@ -102,15 +104,16 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
       bodyLimit,
       recorder: metrics.routeRecorder('/predict', 'POST'),
       isClosing: () => closing,
-      predict(body, raw, requestId) {
+      predict(body, raw, requestId, explainTop) {
         const model = holder.current;
         if (model === null || model.validator.check(body) !== null) return null;
-        return scoring.predictRecordJson(model, body, raw, requestId);
+        if (explainTop === null) return scoring.predictRecordJson(model, body, raw, requestId);
+        return explainedPredictJson(scoring, model, body, requestId, explainTop);
       },
       replay: (request, payload, requestId) =>
         app.inject({
           method: 'POST',
-          url: '/predict',
+          url: request.url ?? '/predict',
           headers: { ...request.headers, 'x-request-id': requestId },
           payload,
         }),
@@ -176,4 +179,32 @@ function fastifyOptions(
       },
     },
   };
+}
+
+/**
+ * The fast lane's `POST /predict?explain=true`: the route's answer (the same scoring, explanation and bytes, see
+ * plugins/predict.ts), or null, counting nothing, when the model cannot explain the record (the route then
+ * answers why). The explanation comes first so that a refusal happens before the prediction is counted; a served
+ * model scores the record it has just explained from that explanation's encoding (bundle-model.ts).
+ */
+function explainedPredictJson(
+  scoring: Scoring,
+  model: ServedModel,
+  body: Record<string, unknown>,
+  requestId: string,
+  top: number,
+): string | null {
+  if (!model.explainRecord) return null;
+  let explanation: ServedExplanation;
+  try {
+    explanation = model.explainRecord(body, top);
+  } catch {
+    return null;
+  }
+  const out = scoring.predictRecord(model, body, requestId);
+  // the model threw while scoring and its prior answered: explain the prior, as the route does
+  if (out.model.fallback && !model.fallback) {
+    explanation = explainRecordWith(model, body, top, out.model, out.probability);
+  }
+  return JSON.stringify({ ...out, explanation });
 }

@@ -51,11 +51,15 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   const explainRow = new Float64Array(width);
   // GBDT: the margin is kept from scoring (its probability is sigmoid(margin), as predictOne computes it)
   const marginOf = model instanceof GbdtClassifier ? (r: Float64Array) => model.marginOne(r) : null;
-  // The record scored last, its input after the feature steps and its margin: an explained /predict explains
-  // the record it has just scored, synchronously, so `row` still holds its encoding (no second encode/score).
+  // The record encoded last (into `row`), its input after the feature steps and its margin: an explained
+  // /predict explains the record it has just scored (the route) or scores the one it has just explained (the
+  // fast lane), synchronously, so `row` still holds its encoding (no second encode and tree walk). A record
+  // object is taken as unchanged between the two calls.
   let scored: RawRecord | null = null;
   let scoredInput: RawRecord | null = null;
   let scoredMargin = Number.NaN;
+  // the record explained last, which the next scoreRecord may take from the cache (once)
+  let explained: RawRecord | null = null;
   return {
     identity: parts.identity,
     fallback: false,
@@ -69,6 +73,11 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
     kind: model.kind,
     validator: createRecordValidator(parts.schema, parts.validatorOptions),
     scoreRecord(record: RawRecord): number {
+      if (record === explained && record === scored) {
+        explained = null;
+        return sigmoid(scoredMargin);
+      }
+      explained = null;
       scored = null;
       const input = steps === null ? record : steps.applyRecord(record);
       encoder.encode(input, row);
@@ -88,9 +97,20 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
         { compact: parts.compactExplanations !== false },
       );
       if (record === scored) return explainer.explain(row, scoredInput, top, views, scoredMargin);
+      explained = null;
+      scored = null;
       const input = steps === null ? record : steps.applyRecord(record);
-      encoder.encode(input, explainRow);
-      return explainer.explain(explainRow, input, top, views);
+      if (marginOf === null) {
+        encoder.encode(input, explainRow);
+        return explainer.explain(explainRow, input, top, views);
+      }
+      encoder.encode(input, row);
+      scoredMargin = marginOf(row);
+      const out = explainer.explain(row, input, top, views, scoredMargin);
+      scored = record;
+      scoredInput = input;
+      explained = record;
+      return out;
     },
   };
 }

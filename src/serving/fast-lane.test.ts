@@ -170,6 +170,38 @@ describe('the /predict fast lane answers exactly as the Fastify route', () => {
     assert.ok(errors > 50, `${errors} refused`);
   });
 
+  test('?explain=true (or 1, with top) is answered by the lane with the route bytes; other views by the route', async () => {
+    const body = JSON.stringify(sample);
+    for (const path of ['/predict?explain=true', '/predict?explain=1&top=3', '/predict?top=0&explain=true']) {
+      const before = fastifySaw;
+      const lane = await post(base, path, body, json);
+      const res = await app.inject({ method: 'POST', url: path, headers: json, payload: body });
+      assert.equal(lane.status, 200, path);
+      assert.equal(lane.body, res.body, path);
+      assert.equal(lane.type, res.headers['content-type']);
+      assert.equal(lane.length, String(res.headers['content-length']));
+      assert.equal(fastifySaw - before, 1, `${path}: only the inject went through Fastify`);
+    }
+    for (const path of ['/predict?explain=encoded', '/predict?explain=true&top=abc', '/predict?explain=0']) {
+      const before = fastifySaw;
+      const lane = await post(base, path, body, json);
+      const res = await app.inject({ method: 'POST', url: path, headers: json, payload: body });
+      assert.equal(lane.status, res.statusCode, path);
+      assert.equal(lane.body, res.body, path);
+      assert.equal(fastifySaw - before, 2, `${path}: both went through Fastify`);
+    }
+    // an invalid record on an explained URL is replayed through the route with its query string
+    const bad = await post(base, '/predict?explain=true', '{"nope":1}', json);
+    const badRoute = await app.inject({
+      method: 'POST',
+      url: '/predict?explain=true',
+      headers: json,
+      payload: '{"nope":1}',
+    });
+    assert.equal(bad.status, badRoute.statusCode);
+    assert.equal(bad.body, badRoute.body);
+  });
+
   test('requests the lane does not take reach the route unchanged', async () => {
     const body = JSON.stringify(sample);
     const cases: Array<[string, Record<string, string>, boolean]> = [

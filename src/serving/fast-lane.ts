@@ -20,8 +20,15 @@ export interface PredictFastLaneOptions {
    * happy path (validation problem, no model yet): the lane then replays it through the app, which answers the
    * error. Must not count or log anything before it succeeds. `raw` is the body as received, JSON in UTF-8
    * (logged as is, without serializing the record again), and `requestId` the id the response carries.
+   * `explainTop` is not null for `?explain=true` (or `1`, with an optional `top=N`): the answer then carries the
+   * explanation listing that many top fields, as the route's.
    */
-  predict(body: Record<string, unknown>, raw: Buffer, requestId: string): string | null;
+  predict(
+    body: Record<string, unknown>,
+    raw: Buffer,
+    requestId: string,
+    explainTop: number | null,
+  ): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
   /**
@@ -37,6 +44,19 @@ export interface PredictFastLaneOptions {
 export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 const JSON_CONTENT_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
+/** The explained query strings the lane takes (any other query string goes to the route): `explain` and `top`. */
+const EXPLAIN_QUERY =
+  /^\/predict\?(?:explain=(?:true|1)(?:&top=([0-9]{1,3}))?|top=([0-9]{1,3})&explain=(?:true|1))$/;
+
+/** null for plain `/predict`, the `top` of a plain explained query, or undefined for a URL the lane leaves. */
+function explainTopOf(url: string | undefined): number | null | undefined {
+  if (url === '/predict') return null;
+  if (url === undefined || !url.startsWith('/predict?')) return undefined;
+  const m = EXPLAIN_QUERY.exec(url);
+  if (m === null) return undefined;
+  const top = m[1] ?? m[2];
+  return top === undefined ? 5 : Number(top);
+}
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
 /**
@@ -64,6 +84,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     raw: Buffer,
     started: number,
     requestId: string,
+    explainTop: number | null,
   ) => {
     let payload: string | null = null;
     if (raw.length > 0) {
@@ -76,7 +97,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
       } catch {
         body = undefined;
       }
-      if (isScalarRecord(body)) payload = predict(body, raw, requestId);
+      if (isScalarRecord(body)) payload = predict(body, raw, requestId, explainTop);
     }
     if (payload === null) {
       sendReplay(request, response, raw, requestId);
@@ -92,7 +113,9 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
   };
 
   return (request, response) => {
-    if (request.method !== 'POST' || request.url !== '/predict') return false;
+    if (request.method !== 'POST') return false;
+    const explainTop = explainTopOf(request.url);
+    if (explainTop === undefined) return false;
     const headers = request.headers;
     const type = headers['content-type'];
     if (type === undefined || !JSON_CONTENT_TYPES.has(type.toLowerCase())) return false;
@@ -112,7 +135,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     request.on('end', () => {
       const raw = chunks !== null ? Buffer.concat(chunks) : (first ?? Buffer.alloc(0));
       try {
-        answer(request, response, raw, started, requestId);
+        answer(request, response, raw, started, requestId, explainTop);
       } catch {
         // predict() is meant not to throw; if it does, the route answers (and reports) whatever it was
         if (!response.headersSent) sendReplay(request, response, raw, requestId);
