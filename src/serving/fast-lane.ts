@@ -66,7 +66,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
  * it on the happy path is what keeps the service near a bare route's throughput.
  *
  * Only the happy path runs here: a JSON body with a Content-Length under the limit, holding one object of scalar
- * fields that the model's validator accepts. Anything else (another route or method, a query string, chunked
+ * fields that the model's validator accepts. Anything else (another route or method, a query string other than
+ * `?explain=true|1[&top=N]`, chunked
  * bodies, other content types, malformed or poisoned JSON, vector requests, validation errors, no model yet,
  * a closing app) goes through the Fastify route itself, so errors, limits and their metrics stay exactly the
  * route's. The lane answers with the same bytes and headers the route would (checked by an agreement test) and

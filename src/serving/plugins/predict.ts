@@ -9,8 +9,9 @@ import { JSON_ERRORS, type ServingContext, type ServingPlugin } from './context.
 /**
  * POST /predict (one record, or a feature vector `{features: [...]}`) and POST /predict/batch. The happy path of
  * single-record /predict is also served by the fast lane (fast-lane.ts) through the same scoring step.
- * `?explain=true` adds each prediction's explanation; the lane leaves any request with a query string to this
- * route, so a plain prediction pays nothing for the option.
+ * `?explain=true` adds each prediction's explanation; the lane serves `?explain=true|1[&top=N]` on the happy
+ * path too (app.ts, the same scoring and explanation) and leaves any other query string to this route, so a plain
+ * prediction pays nothing for the option.
  */
 export const predictRoutes: ServingPlugin<'holder' | 'scoring' | 'batchCap'> = async (app, options) => {
   const { batchCap } = options;
