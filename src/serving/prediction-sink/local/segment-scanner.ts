@@ -430,7 +430,7 @@ class LineScanner {
       }
       if (loDigits > 0 && scale >= -22 && scale < 0) {
         const v = decimalQuotient(hi, lo, loDigits, -scale);
-        if (v === v) return neg ? -v : v;
+        if (!Number.isNaN(v)) return neg ? -v : v;
       }
     }
     return Number((buf as unknown as { latin1Slice(a: number, b: number): string }).latin1Slice(start, i));
