@@ -3,12 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { schemaToJSON } from '../data/schema.js';
+import { registerModel } from '../monitoring/monitor-fixtures.test-helper.js';
 import { createSimulation } from '../monitoring/simulate.js';
 import type { PendingPrediction } from '../serving/prediction-sink/port.js';
 import { openPredictionStore } from '../serving/prediction-sink/registry.js';
-import { createRegistryClient } from '../tracking/client/registry-client.js';
-import { createTrackingClient } from '../tracking/client/tracking-client.js';
 import { type RunningTrackingServer, startTrackingServer } from '../tracking/server/start.js';
 import { runCli } from './cli-capture.test-helper.js';
 
@@ -28,22 +26,7 @@ describe('tassel monitor', () => {
       logger: false,
     });
     const sim = createSimulation(4);
-    const tracking = createTrackingClient({ trackingUri: server.url, env: {} });
-    const registry = createRegistryClient({ transport: tracking.transport });
-    const run = await tracking.createRun({ experiment_id: await tracking.createExperiment({ name: MODEL }) });
-    const profile = { ...sim.profile(20_000, 1), input_schema: schemaToJSON(sim.schema) };
-    await tracking.logArtifactContent(
-      run.info.run_id,
-      'reference_profile.json',
-      Buffer.from(JSON.stringify(profile)),
-    );
-    await registry.createRegisteredModel({ name: MODEL });
-    await registry.createModelVersion({
-      name: MODEL,
-      source: `${run.info.artifact_uri}/model`,
-      run_id: run.info.run_id,
-    });
-    await registry.setRegisteredModelAlias(MODEL, 'production', '1');
+    await registerModel(server.url, MODEL);
     const store = await openPredictionStore(join(dir, 'predictions'));
     for (const [w, shift] of [
       [0, {}],
