@@ -143,3 +143,35 @@ test('sink over local segments: tiny chunks, reused buffers, every prediction wr
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('sink: a flush writes what was queued when it started in one write; predictions recorded meanwhile wait for the next', async () => {
+  const writes: number[] = [];
+  let finishWrite = () => {};
+  const store = {
+    description: 'test',
+    encoding: {
+      encode: createJsonlEncoder(),
+      append: (chunks: readonly Buffer[]) => {
+        writes.push(Buffer.concat(chunks).toString().split('\n').length - 1);
+        return new Promise<void>((r) => {
+          finishWrite = r;
+        });
+      },
+    },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const sink = createPredictionSink({ store, flushIntervalMs: 60_000 });
+  for (let i = 0; i < 10; i++) sink.record(pending(i));
+  const flushed = sink.flush();
+  for (let i = 10; i < 15; i++) sink.record(pending(i)); // arrive while the first write is in progress
+  finishWrite();
+  await flushed;
+  assert.deepEqual(writes, [10]);
+  assert.deepEqual(sink.stats, { written: 10, dropped: 0, queued: 5 });
+  const closing = sink.close();
+  await new Promise((r) => setImmediate(r));
+  finishWrite();
+  await closing;
+  assert.deepEqual(writes, [10, 5]);
+  assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
+});
