@@ -8,7 +8,7 @@
 export function recordSpans(text: string): Int32Array | null {
   const at = skipSpace(text, 0);
   const c = text.charCodeAt(at);
-  if (c === OPEN_ARRAY) return elementSpans(text, at);
+  if (c === OPEN_ARRAY) return elementSpans(text, at)?.spans ?? null;
   if (c !== OPEN_OBJECT) return null;
   let spans: Int32Array | null = null;
   let i = skipSpace(text, at + 1);
@@ -19,10 +19,11 @@ export function recordSpans(text: string): Int32Array | null {
     i = skipSpace(text, skipSpace(text, keyEnd) + 1); // past the colon
     if (isRecords) {
       if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
-      spans = elementSpans(text, i);
-      if (spans === null) return null;
-    }
-    i = skipSpace(text, valueEnd(text, i));
+      const found = elementSpans(text, i);
+      if (found === null) return null;
+      spans = found.spans;
+      i = skipSpace(text, found.end); // not valueEnd: the array is not scanned twice
+    } else i = skipSpace(text, valueEnd(text, i));
     if (text.charCodeAt(i) !== COMMA) return spans;
     i = skipSpace(text, i + 1);
   }
@@ -36,15 +37,18 @@ const CLOSE_ARRAY = 93;
 const OPEN_OBJECT = 123;
 const CLOSE_OBJECT = 125;
 
-/** The spans of the elements of the array at `start`, each an object; null when one is not. */
-function elementSpans(text: string, start: number): Int32Array | null {
+/**
+ * The spans of the elements of the array at `start`, each an object, and the index past the array; null when an
+ * element is not an object.
+ */
+function elementSpans(text: string, start: number): { spans: Int32Array; end: number } | null {
   let spans = new Int32Array(64);
   let n = 0;
   let i = skipSpace(text, start + 1);
-  if (text.charCodeAt(i) === CLOSE_ARRAY) return spans.subarray(0, 0);
+  if (text.charCodeAt(i) === CLOSE_ARRAY) return { spans: spans.subarray(0, 0), end: i + 1 };
   for (;;) {
     if (text.charCodeAt(i) !== OPEN_OBJECT) return null;
-    const end = valueEnd(text, i);
+    const end = flatObjectEnd(text, i) ?? valueEnd(text, i);
     if (n + 2 > spans.length) {
       const grown = new Int32Array(spans.length * 2);
       grown.set(spans);
@@ -53,8 +57,25 @@ function elementSpans(text: string, start: number): Int32Array | null {
     spans[n++] = i;
     spans[n++] = end;
     i = skipSpace(text, end);
-    if (text.charCodeAt(i) !== COMMA) return spans.subarray(0, n);
+    if (text.charCodeAt(i) !== COMMA) return { spans: spans.subarray(0, n), end: i + 1 }; // past the ]
     i = skipSpace(text, i + 1);
+  }
+}
+
+/**
+ * A flat object (scalars only) from `{` to its `}`, strings matched whole: irregexp's native code scans a record
+ * about twice as fast as the char-by-char loop of valueEnd. Each character can match one way only, so a record
+ * that is not flat (a nested value) fails in linear time and is left to valueEnd.
+ */
+const FLAT_OBJECT = /\{(?:[^"{}[\]]|"[^"\\]*(?:\\.[^"\\]*)*")*\}/y;
+
+/** The end of the flat object at `i`, or null when it is not one (or the match gives up on a huge record). */
+function flatObjectEnd(text: string, i: number): number | null {
+  FLAT_OBJECT.lastIndex = i;
+  try {
+    return FLAT_OBJECT.test(text) ? FLAT_OBJECT.lastIndex : null;
+  } catch {
+    return null; // irregexp's backtracking stack overflowed on an enormous record
   }
 }
 

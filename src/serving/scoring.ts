@@ -111,12 +111,14 @@ export function createScoring(options: ScoringOptions): Scoring {
   return {
     predictRecord(model, body, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      if (record !== null && sink!.sampled()) record('/predict', used, requestId, body, null, p, label);
+      if (record !== null && sink!.sampled())
+        record('/predict', used, requestId, body, null, p, label, Date.now());
       return { probability: p, label, threshold: used.threshold, model: refOf(used) };
     },
     predictRecordJson(model, body, raw, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
-      if (record !== null && sink!.sampled()) record('/predict', used, requestId, null, raw, p, label);
+      if (record !== null && sink!.sampled())
+        record('/predict', used, requestId, null, raw, p, label, Date.now());
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
     predictVector(model, features) {
@@ -158,6 +160,7 @@ function logRows(
   let spans = text === null ? null : recordSpans(text);
   if (spans !== null && spans.length !== 2 * records.length) spans = null;
   const { predictions, used } = out;
+  const time = Date.now(); // the rows were served together: one time, not a clock read per row
   for (let i = 0; i < records.length; i++) {
     const row = predictions[i]!;
     const id = `${log.requestId}/${i}`;
@@ -171,8 +174,10 @@ function logRows(
         text!.slice(spans[2 * i]!, spans[2 * i + 1]!),
         row.probability,
         label,
+        time,
       );
-    else record(log.route, used, id, records[i] as Record<string, unknown>, null, row.probability, label);
+    else
+      record(log.route, used, id, records[i] as Record<string, unknown>, null, row.probability, label, time);
   }
 }
 
@@ -186,10 +191,11 @@ function createPredictionRecorder(sink: PredictionSink) {
     inputsJson: Buffer | string | null,
     p: number,
     label: 0 | 1,
+    time: number,
   ) => {
     sink.record({
       request_id: requestId,
-      time: Date.now(),
+      time,
       model_name: used.identity.name,
       model_version: used.identity.version,
       inputs,

@@ -3,55 +3,105 @@ import type { ByteOutput, PendingPrediction } from '../port.js';
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const REQUEST_ID = ascii('{"request_id":');
+const PROBABILITY = ascii(',"probability":');
+/** Room for the fixed parts of a line besides the cached ones (request id key, time, probability). */
+const FIXED_ROOM = 96;
 
 /**
  * Writes pending predictions as the local log's JSONL lines (one {@link PredictionRecord} per line, keys in the
  * reader's order) straight into bytes. A request's raw body (the fast lane's case) goes in as it arrived, copied
  * byte for byte: it is one JSON object of scalars, and raw CR/LF can only sit between its tokens, so they become
- * spaces. Other inputs are serialized once, here. The parts that repeat (model name and version, route) are kept
- * as JSON text per distinct value, and the time's text up to the second is made once per second.
+ * spaces. Other inputs are serialized once, here. The parts that repeat (model name and version, the time up to
+ * the second, label, fallback and route) are kept as bytes per distinct value, and a request id of printable
+ * ASCII (a UUID, or a caller's id without quotes or backslashes) is copied char by char. Why bytes and not
+ * strings: each `Buffer.write` of a short string is a call into C++ that cost more than the copy itself; at tens
+ * of thousands of logged requests a second the line's five writes were most of the logging's CPU.
  */
 export function createJsonlEncoder(): (p: PendingPrediction, out: ByteOutput) => void {
-  const iso = createIsoClock();
+  const timeOf = createIsoClock();
   let lastName: string | null = null;
   let lastVersion: string | null | undefined;
-  let modelPart = '';
-  const routes = new Map<string, string>();
+  let modelPart = Buffer.alloc(0);
+  const tails = new Map<string, Buffer[]>();
 
   const modelPartOf = (p: PendingPrediction) => {
     if (p.model_name !== lastName || p.model_version !== lastVersion) {
       lastName = p.model_name;
       lastVersion = p.model_version;
-      modelPart = `","model_name":${JSON.stringify(lastName)},"model_version":${JSON.stringify(lastVersion)},"inputs":`;
+      modelPart = Buffer.from(
+        `Z","model_name":${JSON.stringify(lastName)},"model_version":${JSON.stringify(lastVersion)},"inputs":`,
+      );
     }
     return modelPart;
   };
-  const routeOf = (route: string) => {
-    let text = routes.get(route);
-    if (text === undefined) {
-      text = `,"route":${JSON.stringify(route)}}\n`;
-      if (routes.size < 64) routes.set(route, text);
+  /** `,"label":L,"fallback":F,"route":"R"}\n` for each label (0, 1) x fallback (false, true). */
+  const tailOf = (route: string, label: number, fallback: boolean) => {
+    let four = tails.get(route);
+    if (four === undefined) {
+      const r = JSON.stringify(route);
+      four = [0, 1].flatMap((l) =>
+        [false, true].map((f) => Buffer.from(`,"label":${l},"fallback":${f},"route":${r}}\n`)),
+      );
+      if (tails.size < 64) tails.set(route, four);
     }
-    return text;
+    return four[label * 2 + (fallback ? 1 : 0)]!;
   };
 
   return (p, out) => {
-    const head = `{"request_id":${JSON.stringify(p.request_id)},"time":"${iso(p.time)}${modelPartOf(p)}`;
-    const inputs = p.inputs_json ?? (p.inputs === null ? '{}' : JSON.stringify(p.inputs));
-    const tail = `,"probability":${p.probability},"label":${p.label},"fallback":${p.fallback}${routeOf(p.route)}`;
-    const inputBytes = typeof inputs === 'string' ? inputs.length * 3 : inputs.length;
-    out.reserve(3 * (head.length + tail.length) + inputBytes);
+    const model = modelPartOf(p);
+    const tail = tailOf(p.route, p.label, p.fallback);
+    const raw = p.inputs_json ?? (p.inputs === null ? '{}' : JSON.stringify(p.inputs));
+    const inputBytes = typeof raw === 'string' ? raw.length * 3 : raw.length;
+    out.reserve(FIXED_ROOM + 6 * p.request_id.length + model.length + inputBytes + tail.length);
     const b = out.buffer;
-    let o = out.offset;
-    o += b.write(head, o);
+    b.set(REQUEST_ID, out.offset);
+    let o = writeJsonString(b, out.offset + REQUEST_ID.length, p.request_id);
+    o = timeOf(b, o, p.time);
+    b.set(model, o);
+    o += model.length;
     const start = o;
-    o += typeof inputs === 'string' ? b.write(inputs, o) : inputs.copy(b, o);
-    if (hasLineBreak(inputs)) {
+    if (typeof raw === 'string') o += b.write(raw, o);
+    else {
+      b.set(raw, o);
+      o += raw.length;
+    }
+    if (hasLineBreak(raw)) {
       for (let i = start; i < o; i++) if (b[i] === LF || b[i] === CR) b[i] = SPACE;
     }
-    o += b.write(tail, o);
-    out.offset = o;
+    b.set(PROBABILITY, o);
+    o = writeAscii(b, o + PROBABILITY.length, String(p.probability));
+    b.set(tail, o);
+    out.offset = o + tail.length;
   };
+}
+
+/** Writes `s` (known to be ASCII, e.g. a number's text) at `o`; returns the offset past it. */
+function writeAscii(b: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[o++] = s.charCodeAt(i);
+  return o;
+}
+
+/**
+ * Writes JSON.stringify(s) at `o` (room for 6 bytes a char is reserved); returns the offset past it. Printable
+ * ASCII without quotes or backslashes (every UUID and nearly every caller's id) is copied char by char; anything
+ * else is stringified.
+ */
+function writeJsonString(b: Buffer, o: number, s: string): number {
+  const o0 = o;
+  b[o++] = QUOTE;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH)
+      return o0 + b.write(JSON.stringify(s), o0);
+    b[o++] = c;
+  }
+  b[o++] = QUOTE;
+  return o;
 }
 
 const hasLineBreak = (s: string | Buffer): boolean =>
@@ -60,20 +110,31 @@ const hasLineBreak = (s: string | Buffer): boolean =>
     : s.indexOf(LF) >= 0 || s.indexOf(CR) >= 0;
 
 /**
- * toISOString for a run of increasing epoch milliseconds: the text up to the seconds is made once per second,
- * not once per prediction (a second holds tens of thousands of predictions).
+ * Writes `,"time":"<ISO 8601 up to the millisecond>` for a run of increasing epoch milliseconds (the closing
+ * `Z"` is the model part's): the bytes up to the seconds are made once per second, not once per prediction (a
+ * second holds tens of thousands of predictions).
  */
-function createIsoClock(): (ms: number) => string {
+function createIsoClock(): (b: Buffer, o: number, ms: number) => number {
   let second = Number.NaN;
-  let prefix = '';
-  return (ms) => {
+  let prefix = Buffer.alloc(0);
+  return (b, o, ms) => {
     const s = Math.floor(ms / 1000);
     if (s !== second) {
       second = s;
-      prefix = new Date(s * 1000).toISOString().slice(0, 20); // "2026-12-04T23:45:01."
+      // ',"time":"2026-12-04T23:45:01.'
+      prefix = ascii(`,"time":"${new Date(s * 1000).toISOString().slice(0, 20)}`);
     }
+    b.set(prefix, o);
+    o += prefix.length;
     const frac = ms - s * 1000;
-    return `${prefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+    if (Number.isInteger(frac)) {
+      b[o++] = 48 + Math.floor(frac / 100);
+      b[o++] = 48 + (Math.floor(frac / 10) % 10);
+      b[o++] = 48 + (frac % 10);
+      return o;
+    }
+    // a fractional millisecond (never from Date.now()) keeps the text toISOString's caller used to get
+    return writeAscii(b, o, `${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`);
   };
 }
 

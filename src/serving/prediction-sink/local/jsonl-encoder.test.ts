@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { PendingPrediction } from '../port.js';
+import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
+
+/** The line as the JSON text of its record: what the encoder's byte writes must reproduce exactly. */
+function referenceLine(p: PendingPrediction): string {
+  const inputs =
+    p.inputs_json === null ? JSON.stringify(p.inputs ?? {}) : String(p.inputs_json).replace(/[\r\n]/g, ' ');
+  return (
+    `{"request_id":${JSON.stringify(p.request_id)},"time":${JSON.stringify(new Date(p.time).toISOString())},` +
+    `"model_name":${JSON.stringify(p.model_name)},"model_version":${JSON.stringify(p.model_version)},` +
+    `"inputs":${inputs},"probability":${p.probability},"label":${p.label},"fallback":${p.fallback},` +
+    `"route":${JSON.stringify(p.route)}}\n`
+  );
+}
+
+const IDS = [
+  '5d9f0c1e-1234-4a5b-8c9d-0123456789ab',
+  'caller-id/7',
+  'with"quote',
+  'back\\slash',
+  'ünïcode-id',
+  'tab\there',
+  '~!#$%&()*+,-./:;<=>?@[]^_`{|}',
+];
+const TIMES = [
+  Date.UTC(2026, 11, 5, 3, 0, 0, 0),
+  Date.UTC(2026, 11, 5, 3, 0, 0, 7),
+  Date.UTC(2026, 11, 5, 3, 0, 0, 45),
+  Date.UTC(2026, 11, 5, 3, 0, 0, 999),
+  Date.UTC(2026, 11, 5, 3, 0, 1, 100),
+  Date.UTC(2027, 0, 1, 0, 0, 0, 1),
+  Date.UTC(2026, 11, 5, 3, 0, 0, 0), // a time earlier than the one before (another second again)
+];
+const PROBABILITIES = [0, 1, 0.5, 1e-7, 0.123456789012345, 0.9999999999999999, 2.5e-12];
+
+test('jsonl encoder: every line is byte for byte the JSON text of its record (ids, times, names, inputs, routes)', () => {
+  const encode = createJsonlEncoder();
+  const out = createGrowableOutput(64);
+  const expected: string[] = [];
+  let i = 0;
+  for (const request_id of IDS)
+    for (const time of TIMES) {
+      const inputs = { Age: i, region: i % 3 === 0 ? 'Île-de-France' : 'East', ok: i % 2 === 0, gone: null };
+      const form = i % 4;
+      const p: PendingPrediction = {
+        request_id,
+        time,
+        model_name: i % 5 === 0 ? 'mödel "x"' : 'course-completion',
+        model_version: i % 3 === 0 ? null : String(i % 2),
+        inputs: form === 3 ? inputs : null,
+        inputs_json:
+          form === 0
+            ? Buffer.from(JSON.stringify(inputs))
+            : form === 1
+              ? Buffer.from(JSON.stringify(inputs, null, '\r\n'))
+              : form === 2
+                ? JSON.stringify(inputs, null, 2)
+                : null,
+        probability: PROBABILITIES[i % PROBABILITIES.length]!,
+        label: i % 2 === 0 ? 1 : 0,
+        fallback: i % 3 === 1,
+        route: ['/predict', '/predict/batch', '/invocations'][i % 3]!,
+      };
+      encode(p, out);
+      expected.push(referenceLine(p));
+      i++;
+    }
+  assert.equal(out.bytes().toString(), expected.join(''));
+  for (const line of expected) assert.equal(typeof JSON.parse(line).inputs, 'object');
+});
