@@ -12,6 +12,7 @@
  *     schema's coercion, the window, the check), next to the record-by-record read it replaced.
  *
  * Flags: --windows N (200 per cell) --rows N (1,000,000) --e2e-rows N (200,000) --no-records (skip the old read)
+ *        --e2e-only (only the end-to-end read and check of part 3)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ const arg = (name: string, dflt: number) => {
 const WINDOWS = arg('windows', 200);
 const ROWS = arg('rows', 1_000_000);
 const E2E_ROWS = arg('e2e-rows', 200_000);
+const E2E_ONLY = process.argv.includes('--e2e-only');
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
@@ -45,90 +47,102 @@ console.log(`bench:monitoring — load average ${load()}`);
 // -- 1. power and false alarms
 const sim = createSimulation(8);
 const ref = prepareReference(sim.profile(50_000, 7));
-console.log(
-  `\n1. detection (reference: 50,000 rows of 8 numeric + 3 categorical features; ${WINDOWS} windows per cell; alpha ${DEFAULT_THRESHOLDS.alpha}, Holm)`,
-);
-console.log(
-  'window | scenario                    | KS/feat | chi2/feat | window alarm (Holm) | PSI>0.1 | W/std>0.1 | JS>0.1',
-);
 let seed = 1000;
-for (const n of [500, 1000, 2000, 5000]) {
-  for (const scenario of ['reference (null)', 'x0 mean +0.2 std', 'c1 re-weighted']) {
-    let ks = 0;
-    let ksN = 0;
-    let chi = 0;
-    let chiN = 0;
-    let windowAlarm = 0;
-    let psi = 0;
-    let wass = 0;
-    let js = 0;
-    for (let w = 0; w < WINDOWS; w++) {
-      const shift =
-        scenario === 'x0 mean +0.2 std'
-          ? { mean: { 0: 0.2 } }
-          : scenario === 'c1 re-weighted'
-            ? { weights: { 1: [0.4, 0.35, 0.15, 0.1] } }
-            : {};
-      const report = evaluateWindow(ref, sim.window(n, seed++, shift));
-      // per-test rates on the feature the scenario moves (under the null: over every feature)
-      const target = scenario === 'x0 mean +0.2 std' ? ['x0'] : scenario === 'c1 re-weighted' ? ['c1'] : null;
-      for (const f of report.features) {
-        if (target && !target.includes(f.feature)) continue;
-        if (f.test === 'ks') {
-          ksN++;
-          if (f.pvalue < DEFAULT_THRESHOLDS.alpha) ks++;
-          if ((f.wasserstein_norm ?? 0) > 0.1) wass++;
-        } else {
-          chiN++;
-          if (f.pvalue < DEFAULT_THRESHOLDS.alpha) chi++;
-          if ((f.js_distance ?? 0) > 0.1) js++;
+if (!E2E_ONLY) {
+  detection();
+  cbpe();
+}
+
+function detection(): void {
+  console.log(
+    `\n1. detection (reference: 50,000 rows of 8 numeric + 3 categorical features; ${WINDOWS} windows per cell; alpha ${DEFAULT_THRESHOLDS.alpha}, Holm)`,
+  );
+  console.log(
+    'window | scenario                    | KS/feat | chi2/feat | window alarm (Holm) | PSI>0.1 | W/std>0.1 | JS>0.1',
+  );
+  for (const n of [500, 1000, 2000, 5000]) {
+    for (const scenario of ['reference (null)', 'x0 mean +0.2 std', 'c1 re-weighted']) {
+      let ks = 0;
+      let ksN = 0;
+      let chi = 0;
+      let chiN = 0;
+      let windowAlarm = 0;
+      let psi = 0;
+      let wass = 0;
+      let js = 0;
+      for (let w = 0; w < WINDOWS; w++) {
+        const shift =
+          scenario === 'x0 mean +0.2 std'
+            ? { mean: { 0: 0.2 } }
+            : scenario === 'c1 re-weighted'
+              ? { weights: { 1: [0.4, 0.35, 0.15, 0.1] } }
+              : {};
+        const report = evaluateWindow(ref, sim.window(n, seed++, shift));
+        // per-test rates on the feature the scenario moves (under the null: over every feature)
+        const target =
+          scenario === 'x0 mean +0.2 std' ? ['x0'] : scenario === 'c1 re-weighted' ? ['c1'] : null;
+        for (const f of report.features) {
+          if (target && !target.includes(f.feature)) continue;
+          if (f.test === 'ks') {
+            ksN++;
+            if (f.pvalue < DEFAULT_THRESHOLDS.alpha) ks++;
+            if ((f.wasserstein_norm ?? 0) > 0.1) wass++;
+          } else {
+            chiN++;
+            if (f.pvalue < DEFAULT_THRESHOLDS.alpha) chi++;
+            if ((f.js_distance ?? 0) > 0.1) js++;
+          }
+          if (f.psi > 0.1) psi++;
         }
-        if (f.psi > 0.1) psi++;
+        if (report.alerts.some((a) => a.kind === 'drift')) windowAlarm++;
       }
-      if (report.alerts.some((a) => a.kind === 'drift')) windowAlarm++;
+      const rate = (x: number, d: number) => (d ? pct(x / d) : '-').padStart(7);
+      const psiN = ksN + chiN;
+      console.log(
+        `${String(n).padStart(6)} | ${scenario.padEnd(27)} | ${rate(ks, ksN)} | ${rate(chi, chiN).padStart(9)} | ${pct(windowAlarm / WINDOWS).padStart(19)} | ${rate(psi, psiN)} | ${rate(wass, ksN).padStart(9)} | ${rate(js, chiN).padStart(6)}`,
+      );
     }
-    const rate = (x: number, d: number) => (d ? pct(x / d) : '-').padStart(7);
-    const psiN = ksN + chiN;
-    console.log(
-      `${String(n).padStart(6)} | ${scenario.padEnd(27)} | ${rate(ks, ksN)} | ${rate(chi, chiN).padStart(9)} | ${pct(windowAlarm / WINDOWS).padStart(19)} | ${rate(psi, psiN)} | ${rate(wass, ksN).padStart(9)} | ${rate(js, chiN).padStart(6)}`,
-    );
   }
 }
 
 // -- 2. CBPE under covariate shift
-console.log(
-  '\n2. CBPE: estimated vs realised ROC AUC under covariate shift (window 20,000; calibration from the reference test scores)',
-);
-const shifts: Array<[string, Parameters<typeof sim.window>[2]]> = [
-  ['none', {}],
-  ['x0 +1 std, x1 -0.5 std', { mean: { 0: 1, 1: -0.5 } }],
-  ['x2 +1.5 std, c1 mobile 80 %', { mean: { 2: 1.5 }, weights: { 1: [0.8, 0.1, 0.05, 0.05] } }],
-  ['x0 -1 std, x3 +1 std', { mean: { 0: -1, 3: 1 } }],
-  ['x1 +2 std', { mean: { 1: 2 } }],
-];
-let worst = 0;
-for (const [name, shift] of shifts) {
-  const w = sim.window(20_000, seed++, shift);
-  const est = estimatePerformance(w.scores, 0.5, ref.calibration);
-  const real = rocAuc(w.outcomes, w.scores);
-  worst = Math.max(worst, Math.abs(est.roc_auc - real));
+function cbpe(): void {
   console.log(
-    `  ${name.padEnd(30)} realised ${real.toFixed(4)}  CBPE ${est.roc_auc.toFixed(4)}  error ${(est.roc_auc - real).toFixed(4)}`,
+    '\n2. CBPE: estimated vs realised ROC AUC under covariate shift (window 20,000; calibration from the reference test scores)',
   );
+  const shifts: Array<[string, Parameters<typeof sim.window>[2]]> = [
+    ['none', {}],
+    ['x0 +1 std, x1 -0.5 std', { mean: { 0: 1, 1: -0.5 } }],
+    ['x2 +1.5 std, c1 mobile 80 %', { mean: { 2: 1.5 }, weights: { 1: [0.8, 0.1, 0.05, 0.05] } }],
+    ['x0 -1 std, x3 +1 std', { mean: { 0: -1, 3: 1 } }],
+    ['x1 +2 std', { mean: { 1: 2 } }],
+  ];
+  let worst = 0;
+  for (const [name, shift] of shifts) {
+    const w = sim.window(20_000, seed++, shift);
+    const est = estimatePerformance(w.scores, 0.5, ref.calibration);
+    const real = rocAuc(w.outcomes, w.scores);
+    worst = Math.max(worst, Math.abs(est.roc_auc - real));
+    console.log(
+      `  ${name.padEnd(30)} realised ${real.toFixed(4)}  CBPE ${est.roc_auc.toFixed(4)}  error ${(est.roc_auc - real).toFixed(4)}`,
+    );
+  }
+  console.log(`  worst |error| ${worst.toFixed(4)} (target < 0.02: ${worst < 0.02 ? 'met' : 'NOT met'})`);
 }
-console.log(`  worst |error| ${worst.toFixed(4)} (target < 0.02: ${worst < 0.02 ? 'met' : 'NOT met'})`);
 
 // -- 3. speed
 console.log(`\n3. speed (load average ${load()})`);
 const wide = createSimulation(37);
 const wideRef = prepareReference(wide.profile(100_000, 3));
-const big = wide.window(ROWS, 77, { mean: { 5: 0.1 } });
-const t0 = performance.now();
-const report = evaluateWindow(wideRef, big);
-const s1 = (performance.now() - t0) / 1000;
-console.log(
-  `  ${ROWS.toLocaleString('en-US')} predictions x 40 columns from columns: ${s1.toFixed(2)} s (${report.features.length} features + score; target < 10 s: ${s1 < 10 ? 'met' : 'NOT met'})`,
-);
+if (!E2E_ONLY) {
+  const big = wide.window(ROWS, 77, { mean: { 5: 0.1 } });
+  const t0 = performance.now();
+  const report = evaluateWindow(wideRef, big);
+  const s1 = (performance.now() - t0) / 1000;
+  console.log(
+    `  ${ROWS.toLocaleString('en-US')} predictions x 40 columns from columns: ${s1.toFixed(2)} s (${report.features.length} features + score; target < 10 s: ${s1 < 10 ? 'met' : 'NOT met'})`,
+  );
+}
 
 // end to end from the serving prediction log (local segments)
 const dir = await mkdtemp(join(tmpdir(), 'tassel-bench-monitoring-'));
