@@ -1,8 +1,8 @@
 import { type Correction, adjustPValues } from './multiple-testing.js';
 import {
   type EstimatedPerformance,
-  type RealisedPerformance,
   estimatePerformance,
+  type RealisedPerformance,
   realisedPerformance,
 } from './performance.js';
 import type { CategoricalReference, NumericReference, PreparedReference } from './reference.js';
@@ -156,12 +156,14 @@ function numericDrift(ref: NumericReference, column: Float64Array, invalid: numb
   let windowShares: Float64Array;
   let out = 0;
   if (n > BINNED_WINDOW) {
-    const r = compareBinned(ref.binned, column);
+    const r = compareBinned(ref.binned, column, ref.min, ref.max);
     d = r.statistic;
     w = r.wasserstein;
     present = r.present;
-    windowShares = binSharesUnsorted(column, ref.psiEdges, present);
-    for (let i = 0; i < n; i++) if (column[i]! < ref.min || column[i]! > ref.max) out++;
+    out = r.outside;
+    windowShares = r.binCounts
+      ? r.binCounts.map((c) => (present ? c / present : 0))
+      : binSharesUnsorted(column, ref.psiEdges, present);
   } else {
     const sorted = sortedFinite(column);
     d = ksTwoSample(ref.sorted, sorted).statistic;

@@ -87,7 +87,7 @@ function numericReference(name: string, p: NumericProfile, bins: number): Numeri
     max: p.max,
     psiEdges: edges,
     psiShares: binShares(sorted, edges),
-    binned: binnedReference(sorted),
+    binned: binnedReference(sorted, edges),
   };
 }
 

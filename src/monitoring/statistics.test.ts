@@ -6,6 +6,7 @@ import { adjustPValues } from './multiple-testing.js';
 import { applyIsotonic, fitIsotonic } from './performance.js';
 import {
   binnedReference,
+  binShares,
   chiSquaredTwoSample,
   compareBinned,
   gammaincc,
@@ -13,6 +14,7 @@ import {
   kolmogorovSf,
   ksTwoSample,
   psiNumeric,
+  quantileEdges,
   sortedFinite,
   wasserstein,
 } from './statistics.js';
@@ -174,6 +176,45 @@ describe('binned comparison of a large window (no sort)', () => {
             `W ${fast.wasserstein} vs ${slow.wasserstein}`,
           );
           assert.equal(fast.present, slow.present);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+  it('counts the PSI bins and the values outside [min, max] in the same pass as a sorted window does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -5, max: 5 })),
+          {
+            minLength: 1,
+            maxLength: 300,
+          },
+        ),
+        fc.array(fc.oneof(fc.double(), fc.integer({ min: -6, max: 6 })), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 12 }),
+        (refValues, extra, bins) => {
+          const a = sortedFinite(Float64Array.from(refValues));
+          const edges = quantileEdges(a, bins);
+          const binned = binnedReference(a, edges);
+          // reference values, the edges themselves and their neighbours, arbitrary values (NaN, infinities)
+          const win = Float64Array.from([
+            ...a.slice(0, 50),
+            ...edges,
+            ...edges.map((e) => e + 1e-9),
+            ...edges.map((e) => e - Math.abs(e) * Number.EPSILON),
+            ...extra,
+          ]);
+          const [min, max] = [a[0]! - 1, a[a.length - 1]!];
+          const r = compareBinned(binned, win, min, max);
+          const sorted = sortedFinite(win);
+          const shares = binShares(sorted, edges);
+          assert.deepEqual(
+            Array.from(r.binCounts!, (c) => c / sorted.length),
+            Array.from(shares),
+          );
+          assert.equal(r.outside, win.filter((v) => v < min || v > max).length);
+          assert.equal(r.binCounts!.length, edges.length + 1);
         },
       ),
       { numRuns: 300 },

@@ -257,6 +257,12 @@ export interface BinnedReference {
   values: Float64Array;
   cdf: Float64Array;
   /**
+   * The PSI bins (-inf, e0], (e0, e1], ..., (e_last, inf) of the values equal to each distinct value
+   * (`equal[j]`) and of those between it and the one before (`between[j]`, j = 0..K; -1 when a bin edge lies
+   * strictly inside that gap, so each of its values is compared with the edges). Absent without edges.
+   */
+  psi?: { edges: readonly number[]; equal: Int32Array; between: Int32Array };
+  /**
    * A uniform grid over [values[0], last value] that narrows each binary search to a few values: value v falls in
    * cell floor((v - values[0]) * scale), and `start[g]` is the first value in cell g or above (start[cells] = K).
    */
@@ -279,8 +285,34 @@ function valueGrid(values: Float64Array): BinnedReference['grid'] {
   return { scale, start };
 }
 
-/** Distinct values of a sorted sample and the share of the sample at or below each. */
-export function binnedReference(sorted: Float64Array): BinnedReference {
+/** The number of `edges` (ascending) below v: v's bin among (-inf, e0], (e0, e1], ..., (e_last, inf). */
+function binOf(edges: readonly number[], v: number): number {
+  let k = 0;
+  while (k < edges.length && v > edges[k]!) k++;
+  return k;
+}
+
+/** The PSI bin of each distinct value and of each gap between two (see {@link BinnedReference}). */
+function psiSlots(values: Float64Array, edges: readonly number[]): NonNullable<BinnedReference['psi']> {
+  const m = values.length;
+  const equal = new Int32Array(m);
+  const between = new Int32Array(m + 1);
+  for (let j = 0; j < m; j++) equal[j] = binOf(edges, values[j]!);
+  for (let j = 0; j <= m; j++) {
+    const below = j > 0 ? values[j - 1]! : Number.NEGATIVE_INFINITY;
+    const above = j < m ? values[j]! : Number.POSITIVE_INFINITY;
+    // every value in (below, above) has the bin of `below` (the edges at or under it) unless an edge lies inside
+    const inside = edges.some((e) => e > below && e < above);
+    between[j] = inside ? -1 : j > 0 ? binOf(edges, below) + (edges.includes(below) ? 1 : 0) : 0;
+  }
+  return { edges, equal, between };
+}
+
+/**
+ * Distinct values of a sorted sample and the share of the sample at or below each; with PSI bin edges, the bin of
+ * each value and gap, so {@link compareBinned} counts the window's bins in the same pass.
+ */
+export function binnedReference(sorted: Float64Array, edges?: readonly number[]): BinnedReference {
   const values: number[] = [];
   const cdf: number[] = [];
   for (let i = 0; i < sorted.length; i++) {
@@ -289,7 +321,24 @@ export function binnedReference(sorted: Float64Array): BinnedReference {
     cdf.push((i + 1) / sorted.length);
   }
   const distinct = Float64Array.from(values);
-  return { values: distinct, cdf: Float64Array.from(cdf), grid: valueGrid(distinct) };
+  return {
+    values: distinct,
+    cdf: Float64Array.from(cdf),
+    grid: valueGrid(distinct),
+    ...(edges ? { psi: psiSlots(distinct, edges) } : {}),
+  };
+}
+
+/** What {@link compareBinned} finds. */
+export interface BinnedComparison {
+  statistic: number;
+  wasserstein: number;
+  /** Finite values of the window. */
+  present: number;
+  /** Values outside [min, max] (infinite ones included). */
+  outside: number;
+  /** Window values per PSI bin (when the reference has its bins), else null. */
+  binCounts: Float64Array | null;
 }
 
 /**
@@ -298,25 +347,36 @@ export function binnedReference(sorted: Float64Array): BinnedReference {
  * instead of O(n log n)). D is exact (the ECDF difference is checked just below and at every reference value, where
  * the supremum lies); the Wasserstein area is exact except within a gap between two reference values where the
  * ECDFs cross, so it is within the reference's gap widths times the window shares there. NaN values are skipped.
- * Returns the window's present count too.
+ * The same pass counts the values outside [min, max] and, when the reference has PSI bins, the values per bin.
+ * A profiled hot loop (one pass over each numeric column of a window).
  */
 export function compareBinned(
   ref: BinnedReference,
   window: ArrayLike<number>,
-): { statistic: number; wasserstein: number; present: number } {
+  min = Number.NEGATIVE_INFINITY,
+  max = Number.POSITIVE_INFINITY,
+): BinnedComparison {
   const u = ref.values;
   const m = u.length;
   const equal = new Float64Array(m);
   const between = new Float64Array(m + 1);
   const sumBetween = new Float64Array(m + 1);
+  const psi = ref.psi;
+  const binCounts = psi ? new Float64Array(psi.edges.length + 1) : null;
+  const straddles = psi ? psi.between : null;
   const { scale, start } = ref.grid;
   const cells = start.length - 1;
   const u0 = m > 0 ? u[0]! : 0;
   let n = 0;
+  let outside = 0;
   for (let i = 0; i < window.length; i++) {
     const v = window[i]!;
-    if (!Number.isFinite(v)) continue;
+    if (!(v - v === 0)) {
+      if (v < min || v > max) outside++; // an infinity (NaN compares false)
+      continue;
+    }
     n++;
+    if (v < min || v > max) outside++;
     // the values below v's cell are < v, those above it are > v: search the cell only
     const g = Math.floor((v - u0) * scale);
     let lo: number;
@@ -339,9 +399,16 @@ export function compareBinned(
     else {
       between[lo]!++;
       sumBetween[lo]! += v;
+      // a gap with a bin edge inside: this value's bin by the edges
+      if (straddles !== null && straddles[lo]! < 0) binCounts![binOf(psi!.edges, v)]!++;
     }
   }
-  if (n === 0 || m === 0) return { statistic: Number.NaN, wasserstein: Number.NaN, present: n };
+  if (psi) {
+    for (let j = 0; j < m; j++) binCounts![psi.equal[j]!]! += equal[j]!;
+    for (let j = 0; j <= m; j++) if (psi.between[j]! >= 0) binCounts![psi.between[j]!]! += between[j]!;
+  }
+  if (n === 0 || m === 0)
+    return { statistic: Number.NaN, wasserstein: Number.NaN, present: n, outside, binCounts };
   let cw = 0;
   let d = 0;
   let prevFr = 0;
@@ -361,5 +428,5 @@ export function compareBinned(
   }
   // above the last reference value the reference ECDF is 1: the area is sum (v - u_last) / n exactly
   area += (sumBetween[m]! - between[m]! * u[m - 1]!) / n;
-  return { statistic: d, wasserstein: area, present: n };
+  return { statistic: d, wasserstein: area, present: n, outside, binCounts };
 }
