@@ -215,6 +215,8 @@ interface CompiledColumn {
   parseValue: (v: unknown) => number | string | null | undefined;
   /** numeric/integer only: range (and integrality) check of a parsed number; undefined = invalid. */
   check?: (v: number) => number | undefined;
+  /** numeric/integer only: what `check` checks. */
+  range?: NumberRange;
   /** Low-cardinality text columns: valid parses by cell text, looked up without slicing the CSV buffer. */
   cache?: RangeCache;
 }
@@ -299,6 +301,7 @@ function compileColumnParsers(spec: ColumnSpec): CompiledColumn {
         nullable,
         expected,
         check,
+        range: { min, max, integer },
         parseText: (s) => {
           if (s.length === 0) return Number.NaN;
           const v = parseStrictNumber(s);
@@ -722,6 +725,8 @@ export function compileValueParser(spec: ColumnSpec): {
   parseValue: (v: unknown) => number | string | null | undefined;
   /** parseValue of a number, for numeric and integer columns (their range and integrality check). */
   parseNumber?: (v: number) => number | undefined;
+  /** What parseNumber checks, for readers that check inline (given with parseNumber). */
+  numberRange?: NumberRange;
 } {
   const c = compileColumnParsers(spec);
   const check = c.check;
@@ -730,5 +735,16 @@ export function compileValueParser(spec: ColumnSpec): {
     nullable: c.nullable,
     parseValue: c.parseValue,
     ...(check ? { parseNumber: (v: number) => (Number.isFinite(v) ? check(v) : undefined) } : {}),
+    ...(check && c.range ? { numberRange: c.range } : {}),
   };
+}
+
+/**
+ * The values a numeric or integer column takes from a JSON number: finite, not below `min`, not above `max`,
+ * an integer when `integer`.
+ */
+export interface NumberRange {
+  min: number;
+  max: number;
+  integer: boolean;
 }

@@ -71,10 +71,18 @@ export function windowFields(ref: PreparedReference, entityField?: string): Colu
         nullable: parser.nullable,
         parse: parser.parseValue,
         ...(parser.parseNumber ? { parseNumber: parser.parseNumber } : {}),
+        ...(parser.numberRange ? { numberRange: parser.numberRange } : {}),
       };
     }
     return numeric
-      ? { name: f.name, numeric, nullable: true, parse: plainNumber, parseNumber: finiteNumber }
+      ? {
+          name: f.name,
+          numeric,
+          nullable: true,
+          parse: plainNumber,
+          parseNumber: finiteNumber,
+          numberRange: ANY_NUMBER,
+        }
       : { name: f.name, numeric, nullable: true, parse: plainText };
   });
   // an entity field that is also a feature is read once, as the feature (see entityIds)
@@ -93,6 +101,7 @@ const plainNumber = (v: unknown): number | undefined => {
   const x = typeof v === 'number' ? v : Number(v);
   return Number.isFinite(x) ? x : undefined;
 };
+const ANY_NUMBER = { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY, integer: false };
 const finiteNumber = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
 const plainText = (v: unknown): string | null =>
   v !== null && v !== undefined && v !== '' ? String(v) : null;

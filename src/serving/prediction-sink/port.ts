@@ -106,6 +106,11 @@ export interface ColumnField {
   parse(value: unknown): number | string | null | undefined;
   /** `parse` of a JSON number, when the field has a cheaper one (numeric fields: the range check). */
   parseNumber?: (value: number) => number | undefined;
+  /**
+   * What `parseNumber` checks, when it is only this (given with it): a JSON number is the value when finite, not
+   * below `min`, not above `max` and (when `integer`) an integer, else invalid. Readers check it inline.
+   */
+  numberRange?: { min: number; max: number; integer: boolean };
   /** False when a missing value breaks the schema's contract (the row is listed in `invalid` too). */
   nullable: boolean;
 }

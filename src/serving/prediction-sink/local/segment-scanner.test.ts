@@ -181,6 +181,58 @@ test('columnar scan of segments gives exactly what JSON.parse of each line gives
   assert.deepEqual(fast.invalid.get('é'), [3]);
 });
 
+test('columnar scan: ranges checked inline, keys that move, prefix one another or carry spaces, as JSON.parse reads them', async () => {
+  const dir = await freshDir();
+  const ranged = (name: string, min: number, max: number, integer: boolean): ColumnField => {
+    const check = (v: number) =>
+      Number.isFinite(v) && !(v < min) && !(v > max) && (!integer || Number.isInteger(v)) ? v : undefined;
+    return {
+      name,
+      numeric: true,
+      nullable: true,
+      parse: (v) =>
+        v === undefined || v === null ? Number.NaN : typeof v === 'number' ? check(v) : undefined,
+      parseNumber: check,
+      numberRange: { min, max, integer },
+    };
+  };
+  const fields = [
+    ranged('x1', Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, false),
+    ranged('x12', -10, 10, false),
+    ranged('n', 0, 100, true),
+    FIELDS[2]!,
+  ];
+  const head = (i: number) =>
+    `"request_id":"r${i}","time":"2026-01-01T00:00:0${i % 10}.000Z","model_name":"m","model_version":"1"`;
+  const lines = [
+    `{${head(0)},"inputs":{"x1":-1.5,"x12":10,"n":3,"c":"a"},"probability":0.1}`,
+    // the same keys in another order, one of them a prefix of the next; out of range and not integer
+    `{${head(1)},"inputs":{"x12":10.5,"x1":-0.0026488029460613035,"n":3.5,"c":"b"},"probability":0.2}`,
+    // spaces before a colon and after values, a key missing, an extra key, exponents, -0, many digits
+    `{${head(2)},"inputs":{"x1" : 1e-7 ,"x12":-1E1,"zz":[1,{"a":"}"}],"c":"\\u00e9\\"x"},"probability":1e0}`,
+    `{${head(3)},"inputs":{"x1":-0,"x12":1.00000000000000000001,"n":100,"c":null},"probability":0}`,
+    `{${head(4)},"inputs":{"x1":123456789012345678901234,"x12":-9.999999999999999e0,"n":-1,"c":"a"}}`,
+    `{${head(5)},"inputs":{"x1":null,"x12":"3","n":1e2,"c":"a"},"probability":0.5}`,
+    `{${head(6)},"inputs":{"x":1,"x1":2,"x12":3,"n":4,"c":"a"},"probability":0.5}`,
+    `{${head(7)},"inputs":{"x1":1.7976931348623157e309,"x12":5e-324,"n":0,"c":"a"},"probability":0.5}`,
+    `{${head(8)},"inputs":{},"probability":0.5}`,
+    // the last line of a segment being written: cut inside a number
+    `{${head(9)},"inputs":{"x1":0.12`,
+  ];
+  await writeFile(
+    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
+    lines.join('\n'),
+  );
+  const { fast, slow } = await bothReads(dir, { modelName: 'm' }, fields);
+  assertSameColumns(fast, slow);
+  assert.equal(fast.n, 9);
+  assert.deepEqual(fast.invalid.get('x12'), [1, 5], '10.5 is out of range; "3" is not a number');
+  assert.deepEqual(fast.invalid.get('n'), [1, 4], '3.5 is not an integer, -1 is below 0');
+  assert.deepEqual(fast.invalid.get('x1'), [7], 'an infinite number');
+  assert.equal((fast.columns.get('x1') as Float64Array)[1], -0.0026488029460613035);
+  assert.equal((fast.columns.get('c') as Array<string | null>)[2], 'é"x');
+});
+
 async function freshDirIn(dir: string) {
   const { mkdir } = await import('node:fs/promises');
   const d = join(dir, 'predictions');
