@@ -175,3 +175,25 @@ test('sink: a flush writes what was queued when it started in one write; predict
   assert.deepEqual(writes, [10, 5]);
   assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
 });
+
+test('sink: four full chunks waiting start a write without waiting for the timer', async () => {
+  const writes: number[] = [];
+  const store = {
+    description: 'test',
+    encoding: {
+      encode: createJsonlEncoder(),
+      append: async (chunks: readonly Buffer[]) => void writes.push(chunks.length),
+    },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const sink = createPredictionSink({ store, chunkBytes: 300, flushIntervalMs: 60_000 });
+  sink.record(pending(1));
+  sink.record(pending(3));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, [], 'less than four chunks: left for the timer');
+  for (let i = 5; i < 30; i += 2) sink.record(pending(i));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(writes.length >= 1 && writes[0]! >= 4, `writes ${writes}`);
+  await sink.close();
+  assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
+});

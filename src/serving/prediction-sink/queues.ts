@@ -14,6 +14,8 @@ export interface TakenBatch {
 export interface PendingQueue {
   /** Predictions waiting. */
   readonly count: number;
+  /** Enough waits for a full write: the sink writes it at once instead of waiting for its timer. */
+  readonly due: boolean;
   /** Queues one prediction; false when the queue is full (the caller counts the drop). */
   push(prediction: PendingPrediction): boolean;
   /** Takes the oldest queued predictions for one write, or null when none wait. */
@@ -44,6 +46,9 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
     get count() {
       return queue.length;
     },
+    get due() {
+      return queue.length >= limits.maxBatch;
+    },
     push(prediction) {
       if (queue.length >= limits.maxQueue) return false;
       // request bytes are copied out now: the queue outlives the request that owns them
@@ -66,8 +71,14 @@ interface Chunk {
   count: number;
 }
 
-/** Most spare chunks kept for reuse. */
-const SPARE_CHUNKS = 8;
+/**
+ * Most spare chunks kept for reuse. Enough for the chunks of one write plus those filling meanwhile (see
+ * DUE_CHUNKS): a chunk allocated afresh is external memory that only a full (mark-compact) GC gives back, and a
+ * steady stream of them made V8 run one every few seconds at a few MB/s of logging.
+ */
+const SPARE_CHUNKS = 16;
+/** Full chunks waiting that make a write due before the timer's (bounds the chunks one write holds). */
+const DUE_CHUNKS = 4;
 
 /** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse. */
 function createChunkPool(chunkBytes: number) {
@@ -124,6 +135,9 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
   return {
     get count() {
       return count;
+    },
+    get due() {
+      return sealed.length >= DUE_CHUNKS;
     },
     push(prediction) {
       if (count >= limits.maxQueue || bytes >= limits.maxBytes) return false;

@@ -33,7 +33,8 @@ export interface PredictionSinkOptions {
 /**
  * The bounded, non-blocking writer in front of a store (see {@link PredictionSink}). `record` only queues: the
  * pending object, or, for a store with its own encoding (local segments), its encoded bytes in a reused chunk
- * (queues.ts); a timer hands the queue to the store, one write at a time (objects in batches of `maxBatch`).
+ * (queues.ts); a timer hands the queue to the store, one write at a time (objects in batches of `maxBatch`), and
+ * so does `record` as soon as a full write's worth waits (four chunks, or `maxBatch` objects).
  * While a write is in progress the queue keeps filling up to `maxQueue` (and `maxQueueBytes`), so memory stays
  * bounded whatever the store does; `close` writes everything queued before it returns.
  */
@@ -97,6 +98,7 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
     sampled: () => sample >= 1 || (sample > 0 && random() < sample),
     record(prediction) {
       if (closed || !queue.push(prediction)) drop(1);
+      else if (writing === null && queue.due) void flush(); // a full write's worth: no need to wait for the timer
     },
     get stats() {
       return { written, dropped, queued: queue.count };
