@@ -182,11 +182,55 @@ describe('gbdt training', () => {
   });
 
   test('worker threads start only for tables of at least MIN_THREADED_CELLS cells', () => {
-    assert.equal(usesThreads(2, 18_979, 63), false, 'an OULAD-sized table stays in the calling thread');
-    assert.equal(usesThreads(2, 1_000_000, 118), true);
+    assert.equal(usesThreads(2, 18_979, 63), true, 'an OULAD-sized table runs on two threads');
+    assert.equal(usesThreads(2, 1_000_000, 129), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100, 100), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100 - 1, 100), false);
-    assert.equal(usesThreads(1, 1_000_000, 118), false, 'nthread 1 never starts a worker');
+    assert.equal(usesThreads(1, 1_000_000, 129), false, 'nthread 1 never starts a worker');
+  });
+
+  test('threaded fits equal serial ones on small tables, column sampling, lossguide and nthread > features', () => {
+    const d = data(700, 3, 21, xor);
+    for (let i = 0; i < 700; i += 5) d.X.data[i * 3] = Number.NaN;
+    const cases: Record<string, unknown>[] = [
+      { n_estimators: 6, max_depth: 4, colsample_bytree: 0.7, colsample_bynode: 0.6, seed: 4 },
+      { n_estimators: 6, grow_policy: 'lossguide', max_leaves: 9, max_depth: 0, alpha: 0.5, gamma: 0.1 },
+    ];
+    for (const c of cases) {
+      const params = resolveGbdtParams(c);
+      const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 });
+      // 5 threads on 3 features (and on a 2-core machine): some ranges are empty, nothing changes.
+      for (const nthread of [2, 5]) {
+        const many = trainGbdt(d.X, d.y, { ...params, nthread }, {}, createThreadedBackend(nthread));
+        assert.deepEqual(many.ensemble, one.ensemble, `${JSON.stringify(c)} at nthread ${nthread}`);
+      }
+    }
+  });
+
+  test('a worker that fails makes the fit throw a clear error instead of hanging or a wrong model', () => {
+    const d = data(300, 3, 22, xor);
+    const params = { ...resolveGbdtParams({ n_estimators: 3 }), nthread: 2 };
+    // A worker answering its first job with the failure report of the real worker's protocol.
+    const failing = `
+      const { workerData } = require('node:worker_threads');
+      const c = new Int32Array(workerData.ctl);
+      while (Atomics.load(c, 0) === 0) Atomics.wait(c, 0, 0);
+      const msg = new TextEncoder().encode('Error: disk on fire\\n    at somewhere');
+      new Uint8Array(workerData.error).set(msg);
+      c[11] = msg.length;
+      c[10] = 1;
+      Atomics.store(c, 1, Atomics.load(c, 0));
+      Atomics.notify(c, 1);`;
+    assert.throws(
+      () => trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: failing, timeoutMs: 5000 })),
+      /gbdt: worker thread failed: Error: disk on fire$/,
+    );
+    // A worker that dies at start-up never answers: the fit fails after the timeout.
+    const dead = "throw new Error('no isolate for you');";
+    assert.throws(
+      () => trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: dead, timeoutMs: 300 })),
+      /gbdt: worker thread did not answer within 300 ms/,
+    );
   });
 
   test('early stopping keeps the trees up to the best validation round', () => {

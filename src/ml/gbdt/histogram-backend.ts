@@ -1,5 +1,6 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
-import { createHistogramBuilder, type HistogramBuilder, type RowPartitioner } from './tree-grower.js';
+import type { GbdtParams } from './params.js';
+import { createSerialNodeKernel, type NodeKernel, type RowPartitioner } from './tree-grower.js';
 
 /*
  * The port between boosting (train.ts) and the histogram builders: the serial one here, the threaded one in
@@ -38,7 +39,7 @@ export function logisticGradients(
 
 /** What a backend builds for one fit; null members mean the serial code in train.ts / tree-grower.ts. */
 export interface FitKernels {
-  build: HistogramBuilder;
+  node: NodeKernel;
   partition: RowPartitioner | null;
   /** Fills every row's gradient and hessian from the GradientInputs given to create(). */
   gradients: (() => void) | null;
@@ -63,6 +64,7 @@ export interface HistogramBackend {
     rows: Uint32Array,
     bins: BinnedRows,
     targets: GradientInputs,
+    params: GbdtParams,
   ): FitKernels;
   /** Buffers for gradients/hessians/rows (shared with workers when threads are used). */
   allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array };
@@ -73,8 +75,8 @@ export interface HistogramBackend {
 /** The in-thread backend. */
 export const serialBackend: HistogramBackend = {
   memory: (bytes) => new ArrayBuffer(bytes),
-  create: (cuts, sparse, grad, hess) => ({
-    build: createHistogramBuilder(cuts, sparse, grad, hess),
+  create: (cuts, sparse, grad, hess, _rows, _bins, _targets, params) => ({
+    node: createSerialNodeKernel(cuts, sparse, grad, hess, params),
     partition: null,
     gradients: null,
   }),

@@ -1,31 +1,30 @@
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
-import {
-  createHistogramBuilder,
-  fillDefaultSlots,
-  type HistogramBuilder,
-  type RowPartitioner,
-} from './tree-grower.js';
+import { bestSplitRange, fillDefaults, SPLIT_DOUBLES, subtractRange, sumCells } from './node-kernels.js';
+import type { GbdtParams } from './params.js';
+import type { NodeJob, NodeKernel, RowPartitioner } from './tree-grower.js';
 
 /**
- * Multi-threaded histogram building. The global bin slots are cut into `nthread` ranges of about equal
- * cell counts; thread k adds, for every row of the node in row order, that row's cells falling in range k.
- * Each slot is therefore summed by one thread in exactly the serial order: the histograms, and so the
- * models, are bit-identical for every nthread. The main thread does range 0 itself, workers the others,
- * synchronised with Atomics on shared memory (no message passing on the hot path). Small nodes are not worth
- * a wake-up and are built in the calling thread.
+ * Multi-threaded tree growing over shared memory. The features are cut into `nthread` ranges of about equal
+ * work (cells plus bins); for every node, thread k builds the histogram slots of its features (adding, for
+ * every row of the node in row order, that row's cells in its range), fills their default slots, obtains the
+ * sibling's slots by subtraction and finds the best split among its features; the caller keeps the best of
+ * the threads' splits, earlier features winning ties. Each slot is summed by one thread in exactly the serial
+ * order and each split is chosen as the serial scan chooses it, so the models are bit-identical for every
+ * nthread. The main thread does range 0 itself, workers the others, synchronised with Atomics on shared
+ * memory (a short spin, then a futex wait; no message passing on the hot path). Large nodes are also
+ * partitioned on two threads, and gradients computed half by a worker.
  */
 
-/** Nodes with fewer rows are built without the workers. */
+/** Nodes with fewer rows are partitioned without the workers. */
 export const MIN_PARALLEL_ROWS = 2048;
 
 /**
  * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: a
- * worker's isolate costs about 8.8 MB and its start-up and hand-offs cost about what it saves on such a table
- * (OULAD's 19k x 63 = 1.2M cells fitted no faster on two threads; 100k x 129 = 12.9M cells fitted 1.16x faster).
+ * worker's start-up (its isolate boots in ~20-40 ms) and hand-offs cost more than it saves on them.
  */
-export const MIN_THREADED_CELLS = 4_000_000;
+export const MIN_THREADED_CELLS = 200_000;
 
 /** Whether a fit of rows x cols at `nthread` runs worker threads (the model is the same either way). */
 export function usesThreads(nthread: number, rows: number, cols: number): boolean {
@@ -33,47 +32,90 @@ export function usesThreads(nthread: number, rows: number, cols: number): boolea
 }
 
 // Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command;
-// partition jobs: [5] feature, [6] split slot, [7] missing slot, [8] missing goes left, [9] (out) rows left.
+// partition jobs: [5] feature, [6] split slot, [7] missing slot, [8] missing goes left, [9] (out) rows left;
+// [10] set by a worker that failed (its message follows by postMessage).
 const CMD_HIST = 1;
 const CMD_EXIT = 2;
 const CMD_INIT = 3;
 const CMD_PART = 4;
 const CMD_GRAD = 5;
 const CTL_INTS = 16;
+const CTL_FAILED = 10;
+/** Bytes of a failed worker's error message kept (ctl[11] holds its length). */
+const ERROR_BYTES = 1024;
+// Node job block shared by all workers (Int32): [0] small, [1] big, [2] split small, [3..5] counts of the
+// tree's, small's and big's feature lists (-1: all), [6] histograms in the pool; lists from [JOB_LISTS].
+const JOB_LISTS = 8;
+/** Spin iterations (~15-20 µs) before a futex wait: a hand-off caught spinning costs ~1 µs, a futex wake 10-50 µs. */
+const SPIN = 1_000;
 
 /**
- * The worker's source: plain JS run with eval, so it needs no TypeScript loader. It starts with the control
- * block only (so it boots while the caller bins the matrix); CMD_INIT hands it the fit's buffers by message.
+ * The worker's source: plain JS run with eval, so it needs no TypeScript loader; the per-node functions are
+ * node-kernels.ts's own, by their text. It starts with the control block only (so it boots while the caller
+ * bins the matrix); CMD_INIT hands it the fit's buffers by message, and each new pool histogram follows.
  */
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
+const __name = (f) => f;
+${sumCells.toString()}
+${fillDefaults.toString()}
+${subtractRange.toString()}
+${bestSplitRange.toString()}
 const c = new Int32Array(workerData.ctl);
-let rs, sl, from, to, g, h, rw, out, bins, tmp, mg, yy, wt, spw = 1, nRows = 0, slotLo = 0, slotHi = 0;
+let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1, nRows = 0;
+let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
+const hists = [];
 let seen = 0;
+try {
 for (;;) {
-  Atomics.wait(c, 0, seen);
+  for (let i = 0; i < ${SPIN} && Atomics.load(c, 0) === seen; i++);
+  // A wake-up is not a job: the notify of a job already done (the caller preempted between posting and
+  // notifying) may arrive while waiting for the next one, and must not run that job again.
+  while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
   const cmd = c[4];
   if (cmd === ${CMD_EXIT}) break;
-  if (cmd === ${CMD_INIT}) {
-    const m = receiveMessageOnPort(parentPort).message;
-    rs = new Uint32Array(m.rowStart);
-    sl = m.slots.bytes === 2 ? new Uint16Array(m.slots.buffer) : new Uint32Array(m.slots.buffer);
-    from = new Uint32Array(m.lo);
-    to = new Uint32Array(m.hi);
-    g = new Float64Array(m.grad);
-    h = new Float64Array(m.hess);
-    rw = new Uint32Array(m.rows);
-    out = new Float64Array(m.scratch);
-    slotLo = m.slotLo;
-    slotHi = m.slotHi;
-    bins = m.bins.bytes === 2 ? new Uint16Array(m.bins.buffer) : new Uint32Array(m.bins.buffer);
-    tmp = new Uint32Array(m.tmp);
-    nRows = m.nRows;
-    mg = new Float64Array(m.margin);
-    yy = new Uint8Array(m.y);
-    wt = m.w ? new Float64Array(m.w) : null;
-    spw = m.spw;
+  if (cmd === ${CMD_HIST}) {
+    while (hists.length < jobI[6]) hists.push(new Float64Array(receiveMessageOnPort(parentPort).message));
+    const small = hists[jobI[0]];
+    sumCells(small, rw, c[2], c[3], g, h, from, to, sl, 2 * sLo, 2 * sHi);
+    fillDefaults(small, so, ds, jobI, ${JOB_LISTS}, jobI[3], fLo, fHi, jobF[0], jobF[1]);
+    if (jobI[2] === 1) bestSplitRange(small, jobF[0], jobF[1], jobI, ${JOB_LISTS} + m, jobI[4], fLo, fHi, nb, so, lambda, alpha, mcw, res, 0);
+    if (jobI[1] >= 0) {
+      const big = hists[jobI[1]];
+      subtractRange(big, small, 2 * sLo, 2 * sHi);
+      bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
+    }
+  } else if (cmd === ${CMD_INIT}) {
+    const x = receiveMessageOnPort(parentPort).message;
+    rs = new Uint32Array(x.rowStart);
+    sl = x.slots.bytes === 2 ? new Uint16Array(x.slots.buffer) : new Uint32Array(x.slots.buffer);
+    from = new Uint32Array(x.lo);
+    to = new Uint32Array(x.hi);
+    g = new Float64Array(x.grad);
+    h = new Float64Array(x.hess);
+    rw = new Uint32Array(x.rows);
+    bins = x.bins.bytes === 2 ? new Uint16Array(x.bins.buffer) : new Uint32Array(x.bins.buffer);
+    tmp = new Uint32Array(x.tmp);
+    nRows = x.nRows;
+    mg = new Float64Array(x.margin);
+    yy = new Uint8Array(x.y);
+    wt = x.w ? new Float64Array(x.w) : null;
+    spw = x.spw;
+    jobI = new Int32Array(x.jobI);
+    jobF = new Float64Array(x.jobF);
+    res = new Float64Array(x.res);
+    so = new Int32Array(x.slotOffset);
+    nb = new Int32Array(x.nBins);
+    ds = new Int32Array(x.defaultSlot);
+    m = nb.length;
+    fLo = x.fLo;
+    fHi = x.fHi;
+    sLo = so[fLo];
+    sHi = so[fHi];
+    lambda = x.lambda;
+    alpha = x.alpha;
+    mcw = x.mcw;
   } else if (cmd === ${CMD_GRAD}) {
     // As logisticGradients in histogram-backend.ts, operation for operation (bit-identical results).
     const start = c[2], end = c[3];
@@ -95,42 +137,51 @@ for (;;) {
       else tmp[k++] = r;
     }
     c[9] = l - start;
-  } else {
-    const start = c[2], end = c[3];
-    out.fill(0, 2 * slotLo, 2 * slotHi);
-    for (let i = start; i < end; i++) {
-      const r = rw[i];
-      const gr = g[r], hr = h[r];
-      const e = to[r];
-      for (let k = from[r]; k < e; k++) {
-        const s = sl[k] << 1;
-        out[s] += gr;
-        out[s + 1] += hr;
-      }
-    }
   }
   Atomics.store(c, 1, seen);
+  Atomics.notify(c, 1);
+}
+} catch (e) {
+  const msg = new TextEncoder().encode(String((e && e.stack) || e)).subarray(0, ${ERROR_BYTES});
+  new Uint8Array(workerData.error).set(msg);
+  c[${CTL_FAILED + 1}] = msg.length;
+  c[${CTL_FAILED}] = 1;
+  Atomics.store(c, 1, Atomics.load(c, 0));
   Atomics.notify(c, 1);
 }
 `;
 
 const shared = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
 
-/** Slot boundaries cutting the non-missing cells into `nthread` ranges of about equal counts. */
-function slotBounds(cuts: BinCuts, sparse: SparseRows, nthread: number): number[] {
+/**
+ * Feature boundaries cutting the features into `nthread` ranges of about equal work: a feature's cells (the
+ * rows adding to its histogram) plus its slots weighted as the per-node passes over them (fill, defaults,
+ * subtraction, split scan) cost against the cells.
+ */
+function featureBounds(cuts: BinCuts, sparse: SparseRows, nthread: number): number[] {
   const n = sparse.rowStart.length - 1;
-  const total = cuts.slotOffset[cuts.nFeatures]!;
+  const m = cuts.nFeatures;
+  const cost = new Float64Array(m);
   const nnz = sparse.rowStart[n]!;
-  const perSlot = new Float64Array(total);
-  for (let k = 0; k < nnz; k++) perSlot[sparse.slots[k]!]!++;
+  let f = 0;
+  for (let k = 0; k < nnz; k++) {
+    const s = sparse.slots[k]!;
+    // Cells of a row ascend by slot, so the feature of slot s is found by walking offsets (reset per row).
+    if (s < cuts.slotOffset[f]!) f = 0;
+    while (s >= cuts.slotOffset[f + 1]!) f++;
+    cost[f]! += 3;
+  }
+  for (let j = 0; j < m; j++) cost[j]! += 64 * (cuts.slotOffset[j + 1]! - cuts.slotOffset[j]!);
+  let total = 0;
+  for (let j = 0; j < m; j++) total += cost[j]!;
   const bounds = [0];
   let acc = 0;
-  for (let s = 0; s < total && bounds.length < nthread; s++) {
-    acc += perSlot[s]!;
-    if (acc >= (bounds.length * nnz) / nthread) bounds.push(s + 1);
+  for (let j = 0; j < m && bounds.length < nthread; j++) {
+    acc += cost[j]!;
+    if (acc >= (bounds.length * total) / nthread) bounds.push(j + 1);
   }
-  while (bounds.length < nthread) bounds.push(total);
-  bounds.push(total);
+  while (bounds.length < nthread) bounds.push(m);
+  bounds.push(m);
   return bounds;
 }
 
@@ -196,90 +247,150 @@ interface WorkerRange {
   worker: Worker;
   /** Sequence number of the last job given (the worker has done it when ctl[1] reaches it). */
   seq: number;
-  out?: Float64Array;
+  /** The worker's two splits of the current node job. */
+  res: Float64Array;
+  timeoutMs: number;
+  /** A failed worker's error message (UTF-8, length in ctl[11]). */
+  errorBytes: Uint8Array;
+  error?: Error;
 }
 
+/** How long a worker may take to answer one job before the fit fails (it has died or hangs). */
+export const DEFAULT_WORKER_TIMEOUT_MS = 120_000;
+
 /** Starts a worker with only its control block: it boots while the caller prepares the fit. */
-function spawnWorker(): WorkerRange {
+function spawnWorker(source: string, timeoutMs: number): WorkerRange {
   const ctl = new Int32Array(shared(4 * CTL_INTS));
-  const worker = new Worker(WORKER_SOURCE, {
+  const errorBytes = new Uint8Array(shared(ERROR_BYTES));
+  const worker = new Worker(source, {
     eval: true,
     execArgv: [],
     // The worker only touches shared memory: a small heap keeps its isolate cheap.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
-    workerData: { ctl: ctl.buffer },
+    workerData: { ctl: ctl.buffer, error: errorBytes.buffer },
+  });
+  const w: WorkerRange = {
+    ctl,
+    worker,
+    seq: 0,
+    res: new Float64Array(shared(16 * SPLIT_DOUBLES)),
+    timeoutMs,
+    errorBytes,
+  };
+  // Seen only once the caller's thread is free again: the fit itself learns of a failure from ctl or a timeout.
+  worker.on('error', (e) => {
+    w.error = e;
   });
   worker.unref();
-  return { ctl, worker, seq: 0 };
+  return w;
 }
 
-/** Gives the worker job `cmd` (the previous job must be done); `args` go to ctl[5..]. */
+/** Gives the worker job `cmd` once it has done the previous one; `args` go to ctl[5..]. */
 function post(w: WorkerRange, cmd: number, start = 0, end = 0, args: number[] = []): void {
   const { ctl } = w;
+  if (Atomics.load(ctl, 1) !== w.seq) awaitDone(w);
   ctl[2] = start;
   ctl[3] = end;
   ctl[4] = cmd;
-  ctl.set(args, 5);
+  if (args.length > 0) ctl.set(args, 5);
   w.seq = Atomics.add(ctl, 0, 1) + 1;
   Atomics.notify(ctl, 0);
 }
 
-/** Blocks until the worker has done its last job. */
+/** Blocks until the worker has done its last job (spinning briefly first); throws if it failed or hangs. */
 function awaitDone(w: WorkerRange): void {
-  let d = Atomics.load(w.ctl, 1);
+  const { ctl, timeoutMs } = w;
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, 1) === w.seq) break;
+  let d = Atomics.load(ctl, 1);
   while (d !== w.seq) {
-    Atomics.wait(w.ctl, 1, d);
-    d = Atomics.load(w.ctl, 1);
+    if (Atomics.wait(ctl, 1, d, timeoutMs) === 'timed-out' && Atomics.load(ctl, 1) === d) {
+      throw new Error(`gbdt: worker thread did not answer within ${timeoutMs} ms (it died or hangs)`);
+    }
+    d = Atomics.load(ctl, 1);
+  }
+  if (ctl[CTL_FAILED] === 1) {
+    const why = new TextDecoder().decode(w.errorBytes.subarray(0, ctl[CTL_FAILED + 1]));
+    throw new Error(`gbdt: worker thread failed: ${why.split('\n')[0]}`);
   }
 }
 
-/** Hands the worker the fit's buffers: it sums cells [lo[r], hi[r]) of every row, i.e. slots [slotLo, slotHi). */
+/** The fit's shared buffers, as the workers read them. */
+interface FitBuffers {
+  sparse: SparseRows;
+  grad: Float64Array;
+  hess: Float64Array;
+  rows: Uint32Array;
+  bins: BinnedRows;
+  tmp: Uint32Array;
+  targets: SharedTargets;
+  jobI: Int32Array;
+  jobF: Float64Array;
+  cuts: BinCuts;
+  params: GbdtParams;
+}
+
+/** Hands the worker the fit's buffers: it owns features [fLo, fHi), whose cells of row r are [lo[r], hi[r]). */
 function initWorker(
   w: WorkerRange,
-  sparse: SparseRows,
-  buffers: {
-    grad: Float64Array;
-    hess: Float64Array;
-    rows: Uint32Array;
-    bins: BinnedRows;
-    tmp: Uint32Array;
-    targets: SharedTargets;
-  },
+  b: FitBuffers,
   lo: Uint32Array,
   hi: Uint32Array,
-  slotRange: [number, number],
-  totalSlots: number,
+  [fLo, fHi]: [number, number],
 ): void {
-  const out = new Float64Array(shared(16 * totalSlots));
-  w.out = out;
+  const bytesOf = (a: Uint16Array | Uint32Array) => ({ buffer: a.buffer, bytes: a.BYTES_PER_ELEMENT });
+  const copy = (a: Int32Array) => {
+    const c = new Int32Array(shared(4 * a.length));
+    c.set(a);
+    return c.buffer;
+  };
   w.worker.postMessage({
-    rowStart: sparse.rowStart.buffer,
-    slots: { buffer: sparse.slots.buffer, bytes: sparse.slots.BYTES_PER_ELEMENT },
+    rowStart: b.sparse.rowStart.buffer,
+    slots: bytesOf(b.sparse.slots),
     lo: lo.buffer,
     hi: hi.buffer,
-    grad: buffers.grad.buffer,
-    hess: buffers.hess.buffer,
-    rows: buffers.rows.buffer,
-    scratch: out.buffer,
-    slotLo: slotRange[0],
-    slotHi: slotRange[1],
-    bins: { buffer: buffers.bins.buffer, bytes: buffers.bins.BYTES_PER_ELEMENT },
-    tmp: buffers.tmp.buffer,
-    nRows: buffers.grad.length,
-    margin: buffers.targets.margin.buffer,
-    y: buffers.targets.y.buffer,
-    w: buffers.targets.w?.buffer ?? null,
-    spw: buffers.targets.spw,
+    grad: b.grad.buffer,
+    hess: b.hess.buffer,
+    rows: b.rows.buffer,
+    bins: bytesOf(b.bins),
+    tmp: b.tmp.buffer,
+    nRows: b.grad.length,
+    margin: b.targets.margin.buffer,
+    y: b.targets.y.buffer,
+    w: b.targets.w?.buffer ?? null,
+    spw: b.targets.spw,
+    jobI: b.jobI.buffer,
+    jobF: b.jobF.buffer,
+    res: w.res.buffer,
+    slotOffset: copy(b.cuts.slotOffset),
+    nBins: copy(b.cuts.nBins),
+    defaultSlot: copy(b.sparse.defaultSlot),
+    fLo,
+    fHi,
+    lambda: b.params.lambda,
+    alpha: b.params.alpha,
+    mcw: b.params.min_child_weight,
   });
   post(w, CMD_INIT);
 }
 
+/** Options of {@link createThreadedBackend}; `source` replaces the workers' code (tests of failures). */
+export interface ThreadedBackendOptions {
+  timeoutMs?: number;
+  source?: string;
+}
+
 /**
- * A histogram backend running `nthread - 1` worker threads besides the caller. The workers are started here,
- * so they boot while the caller bins the matrix.
+ * A backend running `nthread - 1` worker threads besides the caller. The workers are started here, so they
+ * boot while the caller bins the matrix. A worker that fails makes the fit throw (never a silent fallback:
+ * its half of a node would be missing); one that does not answer a job within `timeoutMs` too.
  */
-export function createThreadedBackend(nthread: number): HistogramBackend {
-  const ranges: WorkerRange[] = Array.from({ length: nthread - 1 }, spawnWorker);
+export function createThreadedBackend(
+  nthread: number,
+  options: ThreadedBackendOptions = {},
+): HistogramBackend {
+  const source = options.source ?? WORKER_SOURCE;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
+  const ranges: WorkerRange[] = Array.from({ length: nthread - 1 }, () => spawnWorker(source, timeoutMs));
   return {
     memory: (bytes) => new SharedArrayBuffer(bytes),
     allocate(n) {
@@ -289,75 +400,156 @@ export function createThreadedBackend(nthread: number): HistogramBackend {
         rows: new Uint32Array(shared(4 * n)),
       };
     },
-    create(cuts: BinCuts, original: SparseRows, grad, hess, rows, bins, targets) {
-      const total = cuts.slotOffset[cuts.nFeatures]!;
+    create(cuts, original, grad, hess, rows, bins, targets, params) {
       const sparse = sharedSparse(original);
-      const bounds = slotBounds(cuts, sparse, nthread);
-      const cellAt = rowCellStarts(sparse, bounds);
-      const serial = createHistogramBuilder(cuts, sparse, grad, hess);
+      const fb = featureBounds(cuts, sparse, nthread);
+      const cellAt = rowCellStarts(
+        sparse,
+        fb.map((f) => cuts.slotOffset[f]!),
+      );
       const tmp = new Uint32Array(shared(4 * grad.length));
-      const sharedT = ranges.length > 0 ? sharedTargets(targets) : null;
       if (!(bins.buffer instanceof SharedArrayBuffer))
         throw new Error('threads: bins must be in shared memory');
+      const m = cuts.nFeatures;
+      const b: FitBuffers = {
+        sparse,
+        grad,
+        hess,
+        rows,
+        bins,
+        tmp,
+        targets: sharedTargets(targets),
+        jobI: new Int32Array(shared(4 * (JOB_LISTS + 3 * m))),
+        jobF: new Float64Array(shared(32)),
+        cuts,
+        params,
+      };
       ranges.forEach((w, i) => {
-        const slotRange: [number, number] = [bounds[i + 1]!, bounds[i + 2]!];
-        const buffers = { grad, hess, rows, bins, tmp, targets: sharedT! };
-        initWorker(w, sparse, buffers, cellAt[i + 1]!, cellAt[i + 2]!, slotRange, total);
+        initWorker(w, b, cellAt[i + 1]!, cellAt[i + 2]!, [fb[i + 1]!, fb[i + 2]!]);
       });
+      const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
       return {
-        build: threadedBuild(cuts, sparse, { grad, hess }, { bounds, cellAt, serial }, ranges),
+        node: threadedNodeKernel(b, own, ranges),
         partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
         gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
       };
     },
     close() {
-      for (const w of ranges) post(w, CMD_EXIT);
-      for (const { worker } of ranges) void worker.terminate();
+      for (const w of ranges) {
+        if (w.ctl[CTL_FAILED] !== 1 && Atomics.load(w.ctl, 1) === w.seq) post(w, CMD_EXIT);
+        void w.worker.terminate();
+      }
       ranges.length = 0;
     },
   };
 }
 
-/** The histogram builder: the caller sums slot range 0, each worker its own range, in the serial row order. */
-function threadedBuild(
-  cuts: BinCuts,
-  sparse: SparseRows,
-  { grad, hess }: { grad: Float64Array; hess: Float64Array },
-  { bounds, cellAt, serial }: { bounds: number[]; cellAt: Uint32Array[]; serial: HistogramBuilder },
+/** Writes a feature list into the job block at `at`; returns its count (-1: all features). */
+function putList(jobI: Int32Array, at: number, f: Int32Array | null): number {
+  if (!f) return -1;
+  jobI.set(f, at);
+  return f.length;
+}
+
+/**
+ * The node kernel over feature ranges: pool histograms in shared memory, the caller's range [0, fHi) done
+ * here while each worker does its own, then the best split of each child over all ranges (strictly greater
+ * gain wins, so the earliest feature wins ties, as in the serial scan).
+ */
+function threadedNodeKernel(
+  b: FitBuffers,
+  own: { fHi: number; from: Uint32Array; to: Uint32Array },
   ranges: WorkerRange[],
-): HistogramBuilder {
-  const from0 = cellAt[0]!;
-  const to0 = cellAt[1]!;
-  const sl = sparse.slots;
-  return (hist, rowsArg, start, end, features, gTotal, hTotal) => {
-    if (end - start < MIN_PARALLEL_ROWS || ranges.length === 0) {
-      serial(hist, rowsArg, start, end, features, gTotal, hTotal);
-      return;
+): NodeKernel {
+  const { cuts, sparse, grad, hess, jobI, jobF } = b;
+  const { slotOffset, nBins } = cuts;
+  const { lambda, alpha, min_child_weight: mcw } = b.params;
+  const size = 2 * slotOffset[cuts.nFeatures]!;
+  const m = cuts.nFeatures;
+  const hi = 2 * slotOffset[own.fHi]!;
+  const hists: Float64Array[] = [];
+  const free: number[] = [];
+  const ds = sparse.defaultSlot;
+  const run = (job: NodeJob, rows: Uint32Array, out: Float64Array) => {
+    jobI[0] = job.small;
+    jobI[1] = job.big;
+    jobI[2] = job.splitSmall ? 1 : 0;
+    const tc = putList(jobI, JOB_LISTS, job.tree);
+    const sc = job.splitSmall ? putList(jobI, JOB_LISTS + m, job.smallFeatures) : 0;
+    const bc = job.big >= 0 ? putList(jobI, JOB_LISTS + 2 * m, job.bigFeatures) : 0;
+    jobI[3] = tc;
+    jobI[4] = sc;
+    jobI[5] = bc;
+    jobI[6] = hists.length;
+    jobF[0] = job.gs;
+    jobF[1] = job.hs;
+    jobF[2] = job.gb;
+    jobF[3] = job.hb;
+    for (const w of ranges) post(w, CMD_HIST, job.start, job.end);
+    const small = hists[job.small]!;
+    sumCells(small, rows, job.start, job.end, grad, hess, own.from, own.to, sparse.slots, 0, hi);
+    fillDefaults(small, slotOffset, ds, jobI, JOB_LISTS, tc, 0, own.fHi, job.gs, job.hs);
+    if (job.splitSmall) {
+      const lists = [jobI, JOB_LISTS + m, sc] as const;
+      bestSplitRange(
+        small,
+        job.gs,
+        job.hs,
+        ...lists,
+        0,
+        own.fHi,
+        nBins,
+        slotOffset,
+        lambda,
+        alpha,
+        mcw,
+        out,
+        0,
+      );
+    }
+    if (job.big >= 0) {
+      const big = hists[job.big]!;
+      subtractRange(big, small, 0, hi);
+      const lists = [jobI, JOB_LISTS + 2 * m, bc] as const;
+      bestSplitRange(
+        big,
+        job.gb,
+        job.hb,
+        ...lists,
+        0,
+        own.fHi,
+        nBins,
+        slotOffset,
+        lambda,
+        alpha,
+        mcw,
+        out,
+        SPLIT_DOUBLES,
+      );
     }
     for (const w of ranges) {
       awaitDone(w);
-      post(w, CMD_HIST, start, end);
+      if (job.splitSmall) takeBetter(out, w.res, 0);
+      if (job.big >= 0) takeBetter(out, w.res, SPLIT_DOUBLES);
     }
-    hist.fill(0);
-    for (let i = start; i < end; i++) {
-      const r = rowsArg[i]!;
-      const g = grad[r]!;
-      const h = hess[r]!;
-      const e = to0[r]!;
-      for (let k = from0[r]!; k < e; k++) {
-        const s = sl[k]! << 1;
-        hist[s]! += g;
-        hist[s + 1]! += h;
-      }
-    }
-    ranges.forEach((w, i) => {
-      awaitDone(w);
-      const lo = 2 * bounds[i + 1]!;
-      const hi = 2 * bounds[i + 2]!;
-      hist.set(w.out!.subarray(lo, hi), lo);
-    });
-    fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
   };
+  return {
+    acquire() {
+      const id = free.pop();
+      if (id !== undefined) return id;
+      const h = new Float64Array(shared(8 * size));
+      hists.push(h);
+      for (const w of ranges) w.worker.postMessage(h.buffer);
+      return hists.length - 1;
+    },
+    release: (id) => void free.push(id),
+    run,
+  };
+}
+
+/** out's split at o becomes the worker's when the worker's gain is strictly greater. */
+function takeBetter(out: Float64Array, res: Float64Array, o: number): void {
+  if (res[o]! > out[o]!) for (let k = 0; k < SPLIT_DOUBLES; k++) out[o + k] = res[o + k]!;
 }
 
 /**
@@ -369,10 +561,7 @@ function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): 
   const n = tmp.length;
   return (rows, start, end, f, slot, missingSlot, dl) => {
     const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
-    if (half < end) {
-      awaitDone(w);
-      post(w, CMD_PART, half, end, [f, slot, missingSlot, dl ? 1 : 0]);
-    }
+    if (half < end) post(w, CMD_PART, half, end, [f, slot, missingSlot, dl ? 1 : 0]);
     const at = f * n;
     let l = start;
     let k = start;
@@ -404,10 +593,7 @@ function threadedGradients(
   const n = grad.length;
   const half = n < MIN_PARALLEL_ROWS ? n : n >>> 1;
   return () => {
-    if (half < n) {
-      awaitDone(w);
-      post(w, CMD_GRAD, half, n);
-    }
+    if (half < n) post(w, CMD_GRAD, half, n);
     logisticGradients(targets, grad, hess, 0, half);
     if (half < n) awaitDone(w);
   };

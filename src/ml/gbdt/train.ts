@@ -1,13 +1,7 @@
 import { InputError } from '../../errors.js';
 import type { Matrix } from '../matrix.js';
 import type { FitOptions, Labels } from '../model.js';
-import {
-  type BinCuts,
-  type BinnedRows,
-  binMatrix,
-  computeBinCuts,
-  sparseRows,
-} from './binning.js';
+import { type BinCuts, type BinnedRows, binMatrix, computeBinCuts, sparseRows } from './binning.js';
 import { type FlatTree, TreeEnsemble } from './ensemble.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
@@ -157,8 +151,8 @@ function boost(
   const base = logit(initialScore(y, w, p.base_score));
   const margin = new Float64Array(backend.memory(8 * n)).fill(base);
   const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
-  const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets);
-  const grower = new TreeGrower(cuts, bins, m, n, p, kernels.build, kernels.partition ?? undefined);
+  const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
+  const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.partition ?? undefined);
   const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
   const v: ValidationState | null = valid
     ? {

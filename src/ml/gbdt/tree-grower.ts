@@ -1,27 +1,43 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import type { FlatTree } from './ensemble.js';
 import type { GbdtParams } from './params.js';
+import { bestSplitRange, fillDefaults, SPLIT_DOUBLES, subtractRange, sumCells } from './node-kernels.js';
 import { type Prng, sampleSorted } from './prng.js';
 
 /** Loss reductions at or below this are not splits (XGBoost's kRtEps). */
 const RT_EPS = 1e-6;
 
-/** A missing slot whose hessian is at most this fraction of the node's holds no rows. */
-const MISSING_EPS = 1e-10;
+/**
+ * One node step: the histogram of rows[start, end) into pool histogram `small` (its totals gs, hs; default
+ * slots filled for `tree`, the tree's features, null = all), then, when `big` >= 0, big -= small (the sibling
+ * by subtraction, totals gb, hb); the best split of small over `smallFeatures` when `splitSmall`, and of big
+ * over `bigFeatures` when big >= 0 (null = all features).
+ */
+export interface NodeJob {
+  small: number;
+  big: number;
+  start: number;
+  end: number;
+  gs: number;
+  hs: number;
+  gb: number;
+  hb: number;
+  tree: Int32Array | null;
+  splitSmall: boolean;
+  smallFeatures: Int32Array | null;
+  bigFeatures: Int32Array | null;
+}
 
 /**
- * Builds a gradient/hessian histogram of rows[start, end) into `hist` (interleaved g, h per slot), correct at
- * least for `features` (null = all); g and h are the rows' gradient and hessian totals.
+ * The per-node work behind tree growing, over a pool of histograms named by number: in the calling thread
+ * ({@link createSerialNodeKernel}) or split by feature ranges over threads (threads.ts).
  */
-export type HistogramBuilder = (
-  hist: Float64Array,
-  rows: Uint32Array,
-  start: number,
-  end: number,
-  features: Int32Array | null,
-  g: number,
-  h: number,
-) => void;
+export interface NodeKernel {
+  acquire(): number;
+  release(hist: number): void;
+  /** Runs `job` on the current rows; writes small's split to out[0..6), big's to out[6..12) (node-kernels.ts). */
+  run(job: NodeJob, rows: Uint32Array, out: Float64Array): void;
+}
 
 /**
  * Stable partition of rows[start, end) by a split of feature f (bins <= slot go left, the missing slot goes
@@ -62,7 +78,7 @@ interface Candidate {
   end: number;
   g: number;
   h: number;
-  hist: Float64Array;
+  hist: number;
   split: Split;
   order: number;
 }
@@ -89,10 +105,23 @@ export function leafWeight(g: number, h: number, p: GbdtParams): number {
  * depth-wise or loss-guided expansion.
  */
 export class TreeGrower {
-  private readonly pool: Float64Array[] = [];
-  private readonly histSize: number;
   private tmp: Uint32Array | null = null;
   private readonly partition: RowPartitioner;
+  private readonly out = new Float64Array(2 * SPLIT_DOUBLES);
+  private readonly job: NodeJob = {
+    small: 0,
+    big: -1,
+    start: 0,
+    end: 0,
+    gs: 0,
+    hs: 0,
+    gb: 0,
+    hb: 0,
+    tree: null,
+    splitSmall: false,
+    smallFeatures: null,
+    bigFeatures: null,
+  };
 
   /** `bins` is column-major (see binMatrix) with nRows rows; `partition` defaults to the in-thread one. */
   constructor(
@@ -101,19 +130,10 @@ export class TreeGrower {
     private readonly nCols: number,
     private readonly nRows: number,
     private readonly params: GbdtParams,
-    private readonly buildHistogram: HistogramBuilder,
+    private readonly kernel: NodeKernel,
     partition?: RowPartitioner,
   ) {
-    this.histSize = 2 * cuts.slotOffset[cuts.nFeatures]!;
     this.partition = partition ?? ((...args) => this.partitionHere(...args));
-  }
-
-  private acquire(): Float64Array {
-    return this.pool.pop() ?? new Float64Array(this.histSize);
-  }
-
-  private release(h: Float64Array): void {
-    this.pool.push(h);
   }
 
   /**
@@ -129,6 +149,8 @@ export class TreeGrower {
     rng: Prng,
   ): GrownTree {
     const p = this.params;
+    const k = this.kernel;
+    const out = this.out;
     const feature: number[] = [];
     const threshold: number[] = [];
     const left: number[] = [];
@@ -165,20 +187,23 @@ export class TreeGrower {
       end: number,
       g: number,
       h: number,
-      hist: Float64Array,
+      hist: number,
+      split: Split | null,
     ) => {
-      const split = this.bestSplit(hist, g, h, this.nodeFeatures(treeFeatures, rng));
       if (split && split.gain > RT_EPS && split.gain >= p.gamma) {
         queue.push({ node, depth, start, end, g, h, hist, split, order: order++ });
-      } else this.release(hist);
+      } else k.release(hist);
     };
     const canSplit = (depth: number, start: number, end: number, h: number) =>
       (p.max_depth === 0 || depth < p.max_depth) && end - start >= 2 && h >= 2 * p.min_child_weight;
 
     if (canSplit(0, 0, nRoot, h0)) {
-      const hist = this.acquire();
-      this.buildHistogram(hist, rows, 0, nRoot, treeFeatures, g0, h0);
-      consider(root, 0, 0, nRoot, g0, h0, hist);
+      const hist = k.acquire();
+      this.runJob(rows, treeFeatures, [hist, 0, nRoot, g0, h0], [-1, 0, 0], true, [
+        this.nodeFeatures(treeFeatures, rng),
+        null,
+      ]);
+      consider(root, 0, 0, nRoot, g0, h0, hist, readSplit(out, 0));
     }
     let leaves = 1;
     let head = 0;
@@ -219,25 +244,28 @@ export class TreeGrower {
       const lOk = canSplit(depth, c.start, mid, s.hl);
       const rOk = canSplit(depth, mid, c.end, hr);
       if (!lOk && !rOk) {
-        this.release(c.hist);
+        k.release(c.hist);
         continue;
       }
+      // Drawn in the order left, right, as each child is considered.
+      const lf = lOk ? this.nodeFeatures(treeFeatures, rng) : null;
+      const rf = rOk ? this.nodeFeatures(treeFeatures, rng) : null;
       const leftSmaller = mid - c.start <= c.end - mid;
-      const small = this.acquire();
-      if (leftSmaller) this.buildHistogram(small, rows, c.start, mid, treeFeatures, s.gl, s.hl);
-      else this.buildHistogram(small, rows, mid, c.end, treeFeatures, gr, hr);
-      const big = c.hist;
+      const small = k.acquire();
       const smallOk = leftSmaller ? lOk : rOk;
       const bigOk = leftSmaller ? rOk : lOk;
-      if (bigOk) subtractHistogram(big, small);
-      else this.release(big);
-      if (!smallOk) this.release(small);
-      const lh = leftSmaller ? small : big;
-      const rh = leftSmaller ? big : small;
-      if (lOk) consider(l, depth, c.start, mid, s.gl, s.hl, lh);
-      if (rOk) consider(r, depth, mid, c.end, gr, hr, rh);
+      if (!bigOk) k.release(c.hist);
+      const big = bigOk ? c.hist : -1;
+      if (leftSmaller)
+        this.runJob(rows, treeFeatures, [small, c.start, mid, s.gl, s.hl], [big, gr, hr], lOk, [lf, rf]);
+      else this.runJob(rows, treeFeatures, [small, mid, c.end, gr, hr], [big, s.gl, s.hl], rOk, [rf, lf]);
+      if (!smallOk) k.release(small);
+      const ls = leftSmaller ? 0 : SPLIT_DOUBLES;
+      if (lOk) consider(l, depth, c.start, mid, s.gl, s.hl, leftSmaller ? small : big, readSplit(out, ls));
+      if (rOk)
+        consider(r, depth, mid, c.end, gr, hr, leftSmaller ? big : small, readSplit(out, SPLIT_DOUBLES - ls));
     }
-    for (let i = head; i < queue.length; i++) this.release(queue[i]!.hist);
+    for (let i = head; i < queue.length; i++) k.release(queue[i]!.hist);
 
     const n = feature.length;
     const value = new Float64Array(n);
@@ -262,6 +290,24 @@ export class TreeGrower {
       splitSlot: Int32Array.from(splitSlot),
       leafRanges,
     };
+  }
+
+  /** Fills the reused job and runs it: small = [hist, start, end, g, h], big = [hist or -1, g, h]. */
+  private runJob(
+    rows: Uint32Array,
+    tree: Int32Array | null,
+    small: [number, number, number, number, number],
+    big: [number, number, number],
+    splitSmall: boolean,
+    features: [Int32Array | null, Int32Array | null],
+  ): void {
+    const j = this.job;
+    [j.small, j.start, j.end, j.gs, j.hs] = small;
+    [j.big, j.gb, j.hb] = big;
+    j.tree = tree;
+    j.splitSmall = splitSmall;
+    [j.smallFeatures, j.bigFeatures] = features;
+    this.kernel.run(j, rows, this.out);
   }
 
   private nodeFeatures(treeFeatures: Int32Array | null, rng: Prng): Int32Array | null {
@@ -296,77 +342,6 @@ export class TreeGrower {
     rows.set(tmp.subarray(0, k), l);
     return l;
   }
-
-  /** The best split of a node over `features` (null = all), trying missing values on both sides. */
-  private bestSplit(hist: Float64Array, g: number, h: number, features: Int32Array | null): Split | null {
-    const { lambda, alpha, min_child_weight: mcw } = this.params;
-    const { slotOffset, nBins } = this.cuts;
-    const parent = nodeGain(g, h, lambda, alpha);
-    let bestGain = 0;
-    let bestFeature = -1;
-    let bestBin = 0;
-    let bestDl = false;
-    let bestGl = 0;
-    let bestHl = 0;
-    const nf = features ? features.length : this.nCols;
-    for (let j = 0; j < nf; j++) {
-      const f = features ? features[j]! : j;
-      const nb = nBins[f]!;
-      if (nb < 2) continue;
-      const off = slotOffset[f]!;
-      const ms = 2 * (off + nb);
-      const gm = hist[ms]!;
-      const hm = hist[ms + 1]!;
-      // A missing slot filled by subtraction (sibling trick, default slot) holds rounding residue, not rows.
-      const hasMissing = hm > MISSING_EPS * h;
-      let gl = 0;
-      let hl = 0;
-      for (let t = 0; t < nb - 1; t++) {
-        const k = 2 * (off + t);
-        gl += hist[k]!;
-        hl += hist[k + 1]!;
-        // Missing values to the right (forward scan)...
-        let hr = h - hl;
-        if (hl >= mcw && hr >= mcw) {
-          const gain = nodeGain(gl, hl, lambda, alpha) + nodeGain(g - gl, hr, lambda, alpha) - parent;
-          if (gain > bestGain) {
-            bestGain = gain;
-            bestFeature = f;
-            bestBin = t;
-            bestDl = false;
-            bestGl = gl;
-            bestHl = hl;
-          }
-        }
-        // ...and to the left.
-        if (hasMissing) {
-          const gl2 = gl + gm;
-          const hl2 = hl + hm;
-          hr = h - hl2;
-          if (hl2 >= mcw && hr >= mcw) {
-            const gain = nodeGain(gl2, hl2, lambda, alpha) + nodeGain(g - gl2, hr, lambda, alpha) - parent;
-            if (gain > bestGain) {
-              bestGain = gain;
-              bestFeature = f;
-              bestBin = t;
-              bestDl = true;
-              bestGl = gl2;
-              bestHl = hl2;
-            }
-          }
-        }
-      }
-    }
-    if (bestFeature < 0) return null;
-    return {
-      gain: bestGain,
-      feature: bestFeature,
-      bin: bestBin,
-      defaultLeft: bestDl,
-      gl: bestGl,
-      hl: bestHl,
-    };
-  }
 }
 
 /*
@@ -374,9 +349,17 @@ export class TreeGrower {
  * so V8 deoptimizes it now and then, and a loop inside it would then run unoptimized, boxing every double.
  */
 
-/** big -= small, element-wise (the sibling's histogram by subtraction). */
-function subtractHistogram(big: Float64Array, small: Float64Array): void {
-  for (let k = 0; k < big.length; k++) big[k]! -= small[k]!;
+/** The split written at out[o] by bestSplitRange, or null when there was none. */
+function readSplit(out: Float64Array, o: number): Split | null {
+  if (out[o + 1]! < 0) return null;
+  return {
+    gain: out[o]!,
+    feature: out[o + 1]!,
+    bin: out[o + 2]!,
+    defaultLeft: out[o + 3] === 1,
+    gl: out[o + 4]!,
+    hl: out[o + 5]!,
+  };
 }
 
 /** Sum of values[rows[i]] over i < n, in row order. */
@@ -386,55 +369,64 @@ function sumOver(values: Float64Array, rows: Uint32Array, n: number): number {
   return s;
 }
 
-/**
- * The single-threaded histogram builder over sparse rows: each row adds its non-default cells, then every
- * feature's default slot gets the node total minus the feature's other slots.
- */
-export function createHistogramBuilder(
+/** Features as node-kernels.ts lists them: (list, count), count -1 meaning all. */
+const NO_FEATURES = new Int32Array(0);
+const listOf = (f: Int32Array | null): [Int32Array, number] => (f ? [f, f.length] : [NO_FEATURES, -1]);
+
+/** The in-thread {@link NodeKernel}: every feature, a pool of histograms allocated as trees need them. */
+export function createSerialNodeKernel(
   cuts: BinCuts,
   sparse: SparseRows,
   grad: Float64Array,
   hess: Float64Array,
-): HistogramBuilder {
-  const { rowStart, slots } = sparse;
-  return (hist, rows, start, end, features, gTotal, hTotal) => {
-    hist.fill(0);
-    for (let i = start; i < end; i++) {
-      const r = rows[i]!;
-      const g = grad[r]!;
-      const h = hess[r]!;
-      const e = rowStart[r + 1]!;
-      for (let k = rowStart[r]!; k < e; k++) {
-        const s = slots[k]! << 1;
-        hist[s]! += g;
-        hist[s + 1]! += h;
+  params: GbdtParams,
+): NodeKernel {
+  const size = 2 * cuts.slotOffset[cuts.nFeatures]!;
+  const hists: Float64Array[] = [];
+  const free: number[] = [];
+  const m = cuts.nFeatures;
+  const { slotOffset, nBins } = cuts;
+  const { lambda, alpha, min_child_weight: mcw } = params;
+  const from = sparse.rowStart;
+  const to = sparse.rowStart.subarray(1);
+  return {
+    acquire() {
+      const id = free.pop();
+      if (id !== undefined) return id;
+      hists.push(new Float64Array(size));
+      return hists.length - 1;
+    },
+    release: (id) => void free.push(id),
+    run(job, rows, out) {
+      const small = hists[job.small]!;
+      sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, 0, size);
+      const [tl, tc] = listOf(job.tree);
+      fillDefaults(small, slotOffset, sparse.defaultSlot, tl, 0, tc, 0, m, job.gs, job.hs);
+      if (job.splitSmall) {
+        const [l, c] = listOf(job.smallFeatures);
+        bestSplitRange(small, job.gs, job.hs, l, 0, c, 0, m, nBins, slotOffset, lambda, alpha, mcw, out, 0);
       }
-    }
-    fillDefaultSlots(hist, cuts, sparse.defaultSlot, features, gTotal, hTotal);
+      if (job.big < 0) return;
+      const big = hists[job.big]!;
+      subtractRange(big, small, 0, size);
+      const [l, c] = listOf(job.bigFeatures);
+      bestSplitRange(
+        big,
+        job.gb,
+        job.hb,
+        l,
+        0,
+        c,
+        0,
+        m,
+        nBins,
+        slotOffset,
+        lambda,
+        alpha,
+        mcw,
+        out,
+        SPLIT_DOUBLES,
+      );
+    },
   };
-}
-
-/** Sets each feature's default slot to the node totals minus the feature's other slots. */
-export function fillDefaultSlots(
-  hist: Float64Array,
-  cuts: BinCuts,
-  defaultSlot: Int32Array,
-  features: Int32Array | null,
-  gTotal: number,
-  hTotal: number,
-): void {
-  const nf = features ? features.length : cuts.nFeatures;
-  for (let j = 0; j < nf; j++) {
-    const f = features ? features[j]! : j;
-    const d = defaultSlot[f]!;
-    let g = 0;
-    let h = 0;
-    for (let s = cuts.slotOffset[f]!; s < cuts.slotOffset[f + 1]!; s++) {
-      if (s === d) continue;
-      g += hist[2 * s]!;
-      h += hist[2 * s + 1]!;
-    }
-    hist[2 * d] = gTotal - g;
-    hist[2 * d + 1] = hTotal - h;
-  }
 }

@@ -1,0 +1,173 @@
+/*
+ * The per-node work of tree growing over a range of features, as plain self-contained functions: the calling
+ * thread runs them directly, and threads.ts builds its worker's source from their text (toString), so both
+ * threads run the same arithmetic and the threaded model is bit-identical to the serial one. They must not
+ * reference anything outside their own bodies but each other (no imports, no closures).
+ *
+ * Feature lists are `(list, at, count)`: features list[at .. at + count), ascending; count -1 means all.
+ * A split is written as 6 doubles at out[o]: gain, feature (-1: none), bin, default left (0/1), G_L, H_L.
+ */
+
+/** Doubles per split in a result block. */
+export const SPLIT_DOUBLES = 6;
+
+/**
+ * Zeroes hist's doubles [zeroLo, zeroHi), then adds the gradient and hessian of rows[start, end) to the
+ * slots of their cells from[r] .. to[r] (in row order, so each slot's sum is the serial one). A profiled hot
+ * loop.
+ */
+export function sumCells(
+  hist: Float64Array,
+  rows: Uint32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  from: Uint32Array,
+  to: Uint32Array,
+  slots: Uint16Array | Uint32Array,
+  zeroLo: number,
+  zeroHi: number,
+): void {
+  hist.fill(0, zeroLo, zeroHi);
+  for (let i = start; i < end; i++) {
+    const r = rows[i]!;
+    const g = grad[r]!;
+    const h = hess[r]!;
+    const e = to[r]!;
+    for (let k = from[r]!; k < e; k++) {
+      const s = slots[k]! << 1;
+      hist[s]! += g;
+      hist[s + 1]! += h;
+    }
+  }
+}
+
+/** Sets the default slot of each listed feature in [fLo, fHi) to the node totals minus its other slots. */
+export function fillDefaults(
+  hist: Float64Array,
+  slotOffset: Int32Array,
+  defaultSlot: Int32Array,
+  list: Int32Array,
+  at: number,
+  count: number,
+  fLo: number,
+  fHi: number,
+  gTotal: number,
+  hTotal: number,
+): void {
+  const n = count < 0 ? fHi - fLo : count;
+  for (let j = 0; j < n; j++) {
+    const f = count < 0 ? fLo + j : list[at + j]!;
+    if (f < fLo || f >= fHi) continue;
+    const d = defaultSlot[f]!;
+    let g = 0;
+    let h = 0;
+    for (let s = slotOffset[f]!; s < slotOffset[f + 1]!; s++) {
+      if (s === d) continue;
+      g += hist[2 * s]!;
+      h += hist[2 * s + 1]!;
+    }
+    hist[2 * d] = gTotal - g;
+    hist[2 * d + 1] = hTotal - h;
+  }
+}
+
+/** big -= small over doubles [lo, hi) (the sibling's histogram by subtraction). */
+export function subtractRange(big: Float64Array, small: Float64Array, lo: number, hi: number): void {
+  for (let k = lo; k < hi; k++) big[k]! -= small[k]!;
+}
+
+/**
+ * XGBoost's best split of a node (gradient sum g, hessian sum h) over the listed features in [fLo, fHi),
+ * missing values tried on both sides, written to out[o..o+6). The gain is XGBoost's
+ * ThresholdL1(G_L)²/(H_L+λ) + ThresholdL1(G_R)²/(H_R+λ) − ThresholdL1(G)²/(H+λ); only a strictly greater gain
+ * replaces the best, so features earlier in the list win ties. A profiled hot loop (one flat function).
+ */
+export function bestSplitRange(
+  hist: Float64Array,
+  g: number,
+  h: number,
+  list: Int32Array,
+  at: number,
+  count: number,
+  fLo: number,
+  fHi: number,
+  nBins: Int32Array,
+  slotOffset: Int32Array,
+  lambda: number,
+  alpha: number,
+  mcw: number,
+  out: Float64Array,
+  o: number,
+): void {
+  // A missing slot whose hessian is at most this fraction of the node's holds rounding residue, not rows.
+  const missingEps = 1e-10;
+  const tp = g > alpha ? g - alpha : g < -alpha ? g + alpha : 0;
+  const parent = (tp * tp) / (h + lambda);
+  let bestGain = 0;
+  let bestFeature = -1;
+  let bestBin = 0;
+  let bestDl = 0;
+  let bestGl = 0;
+  let bestHl = 0;
+  const n = count < 0 ? fHi - fLo : count;
+  for (let j = 0; j < n; j++) {
+    const f = count < 0 ? fLo + j : list[at + j]!;
+    if (f < fLo || f >= fHi) continue;
+    const nb = nBins[f]!;
+    if (nb < 2) continue;
+    const off = slotOffset[f]!;
+    const ms = 2 * (off + nb);
+    const gm = hist[ms]!;
+    const hm = hist[ms + 1]!;
+    const hasMissing = hm > missingEps * h;
+    let gl = 0;
+    let hl = 0;
+    for (let t = 0; t < nb - 1; t++) {
+      const k = 2 * (off + t);
+      gl += hist[k]!;
+      hl += hist[k + 1]!;
+      let hr = h - hl;
+      if (hl >= mcw && hr >= mcw) {
+        const a = gl > alpha ? gl - alpha : gl < -alpha ? gl + alpha : 0;
+        const gr = g - gl;
+        const b = gr > alpha ? gr - alpha : gr < -alpha ? gr + alpha : 0;
+        const gain = (a * a) / (hl + lambda) + (b * b) / (hr + lambda) - parent;
+        if (gain > bestGain) {
+          bestGain = gain;
+          bestFeature = f;
+          bestBin = t;
+          bestDl = 0;
+          bestGl = gl;
+          bestHl = hl;
+        }
+      }
+      if (hasMissing) {
+        const gl2 = gl + gm;
+        const hl2 = hl + hm;
+        hr = h - hl2;
+        if (hl2 >= mcw && hr >= mcw) {
+          const a = gl2 > alpha ? gl2 - alpha : gl2 < -alpha ? gl2 + alpha : 0;
+          const gr = g - gl2;
+          const b = gr > alpha ? gr - alpha : gr < -alpha ? gr + alpha : 0;
+          const gain = (a * a) / (hl2 + lambda) + (b * b) / (hr + lambda) - parent;
+          if (gain > bestGain) {
+            bestGain = gain;
+            bestFeature = f;
+            bestBin = t;
+            bestDl = 1;
+            bestGl = gl2;
+            bestHl = hl2;
+          }
+        }
+      }
+    }
+  }
+  out[o] = bestGain;
+  out[o + 1] = bestFeature;
+  out[o + 2] = bestBin;
+  out[o + 3] = bestDl;
+  out[o + 4] = bestGl;
+  out[o + 5] = bestHl;
+}
