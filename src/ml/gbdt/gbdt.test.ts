@@ -7,7 +7,13 @@ import { type GbdtClassifier, gbdtFactory, gbdtFromJSON } from './gbdt-classifie
 import { aucScore } from './metrics.js';
 import { resolveGbdtParams } from './params.js';
 import { createPrng } from './prng.js';
-import { createThreadedBackend, MIN_THREADED_CELLS, usesThreads } from './threads.js';
+import {
+  createThreadedBackend,
+  idleGbdtThreads,
+  MIN_THREADED_CELLS,
+  prestartGbdtThreads,
+  usesThreads,
+} from './threads.js';
 import { trainGbdt } from './train.js';
 
 function data(n: number, cols: number, seed: number, label: (x: Float64Array) => number) {
@@ -171,7 +177,13 @@ describe('gbdt training', () => {
     // The table is below MIN_THREADED_CELLS, so the workers are forced by passing the threaded backend.
     const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 }, opts);
     for (const nthread of [2, 3]) {
-      const many = trainGbdt(d.X, d.y, { ...params, nthread }, opts, createThreadedBackend(nthread));
+      const many = trainGbdt(
+        d.X,
+        d.y,
+        { ...params, nthread },
+        opts,
+        createThreadedBackend(nthread, { minParallelCells: 0 }),
+      );
       assert.deepEqual(many.ensemble, one.ensemble, `nthread ${nthread}`);
       assert.deepEqual(many.validHistory, one.validHistory);
     }
@@ -196,12 +208,21 @@ describe('gbdt training', () => {
       { n_estimators: 6, max_depth: 4, colsample_bytree: 0.7, colsample_bynode: 0.6, seed: 4 },
       { n_estimators: 6, grow_policy: 'lossguide', max_leaves: 9, max_depth: 0, alpha: 0.5, gamma: 0.1 },
     ];
+    prestartGbdtThreads(5);
+    assert.ok(idleGbdtThreads() >= 4);
+    // Every fit after the first takes pooled workers that served an earlier fit: nothing of it may leak in.
     for (const c of cases) {
       const params = resolveGbdtParams(c);
       const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 });
       // 5 threads on 3 features (and on a 2-core machine): some ranges are empty, nothing changes.
       for (const nthread of [2, 5]) {
-        const many = trainGbdt(d.X, d.y, { ...params, nthread }, {}, createThreadedBackend(nthread));
+        const many = trainGbdt(
+          d.X,
+          d.y,
+          { ...params, nthread },
+          {},
+          createThreadedBackend(nthread, { minParallelCells: 0 }),
+        );
         assert.deepEqual(many.ensemble, one.ensemble, `${JSON.stringify(c)} at nthread ${nthread}`);
       }
     }
@@ -222,13 +243,27 @@ describe('gbdt training', () => {
       Atomics.store(c, 1, Atomics.load(c, 0));
       Atomics.notify(c, 1);`;
     assert.throws(
-      () => trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: failing, timeoutMs: 5000 })),
+      () =>
+        trainGbdt(
+          d.X,
+          d.y,
+          params,
+          {},
+          createThreadedBackend(2, { source: failing, timeoutMs: 5000, minParallelCells: 0 }),
+        ),
       /gbdt: worker thread failed: Error: disk on fire$/,
     );
     // A worker that dies at start-up never answers: the fit fails after the timeout.
     const dead = "throw new Error('no isolate for you');";
     assert.throws(
-      () => trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: dead, timeoutMs: 300 })),
+      () =>
+        trainGbdt(
+          d.X,
+          d.y,
+          params,
+          {},
+          createThreadedBackend(2, { source: dead, timeoutMs: 300, minParallelCells: 0 }),
+        ),
       /gbdt: worker thread did not answer within 300 ms/,
     );
   });

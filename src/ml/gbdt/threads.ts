@@ -3,7 +3,7 @@ import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
 import { bestSplitRange, fillDefaults, SPLIT_DOUBLES, subtractRange, sumCells } from './node-kernels.js';
 import type { GbdtParams } from './params.js';
-import type { NodeJob, NodeKernel, RowPartitioner } from './tree-grower.js';
+import { createSerialNodeKernel, type NodeJob, type NodeKernel, type RowPartitioner } from './tree-grower.js';
 
 /**
  * Multi-threaded tree growing over shared memory. The features are cut into `nthread` ranges of about equal
@@ -19,6 +19,13 @@ import type { NodeJob, NodeKernel, RowPartitioner } from './tree-grower.js';
 
 /** Nodes with fewer rows are partitioned without the workers. */
 export const MIN_PARALLEL_ROWS = 2048;
+
+/**
+ * Node jobs over fewer cells (the smaller child's rows x the table's non-default cells per row) run in the
+ * calling thread: below this the hand-off (~1-2 µs when both threads are on a core, tens of µs when the
+ * machine is oversubscribed) costs about what the second thread saves. The model is the same either way.
+ */
+export const MIN_PARALLEL_CELLS = 16_384;
 
 /**
  * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: a
@@ -39,6 +46,7 @@ const CMD_EXIT = 2;
 const CMD_INIT = 3;
 const CMD_PART = 4;
 const CMD_GRAD = 5;
+const CMD_RELEASE = 6;
 const CTL_INTS = 16;
 const CTL_FAILED = 10;
 /** Bytes of a failed worker's error message kept (ctl[11] holds its length). */
@@ -75,6 +83,11 @@ for (;;) {
   seen = Atomics.load(c, 0);
   const cmd = c[4];
   if (cmd === ${CMD_EXIT}) break;
+  if (cmd === ${CMD_RELEASE}) {
+    // Back to the pool: drop the fit's buffers so their memory goes with the fit.
+    rs = sl = from = to = g = h = rw = bins = tmp = mg = yy = wt = jobI = jobF = res = so = nb = ds = null;
+    hists.length = 0;
+  }
   if (cmd === ${CMD_HIST}) {
     while (hists.length < jobI[6]) hists.push(new Float64Array(receiveMessageOnPort(parentPort).message));
     const small = hists[jobI[0]];
@@ -88,6 +101,7 @@ for (;;) {
     }
   } else if (cmd === ${CMD_INIT}) {
     const x = receiveMessageOnPort(parentPort).message;
+    hists.length = 0;
     rs = new Uint32Array(x.rowStart);
     sl = x.slots.bytes === 2 ? new Uint16Array(x.slots.buffer) : new Uint32Array(x.slots.buffer);
     from = new Uint32Array(x.lo);
@@ -373,10 +387,42 @@ function initWorker(
   post(w, CMD_INIT);
 }
 
-/** Options of {@link createThreadedBackend}; `source` replaces the workers' code (tests of failures). */
+/**
+ * Options of {@link createThreadedBackend}: `source` replaces the workers' code (tests of failures),
+ * `minParallelCells` the {@link MIN_PARALLEL_CELLS} threshold (0 in tests: every node on all threads).
+ */
 export interface ThreadedBackendOptions {
   timeoutMs?: number;
   source?: string;
+  minParallelCells?: number;
+}
+
+/**
+ * Idle workers of the default source, kept between fits: a fit takes them (their isolates already booted)
+ * and gives them back, so only the first threaded fit in a process pays the start-up (~20-40 ms of CPU and
+ * ~9 MB of RSS per worker, held while the process lives). They are unref'd: they never keep a process alive.
+ */
+const idle: WorkerRange[] = [];
+
+/** Workers for one fit: idle ones first, new ones for the rest (always new for a custom source). */
+function takeWorkers(k: number, source: string | undefined, timeoutMs: number): WorkerRange[] {
+  const out: WorkerRange[] = [];
+  while (source === undefined && out.length < k && idle.length > 0) out.push(idle.pop()!);
+  while (out.length < k) out.push(spawnWorker(source ?? WORKER_SOURCE, timeoutMs));
+  for (const w of out) w.timeoutMs = timeoutMs;
+  return out;
+}
+
+/** Workers idle in the pool (for tests and diagnostics). */
+export const idleGbdtThreads = (): number => idle.length;
+
+/**
+ * Starts (if not yet idle in the pool) the `nthread - 1` workers a fit at `nthread` uses, e.g. when a server
+ * starts, so no fit pays their start-up. Optional: fits start what they need.
+ */
+export function prestartGbdtThreads(nthread: number): void {
+  const missing = nthread - 1 - idle.length;
+  for (let i = 0; i < missing; i++) idle.push(spawnWorker(WORKER_SOURCE, DEFAULT_WORKER_TIMEOUT_MS));
 }
 
 /**
@@ -388,9 +434,8 @@ export function createThreadedBackend(
   nthread: number,
   options: ThreadedBackendOptions = {},
 ): HistogramBackend {
-  const source = options.source ?? WORKER_SOURCE;
   const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
-  const ranges: WorkerRange[] = Array.from({ length: nthread - 1 }, () => spawnWorker(source, timeoutMs));
+  const ranges = takeWorkers(nthread - 1, options.source, timeoutMs);
   return {
     memory: (bytes) => new SharedArrayBuffer(bytes),
     allocate(n) {
@@ -429,14 +474,20 @@ export function createThreadedBackend(
       });
       const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
       return {
-        node: threadedNodeKernel(b, own, ranges),
+        node: threadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
         partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
         gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
       };
     },
     close() {
       for (const w of ranges) {
-        if (w.ctl[CTL_FAILED] !== 1 && Atomics.load(w.ctl, 1) === w.seq) post(w, CMD_EXIT);
+        const healthy = w.ctl[CTL_FAILED] !== 1 && Atomics.load(w.ctl, 1) === w.seq;
+        if (healthy && options.source === undefined) {
+          post(w, CMD_RELEASE);
+          idle.push(w);
+          continue;
+        }
+        if (healthy) post(w, CMD_EXIT);
         void w.worker.terminate();
       }
       ranges.length = 0;
@@ -460,17 +511,28 @@ function threadedNodeKernel(
   b: FitBuffers,
   own: { fHi: number; from: Uint32Array; to: Uint32Array },
   ranges: WorkerRange[],
+  minCells: number,
 ): NodeKernel {
   const { cuts, sparse, grad, hess, jobI, jobF } = b;
   const { slotOffset, nBins } = cuts;
   const { lambda, alpha, min_child_weight: mcw } = b.params;
-  const size = 2 * slotOffset[cuts.nFeatures]!;
   const m = cuts.nFeatures;
   const hi = 2 * slotOffset[own.fHi]!;
-  const hists: Float64Array[] = [];
-  const free: number[] = [];
   const ds = sparse.defaultSlot;
+  let pool = 0;
+  const serial = createSerialNodeKernel(cuts, sparse, grad, hess, b.params, (size) => {
+    const h = new Float64Array(shared(8 * size));
+    for (const w of ranges) w.worker.postMessage(h.buffer);
+    pool++;
+    return h;
+  });
+  const n = grad.length;
+  const cellsPerRow = sparse.rowStart[n]! / Math.max(1, n);
   const run = (job: NodeJob, rows: Uint32Array, out: Float64Array) => {
+    if (ranges.length === 0 || (job.end - job.start) * cellsPerRow < minCells) {
+      serial.run(job, rows, out);
+      return;
+    }
     jobI[0] = job.small;
     jobI[1] = job.big;
     jobI[2] = job.splitSmall ? 1 : 0;
@@ -480,13 +542,13 @@ function threadedNodeKernel(
     jobI[3] = tc;
     jobI[4] = sc;
     jobI[5] = bc;
-    jobI[6] = hists.length;
+    jobI[6] = pool;
     jobF[0] = job.gs;
     jobF[1] = job.hs;
     jobF[2] = job.gb;
     jobF[3] = job.hb;
     for (const w of ranges) post(w, CMD_HIST, job.start, job.end);
-    const small = hists[job.small]!;
+    const small = serial.hist(job.small);
     sumCells(small, rows, job.start, job.end, grad, hess, own.from, own.to, sparse.slots, 0, hi);
     fillDefaults(small, slotOffset, ds, jobI, JOB_LISTS, tc, 0, own.fHi, job.gs, job.hs);
     if (job.splitSmall) {
@@ -508,7 +570,7 @@ function threadedNodeKernel(
       );
     }
     if (job.big >= 0) {
-      const big = hists[job.big]!;
+      const big = serial.hist(job.big);
       subtractRange(big, small, 0, hi);
       const lists = [jobI, JOB_LISTS + 2 * m, bc] as const;
       bestSplitRange(
@@ -533,18 +595,7 @@ function threadedNodeKernel(
       if (job.big >= 0) takeBetter(out, w.res, SPLIT_DOUBLES);
     }
   };
-  return {
-    acquire() {
-      const id = free.pop();
-      if (id !== undefined) return id;
-      const h = new Float64Array(shared(8 * size));
-      hists.push(h);
-      for (const w of ranges) w.worker.postMessage(h.buffer);
-      return hists.length - 1;
-    },
-    release: (id) => void free.push(id),
-    run,
-  };
+  return { acquire: serial.acquire, release: serial.release, run };
 }
 
 /** out's split at o becomes the worker's when the worker's gain is strictly greater. */

@@ -373,14 +373,23 @@ function sumOver(values: Float64Array, rows: Uint32Array, n: number): number {
 const NO_FEATURES = new Int32Array(0);
 const listOf = (f: Int32Array | null): [Int32Array, number] => (f ? [f, f.length] : [NO_FEATURES, -1]);
 
-/** The in-thread {@link NodeKernel}: every feature, a pool of histograms allocated as trees need them. */
+/** A {@link NodeKernel} that also names its histograms' arrays. */
+export interface PooledNodeKernel extends NodeKernel {
+  hist(id: number): Float64Array;
+}
+
+/**
+ * The in-thread {@link NodeKernel}: every feature, a pool of histograms allocated as trees need them
+ * (by `newHist`, given the number of doubles; threads.ts allocates them in shared memory).
+ */
 export function createSerialNodeKernel(
   cuts: BinCuts,
   sparse: SparseRows,
   grad: Float64Array,
   hess: Float64Array,
   params: GbdtParams,
-): NodeKernel {
+  newHist: (size: number) => Float64Array = (size) => new Float64Array(size),
+): PooledNodeKernel {
   const size = 2 * cuts.slotOffset[cuts.nFeatures]!;
   const hists: Float64Array[] = [];
   const free: number[] = [];
@@ -393,10 +402,11 @@ export function createSerialNodeKernel(
     acquire() {
       const id = free.pop();
       if (id !== undefined) return id;
-      hists.push(new Float64Array(size));
+      hists.push(newHist(size));
       return hists.length - 1;
     },
     release: (id) => void free.push(id),
+    hist: (id) => hists[id]!,
     run(job, rows, out) {
       const small = hists[job.small]!;
       sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, 0, size);
