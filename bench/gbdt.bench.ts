@@ -221,7 +221,7 @@ async function child(dir: string, reps: number, nthread: number): Promise<void> 
     n_trees: s.n_trees as number,
     peak_rss_kb: process.resourceUsage().maxRSS,
     rss_before_data_kb: rssBefore,
-    pool_rss_kb: rssBefore - poolBefore,
+    pool_rss_kb: nthread > 1 ? rssBefore - poolBefore : undefined,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

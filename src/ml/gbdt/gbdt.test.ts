@@ -9,6 +9,7 @@ import { resolveGbdtParams } from './params.js';
 import { createPrng } from './prng.js';
 import {
   createThreadedBackend,
+  fitThreads,
   idleGbdtThreads,
   MIN_THREADED_CELLS,
   prestartGbdtThreads,
@@ -199,6 +200,9 @@ describe('gbdt training', () => {
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100, 100), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100 - 1, 100), false);
     assert.equal(usesThreads(1, 1_000_000, 129), false, 'nthread 1 never starts a worker');
+    assert.equal(fitThreads(8, 1_000_000, 129, 2), 2, 'never more threads than cores');
+    assert.equal(fitThreads(8, 1_000_000, 129, 1), 1);
+    assert.equal(fitThreads(3, 1_000_000, 129, 16), 3);
   });
 
   test('threaded fits equal serial ones on small tables, column sampling, lossguide and nthread > features', () => {

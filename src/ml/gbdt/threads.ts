@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
@@ -33,9 +34,23 @@ export const MIN_PARALLEL_CELLS = 16_384;
  */
 export const MIN_THREADED_CELLS = 200_000;
 
+/**
+ * The threads a fit at `nthread` runs on: at most the machine's cores (more would only make threads that
+ * spin-wait for each other share a core), 1 for tables under {@link MIN_THREADED_CELLS}. The model is the
+ * same for every thread count.
+ */
+export function fitThreads(
+  nthread: number,
+  rows: number,
+  cols: number,
+  cores = availableParallelism(),
+): number {
+  return rows * cols >= MIN_THREADED_CELLS ? Math.max(1, Math.min(nthread, cores)) : 1;
+}
+
 /** Whether a fit of rows x cols at `nthread` runs worker threads (the model is the same either way). */
-export function usesThreads(nthread: number, rows: number, cols: number): boolean {
-  return nthread > 1 && rows * cols >= MIN_THREADED_CELLS;
+export function usesThreads(nthread: number, rows: number, cols: number, cores?: number): boolean {
+  return fitThreads(nthread, rows, cols, cores) > 1;
 }
 
 // Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command;

@@ -13,7 +13,7 @@ import {
   serialBackend,
   sigmoid,
 } from './histogram-backend.js';
-import { createThreadedBackend, usesThreads } from './threads.js';
+import { createThreadedBackend, fitThreads } from './threads.js';
 import { TreeGrower } from './tree-grower.js';
 
 export type { HistogramBackend } from './histogram-backend.js';
@@ -42,8 +42,8 @@ export function trainGbdt(
   options: FitOptions = {},
   backend?: HistogramBackend,
 ): TrainResult {
-  const hb =
-    backend ?? (usesThreads(p.nthread, X.rows, X.cols) ? createThreadedBackend(p.nthread) : serialBackend);
+  const threads = fitThreads(p.nthread, X.rows, X.cols);
+  const hb = backend ?? (threads > 1 ? createThreadedBackend(threads) : serialBackend);
   try {
     return boost(X, y, p, options, hb);
   } finally {
