@@ -188,23 +188,37 @@ Examples:
       "also write the reference's features_train.csv (with is_val) and features_test.csv there (scikit-learn's stratified 80/20 split, seed 42, reproduced exactly)",
     )
     .option('--no-vle', 'do not read studentVle.csv even when present')
-    .action(async (o: { raw: string; cutoffDay: number; out?: string; splitDir?: string; vle: boolean }) => {
-      if (!o.out && !o.splitDir) throw new InputError('give --out FILE and/or --split-dir DIR');
-      const r = await writeOuladCsv({
-        rawDir: o.raw,
-        cutoffDay: o.cutoffDay,
-        out: o.out,
-        splitDir: o.splitDir,
-        useVle: o.vle,
-      });
-      const pct = ((100 * r.positives) / Math.max(r.kept, 1)).toFixed(2);
-      const where = [o.out, o.splitDir && `${o.splitDir}/features_{train,test}.csv`]
-        .filter(Boolean)
-        .join(' and ');
-      process.stdout.write(
-        `wrote ${r.kept} enrolments of ${r.enrolments} (not unregistered by day ${o.cutoffDay}; ${pct}% positive${r.usedVle ? '; with VLE clicks' : ''}) to ${where}\n`,
-      );
-    });
+    .option(
+      '--assessment-detail',
+      'append 20 columns the reference lacks: per-assessment timing and scores, score trend, other enrolments (all dated <= the cut-off)',
+    )
+    .action(
+      async (o: {
+        raw: string;
+        cutoffDay: number;
+        out?: string;
+        splitDir?: string;
+        vle: boolean;
+        assessmentDetail?: boolean;
+      }) => {
+        if (!o.out && !o.splitDir) throw new InputError('give --out FILE and/or --split-dir DIR');
+        const r = await writeOuladCsv({
+          rawDir: o.raw,
+          cutoffDay: o.cutoffDay,
+          out: o.out,
+          splitDir: o.splitDir,
+          useVle: o.vle,
+          assessmentDetail: o.assessmentDetail ?? false,
+        });
+        const pct = ((100 * r.positives) / Math.max(r.kept, 1)).toFixed(2);
+        const where = [o.out, o.splitDir && `${o.splitDir}/features_{train,test}.csv`]
+          .filter(Boolean)
+          .join(' and ');
+        process.stdout.write(
+          `wrote ${r.kept} enrolments of ${r.enrolments} (not unregistered by day ${o.cutoffDay}; ${pct}% positive${r.usedVle ? '; with VLE clicks' : ''}${r.assessmentDetail ? '; with assessment detail' : ''}) to ${where}\n`,
+        );
+      },
+    );
 
   addSchemaOptions(
     data

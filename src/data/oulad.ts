@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { createCsvSplitter } from './csv-split.js';
 import { anchorsSplit } from './sklearn-split.js';
+import { createOuladDetail, type DetailSubmission, OULAD_DETAIL } from './oulad-detail.js';
 import type { ColumnSpec, DatasetSchema } from './schema.js';
 import type { ColumnData, Table } from './table.js';
 import { createTable } from './table.js';
@@ -13,7 +14,8 @@ import { createTable } from './table.js';
  * the presentation. A line-by-line port of `build_oulad` in ../shared/anchors/python_ref/common.py, so Tassel's
  * figures compare with the Python reference: same population, features, column names and order, row order and
  * row_id. When studentVle.csv is present, three click features (dated <= the cut-off) are appended after the
- * numeric features; the reference has no VLE data, so they are absent there.
+ * numeric features; the reference has no VLE data, so they are absent there. With `assessmentDetail`, the
+ * columns of ./oulad-detail.ts (per-assessment timing and scores, other enrolments) come after those.
  */
 
 /** Numeric features of the reference, in its order. */
@@ -65,6 +67,8 @@ export interface OuladOptions {
   cutoffDay?: number;
   /** Read studentVle.csv when present; default true. */
   useVle?: boolean;
+  /** Append the columns of {@link OULAD_DETAIL} (not in the reference); default false. */
+  assessmentDetail?: boolean;
 }
 
 /** The per-enrolment table and how it was made. */
@@ -78,6 +82,7 @@ export interface OuladResult {
   kept: number;
   positives: number;
   usedVle: boolean;
+  assessmentDetail: boolean;
 }
 
 interface RawTable {
@@ -202,7 +207,9 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
     'date',
     'weight',
   ].map((c) => col(assess, c));
+  const detail = options.assessmentDetail ?? false;
   const nonExam = new Map<string, { pres: string; type: string; date: number; weight: number }>();
+  const submissions: DetailSubmission[] = [];
   const nDue = new Map<string, number>();
   const wDue = new Map<string, number>();
   assess.rows.forEach((r, i) => {
@@ -249,6 +256,7 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
     const score = num(r[sc!], saPath, i + 1, 'score');
     const banked = num(r[sb!], saPath, i + 1, 'is_banked');
     const k = `${a.pres}|${Number(r[ss!])}`;
+    if (detail) submissions.push({ assessment: a, student: Number(r[ss!]), submitted, score });
     let g = aggs.get(k);
     if (!g) {
       g = {
@@ -323,7 +331,26 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
   );
 
   const n = kept.length;
-  const numericNames: string[] = [...OULAD_NUMERIC, ...(usedVle ? OULAD_VLE : [])];
+  const numericNames: string[] = [
+    ...OULAD_NUMERIC,
+    ...(usedVle ? OULAD_VLE : []),
+    ...(detail ? OULAD_DETAIL : []),
+  ];
+  const detailOf = detail
+    ? createOuladDetail({
+        cutoff,
+        assessments: [...nonExam.values()],
+        submissions,
+        enrolments: info.rows.map((r, i) => ({
+          module: r[ix.code_module!]!,
+          presentation: r[ix.code_presentation!]!,
+          student: num(r[ix.id_student!], infoPath, i + 1, 'id_student'),
+          unregistration:
+            regByKey.get(`${r[ix.code_module!]}|${r[ix.code_presentation!]}|${r[ix.id_student!]}`)
+              ?.unregistration ?? Number.NaN,
+        })),
+      })
+    : null;
   const numeric: Record<string, Float64Array> = Object.fromEntries(
     numericNames.map((c) => [c, new Float64Array(n)]),
   );
@@ -368,6 +395,7 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
       set('vle_active_days', v?.days.size ?? 0);
       set('vle_days_since_last_click', v ? cutoff - v.last : Number.NaN);
     }
+    if (detailOf) for (const [c, x] of Object.entries(detailOf(e.module, e.pres, e.student))) set(c, x);
     for (const c of OULAD_CATEGORICAL) {
       const s = r[ix[c]!];
       cats[c]![i] = s === undefined || s === '' || s === '?' ? null : s;
@@ -387,11 +415,12 @@ export async function buildOuladTable(options: OuladOptions): Promise<OuladResul
   const names = ['row_id', 'id_student', ...numericNames, ...OULAD_CATEGORICAL, 'target'];
   return {
     table: createTable(columns, names),
-    schema: ouladSchema(usedVle),
+    schema: ouladSchema(usedVle, detail),
     enrolments: info.rows.length,
     kept: n,
     positives,
     usedVle,
+    assessmentDetail: detail,
   };
 }
 
@@ -440,8 +469,12 @@ async function readVle(
 }
 
 /** Schema of the written OULAD table (target 'target' with positive '1'; row_id and id_student are identifiers). */
-export function ouladSchema(withVle = false): DatasetSchema {
-  const numeric: ColumnSpec[] = [...OULAD_NUMERIC, ...(withVle ? OULAD_VLE : [])].map((name) => ({
+export function ouladSchema(withVle = false, withDetail = false): DatasetSchema {
+  const numeric: ColumnSpec[] = [
+    ...OULAD_NUMERIC,
+    ...(withVle ? OULAD_VLE : []),
+    ...(withDetail ? OULAD_DETAIL : []),
+  ].map((name) => ({
     name,
     type: 'numeric',
     role: 'feature',
