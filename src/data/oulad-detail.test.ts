@@ -74,14 +74,14 @@ describe('OULAD assessment detail columns', () => {
       ...OULAD_DETAIL,
     ]);
     const v = (c: string) => col(r.table, c);
-    const NaN = Number.NaN;
+    const na = Number.NaN;
     assert.deepEqual(v('days_early_a1'), [2, 0]);
-    assert.deepEqual(v('days_early_a2'), [-5, NaN]);
-    assert.deepEqual(v('days_early_a3'), [32, NaN]);
+    assert.deepEqual(v('days_early_a2'), [-5, na]);
+    assert.deepEqual(v('days_early_a3'), [32, na]);
     assert.deepEqual(v('score_a1'), [60, 50]);
-    assert.deepEqual(v('score_a2'), [90, NaN]);
+    assert.deepEqual(v('score_a2'), [90, na]);
     assert.deepEqual(v('tma_mean_score'), [65, 50]);
-    assert.deepEqual(v('cma_mean_score'), [90, NaN]);
+    assert.deepEqual(v('cma_mean_score'), [90, na]);
     assert.deepEqual(v('weight_submitted'), [100, 10]);
     assert.deepEqual(v('weighted_score_submitted'), [(10 * 60 + 30 * 90 + 60 * 70) / 100, 50]);
     assert.deepEqual(v('first_score'), [60, 50]);
@@ -93,7 +93,7 @@ describe('OULAD assessment detail columns', () => {
     assert.deepEqual(v('other_enrolments'), [1, 0]);
     assert.deepEqual(v('other_unregistered'), [1, 0]);
     assert.deepEqual(v('other_submitted'), [1, 0]);
-    assert.deepEqual(v('other_mean_score'), [40, NaN]);
+    assert.deepEqual(v('other_mean_score'), [40, na]);
   });
 
   test('leaves the reference columns and the split unchanged, never reads final_result', async () => {

@@ -75,7 +75,8 @@ function deadlineRanks(assessments: readonly DetailAssessment[]): Map<DetailAsse
   const rank = new Map<DetailAssessment, number>();
   for (const list of byPres.values()) {
     const key = (a: DetailAssessment) => (Number.isNaN(a.date) ? Number.POSITIVE_INFINITY : a.date);
-    [...list].sort((a, b) => key(a) - key(b)).forEach((a, i) => rank.set(a, i + 1));
+    const sorted = [...list].sort((a, b) => key(a) - key(b));
+    for (const [i, a] of sorted.entries()) rank.set(a, i + 1);
   }
   return rank;
 }
