@@ -23,14 +23,16 @@ export const BLOCK_BITS = 8;
 /** Table entries (doubles) the block tables of one ensemble may use together (32 MiB). */
 export const BLOCK_BUDGET = 1 << 22;
 
-/** The block tables of the trees that have them, in flat arrays over all such trees. */
+/**
+ * The block tables of the trees that have them, laid out for one pass over all such trees at once (see
+ * {@link buildBlockTables}): the upper splits of every tree, then every block's row index, then the additions.
+ */
 export interface BlockTables {
   /** Per tree: 1 if explained through blocks. */
   tabulated: Uint8Array;
-  /** Most mask slots one tree uses. */
-  maxSlots: number;
-  /** Per tree (+1): where its upper splits start in the u* arrays. */
-  upperStart: Int32Array;
+  /** Mask slots of all the trees together; slot 0 is every root's mask (all ones) and is never written. */
+  slots: number;
+  /** Upper splits of every tree, each after its parent. */
   uFeature: Int32Array;
   uThreshold: Float64Array;
   /** -1 when a missing value goes left, else 0 (the all-ones / all-zeros direction mask). */
@@ -40,40 +42,42 @@ export interface BlockTables {
   uSelf: Int32Array;
   uLeft: Int32Array;
   uRight: Int32Array;
-  /** Per tree (+1): where its blocks start in the b* arrays. */
-  blockStart: Int32Array;
-  /** Mask slot of the block's root. */
+  /** Mask slot of each block's root (blocks in shape order, see {@link buildBlockTables}). */
   bSlot: Int32Array;
   /** (1 << d_p) - 1: the root mask's bits the block reads. */
   bLow: Int32Array;
-  /** Where the block's rows start in `table`. */
+  /** Where the block's rows start in `table` (or `table32`). */
   bAt: Int32Array;
-  /** Row width: the number of distinct features in the block's paths. */
-  bWidth: Int32Array;
-  /** Where the block's features start in `bFeature` (bWidth of them, in row order). */
-  bFeatureAt: Int32Array;
-  bFeature: Int32Array;
-  /** Per block (+1): where its splits start in the d* arrays (preorder inside the block). */
-  bSplitStart: Int32Array;
-  dFeature: Int32Array;
-  dThreshold: Float64Array;
-  /** 1 when a missing value goes left, else 0. */
-  dMissing: Int32Array;
-  /** Bit of the split's direction in the block's row index (d_p + its preorder rank). */
-  dShift: Int32Array;
-  /** Where row `index` of block b starts: `bAt[b] + index * bStride[b]` in `table` (or `table32`). */
+  /** Numbers in one of the block's rows: row `index` starts at `bAt[b] + index * bStride[b]`. */
   bStride: Int32Array;
+  /** Per block (+1): where its splits start in the s* arrays: those whose missing value goes right first, ... */
+  bSplitStart: Int32Array;
+  /** ... then from here those whose missing value goes left. */
+  bSplitMid: Int32Array;
+  sFeature: Int32Array;
+  sThreshold: Float64Array;
+  /** 1 << the split's direction bit in the block's row index (d_p + its preorder rank; set = left). */
+  sBit: Int32Array;
+  /** The features the blocks add to, each once. */
+  aFeature: Int32Array;
+  /** Per feature of aFeature (+1): where its entries start in aEntry. */
+  aStart: Int32Array;
+  /** The table numbers each feature sums: (block << ENTRY_SHIFT) | the number's place in the block's row. */
+  aEntry: Int32Array;
   /** The rows in float64 (empty when compact). */
   table: Float64Array;
   /**
-   * Compact tables (empty otherwise): each row's bWidth entries rounded to float32, then one more float32, the
-   * row's rounding residual (its float64 sum minus the sum of the rounded entries), which the pass adds to the
-   * block's first feature. Why: half the bytes, so a lone explained request misses cache half as often, while a
-   * row still adds up to the margin (the residual carries what rounding took off); each value moves by about
-   * 1e-7 of its size.
+   * Compact tables (empty otherwise): each row's entries (one per feature of the block) rounded to float32, then one more float32, the
+   * row's rounding residual (its float64 sum minus the sum of the rounded entries), which adds to the block's
+   * first feature. Why: half the bytes, so a lone explained request misses cache half as often, while a row
+   * still adds up to the margin (the residual carries what rounding took off); each value moves by about 1e-7
+   * of its size.
    */
   table32: Float32Array;
 }
+
+/** Bits of an aEntry that hold the number's place in its row (a row holds at most bits + 1 <= 31 numbers). */
+export const ENTRY_SHIFT = 5;
 
 /** The flat tree arrays with the split thresholds and default directions too. */
 export interface BlockNodes extends ShapNodes {
@@ -98,6 +102,12 @@ interface TreePlan {
 /**
  * Builds block tables for every tree that fits BLOCK_BITS per block and, together, the budget; null if none.
  * `compact` stores them in float32 with a residual per row (see {@link BlockTables.table32}).
+ *
+ * The layout is for speed (see TreeShapExplainer's block pass). Blocks are sorted by shape (row width, number
+ * of splits of each missing-value direction), so the short loops over a block's splits run the same length
+ * many times in a row and their exits are predicted. The additions are grouped by feature, so each feature's
+ * sum builds in registers: adding row after row straight into the contributions chains every addition to a
+ * feature through memory on the one before (the blocks of a tree share their root path's features).
  */
 export function buildBlockTables(
   nodes: BlockNodes,
@@ -106,6 +116,7 @@ export function buildBlockTables(
   const bits = options.bits ?? BLOCK_BITS;
   const budget = options.budget ?? BLOCK_BUDGET;
   const compact = options.compact === true;
+  if (bits > 24) throw new RangeError(`block tables of ${bits} index bits`);
   const nt = nodes.roots.length;
   const splits = countSplits(nodes);
   const tabulated = new Uint8Array(nt);
@@ -208,27 +219,24 @@ function fillBlocks(
   total: number,
   compact: boolean,
 ): BlockTables {
-  const nt = plans.length;
   const upper: TreePlan['upper'] = [];
   const blocks: Block[] = [];
-  const upperStart = new Int32Array(nt + 1);
-  const blockStart = new Int32Array(nt + 1);
-  let maxSlots = 1;
-  for (let t = 0; t < nt; t++) {
-    upperStart[t] = upper.length;
-    blockStart[t] = blocks.length;
-    const p = plans[t];
+  // tree-local slot k > 0 becomes base + k - 1; slot 0 (the root's all-ones mask) is shared by every tree
+  let base = 1;
+  for (const p of plans) {
     if (!p) continue;
-    upper.push(...p.upper);
-    blocks.push(...p.blocks);
-    maxSlots = Math.max(maxSlots, p.slots);
+    const slot = (k: number) => (k === 0 ? 0 : base + k - 1);
+    for (const u of p.upper)
+      upper.push({ ...u, self: slot(u.self), left: slot(u.left), right: slot(u.right) });
+    for (const b of p.blocks) blocks.push({ ...b, slot: slot(b.slot) });
+    base += p.slots - 1;
   }
-  upperStart[nt] = upper.length;
-  blockStart[nt] = blocks.length;
+  const filled = blocks.map((b) => ({ block: b, ...fillBlock(nodes, b) }));
+  filled.sort((a, b) => shapeKey(nodes, a) - shapeKey(nodes, b));
+  const nb = filled.length;
   const out: BlockTables = {
     tabulated,
-    maxSlots,
-    upperStart,
+    slots: base,
     uFeature: Int32Array.from(upper, (u) => nodes.feature[u.node]!),
     uThreshold: Float64Array.from(upper, (u) => nodes.threshold[u.node]!),
     uMissing: Int32Array.from(upper, (u) => (nodes.defaultLeft[u.node] === 1 ? -1 : 0)),
@@ -236,50 +244,77 @@ function fillBlocks(
     uSelf: Int32Array.from(upper, (u) => u.self),
     uLeft: Int32Array.from(upper, (u) => u.left),
     uRight: Int32Array.from(upper, (u) => u.right),
-    blockStart,
-    bSlot: Int32Array.from(blocks, (b) => b.slot),
-    bLow: Int32Array.from(blocks, (b) => (1 << b.path.length) - 1),
-    bAt: new Int32Array(blocks.length),
-    bWidth: new Int32Array(blocks.length),
-    bFeatureAt: new Int32Array(blocks.length),
-    bFeature: new Int32Array(0),
-    bSplitStart: new Int32Array(blocks.length + 1),
-    dFeature: new Int32Array(0),
-    dThreshold: new Float64Array(0),
-    dMissing: new Int32Array(0),
-    dShift: new Int32Array(0),
-    bStride: new Int32Array(blocks.length),
+    bSlot: Int32Array.from(filled, (f) => f.block.slot),
+    bLow: Int32Array.from(filled, (f) => (1 << f.block.path.length) - 1),
+    bAt: new Int32Array(nb),
+    bStride: new Int32Array(nb),
+    bSplitStart: new Int32Array(nb + 1),
+    bSplitMid: new Int32Array(nb),
+    sFeature: new Int32Array(0),
+    sThreshold: new Float64Array(0),
+    sBit: new Int32Array(0),
+    aFeature: new Int32Array(0),
+    aStart: new Int32Array(0),
+    aEntry: new Int32Array(0),
     table: new Float64Array(compact ? 0 : total),
     table32: new Float32Array(compact ? total : 0),
   };
-  const features: number[] = [];
-  const dSplits: number[] = [];
-  const dShift: number[] = [];
+  const splits: number[] = [];
+  const bit: number[] = [];
+  const entries: { feature: number; entry: number }[] = [];
   let at = 0;
-  blocks.forEach((b, i) => {
+  filled.forEach((f, i) => {
+    const w = f.columns.length;
     out.bAt[i] = at;
-    out.bFeatureAt[i] = features.length;
-    out.bSplitStart[i] = dSplits.length;
-    const filled = fillBlock(nodes, b);
-    const w = filled.columns.length;
-    out.bWidth[i] = w;
-    out.bStride[i] = compact ? w + 1 : filled.width;
-    if (compact) storeCompact(filled.rows, filled.width, w, out.table32, at);
-    else out.table.set(filled.rows, at);
-    features.push(...filled.columns);
-    filled.splits.forEach((n, k) => {
-      dSplits.push(n);
-      dShift.push(b.path.length + k);
+    out.bStride[i] = compact ? w + 1 : f.width;
+    if (compact) storeCompact(f.rows, f.width, w, out.table32, at);
+    else out.table.set(f.rows, at);
+    at += out.bStride[i]! << f.bits;
+    // missing goes right, then missing goes left: each kind compares without a NaN test (see blockRows)
+    out.bSplitStart[i] = splits.length;
+    for (const left of [0, 1]) {
+      if (left === 1) out.bSplitMid[i] = splits.length;
+      f.splits.forEach((n, k) => {
+        if (nodes.defaultLeft[n] !== left) return;
+        splits.push(n);
+        bit.push(1 << (f.block.path.length + k));
+      });
+    }
+    f.columns.forEach((feature, j) => {
+      entries.push({ feature, entry: (i << ENTRY_SHIFT) | j });
     });
-    at += out.bStride[i]! << filled.bits;
+    if (compact && w > 0) entries.push({ feature: f.columns[0]!, entry: (i << ENTRY_SHIFT) | w });
   });
-  out.bSplitStart[blocks.length] = dSplits.length;
-  out.bFeature = Int32Array.from(features);
-  out.dFeature = Int32Array.from(dSplits, (n) => nodes.feature[n]!);
-  out.dThreshold = Float64Array.from(dSplits, (n) => nodes.threshold[n]!);
-  out.dMissing = Int32Array.from(dSplits, (n) => nodes.defaultLeft[n]!);
-  out.dShift = Int32Array.from(dShift);
+  out.bSplitStart[nb] = splits.length;
+  out.sFeature = Int32Array.from(splits, (n) => nodes.feature[n]!);
+  out.sThreshold = Float64Array.from(splits, (n) => nodes.threshold[n]!);
+  out.sBit = Int32Array.from(bit);
+  groupEntries(entries, out);
   return out;
+}
+
+/** Sort key of a block's shape: its row width, then its splits whose missing value goes left, then right. */
+function shapeKey(nodes: BlockNodes, f: { columns: number[]; splits: number[] }): number {
+  let left = 0;
+  for (const n of f.splits) left += nodes.defaultLeft[n]!;
+  return (f.columns.length * 64 + left) * 64 + (f.splits.length - left);
+}
+
+/** Fills aFeature / aStart / aEntry: the entries grouped by feature, each group in block order. */
+function groupEntries(entries: { feature: number; entry: number }[], out: BlockTables): void {
+  entries.sort((a, b) => a.feature - b.feature || a.entry - b.entry);
+  const features: number[] = [];
+  const starts: number[] = [];
+  entries.forEach((e, k) => {
+    if (k === 0 || e.feature !== entries[k - 1]!.feature) {
+      features.push(e.feature);
+      starts.push(k);
+    }
+  });
+  starts.push(entries.length);
+  out.aFeature = Int32Array.from(features);
+  out.aStart = Int32Array.from(starts);
+  out.aEntry = Int32Array.from(entries, (e) => e.entry);
 }
 
 interface BlockLeaf {
