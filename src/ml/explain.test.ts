@@ -190,3 +190,64 @@ describe('the dummy model', () => {
     assert.equal(e.explain(new Float64Array(0), new Float64Array(0)), e.baseValue);
   });
 });
+
+describe('explanations written as JSON text', () => {
+  test('explainJson is JSON.stringify of explain(): awkward field names, escaped values, missing values, any top', async () => {
+    const awkward: DatasetSchema = {
+      name: 'awkward',
+      target: 'y',
+      positiveLabel: '1',
+      columns: [
+        { name: 'score', type: 'numeric', role: 'feature' },
+        // an integer-like name comes first among an object's keys, whatever its place in the schema
+        { name: '10', type: 'numeric', role: 'feature' },
+        { name: 'he said "hi"', type: 'categorical', role: 'feature' },
+        { name: 'région', type: 'categorical', role: 'feature' },
+        { name: 'y', type: 'categorical', role: 'target' },
+      ],
+    };
+    const n = 400;
+    const score = Float64Array.from({ length: n }, (_, i) => (i % 13 === 0 ? Number.NaN : (i * 37) % 100));
+    const ten = Float64Array.from({ length: n }, (_, i) => (i * 7) % 10);
+    const said = Array.from({ length: n }, (_, i) => (i % 9 === 0 ? null : ['a"b', 'c\\d', 'e'][i % 3]!));
+    const region = Array.from({ length: n }, (_, i) => ['Nord', 'Sud', 'Île'][(i * 5) % 3]!);
+    const y = Uint8Array.from({ length: n }, (_, i) =>
+      (score[i]! || 50) + ten[i]! * 3 + (i % 3) * 10 > 60 ? 1 : 0,
+    );
+    const table = createTable({
+      score,
+      '10': ten,
+      'he said "hi"': said,
+      région: region,
+      y: Array.from(y, String),
+    });
+    const records: RawRecord[] = [
+      { score: 71, '10': 3, 'he said "hi"': 'a"b', région: 'Île' },
+      { score: null, '10': 9, 'he said "hi"': null, région: 'Mars' },
+      { score: 12.5, '10': 0, 'he said "hi"': 'c\\d', région: 'Sud' },
+    ];
+    for (const preset of ['tree', 'linear'] as const) {
+      const ft = fitTransform(defaultFeatureSpec(awkward, { preset }), table, awkward);
+      const X = transformTable(ft, table);
+      const model =
+        preset === 'tree'
+          ? new GbdtClassifier({ n_estimators: 12, max_depth: 4, seed: 2 })
+          : new LogisticRegression({});
+      await model.fit(X, y);
+      for (const compact of [false, true]) {
+        const explainer = createRecordExplainer({ model, transform: ft }, { compact });
+        for (const r of records) {
+          const row = transformRecords(ft, [r]).data;
+          for (const top of [0, 2, 5, 100]) {
+            const text = explainer.explainJson(row, r, top);
+            assert.equal(text, JSON.stringify(explainer.explain(row, r, top)), `${preset} top ${top}`);
+            assert.equal(
+              explainer.explainJson(row, null, top),
+              JSON.stringify(explainer.explain(row, null, top)),
+            );
+          }
+        }
+      }
+    }
+  });
+});
