@@ -92,12 +92,6 @@ export interface RecordExplainer {
     views?: ExplanationViews,
     margin?: number,
   ): Explanation;
-  /**
-   * `JSON.stringify(explain(row, record, top, {}, margin))`, written as text directly: the fixed parts (method,
-   * base values, every field's key) are built once per explainer, so a request formats only its numbers. Why:
-   * building the objects and serializing them cost about as much again as TreeSHAP on an explained /predict.
-   */
-  explainJson(row: Float64Array, record: RawRecord | null, top?: number, margin?: number): string;
   /** Interaction values of one encoded row, summed to fields (rows and columns in `fields` order). */
   fieldInteractions(row: Float64Array, record?: RawRecord | null): FieldInteractions;
 }
@@ -158,29 +152,6 @@ export function createRecordExplainer(
     grouper.group(encoded, out, s);
     return margin;
   };
-  /** The n largest |values| by selection into `chosen` (n is small): ties to the earlier field, zeros never listed. */
-  const pickTop = (top: number): number => {
-    const n = Math.min(Math.max(0, Math.floor(top)), fields.length);
-    let picked = 0;
-    for (; picked < n; picked++) {
-      let i = -1;
-      let best = 0;
-      for (let j = 0; j < fields.length; j++) {
-        const a = Math.abs(values[j]!);
-        if (taken[j] === 0 && a > best) {
-          best = a;
-          i = j;
-        }
-      }
-      if (i < 0) break;
-      taken[i] = 1;
-      chosen[picked] = i;
-    }
-    for (let k = 0; k < picked; k++) taken[chosen[k]!] = 0;
-    return picked;
-  };
-  const baseProbability = sigmoid(model.baseValue);
-  const json = jsonPieces(model.method, model.baseValue, baseProbability, fields);
   return {
     method: model.method,
     baseValue: model.baseValue,
@@ -192,11 +163,24 @@ export function createRecordExplainer(
       const margin = explainFields(row, values, record, known);
       const contributions: Record<string, number> = {};
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
-      const p = sigmoid(margin);
-      const picked = pickTop(top);
       const largest: TopContribution[] = [];
-      for (let k = 0; k < picked; k++) {
-        const i = chosen[k]!;
+      const p = sigmoid(margin);
+      const n = Math.min(Math.max(0, Math.floor(top)), fields.length);
+      let picked = 0;
+      // the n largest |values| by selection (n is small): ties to the earlier field, zeros never listed
+      for (; picked < n; picked++) {
+        let i = -1;
+        let best = 0;
+        for (let j = 0; j < fields.length; j++) {
+          const a = Math.abs(values[j]!);
+          if (taken[j] === 0 && a > best) {
+            best = a;
+            i = j;
+          }
+        }
+        if (i < 0) break;
+        taken[i] = 1;
+        chosen[picked] = i;
         largest.push({
           field: fields[i]!,
           contribution: values[i]!,
@@ -204,10 +188,11 @@ export function createRecordExplainer(
           value: record ? (record[fields[i]!] ?? null) : null,
         });
       }
+      for (let k = 0; k < picked; k++) taken[chosen[k]!] = 0;
       const out: Explanation = {
         method: model.method,
         base_value: model.baseValue,
-        base_probability: baseProbability,
+        base_probability: sigmoid(model.baseValue),
         margin,
         contributions,
         top: largest,
@@ -220,55 +205,6 @@ export function createRecordExplainer(
       if (views.interactions) out.interactions = fieldInteractions(row, record);
       return out;
     },
-    explainJson(row, record, top = topN, known?: number) {
-      const margin = explainFields(row, values, record, known);
-      let text = `${json.head}${jsonNumber(margin)},"contributions":{`;
-      const order = json.order;
-      for (let k = 0; k < order.length; k++) text += `${json.keys[k]!}${jsonNumber(values[order[k]!]!)}`;
-      text += '},"top":[';
-      const p = sigmoid(margin);
-      const picked = pickTop(top);
-      for (let k = 0; k < picked; k++) {
-        const i = chosen[k]!;
-        const v = values[i]!;
-        const value = record ? (record[fields[i]!] ?? null) : null;
-        text += `${k === 0 ? '' : ','}${json.top[i]!}${jsonNumber(v)},"probability_delta":${jsonNumber(p - sigmoid(margin - v))},"value":${JSON.stringify(value)}}`;
-      }
-      return `${text}]}`;
-    },
-  };
-}
-
-/** Number as JSON.stringify writes it: its shortest round-trip text, null when not finite. */
-const jsonNumber = (x: number): string => (Number.isFinite(x) ? `${x}` : 'null');
-
-/**
- * The fixed text of a record explainer's JSON explanations: everything before the margin, the fields in the
- * order JSON.stringify lists them in `contributions` (an object's: integer-like names first) with each one's
- * key and separator, and each field's `top` entry up to its contribution.
- */
-function jsonPieces(
-  method: ExplainMethod,
-  baseValue: number,
-  baseProbability: number,
-  fields: readonly string[],
-): { head: string; order: Int32Array; keys: string[]; top: string[] } {
-  const head = JSON.stringify({
-    method,
-    base_value: baseValue,
-    base_probability: baseProbability,
-    margin: 0,
-  });
-  const index = new Map(fields.map((f, i) => [f, i]));
-  // the keys of the object explain() builds, assigned the same way
-  const contributions: Record<string, number> = {};
-  for (const f of fields) contributions[f] = 0;
-  const names = Object.keys(contributions).filter((f) => index.has(f));
-  return {
-    head: head.slice(0, head.length - 2),
-    order: Int32Array.from(names, (f) => index.get(f)!),
-    keys: names.map((f, k) => `${k === 0 ? '' : ','}${JSON.stringify(f)}:`),
-    top: fields.map((f) => `{"field":${JSON.stringify(f)},"contribution":`),
   };
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
-import { explainedPredictionJson, explainRecordJsonWith } from './explain-step.js';
+import { explainRecordWith, type ServedExplanation } from './explain-step.js';
 import { createPredictFastLane, type FastLane } from './fast-lane.js';
 import { createServingMetrics, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
@@ -195,18 +195,16 @@ function explainedPredictJson(
   top: number,
 ): string | null {
   if (!model.explainRecord) return null;
-  let explanation: string;
+  let explanation: ServedExplanation;
   try {
-    explanation = model.explainRecordJson
-      ? model.explainRecordJson(body, top)
-      : JSON.stringify(model.explainRecord(body, top));
+    explanation = model.explainRecord(body, top);
   } catch {
     return null;
   }
   const out = scoring.predictRecord(model, body, requestId);
   // the model threw while scoring and its prior answered: explain the prior, as the route does
   if (out.model.fallback && !model.fallback) {
-    explanation = explainRecordJsonWith(model, body, top, out.model, out.probability);
+    explanation = explainRecordWith(model, body, top, out.model, out.probability);
   }
-  return explainedPredictionJson(out, explanation);
+  return JSON.stringify({ ...out, explanation });
 }

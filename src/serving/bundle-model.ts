@@ -60,32 +60,6 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   let scoredMargin = Number.NaN;
   // the record explained last, which the next scoreRecord may take from the cache (once)
   let explained: RawRecord | null = null;
-  /** Explains a record (the one just scored from its cached encoding), leaving it cached for scoreRecord. */
-  const explainWith = <T>(
-    record: RawRecord,
-    write: (ex: RecordExplainer, row: Float64Array, input: RawRecord, margin?: number) => T,
-  ): T => {
-    // compact tables: one record at a time misses cache about half as often (values within ~1e-7 relative)
-    explainer ??= createRecordExplainer(
-      { model, transform: parts.transform },
-      { compact: parts.compactExplanations !== false },
-    );
-    if (record === scored) return write(explainer, row, scoredInput!, scoredMargin);
-    explained = null;
-    scored = null;
-    const input = steps === null ? record : steps.applyRecord(record);
-    if (marginOf === null) {
-      encoder.encode(input, explainRow);
-      return write(explainer, explainRow, input);
-    }
-    encoder.encode(input, row);
-    scoredMargin = marginOf(row);
-    const out = write(explainer, row, input, scoredMargin);
-    scored = record;
-    scoredInput = input;
-    explained = record;
-    return out;
-  };
   return {
     identity: parts.identity,
     fallback: false,
@@ -117,10 +91,26 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
       return model.predictOne(vector);
     },
     explainRecord(record: RawRecord, top: number, views?: ExplanationViews) {
-      return explainWith(record, (ex, r, input, margin) => ex.explain(r, input, top, views, margin));
-    },
-    explainRecordJson(record: RawRecord, top: number) {
-      return explainWith(record, (ex, r, input, margin) => ex.explainJson(r, input, top, margin));
+      // compact tables: one record at a time misses cache about half as often (values within ~1e-7 relative)
+      explainer ??= createRecordExplainer(
+        { model, transform: parts.transform },
+        { compact: parts.compactExplanations !== false },
+      );
+      if (record === scored) return explainer.explain(row, scoredInput, top, views, scoredMargin);
+      explained = null;
+      scored = null;
+      const input = steps === null ? record : steps.applyRecord(record);
+      if (marginOf === null) {
+        encoder.encode(input, explainRow);
+        return explainer.explain(explainRow, input, top, views);
+      }
+      encoder.encode(input, row);
+      scoredMargin = marginOf(row);
+      const out = explainer.explain(row, input, top, views, scoredMargin);
+      scored = record;
+      scoredInput = input;
+      explained = record;
+      return out;
     },
   };
 }

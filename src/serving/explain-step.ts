@@ -70,42 +70,11 @@ export function explainRecordWith(
 }
 
 /**
- * {@link explainRecordWith} without extra views, as JSON text: the model's own writer when it has one
- * (explainRecordJson, which counts only beside explainRecord), else its explanation object serialized.
- */
-export function explainRecordJsonWith(
-  model: ServedModel,
-  record: RawRecord,
-  top: number,
-  answeredBy: { fallback: boolean; reason?: string },
-  prior: number,
-): string {
-  if (model.explainRecord && model.explainRecordJson && !(answeredBy.fallback && !model.fallback)) {
-    return model.explainRecordJson(record, top);
-  }
-  return JSON.stringify(explainRecordWith(model, record, top, answeredBy, prior));
-}
-
-/**
- * A single-record prediction with its explanation as JSON text: `JSON.stringify({...prediction, explanation})`
- * for an explanation already written as JSON (see {@link explainRecordJsonWith}).
- */
-export function explainedPredictionJson(prediction: object, explanationJson: string): string {
-  const head = JSON.stringify(prediction);
-  return `${head.slice(0, head.length - 1)},"explanation":${explanationJson}}`;
-}
-
-/**
  * Sends an explained response as JSON text. Why: the response serializer costs about 2.5x JSON.stringify on
  * an explanation (a field map and a list of objects), a cost only explained requests pay; the objects the routes
  * build hold exactly the schema's fields, so the bytes are what the serializer would write.
  */
 export function sendExplained(reply: FastifyReply, body: unknown): string {
-  return sendJsonText(reply, JSON.stringify(body));
-}
-
-/** Sends JSON text as it is (the route returns it; Fastify does not serialize a string payload again). */
-export function sendJsonText(reply: FastifyReply, text: string): string {
   reply.header('content-type', 'application/json; charset=utf-8');
-  return text;
+  return JSON.stringify(body);
 }

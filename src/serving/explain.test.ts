@@ -77,20 +77,6 @@ describe('explanations over HTTP (a real GBDT on the course-completion data)', (
     }
   });
 
-  test('an explained /predict is written as JSON text: the bytes of the prediction and explanation objects', async () => {
-    const served = trained.served();
-    for (const record of trained.records.slice(0, 30)) {
-      for (const top of [0, 3, 5]) {
-        const text = served.explainRecordJson!(record, top);
-        assert.equal(text, JSON.stringify(served.explainRecord!(record, top)));
-      }
-    }
-    const record = trained.records[8]!;
-    const plain = (await app.inject({ method: 'POST', url: '/predict', payload: record })).json();
-    const res = await app.inject({ method: 'POST', url: '/predict?explain=true&top=4', payload: record });
-    assert.equal(res.body, JSON.stringify({ ...plain, explanation: served.explainRecord!(record, 4) }));
-  });
-
   test('/predict/batch?explain=true explains every record as /predict does; /explain adds the summary', async () => {
     const records = trained.records.slice(0, 20);
     const batch = await app.inject({ method: 'POST', url: '/predict/batch?explain=1', payload: { records } });

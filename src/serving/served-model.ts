@@ -56,9 +56,4 @@ export interface ServedModel {
    * TasselError saying why when this model cannot be explained. Absent: the model offers no explanations.
    */
   explainRecord?(record: RawRecord, top: number, views?: ExplanationViews): Explanation & { note?: string };
-  /**
-   * `JSON.stringify(explainRecord(record, top))` (no extra views), written directly as text; throws as
-   * explainRecord does. Absent: the routes serialize explainRecord's object. Ignored without explainRecord.
-   */
-  explainRecordJson?(record: RawRecord, top: number): string;
 }

@@ -1,13 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../../errors.js';
 import { checkInteractionsSize, ExplainQuery, explainRequested } from '../explain-schemas.js';
-import {
-  explainedPredictionJson,
-  explainRecordJsonWith,
-  explainRecordWith,
-  sendExplained,
-  sendJsonText,
-} from '../explain-step.js';
+import { explainRecordWith, sendExplained } from '../explain-step.js';
 import { BatchBody, BatchResponse, PredictBody, PredictResponse } from '../schemas.js';
 import { requireModel } from '../scoring.js';
 import { JSON_ERRORS, type ServingContext, type ServingPlugin } from './context.js';
@@ -68,10 +62,6 @@ function createPredictHandler({ holder, scoring }: Parts) {
     if (problem !== null) throw new InputError(problem);
     const out = scoring.predictRecord(model, body, request.id);
     if (!explain) return out;
-    if (!views.encoded && !views.interactions) {
-      const explanation = explainRecordJsonWith(model, body, top, out.model, out.probability);
-      return sendJsonText(reply, explainedPredictionJson(out, explanation));
-    }
     return sendExplained(reply, {
       ...out,
       explanation: explainRecordWith(model, body, top, out.model, out.probability, views),

@@ -110,8 +110,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
           if (spans.size >= 100_000) spans.clear();
           const known = spans.get(file);
           spans.set(file, span);
-          if (known?.size !== span.size || known.mtimeMs !== span.mtimeMs)
-            sidecars.push(writeSpan(file, span));
+          if (known?.size !== span.size || known.mtimeMs !== span.mtimeMs) sidecars.push(writeSpan(file, span));
         },
       );
       await Promise.all(sidecars);
