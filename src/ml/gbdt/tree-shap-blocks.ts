@@ -20,6 +20,13 @@ import { fillTables, type ShapNodes } from './tree-shap-tables.js';
 
 /** Index bits of one block (mask bits at its root + its splits): 2^8 rows of at most 8 numbers, 16 KiB. */
 export const BLOCK_BITS = 8;
+/**
+ * Index bits of a compact (serving) block, when every tree fits the budget with them (else BLOCK_BITS). Why: a
+ * lone explained request reads about one cache line per block, mostly missed, and larger blocks are fewer (548
+ * instead of 967 on the 80-tree OULAD model, with fewer splits above them and fewer additions): 12.7 instead of
+ * 3 MB of tables, about 20% less CPU per explained request.
+ */
+export const COMPACT_BLOCK_BITS = 10;
 /** Table entries (doubles) the block tables of one ensemble may use together (32 MiB). */
 export const BLOCK_BUDGET = 1 << 22;
 
@@ -101,7 +108,8 @@ interface TreePlan {
 
 /**
  * Builds block tables for every tree that fits BLOCK_BITS per block and, together, the budget; null if none.
- * `compact` stores them in float32 with a residual per row (see {@link BlockTables.table32}).
+ * `compact` stores them in float32 with a residual per row (see {@link BlockTables.table32}), in blocks of
+ * COMPACT_BLOCK_BITS when every tree fits the budget so.
  *
  * The layout is for speed (see TreeShapExplainer's block pass). Blocks are sorted by shape (row width, number
  * of splits of each missing-value direction), so the short loops over a block's splits run the same length
@@ -113,12 +121,29 @@ export function buildBlockTables(
   nodes: BlockNodes,
   options: { bits?: number; budget?: number; compact?: boolean } = {},
 ): BlockTables | null {
-  const bits = options.bits ?? BLOCK_BITS;
   const budget = options.budget ?? BLOCK_BUDGET;
   const compact = options.compact === true;
-  if (bits > 24) throw new RangeError(`block tables of ${bits} index bits`);
-  const nt = nodes.roots.length;
+  const tries =
+    options.bits !== undefined ? [options.bits] : compact ? [COMPACT_BLOCK_BITS, BLOCK_BITS] : [BLOCK_BITS];
   const splits = countSplits(nodes);
+  for (const bits of tries) {
+    if (bits > 24) throw new RangeError(`block tables of ${bits} index bits`);
+    const { plans, tabulated, total } = planTrees(nodes, splits, bits, budget, compact);
+    if (tabulated.includes(0) && bits !== tries.at(-1)) continue;
+    return total === 0 ? null : fillBlocks(nodes, plans, tabulated, total, compact);
+  }
+  return null;
+}
+
+/** Plans every tree that fits `bits` per block and, together, the budget (tabulated[t] = 1). */
+function planTrees(
+  nodes: BlockNodes,
+  splits: Int32Array,
+  bits: number,
+  budget: number,
+  compact: boolean,
+): { plans: (TreePlan | null)[]; tabulated: Uint8Array; total: number } {
+  const nt = nodes.roots.length;
   const tabulated = new Uint8Array(nt);
   const plans: (TreePlan | null)[] = [];
   let total = 0;
@@ -132,8 +157,7 @@ export function buildBlockTables(
     total += plan.size;
     plans.push(plan);
   }
-  if (total === 0) return null;
-  return fillBlocks(nodes, plans, tabulated, total, compact);
+  return { plans, tabulated, total };
 }
 
 /** Splits in each node's subtree (0 at leaves). */
