@@ -1,4 +1,4 @@
-import { columnSpec } from '../data/schema.js';
+import { columnSpec, type DatasetSchema } from '../data/schema.js';
 import { compileValueParser } from '../data/validate.js';
 import { ColumnsBuilder, columnsOfRecords } from '../serving/prediction-sink/columns.js';
 import type { ColumnField, PredictionColumns } from '../serving/prediction-sink/port.js';
@@ -56,7 +56,7 @@ export interface BuildWindowOptions {
  * booleans, dates, integers exactly as in training; a value invalid for it counts as invalid and missing), or
  * plainly (numbers / text) for profiles without a schema; plus the entity id field when outcomes use it.
  */
-export function windowFields(ref: PreparedReference, entityField?: string): ColumnField[] {
+export function windowFields(ref: WindowFieldsSource, entityField?: string): ColumnField[] {
   const fields: ColumnField[] = ref.features.map((f) => {
     const numeric = f.type === 'numeric';
     if (ref.inputSchema) {
@@ -106,6 +106,17 @@ const finiteNumber = (v: number): number | undefined => (Number.isFinite(v) ? v 
 const plainText = (v: unknown): string | null =>
   v !== null && v !== undefined && v !== '' ? String(v) : null;
 
+/** What {@link windowFields} needs of a reference: its features' names and types, its input schema. */
+export interface WindowFieldsSource {
+  features: ReadonlyArray<{ name: string; type: 'numeric' | 'categorical' }>;
+  inputSchema: DatasetSchema | null;
+}
+
+/** {@link windowFields} of plain data (how a worker thread of the columnar read rebuilds the fields). */
+export function windowFieldsOf(args: { source: WindowFieldsSource; entityField?: string }): ColumnField[] {
+  return windowFields(args.source, args.entityField);
+}
+
 /** Options of {@link readWindowColumns}. */
 export interface ReadColumnsOptions extends BuildWindowOptions {
   query: PredictionQuery;
@@ -121,7 +132,21 @@ export async function readWindowColumns(
   options: ReadColumnsOptions,
 ): Promise<PredictionColumns> {
   const fields = windowFields(ref, options.entityField);
-  const read = { requestIds: (options.outcomes?.byRequest.size ?? 0) > 0 };
+  const fieldsSource: WindowFieldsSource = {
+    features: ref.features.map((f) => ({ name: f.name, type: f.type })),
+    inputSchema: ref.inputSchema,
+  };
+  const read = {
+    requestIds: (options.outcomes?.byRequest.size ?? 0) > 0,
+    fieldsRecipe: {
+      module: import.meta.url,
+      exportName: 'windowFieldsOf',
+      args: {
+        source: fieldsSource,
+        ...(options.entityField !== undefined ? { entityField: options.entityField } : {}),
+      },
+    },
+  };
   if (source.predictionColumns) return source.predictionColumns(options.query, fields, read);
   return columnsOfRecords(source.predictions(options.query), fields, read);
 }

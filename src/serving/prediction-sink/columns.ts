@@ -133,26 +133,43 @@ export class ColumnsBuilder {
     this.commit();
   }
 
-  finish(): PredictionColumns {
+  /**
+   * The columns of the committed rows; after `head`'s rows when given (the older part of a read decoded
+   * elsewhere, the same fields): each column is copied once into its final place.
+   */
+  finish(head?: PredictionColumns): PredictionColumns {
     const n = this.n;
+    const h = head?.n ?? 0;
+    const cut = (a: Float64Array, before: Float64Array | undefined) => {
+      if (before === undefined || h === 0) return a.slice(0, n);
+      const out = new Float64Array(h + n);
+      out.set(before.subarray(0, h));
+      out.set(a.subarray(0, n), h);
+      return out;
+    };
     const columns = new Map<string, Float64Array | Array<string | null>>();
     const invalid = new Map<string, number[]>();
     this.fields.forEach((f, j) => {
       const num = this.numeric[j];
-      if (num !== null) columns.set(f.name, num.slice(0, n));
+      const before = head?.columns.get(f.name);
+      if (num !== null) columns.set(f.name, cut(num, before as Float64Array | undefined));
       else {
         const t = this.text[j]!;
         t.length = n;
-        columns.set(f.name, t);
+        columns.set(f.name, h > 0 ? (before as Array<string | null>).concat(t) : t);
       }
-      invalid.set(f.name, this.invalid[j]!);
+      const rows = this.invalid[j]!;
+      invalid.set(f.name, h > 0 ? (head!.invalid.get(f.name) ?? []).concat(rows.map((r) => r + h)) : rows);
     });
     if (this.requestIds !== null) this.requestIds.length = n;
     return {
-      n,
-      time: this.time.slice(0, n),
-      probability: this.probability.slice(0, n),
-      requestIds: this.requestIds,
+      n: h + n,
+      time: cut(this.time, head?.time),
+      probability: cut(this.probability, head?.probability),
+      requestIds:
+        this.requestIds !== null && h > 0
+          ? (head!.requestIds ?? []).concat(this.requestIds)
+          : this.requestIds,
       columns,
       invalid,
     };
@@ -188,4 +205,79 @@ export async function columnsOfRecords(
   const builder = new ColumnsBuilder(fields, options);
   for await (const r of records) builder.addRecord(r);
   return builder.finish();
+}
+
+/** {@link PredictionColumns} as a worker thread posts them: text columns as codes into a dictionary. */
+export interface PackedColumns {
+  n: number;
+  time: Float64Array;
+  probability: Float64Array;
+  requestIds: string[] | null;
+  columns: Array<[string, Float64Array | { dict: Array<string | null>; codes: Int32Array }]>;
+  invalid: Array<[string, number[]]>;
+}
+
+/**
+ * Packs columns for postMessage: typed arrays go in the transfer list (not copied), a text column of repeated
+ * values becomes codes into a dictionary (a structured clone of a million strings costs more than the scan).
+ */
+export function packColumns(cols: PredictionColumns): { packed: PackedColumns; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  const own = (a: Float64Array | Int32Array) => {
+    if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer as ArrayBuffer);
+    return a;
+  };
+  const columns: PackedColumns['columns'] = [];
+  for (const [name, col] of cols.columns) {
+    if (col instanceof Float64Array) {
+      columns.push([name, own(col) as Float64Array]);
+      continue;
+    }
+    const index = new Map<string | null, number>();
+    const dict: Array<string | null> = [];
+    const codes = new Int32Array(col.length);
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i] ?? null;
+      let code = index.get(v);
+      if (code === undefined) {
+        code = dict.length;
+        index.set(v, code);
+        dict.push(v);
+      }
+      codes[i] = code;
+    }
+    columns.push([name, { dict, codes: own(codes) as Int32Array }]);
+  }
+  return {
+    packed: {
+      n: cols.n,
+      time: own(cols.time) as Float64Array,
+      probability: own(cols.probability) as Float64Array,
+      requestIds: cols.requestIds,
+      columns,
+      invalid: [...cols.invalid],
+    },
+    transfer,
+  };
+}
+
+/** Columns of {@link packColumns}' result. */
+export function unpackColumns(packed: PackedColumns): PredictionColumns {
+  const columns = new Map<string, Float64Array | Array<string | null>>();
+  for (const [name, col] of packed.columns) {
+    if (col instanceof Float64Array) columns.set(name, col);
+    else {
+      const out = new Array<string | null>(col.codes.length);
+      for (let i = 0; i < out.length; i++) out[i] = col.dict[col.codes[i]!]!;
+      columns.set(name, out);
+    }
+  }
+  return {
+    n: packed.n,
+    time: packed.time,
+    probability: packed.probability,
+    requestIds: packed.requestIds,
+    columns,
+    invalid: new Map(packed.invalid),
+  };
 }

@@ -134,6 +134,12 @@ export interface PredictionColumns {
 export interface ColumnReadOptions {
   /** Also return each row's request id (needed to join outcomes by request id). */
   requestIds?: boolean;
+  /**
+   * How another thread rebuilds the same `fields` (their parsers are functions): `exportName` of the module at
+   * `module` (a URL) called with `args` (structured-cloneable). With it a reader may decode part of a large read
+   * on a worker thread.
+   */
+  fieldsRecipe?: { module: string; exportName: string; args: unknown };
 }
 
 /** The read side the monitor uses (`tassel monitor`, the Monitoring page). */

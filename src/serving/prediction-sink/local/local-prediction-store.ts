@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ColumnsBuilder } from '../columns.js';
@@ -8,11 +9,13 @@ import {
   millisOf,
   type OutcomeRecord,
   outcomeKey,
+  type PredictionColumns,
   type PredictionEncoding,
   type PredictionRecord,
   type PredictionStore,
 } from '../port.js';
 import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
+import { scanInWorker } from './scan-worker.js';
 import { type SegmentSpan, scanSegments } from './segment-scanner.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
@@ -24,6 +27,11 @@ export interface LocalPredictionStoreOptions {
   maxSegmentBytes?: number;
   /** Rotate a segment after this long (ms); default 1 hour. */
   maxSegmentAgeMs?: number;
+  /**
+   * A columnar read of at least this many bytes of segments (default 64 MiB) hands the older part to a worker
+   * thread when the caller gives a fields recipe and the machine has more than one core.
+   */
+  parallelScanBytes?: number;
 }
 
 /**
@@ -94,27 +102,40 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       const files: string[] = [];
       for (const file of await segments(predictionsDir))
         if (!(await outsideSpan(file, since, until))) files.push(file);
-      const builder = new ColumnsBuilder(fields, readOptions);
+      const filter = {
+        modelName: query.modelName,
+        ...(query.modelVersion !== undefined ? { modelVersion: query.modelVersion } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      };
+      const requestIds = readOptions?.requestIds ?? false;
       const sidecars: Promise<void>[] = [];
-      await scanSegments(
-        files,
-        {
-          modelName: query.modelName,
-          ...(query.modelVersion !== undefined ? { modelVersion: query.modelVersion } : {}),
-          ...(since !== undefined ? { since } : {}),
-          ...(until !== undefined ? { until } : {}),
-        },
-        builder,
-        undefined,
-        (file, span) => {
-          if (spans.size >= 100_000) spans.clear();
-          const known = spans.get(file);
-          spans.set(file, span);
-          if (known?.size !== span.size || known.mtimeMs !== span.mtimeMs) sidecars.push(writeSpan(file, span));
-        },
-      );
+      const learnt = (file: string, span: SegmentSpan) => {
+        if (spans.size >= 100_000) spans.clear();
+        const known = spans.get(file);
+        spans.set(file, span);
+        if (known?.size !== span.size || known.mtimeMs !== span.mtimeMs) sidecars.push(writeSpan(file, span));
+      };
+      const builder = (part: string[]) => {
+        const b = new ColumnsBuilder(fields, { requestIds });
+        return scanSegments(part, filter, b, undefined, learnt).then(() => b);
+      };
+      const recipe = readOptions?.fieldsRecipe;
+      const split = recipe
+        ? await splitForWorker(files, options.parallelScanBytes ?? 64 * 1024 * 1024)
+        : null;
+      let columns: PredictionColumns;
+      if (recipe && split) {
+        // the older segments on a worker thread while this one scans the newer: two cores on a large read
+        const [older, newer] = split;
+        const worker = scanInWorker({ files: older, filter, recipe, requestIds });
+        const mine = await builder(newer);
+        const theirs = await worker;
+        for (const [file, span] of theirs?.spans ?? []) learnt(file, span);
+        columns = mine.finish(theirs ? theirs.columns : (await builder(older)).finish());
+      } else columns = (await builder(files)).finish();
       await Promise.all(sidecars);
-      return builder.finish();
+      return columns;
     },
     async *readOutcomes(query = {}) {
       const since = millisOf(query.since);
@@ -202,6 +223,28 @@ async function lastByTime(records: AsyncIterable<PredictionRecord>, n: number): 
     if (kept.length >= 2 * n) kept = kept.sort(byTime).slice(-n);
   }
   return kept.sort(byTime).slice(-n);
+}
+
+/**
+ * The older and newer segments of a read, about 45 % of the bytes to the older part (its worker pays a start),
+ * or null when the read is too small to share or there is one core.
+ */
+async function splitForWorker(files: string[], minBytes: number): Promise<[string[], string[]] | null> {
+  if (files.length < 2 || availableParallelism() < 2) return null;
+  const sizes = await Promise.all(
+    files.map((f) =>
+      stat(f).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total < minBytes) return null;
+  let k = 0;
+  for (let bytes = 0; k < files.length - 1 && bytes + sizes[k]! <= 0.45 * total; k++) bytes += sizes[k]!;
+  k = Math.max(1, k);
+  return [files.slice(0, k), files.slice(k)];
 }
 
 /** The sidecar of a segment: `.<segment name>.span`, hidden, not a `.jsonl` file, so no reader lists it. */

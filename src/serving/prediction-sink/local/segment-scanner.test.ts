@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ColumnsBuilder, columnsOfRecords } from '../columns.js';
 import type { ColumnField, PredictionColumns, PredictionQuery } from '../port.js';
 import { createLocalPredictionStore } from './local-prediction-store.js';
+import { scanTestFields } from './scan-fields.test-helper.js';
 import { scanSegments } from './segment-scanner.js';
 
 const dirs: string[] = [];
@@ -231,6 +232,74 @@ test('columnar scan: ranges checked inline, keys that move, prefix one another o
   assert.deepEqual(fast.invalid.get('x1'), [7], 'an infinite number');
   assert.equal((fast.columns.get('x1') as Float64Array)[1], -0.0026488029460613035);
   assert.equal((fast.columns.get('c') as Array<string | null>)[2], 'é"x');
+});
+
+test('a large columnar read shares its segments with a worker thread: the same columns, spans and sidecars', async () => {
+  const dir = await freshDir();
+  const writer = createLocalPredictionStore({ dir, maxSegmentBytes: 2000 });
+  const t0 = Date.UTC(2026, 0, 1);
+  for (let b = 0; b < 6; b++)
+    await writer.appendPredictions(
+      Array.from({ length: 15 }, (_, k) => {
+        const i = 15 * b + k;
+        return {
+          request_id: `r${i}`,
+          time: t0 + 1000 * i,
+          model_name: i % 7 === 0 ? 'other' : 'm',
+          model_version: '1',
+          inputs: {
+            a: i % 5 === 0 ? null : i / 7 - 3,
+            n: i % 9 === 0 ? 2.5 : i % 101,
+            c: ['x', 'y', null][i % 3],
+          },
+          inputs_json: null,
+          probability: i / 90,
+          label: 0 as const,
+          fallback: false,
+          route: '/predict',
+        };
+      }),
+    );
+  await writer.close();
+  const fields = scanTestFields({ nullableN: false });
+  const fieldsRecipe: { module: string; exportName: string; args: unknown } = {
+    module: new URL('./scan-fields.test-helper.ts', import.meta.url).href,
+    exportName: 'scanTestFields',
+    args: { nullableN: false },
+  };
+  const read = async (parallelScanBytes: number, recipe = fieldsRecipe) => {
+    const store = createLocalPredictionStore({ dir, parallelScanBytes });
+    const cols = await store.readPredictionColumns!({ modelName: 'm' }, fields, {
+      requestIds: true,
+      fieldsRecipe: recipe,
+    });
+    await store.close();
+    return cols;
+  };
+  const { readdir } = await import('node:fs/promises');
+  const segmentDir = join(dir, 'predictions');
+  assert.ok((await readdir(segmentDir)).filter((f) => f.endsWith('.jsonl')).length >= 4);
+  const alone = await read(Number.POSITIVE_INFINITY);
+  for (const f of await readdir(segmentDir)) if (f.endsWith('.span')) await rm(join(segmentDir, f));
+  const shared = await read(1);
+  assertSameColumns(shared, alone);
+  assert.equal(shared.n, 90 - 13);
+  assert.ok(shared.invalid.get('n')!.length > 0, 'a non-integer n is invalid, and n is not nullable');
+  // the worker's segments got their sidecars too
+  const sidecars = (await readdir(segmentDir)).filter((f) => f.endsWith('.span'));
+  assert.equal(sidecars.length, (await readdir(segmentDir)).filter((f) => f.endsWith('.jsonl')).length);
+  // the worker read the older rows: with a recipe that upper-cases text, they alone are upper-cased
+  const marked = await read(1, { ...fieldsRecipe, args: { nullableN: false, upper: true } });
+  const c = marked.columns.get('c') as Array<string | null>;
+  const upper = c.map((v) => v !== null && v === v.toUpperCase());
+  const k = upper.lastIndexOf(true) + 1;
+  assert.ok(k > 0 && k < marked.n, `${k} of ${marked.n} rows read by the worker`);
+  assert.ok(
+    upper.slice(k).every((u) => !u) && c.slice(0, k).every((v) => v === null || v === v.toUpperCase()),
+  );
+  // a recipe the worker cannot follow: this thread scans those segments itself
+  const fallback = await read(1, { ...fieldsRecipe, exportName: 'nothingHere' });
+  assertSameColumns(fallback, alone);
 });
 
 async function freshDirIn(dir: string) {
