@@ -37,6 +37,7 @@ test('record spans: each span parses to its record, for bare arrays and {"record
       const spans = recordSpans(text);
       assert.ok(spans !== null, text);
       assert.equal(spans.length, 2 * rows.length, text);
+      assert.deepEqual(recordSpans(text, rows.length), spans, text);
       rows.forEach((row, i) => {
         assert.deepEqual(JSON.parse(text.slice(spans[2 * i]!, spans[2 * i + 1]!)), row);
       });
@@ -67,6 +68,7 @@ test('record spans: records holding nested values (not flat: the slower scan) an
       const text = JSON.stringify(wrapped ? { records } : records);
       const spans = recordSpans(text)!;
       assert.equal(spans.length, 2 * records.length, text);
+      assert.deepEqual(recordSpans(text, records.length), spans, text);
       records.forEach((row, i) => {
         // as text: fast-check's records may have a null prototype, which JSON.parse never gives
         assert.equal(
@@ -85,4 +87,31 @@ test('record spans: records holding nested values (not flat: the slower scan) an
   const spans = recordSpans(text)!;
   assert.deepEqual(JSON.parse(text.slice(spans[0]!, spans[1]!)), huge[0]);
   assert.deepEqual(JSON.parse(text.slice(spans[2]!, spans[3]!)), huge[1]);
+});
+
+test('record spans with the expected count: a } inside a string or a nested object never splits a record', () => {
+  const bodies = [
+    [{ q: 1 }, { a: [{ x: 1 }], b: 2 }],
+    [{ a: [{ x: 1 }, { y: 2 }] }, { b: 3 }],
+    [{ s: '},{' }, { s: '}]' }, { s: '}]}' }],
+    [{ s: 'x}' }, { n: { m: { k: '}' } } }],
+    [{ a: 1 }, { s: '"}' }],
+    [],
+  ];
+  for (const records of bodies)
+    for (const text of [
+      JSON.stringify(records),
+      JSON.stringify({ records }),
+      JSON.stringify({ records }, null, 2),
+      JSON.stringify({ records, other: [{ s: '}' }] }),
+      JSON.stringify({ other: '}]', records }),
+    ]) {
+      const spans = recordSpans(text, records.length)!;
+      assert.deepEqual(spans, recordSpans(text), text);
+      records.forEach((row, i) => {
+        assert.deepEqual(JSON.parse(text.slice(spans[2 * i]!, spans[2 * i + 1]!)), row, text);
+      });
+    }
+  // a wrong count is never trusted: the exact scan answers
+  assert.deepEqual(recordSpans('[{"a":1},{"b":2}]', 3), recordSpans('[{"a":1},{"b":2}]'));
 });

@@ -4,8 +4,13 @@
  * inputs as the caller sent them; slicing the request text is a fraction of serializing every parsed row again.
  * Returns [start, end) pairs (2 per record), or null when the text is not one of those shapes (the caller then
  * serializes the rows). The text is known to be valid JSON (it was parsed), so the scan only tracks structure.
+ * With `expected` (how many records the parser found), a body of flat records is split by its `}`s alone.
  */
-export function recordSpans(text: string): Int32Array | null {
+export function recordSpans(text: string, expected?: number): Int32Array | null {
+  if (expected !== undefined) {
+    const quick = quickSpans(text, expected);
+    if (quick !== null) return quick;
+  }
   const at = skipSpace(text, 0);
   const c = text.charCodeAt(at);
   if (c === OPEN_ARRAY) return elementSpans(text, at)?.spans ?? null;
@@ -29,6 +34,52 @@ export function recordSpans(text: string): Int32Array | null {
   }
 }
 
+/**
+ * The spans of a body that is only an array of `expected` flat records (`[...]` or `{"records": [...]}`), each
+ * taken to end at the first `}` after its `{` (one indexOf a record, no scan of its text); null when that reading
+ * does not hold up. Why it cannot be wrong when it returns: in valid JSON the only `]` followed by nothing but the
+ * body's end (and the wrapper's `}`) is the array's own, and no span can step over a record's closing `}` (it
+ * ends at the first one), so every record's end closes some span; a `}` inside a string or a nested object adds
+ * one more span, and the count no longer matches.
+ */
+function quickSpans(text: string, expected: number): Int32Array | null {
+  let i = skipSpace(text, 0);
+  const wrapped = text.charCodeAt(i) === OPEN_OBJECT;
+  if (wrapped) {
+    i = skipSpace(text, i + 1);
+    if (!text.startsWith('"records"', i)) return null;
+    i = skipSpace(text, i + 9);
+    if (text.charCodeAt(i) !== COLON) return null;
+    i = skipSpace(text, i + 1);
+  }
+  if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
+  const spans = new Int32Array(2 * expected);
+  let n = 0;
+  i = skipSpace(text, i + 1);
+  if (text.charCodeAt(i) !== CLOSE_ARRAY) {
+    for (;;) {
+      if (text.charCodeAt(i) !== OPEN_OBJECT || n === spans.length) return null;
+      const close = text.indexOf('}', i);
+      if (close < 0) return null;
+      spans[n++] = i;
+      spans[n++] = close + 1;
+      i = skipSpace(text, close + 1);
+      const c = text.charCodeAt(i);
+      if (c === CLOSE_ARRAY) break;
+      if (c !== COMMA) return null;
+      i = skipSpace(text, i + 1);
+    }
+  }
+  if (n !== spans.length) return null;
+  i = skipSpace(text, i + 1);
+  if (wrapped) {
+    if (text.charCodeAt(i) !== CLOSE_OBJECT) return null;
+    i = skipSpace(text, i + 1);
+  }
+  return i === text.length ? spans : null;
+}
+
+const COLON = 58;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;

@@ -157,7 +157,7 @@ function logRows(
   out: { predictions: ScoredRow[]; used: ServedModel },
 ): void {
   const text = log.bodyText ?? null;
-  let spans = text === null ? null : recordSpans(text);
+  let spans = text === null ? null : recordSpans(text, records.length);
   if (spans !== null && spans.length !== 2 * records.length) spans = null;
   const { predictions, used } = out;
   const time = Date.now(); // the rows were served together: one time, not a clock read per row
