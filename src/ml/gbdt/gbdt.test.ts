@@ -232,44 +232,43 @@ describe('gbdt training', () => {
     }
   });
 
-  test('a worker that fails makes the fit throw a clear error instead of hanging or a wrong model', () => {
+  test('a worker that fails makes the fit throw a clear error, or the caller does its jobs; never a wrong model', () => {
     const d = data(300, 3, 22, xor);
     const params = { ...resolveGbdtParams({ n_estimators: 3 }), nthread: 2 };
-    // A worker answering its first job with the failure report of the real worker's protocol.
+    // A worker claiming its first job and answering with the failure report of the real worker's protocol.
     const failing = `
       const { workerData } = require('node:worker_threads');
       const c = new Int32Array(workerData.ctl);
-      while (Atomics.load(c, 0) === 0) Atomics.wait(c, 0, 0);
+      let s = Atomics.load(c, 0);
+      while (Atomics.load(c, 12) === s) { Atomics.wait(c, 0, s); s = Atomics.load(c, 0); }
+      Atomics.compareExchange(c, 12, s - 1, s);
       const msg = new TextEncoder().encode('Error: disk on fire\\n    at somewhere');
       new Uint8Array(workerData.error).set(msg);
       c[11] = msg.length;
       c[10] = 1;
       Atomics.store(c, 1, Atomics.load(c, 0));
       Atomics.notify(c, 1);`;
+    const opts = { timeoutMs: 5000, minParallelCells: 0, steal: false };
     assert.throws(
-      () =>
-        trainGbdt(
-          d.X,
-          d.y,
-          params,
-          {},
-          createThreadedBackend(2, { source: failing, timeoutMs: 5000, minParallelCells: 0 }),
-        ),
+      () => trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: failing, ...opts })),
       /gbdt: worker thread failed: Error: disk on fire$/,
     );
-    // A worker that dies at start-up never answers: the fit fails after the timeout.
+    // A worker that dies at start-up never answers: the fit fails after the timeout...
     const dead = "throw new Error('no isolate for you');";
     assert.throws(
       () =>
-        trainGbdt(
-          d.X,
-          d.y,
-          params,
-          {},
-          createThreadedBackend(2, { source: dead, timeoutMs: 300, minParallelCells: 0 }),
-        ),
+        trainGbdt(d.X, d.y, params, {}, createThreadedBackend(2, { source: dead, ...opts, timeoutMs: 300 })),
       /gbdt: worker thread did not answer within 300 ms/,
     );
+    // ...unless the caller may do the jobs its worker has not started (the default): then it does them all.
+    const alone = trainGbdt(
+      d.X,
+      d.y,
+      params,
+      {},
+      createThreadedBackend(2, { source: dead, minParallelCells: 0 }),
+    );
+    assert.deepEqual(alone.ensemble, trainGbdt(d.X, d.y, { ...params, nthread: 1 }).ensemble);
   });
 
   test('early stopping keeps the trees up to the best validation round', () => {

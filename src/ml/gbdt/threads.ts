@@ -57,11 +57,15 @@ export function usesThreads(nthread: number, rows: number, cols: number, cores?:
 // partition jobs: [5] feature, [6] split slot, [7] missing slot, [8] missing goes left, [9] (out) rows left;
 // [10] set by a worker that failed (its message follows by postMessage).
 const CMD_HIST = 1;
-const CMD_EXIT = 2;
-const CMD_INIT = 3;
 const CMD_PART = 4;
 const CMD_GRAD = 5;
-const CMD_RELEASE = 6;
+// [12] the last job claimed (by the worker, or by the caller doing it itself); [13] the job sequence of the
+// current fit's init, [14] of the last release, [15] exit when set. The latter three are not jobs: the
+// caller claims their sequence number itself, the worker acts on the change when it next wakes.
+const CTL_CLAIM = 12;
+const CTL_INIT = 13;
+const CTL_RELEASE = 14;
+const CTL_EXIT = 15;
 const CTL_INTS = 16;
 const CTL_FAILED = 10;
 /** Bytes of a failed worker's error message kept (ctl[11] holds its length). */
@@ -88,7 +92,13 @@ const c = new Int32Array(workerData.ctl);
 let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1, nRows = 0;
 let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
 const hists = [];
-let seen = 0;
+let seen = 0, fit = 0, released = 0, pendingInit = null;
+// Messages of the port, in order: a fit's init, then its pool histograms; stale ones are skipped.
+const nextMessage = () => {
+  const x = receiveMessageOnPort(parentPort);
+  if (!x) throw new Error('gbdt worker: expected a message');
+  return x.message;
+};
 try {
 for (;;) {
   for (let i = 0; i < ${SPIN} && Atomics.load(c, 0) === seen; i++);
@@ -96,26 +106,23 @@ for (;;) {
   // notifying) may arrive while waiting for the next one, and must not run that job again.
   while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
-  const cmd = c[4];
-  if (cmd === ${CMD_EXIT}) break;
-  if (cmd === ${CMD_RELEASE}) {
-    // Back to the pool: drop the fit's buffers so their memory goes with the fit.
+  if (Atomics.load(c, ${CTL_EXIT}) !== 0) break;
+  const rel = Atomics.load(c, ${CTL_RELEASE});
+  if (rel !== released) {
+    // Back to the pool: drop the fit's buffers (and queued histograms) so their memory goes with the fit.
+    released = rel;
     rs = sl = from = to = g = h = rw = bins = tmp = mg = yy = wt = jobI = jobF = res = so = nb = ds = null;
     hists.length = 0;
-  }
-  if (cmd === ${CMD_HIST}) {
-    while (hists.length < jobI[6]) hists.push(new Float64Array(receiveMessageOnPort(parentPort).message));
-    const small = hists[jobI[0]];
-    sumCells(small, rw, c[2], c[3], g, h, from, to, sl, 2 * sLo, 2 * sHi);
-    fillDefaults(small, so, ds, jobI, ${JOB_LISTS}, jobI[3], fLo, fHi, jobF[0], jobF[1]);
-    if (jobI[2] === 1) bestSplitRange(small, jobF[0], jobF[1], jobI, ${JOB_LISTS} + m, jobI[4], fLo, fHi, nb, so, lambda, alpha, mcw, res, 0);
-    if (jobI[1] >= 0) {
-      const big = hists[jobI[1]];
-      subtractRange(big, small, 2 * sLo, 2 * sHi);
-      bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
+    for (let x = receiveMessageOnPort(parentPort); x; x = receiveMessageOnPort(parentPort)) {
+      if (x.message.init) pendingInit = x.message;
     }
-  } else if (cmd === ${CMD_INIT}) {
-    const x = receiveMessageOnPort(parentPort).message;
+  }
+  const init = Atomics.load(c, ${CTL_INIT});
+  if (init > released && init !== fit) {
+    fit = init;
+    let x = pendingInit;
+    pendingInit = null;
+    while (!x || !x.init || x.fit !== fit) x = nextMessage();
     hists.length = 0;
     rs = new Uint32Array(x.rowStart);
     sl = x.slots.bytes === 2 ? new Uint16Array(x.slots.buffer) : new Uint32Array(x.slots.buffer);
@@ -145,6 +152,24 @@ for (;;) {
     lambda = x.lambda;
     alpha = x.alpha;
     mcw = x.mcw;
+  }
+  // Only the job posted last can be claimed, by this thread or by the caller doing it itself.
+  if (Atomics.compareExchange(c, ${CTL_CLAIM}, seen - 1, seen) !== seen - 1) continue;
+  const cmd = c[4];
+  if (cmd === ${CMD_HIST}) {
+    while (hists.length < jobI[6]) {
+      const x = nextMessage();
+      if (!x.init && x.fit === fit) hists.push(new Float64Array(x.buffer));
+    }
+    const small = hists[jobI[0]];
+    sumCells(small, rw, c[2], c[3], g, h, from, to, sl, 2 * sLo, 2 * sHi);
+    fillDefaults(small, so, ds, jobI, ${JOB_LISTS}, jobI[3], fLo, fHi, jobF[0], jobF[1]);
+    if (jobI[2] === 1) bestSplitRange(small, jobF[0], jobF[1], jobI, ${JOB_LISTS} + m, jobI[4], fLo, fHi, nb, so, lambda, alpha, mcw, res, 0);
+    if (jobI[1] >= 0) {
+      const big = hists[jobI[1]];
+      subtractRange(big, small, 2 * sLo, 2 * sHi);
+      bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
+    }
   } else if (cmd === ${CMD_GRAD}) {
     // As logisticGradients in histogram-backend.ts, operation for operation (bit-identical results).
     const start = c[2], end = c[3];
@@ -279,6 +304,14 @@ interface WorkerRange {
   /** The worker's two splits of the current node job. */
   res: Float64Array;
   timeoutMs: number;
+  /** The job sequence number of the current fit's init (tags its messages). */
+  fit: number;
+  /** Whether the caller may claim the worker's jobs (off only in tests of worker failures). */
+  stealing: boolean;
+  /** Whether the caller claimed the last sequence number (a control word, or a job it did itself). */
+  mine: boolean;
+  /** The worker's features [fLo, fHi) and its cells [from[r], to[r]) of each row, for a stolen node job. */
+  range?: { fLo: number; fHi: number; from: Uint32Array; to: Uint32Array };
   /** A failed worker's error message (UTF-8, length in ctl[11]). */
   errorBytes: Uint8Array;
   error?: Error;
@@ -304,6 +337,9 @@ function spawnWorker(source: string, timeoutMs: number): WorkerRange {
     seq: 0,
     res: new Float64Array(shared(16 * SPLIT_DOUBLES)),
     timeoutMs,
+    fit: 0,
+    mine: false,
+    stealing: true,
     errorBytes,
   };
   // Seen only once the caller's thread is free again: the fit itself learns of a failure from ctl or a timeout.
@@ -314,16 +350,40 @@ function spawnWorker(source: string, timeoutMs: number): WorkerRange {
   return w;
 }
 
-/** Gives the worker job `cmd` once it has done the previous one; `args` go to ctl[5..]. */
+/** Posts job `cmd` (the previous job is complete: done by the worker or by the caller); `args` go to ctl[5..]. */
 function post(w: WorkerRange, cmd: number, start = 0, end = 0, args: number[] = []): void {
   const { ctl } = w;
-  if (Atomics.load(ctl, 1) !== w.seq) awaitDone(w);
   ctl[2] = start;
   ctl[3] = end;
   ctl[4] = cmd;
   if (args.length > 0) ctl.set(args, 5);
   w.seq = Atomics.add(ctl, 0, 1) + 1;
+  w.mine = false;
   Atomics.notify(ctl, 0);
+}
+
+/** Sets control word `field` (init, release, exit) to a new sequence number the caller claims; returns it. */
+function control(w: WorkerRange, field: number): number {
+  const { ctl } = w;
+  const next = Atomics.load(ctl, 0) + 1;
+  Atomics.store(ctl, CTL_CLAIM, next);
+  Atomics.store(ctl, field, next);
+  Atomics.store(ctl, 0, next);
+  w.seq = next;
+  w.mine = true;
+  Atomics.notify(ctl, 0);
+  return next;
+}
+
+/**
+ * Claims the worker's last job for the caller, which then does it itself (the same code over the same
+ * range, so the same result): true unless the worker has claimed it first. A worker that is descheduled, or
+ * still booting, then delays nothing.
+ */
+function steal(w: WorkerRange): boolean {
+  if (!w.stealing) return false;
+  w.mine = Atomics.compareExchange(w.ctl, CTL_CLAIM, w.seq - 1, w.seq) === w.seq - 1;
+  return w.mine;
 }
 
 /** Blocks until the worker has done its last job (spinning briefly first); throws if it failed or hangs. */
@@ -372,7 +432,11 @@ function initWorker(
     c.set(a);
     return c.buffer;
   };
+  w.fit = Atomics.load(w.ctl, 0) + 1;
+  w.range = { fLo, fHi, from: lo, to: hi };
   w.worker.postMessage({
+    init: true,
+    fit: w.fit,
     rowStart: b.sparse.rowStart.buffer,
     slots: bytesOf(b.sparse.slots),
     lo: lo.buffer,
@@ -399,17 +463,20 @@ function initWorker(
     alpha: b.params.alpha,
     mcw: b.params.min_child_weight,
   });
-  post(w, CMD_INIT);
+  control(w, CTL_INIT);
 }
 
 /**
  * Options of {@link createThreadedBackend}: `source` replaces the workers' code (tests of failures),
- * `minParallelCells` the {@link MIN_PARALLEL_CELLS} threshold (0 in tests: every node on all threads).
+ * `minParallelCells` the {@link MIN_PARALLEL_CELLS} threshold (0 in tests: every node on all threads), `steal:
+ * false` makes the caller always wait for its workers (tests of failures).
  */
 export interface ThreadedBackendOptions {
   timeoutMs?: number;
   source?: string;
   minParallelCells?: number;
+  /** Whether the caller does a job itself when its worker has not started it (default true). */
+  steal?: boolean;
 }
 
 /**
@@ -420,11 +487,19 @@ export interface ThreadedBackendOptions {
 const idle: WorkerRange[] = [];
 
 /** Workers for one fit: idle ones first, new ones for the rest (always new for a custom source). */
-function takeWorkers(k: number, source: string | undefined, timeoutMs: number): WorkerRange[] {
+function takeWorkers(
+  k: number,
+  source: string | undefined,
+  timeoutMs: number,
+  stealing: boolean,
+): WorkerRange[] {
   const out: WorkerRange[] = [];
   while (source === undefined && out.length < k && idle.length > 0) out.push(idle.pop()!);
   while (out.length < k) out.push(spawnWorker(source ?? WORKER_SOURCE, timeoutMs));
-  for (const w of out) w.timeoutMs = timeoutMs;
+  for (const w of out) {
+    w.timeoutMs = timeoutMs;
+    w.stealing = stealing;
+  }
   return out;
 }
 
@@ -450,7 +525,7 @@ export function createThreadedBackend(
   options: ThreadedBackendOptions = {},
 ): HistogramBackend {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
-  const ranges = takeWorkers(nthread - 1, options.source, timeoutMs);
+  const ranges = takeWorkers(nthread - 1, options.source, timeoutMs, options.steal ?? true);
   return {
     memory: (bytes) => new SharedArrayBuffer(bytes),
     allocate(n) {
@@ -496,13 +571,16 @@ export function createThreadedBackend(
     },
     close() {
       for (const w of ranges) {
-        const healthy = w.ctl[CTL_FAILED] !== 1 && Atomics.load(w.ctl, 1) === w.seq;
+        const { ctl } = w;
+        // The last job is complete unless the worker claimed it and has not finished (a fit that threw).
+        const quiet = w.mine || Atomics.load(ctl, 1) === w.seq || steal(w);
+        const healthy = ctl[CTL_FAILED] !== 1 && quiet;
         if (healthy && options.source === undefined) {
-          post(w, CMD_RELEASE);
+          control(w, CTL_RELEASE);
           idle.push(w);
           continue;
         }
-        if (healthy) post(w, CMD_EXIT);
+        if (healthy) control(w, CTL_EXIT);
         void w.worker.terminate();
       }
       ranges.length = 0;
@@ -524,20 +602,20 @@ function putList(jobI: Int32Array, at: number, f: Int32Array | null): number {
  */
 function threadedNodeKernel(
   b: FitBuffers,
-  own: { fHi: number; from: Uint32Array; to: Uint32Array },
+  ownRange: { fHi: number; from: Uint32Array; to: Uint32Array },
   ranges: WorkerRange[],
   minCells: number,
 ): NodeKernel {
+  const stolen = new Float64Array(2 * SPLIT_DOUBLES);
   const { cuts, sparse, grad, hess, jobI, jobF } = b;
   const { slotOffset, nBins } = cuts;
   const { lambda, alpha, min_child_weight: mcw } = b.params;
   const m = cuts.nFeatures;
-  const hi = 2 * slotOffset[own.fHi]!;
   const ds = sparse.defaultSlot;
   let pool = 0;
   const serial = createSerialNodeKernel(cuts, sparse, grad, hess, b.params, (size) => {
     const h = new Float64Array(shared(8 * size));
-    for (const w of ranges) w.worker.postMessage(h.buffer);
+    for (const w of ranges) w.worker.postMessage({ fit: w.fit, buffer: h.buffer });
     pool++;
     return h;
   });
@@ -563,52 +641,37 @@ function threadedNodeKernel(
     jobF[2] = job.gb;
     jobF[3] = job.hb;
     for (const w of ranges) post(w, CMD_HIST, job.start, job.end);
-    const small = serial.hist(job.small);
-    sumCells(small, rows, job.start, job.end, grad, hess, own.from, own.to, sparse.slots, 0, hi);
-    fillDefaults(small, slotOffset, ds, jobI, JOB_LISTS, tc, 0, own.fHi, job.gs, job.hs);
-    if (job.splitSmall) {
-      const lists = [jobI, JOB_LISTS + m, sc] as const;
-      bestSplitRange(
-        small,
-        job.gs,
-        job.hs,
-        ...lists,
-        0,
-        own.fHi,
-        nBins,
-        slotOffset,
-        lambda,
-        alpha,
-        mcw,
-        out,
-        0,
-      );
-    }
-    if (job.big >= 0) {
-      const big = serial.hist(job.big);
-      subtractRange(big, small, 0, hi);
-      const lists = [jobI, JOB_LISTS + 2 * m, bc] as const;
-      bestSplitRange(
-        big,
-        job.gb,
-        job.hb,
-        ...lists,
-        0,
-        own.fHi,
-        nBins,
-        slotOffset,
-        lambda,
-        alpha,
-        mcw,
-        out,
-        SPLIT_DOUBLES,
-      );
-    }
+    const own = { fLo: 0, fHi: ownRange.fHi, from: ownRange.from, to: ownRange.to };
+    doRange(job, rows, own, [tc, sc, bc], out);
     for (const w of ranges) {
-      awaitDone(w);
-      if (job.splitSmall) takeBetter(out, w.res, 0);
-      if (job.big >= 0) takeBetter(out, w.res, SPLIT_DOUBLES);
+      if (steal(w)) doRange(job, rows, w.range!, [tc, sc, bc], stolen);
+      else awaitDone(w);
+      const res = w.mine ? stolen : w.res;
+      if (job.splitSmall) takeBetter(out, res, 0);
+      if (job.big >= 0) takeBetter(out, res, SPLIT_DOUBLES);
     }
+  };
+  /** The node job over one feature range (the caller's own, or a worker's it claimed), splits to `o`. */
+  const doRange = (
+    job: NodeJob,
+    rows: Uint32Array,
+    { fLo, fHi, from, to }: { fLo: number; fHi: number; from: Uint32Array; to: Uint32Array },
+    [tc, sc, bc]: [number, number, number],
+    o: Float64Array,
+  ) => {
+    const lo = 2 * slotOffset[fLo]!;
+    const hi = 2 * slotOffset[fHi]!;
+    const small = serial.hist(job.small);
+    sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, lo, hi);
+    fillDefaults(small, slotOffset, ds, jobI, JOB_LISTS, tc, fLo, fHi, job.gs, job.hs);
+    const tail = [nBins, slotOffset, lambda, alpha, mcw] as const;
+    if (job.splitSmall) {
+      bestSplitRange(small, job.gs, job.hs, jobI, JOB_LISTS + m, sc, fLo, fHi, ...tail, o, 0);
+    }
+    if (job.big < 0) return;
+    const big = serial.hist(job.big);
+    subtractRange(big, small, lo, hi);
+    bestSplitRange(big, job.gb, job.hb, jobI, JOB_LISTS + 2 * m, bc, fLo, fHi, ...tail, o, SPLIT_DOUBLES);
   };
   return { acquire: serial.acquire, release: serial.release, run };
 }
@@ -629,24 +692,47 @@ function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): 
     const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
     if (half < end) post(w, CMD_PART, half, end, [f, slot, missingSlot, dl ? 1 : 0]);
     const at = f * n;
-    let l = start;
-    let k = start;
-    for (let i = start; i < half; i++) {
-      const r = rows[i]!;
-      const b = bins[at + r]!;
-      if (b === missingSlot ? dl : b <= slot) rows[l++] = r;
-      else tmp[k++] = r;
-    }
+    const l = start + partitionHalf(rows, tmp, bins, at, start, half, slot, missingSlot, dl);
+    const k = start + (half - start) - (l - start);
     let l1 = 0;
     if (half < end) {
-      awaitDone(w);
-      l1 = w.ctl[9]!;
+      if (steal(w)) l1 = partitionHalf(rows, tmp, bins, at, half, end, slot, missingSlot, dl);
+      else {
+        awaitDone(w);
+        l1 = w.ctl[9]!;
+      }
       rows.copyWithin(l, half, half + l1);
     }
     rows.set(tmp.subarray(start, k), l + l1);
     if (half < end) rows.set(tmp.subarray(half, end - l1), l + l1 + (k - start));
     return l + l1;
   };
+}
+
+/**
+ * Stable partition of rows[start, end) as the worker's CMD_PART does it: left rows in place from start,
+ * right rows to tmp from start; returns the left count. A profiled hot loop.
+ */
+function partitionHalf(
+  rows: Uint32Array,
+  tmp: Uint32Array,
+  bins: BinnedRows,
+  at: number,
+  start: number,
+  end: number,
+  slot: number,
+  missingSlot: number,
+  dl: boolean,
+): number {
+  let l = start;
+  let k = start;
+  for (let i = start; i < end; i++) {
+    const r = rows[i]!;
+    const b = bins[at + r]!;
+    if (b === missingSlot ? dl : b <= slot) rows[l++] = r;
+    else tmp[k++] = r;
+  }
+  return l - start;
 }
 
 /** Gradients on two threads: the worker computes the second half of the rows (each row on its own). */
@@ -661,6 +747,8 @@ function threadedGradients(
   return () => {
     if (half < n) post(w, CMD_GRAD, half, n);
     logisticGradients(targets, grad, hess, 0, half);
-    if (half < n) awaitDone(w);
+    if (half === n) return;
+    if (steal(w)) logisticGradients(targets, grad, hess, half, n);
+    else awaitDone(w);
   };
 }
