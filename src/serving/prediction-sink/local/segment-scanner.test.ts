@@ -302,6 +302,40 @@ test('a large columnar read shares its segments with a worker thread: the same c
   assertSameColumns(fallback, alone);
 });
 
+test('columnar scan: fraction digits read four at a time stop at any non-digit, exactly as JSON.parse', async () => {
+  const dir = await freshDir();
+  const texts = [
+    '0.1234',
+    '0.12345',
+    '1.2345e+21',
+    '0.1234e5',
+    '0.1234E-5',
+    '-0.000123456789012',
+    '123.4567',
+    '9.9999',
+    '0.12345678901234567890123',
+    '1.23456789012345678',
+    '0.00000000000000000000012345678',
+    '12345678.123456789',
+    '0.1:23',
+    '0.123/4',
+    '4.5',
+  ];
+  const lines = texts.map(
+    (t, i) =>
+      `{"request_id":"r${i}","time":"2026-01-01T00:00:00.000Z","model_name":"m","inputs":{"a":${t}},"probability":${t}}`,
+  );
+  // the last line ends inside the fraction (a segment being written)
+  lines.push('{"request_id":"cut","time":"2026-01-01T00:00:00.000Z","model_name":"m","inputs":{"a":0.1234');
+  await writeFile(
+    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
+    lines.join('\n'),
+  );
+  const { fast, slow } = await bothReads(dir, { modelName: 'm' });
+  assertSameColumns(fast, slow);
+  assert.equal(fast.n, texts.length - 2, 'two lines are not JSON');
+});
+
 async function freshDirIn(dir: string) {
   const { mkdir } = await import('node:fs/promises');
   const d = join(dir, 'predictions');
