@@ -14,8 +14,10 @@ import { createSerialNodeKernel, type NodeJob, type NodeKernel, type RowPartitio
  * the threads' splits, earlier features winning ties. Each slot is summed by one thread in exactly the serial
  * order and each split is chosen as the serial scan chooses it, so the models are bit-identical for every
  * nthread. The main thread does range 0 itself, workers the others, synchronised with Atomics on shared
- * memory (a short spin, then a futex wait; no message passing on the hot path). Large nodes are also
- * partitioned on two threads, and gradients computed half by a worker.
+ * memory (a short spin, then a futex wait; no message passing on the hot path). A job is claimed by
+ * compare-and-swap on its sequence number: when the caller has finished its own range before a worker has
+ * started, it does the worker's range itself (same code, same result), so a descheduled worker delays
+ * nothing. Large nodes are also partitioned on two threads, and gradients computed half by a worker.
  */
 
 /** Nodes with fewer rows are partitioned without the workers. */
@@ -79,7 +81,8 @@ const SPIN = 1_000;
 /**
  * The worker's source: plain JS run with eval, so it needs no TypeScript loader; the per-node functions are
  * node-kernels.ts's own, by their text. It starts with the control block only (so it boots while the caller
- * bins the matrix); CMD_INIT hands it the fit's buffers by message, and each new pool histogram follows.
+ * bins the matrix); a fit's init (control word CTL_INIT) hands it the fit's buffers by message, and each new
+ * pool histogram follows, tagged with the fit.
  */
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
