@@ -130,7 +130,7 @@ export function createScoring(options: ScoringOptions): Scoring {
     scoreMany(model, records, what, log) {
       checkBatchSize(records.length);
       const out = scoreValidatedBatch(steps, metrics, model, records, what);
-      if (log !== undefined && record !== null && sink!.sampled()) logRows(record, log, records, out);
+      if (log !== undefined && record !== null && sink!.sampled()) logRows(sink!, record, log, records, out);
       return out;
     },
     scoreVectors(model, vectors) {
@@ -151,33 +151,44 @@ type PredictionRecorder = ReturnType<typeof createPredictionRecorder>;
 
 /** Logs each scored row of a batch: its text in the request when the spans match the records, else the row. */
 function logRows(
+  sink: PredictionSink,
   record: PredictionRecorder,
   log: { route: string; requestId: string; bodyText?: string | null },
   records: readonly unknown[],
   out: { predictions: ScoredRow[]; used: ServedModel },
 ): void {
   const text = log.bodyText ?? null;
-  let spans = text === null ? null : recordSpans(text, records.length);
-  if (spans !== null && spans.length !== 2 * records.length) spans = null;
+  const spans = text === null ? null : recordSpans(text, records.length);
   const { predictions, used } = out;
   const time = Date.now(); // the rows were served together: one time, not a clock read per row
+  if (spans !== null && spans.length === 2 * records.length) {
+    // one call for the batch: the sink's encoding writes what the rows share once, not a record per row
+    sink.recordBatch({
+      request_id: log.requestId,
+      time,
+      model_name: used.identity.name,
+      model_version: used.identity.version,
+      fallback: used.fallback,
+      route: log.route,
+      text: text!,
+      spans,
+      rows: predictions,
+    });
+    return;
+  }
   for (let i = 0; i < records.length; i++) {
     const row = predictions[i]!;
     const id = `${log.requestId}/${i}`;
-    const label = row.label as 0 | 1;
-    if (spans !== null)
-      record(
-        log.route,
-        used,
-        id,
-        null,
-        text!.slice(spans[2 * i]!, spans[2 * i + 1]!),
-        row.probability,
-        label,
-        time,
-      );
-    else
-      record(log.route, used, id, records[i] as Record<string, unknown>, null, row.probability, label, time);
+    record(
+      log.route,
+      used,
+      id,
+      records[i] as Record<string, unknown>,
+      null,
+      row.probability,
+      row.label as 0 | 1,
+      time,
+    );
   }
 }
 

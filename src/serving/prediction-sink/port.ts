@@ -164,6 +164,42 @@ export interface PredictionReader {
 }
 
 /**
+ * The scored rows of one batch request, to log as one prediction per row: request id `<request_id>/<row>`, the
+ * row's inputs the request text's span `[spans[2i], spans[2i+1])`. What the rows share (model, time, route) is
+ * given once, so an encoding can write it once per batch instead of once per row.
+ */
+export interface PendingBatch {
+  request_id: string;
+  time: number;
+  model_name: string;
+  model_version: string | null;
+  fallback: boolean;
+  route: string;
+  /** The request's JSON text. */
+  text: string;
+  /** [start, end) of each row's record in `text`, 2 per row. */
+  spans: Int32Array;
+  /** Per row, in order. */
+  rows: readonly { probability: number; label: number }[];
+}
+
+/** Row `i` of a batch as a pending prediction (what a store without a batch encoding queues). */
+export function pendingRow(b: PendingBatch, i: number): PendingPrediction {
+  return {
+    request_id: `${b.request_id}/${i}`,
+    time: b.time,
+    model_name: b.model_name,
+    model_version: b.model_version,
+    inputs: null,
+    inputs_json: b.text.slice(b.spans[2 * i]!, b.spans[2 * i + 1]!),
+    probability: b.rows[i]!.probability,
+    label: b.rows[i]!.label as 0 | 1,
+    fallback: b.fallback,
+    route: b.route,
+  };
+}
+
+/**
  * Where an encoder writes: the sink's current chunk. `reserve(n)` makes room for `n` more bytes and may move
  * to a fresh chunk, so `buffer` and `offset` are read after it.
  */
@@ -183,6 +219,11 @@ export interface ByteOutput {
 export interface PredictionEncoding {
   /** Appends the bytes of one prediction to `out` (reserving what it needs first). */
   encode(prediction: PendingPrediction, out: ByteOutput): void;
+  /**
+   * A writer of a batch's rows, each the bytes `encode` writes for {@link pendingRow}: what the rows share is
+   * prepared once here, then each call appends row `i` to `out`.
+   */
+  encodeBatch?(batch: PendingBatch): (i: number, out: ByteOutput) => void;
   /** Writes chunks of whole encoded predictions, in order (off the request path, one call at a time). */
   append(chunks: readonly Buffer[]): Promise<void>;
 }
@@ -248,6 +289,8 @@ export interface PredictionSink extends PredictionReader {
   sampled(): boolean;
   /** Queues one prediction (never blocks; drops and counts when the queue is full). */
   record(prediction: PendingPrediction): void;
+  /** Queues each row of a batch (never blocks; drops and counts the rows that do not fit). */
+  recordBatch(batch: PendingBatch): void;
   readonly stats: SinkStats;
   /**
    * Attaches outcomes (ground truth). Each item is matched to logged predictions (after flushing what is

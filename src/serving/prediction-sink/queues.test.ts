@@ -3,9 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createJsonlEncoder } from './local/jsonl-encoder.js';
+import { createJsonlEncoder, createJsonlEncoding } from './local/jsonl-encoder.js';
 import { createLocalPredictionStore } from './local/local-prediction-store.js';
-import type { PendingPrediction, PredictionRecord, PredictionStore } from './port.js';
+import {
+  type PendingBatch,
+  type PendingPrediction,
+  type PredictionRecord,
+  type PredictionStore,
+  pendingRow,
+} from './port.js';
 import { createPendingQueue } from './queues.js';
 import { createPredictionSink } from './sink.js';
 
@@ -196,4 +202,76 @@ test('sink: four full chunks waiting start a write without waiting for the timer
   assert.ok(writes.length >= 1 && writes[0]! >= 4, `writes ${writes}`);
   await sink.close();
   assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
+});
+
+test('sink: a batch is queued row by row in the encoded queue (lines never split across chunks, over-the-bound rows dropped and counted) and as objects elsewhere', async () => {
+  const records = Array.from({ length: 40 }, (_, i) => ({
+    id: `S${i}`,
+    region: i % 4 === 0 ? 'Île' : 'East',
+    n: i,
+  }));
+  let text = '[';
+  const spans = new Int32Array(2 * records.length);
+  records.forEach((r, i) => {
+    if (i > 0) text += ',';
+    spans[2 * i] = text.length;
+    text += JSON.stringify(r);
+    spans[2 * i + 1] = text.length;
+  });
+  text += ']';
+  const batch: PendingBatch = {
+    request_id: 'req',
+    time: T0,
+    model_name: 'm',
+    model_version: '3',
+    fallback: false,
+    route: '/predict/batch',
+    text,
+    spans,
+    rows: records.map((_, i) => ({ probability: i / 100, label: i % 2 })),
+  };
+  const chunks: Buffer[] = [];
+  const encoded = {
+    description: 'test',
+    encoding: {
+      ...createJsonlEncoding(),
+      append: async (cs: readonly Buffer[]) => void chunks.push(...cs.map((c) => Buffer.from(c))),
+    },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const sink = createPredictionSink({
+    store: encoded,
+    chunkBytes: 300,
+    maxQueue: 30,
+    flushIntervalMs: 60_000,
+  });
+  sink.recordBatch(batch);
+  await sink.close();
+  assert.deepEqual(sink.stats, { written: 30, dropped: 10, queued: 0 });
+  assert.ok(chunks.length > 5, 'small chunks: the batch spans many');
+  const lines = chunks.flatMap((c) =>
+    c
+      .toString()
+      .split('\n')
+      .filter((l) => l !== ''),
+  );
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l) as PredictionRecord),
+    records.slice(0, 30).map((_, i) => expected(pendingRow(batch, i))),
+  );
+
+  const objects: PendingPrediction[] = [];
+  const plain = {
+    description: 'objects',
+    appendPredictions: async (b: readonly PendingPrediction[]) => void objects.push(...b),
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const objectSink = createPredictionSink({ store: plain, flushIntervalMs: 60_000 });
+  objectSink.recordBatch(batch);
+  await objectSink.close();
+  assert.deepEqual(
+    objects,
+    records.map((_, i) => pendingRow(batch, i)),
+  );
+  assert.equal(objects[5]!.request_id, 'req/5');
 });

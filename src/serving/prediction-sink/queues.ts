@@ -1,4 +1,11 @@
-import type { ByteOutput, PendingPrediction, PredictionEncoding, PredictionStore } from './port.js';
+import {
+  type ByteOutput,
+  type PendingBatch,
+  type PendingPrediction,
+  type PredictionEncoding,
+  type PredictionStore,
+  pendingRow,
+} from './port.js';
 
 /** Queued predictions taken for one store write. */
 export interface TakenBatch {
@@ -18,6 +25,8 @@ export interface PendingQueue {
   readonly due: boolean;
   /** Queues one prediction; false when the queue is full (the caller counts the drop). */
   push(prediction: PendingPrediction): boolean;
+  /** Queues a batch's rows in order while they fit; returns how many were queued (the caller counts the rest). */
+  pushBatch(batch: PendingBatch): number;
   /** Takes the oldest queued predictions for one write, or null when none wait. */
   take(): TakenBatch | null;
 }
@@ -55,6 +64,11 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
       if (Buffer.isBuffer(prediction.inputs_json)) prediction.inputs_json = prediction.inputs_json.toString();
       queue.push(prediction);
       return true;
+    },
+    pushBatch(batch) {
+      const n = Math.min(batch.rows.length, Math.max(0, limits.maxQueue - queue.length));
+      for (let i = 0; i < n; i++) queue.push(pendingRow(batch, i));
+      return n;
     },
     take() {
       if (queue.length === 0) return null;
@@ -154,6 +168,40 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       open!.count++;
       count++;
       return true;
+    },
+    // The rows' shared bytes are prepared once (encodeBatch); each row is then a line of its own in the chunks,
+    // with the same bounds and chunk moves as push.
+    pushBatch(batch) {
+      if (encoding.encodeBatch === undefined) {
+        let n = 0;
+        while (n < batch.rows.length && this.push(pendingRow(batch, n))) n++;
+        return n;
+      }
+      let writeRow: (i: number, o: ByteOutput) => void;
+      try {
+        writeRow = encoding.encodeBatch(batch);
+      } catch {
+        return 0;
+      }
+      open ??= pool.take(0);
+      out.buffer = open.buffer;
+      out.offset = open.used;
+      let n = 0;
+      for (; n < batch.rows.length; n++) {
+        if (count >= limits.maxQueue || bytes >= limits.maxBytes) break;
+        mark = out.offset;
+        try {
+          writeRow(n, out);
+        } catch {
+          out.offset = mark;
+          break;
+        }
+        bytes += out.offset - mark;
+        open!.used = out.offset;
+        open!.count++;
+        count++;
+      }
+      return n;
     },
     take() {
       seal();

@@ -100,6 +100,11 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
       if (closed || !queue.push(prediction)) drop(1);
       else if (writing === null && queue.due) void flush(); // a full write's worth: no need to wait for the timer
     },
+    recordBatch(batch) {
+      const queued = closed ? 0 : queue.pushBatch(batch);
+      if (queued < batch.rows.length) drop(batch.rows.length - queued);
+      if (writing === null && queue.due) void flush();
+    },
     get stats() {
       return { written, dropped, queued: queue.count };
     },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PendingPrediction } from '../port.js';
-import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
+import { type PendingBatch, type PendingPrediction, pendingRow } from '../port.js';
+import { createGrowableOutput, createJsonlEncoder, createJsonlEncoding } from './jsonl-encoder.js';
 
 /** The line as the JSON text of its record: what the encoder's byte writes must reproduce exactly. */
 function referenceLine(p: PendingPrediction): string {
@@ -69,4 +69,66 @@ test('jsonl encoder: every line is byte for byte the JSON text of its record (id
     }
   assert.equal(out.bytes().toString(), expected.join(''));
   for (const line of expected) assert.equal(typeof JSON.parse(line).inputs, 'object');
+});
+
+/** A batch body `{"records": [...]}` and the spans of its records (as record-spans.ts finds them). */
+function batchOf(records: readonly Record<string, unknown>[], indent?: string) {
+  const parts = records.map((r) => JSON.stringify(r, null, indent));
+  let text = '{"records": [';
+  const spans = new Int32Array(2 * records.length);
+  parts.forEach((part, i) => {
+    if (i > 0) text += ', ';
+    spans[2 * i] = text.length;
+    text += part;
+    spans[2 * i + 1] = text.length;
+  });
+  return { text: `${text}]}`, spans };
+}
+
+test('jsonl encoder: a batch row is byte for byte the line of its pending prediction (ASCII, non-ASCII, CR/LF bodies)', () => {
+  const { encode, encodeBatch } = createJsonlEncoding();
+  const forms = [
+    { name: 'ascii', region: 'East', indent: undefined },
+    { name: 'non-ascii', region: 'Île-de-France', indent: undefined },
+    { name: 'line breaks', region: 'East', indent: '\r\n' },
+  ];
+  let k = 0;
+  for (const form of forms)
+    for (const request_id of IDS) {
+      const records = Array.from({ length: 12 }, (_, i) => ({
+        Age: i,
+        region: form.region,
+        ok: i % 2 === 0,
+      }));
+      const { text, spans } = batchOf(records, form.indent);
+      const batch: PendingBatch = {
+        request_id,
+        time: TIMES[k % TIMES.length]!,
+        model_name: k % 5 === 0 ? 'mödel "x"' : 'course-completion',
+        model_version: k % 3 === 0 ? null : String(k % 2),
+        fallback: k % 2 === 1,
+        route: '/predict/batch',
+        text,
+        spans,
+        rows: records.map((_, i) => ({
+          probability: PROBABILITIES[(i + k) % PROBABILITIES.length]!,
+          label: (i + k) % 2,
+        })),
+      };
+      k++;
+      const batchOut = createGrowableOutput(64); // small: the rows' reserve grows it mid-batch
+      const writeRow = encodeBatch(batch);
+      for (let i = 0; i < records.length; i++) writeRow(i, batchOut);
+      const oneByOne = createGrowableOutput(64);
+      const expected: string[] = [];
+      for (let i = 0; i < records.length; i++) {
+        encode(pendingRow(batch, i), oneByOne);
+        expected.push(referenceLine(pendingRow(batch, i)));
+      }
+      assert.equal(batchOut.bytes().toString(), expected.join(''), `${form.name}, id ${request_id}`);
+      assert.equal(batchOut.bytes().toString(), oneByOne.bytes().toString());
+      const lines = batchOut.bytes().toString().trimEnd().split('\n');
+      assert.equal(JSON.parse(lines[3]!).request_id, `${request_id}/3`);
+      assert.deepEqual(JSON.parse(lines[3]!).inputs, records[3]);
+    }
 });

@@ -1,4 +1,4 @@
-import type { ByteOutput, PendingPrediction } from '../port.js';
+import type { ByteOutput, PendingBatch, PendingPrediction } from '../port.js';
 
 const LF = 10;
 const CR = 13;
@@ -23,13 +23,21 @@ const FIXED_ROOM = 96;
  * of thousands of logged requests a second the line's five writes were most of the logging's CPU.
  */
 export function createJsonlEncoder(): (p: PendingPrediction, out: ByteOutput) => void {
+  return createJsonlEncoding().encode;
+}
+
+/** The JSONL encoder of {@link createJsonlEncoder} and its batch form (see {@link PredictionEncoding}). */
+export function createJsonlEncoding(): {
+  encode: (p: PendingPrediction, out: ByteOutput) => void;
+  encodeBatch: (batch: PendingBatch) => (i: number, out: ByteOutput) => void;
+} {
   const timeOf = createIsoClock();
   let lastName: string | null = null;
   let lastVersion: string | null | undefined;
   let modelPart = Buffer.alloc(0);
   const tails = new Map<string, Buffer[]>();
 
-  const modelPartOf = (p: PendingPrediction) => {
+  const modelPartOf = (p: Pick<PendingPrediction, 'model_name' | 'model_version'>) => {
     if (p.model_name !== lastName || p.model_version !== lastVersion) {
       lastName = p.model_name;
       lastVersion = p.model_version;
@@ -52,7 +60,7 @@ export function createJsonlEncoder(): (p: PendingPrediction, out: ByteOutput) =>
     return four[label * 2 + (fallback ? 1 : 0)]!;
   };
 
-  return (p, out) => {
+  const encode = (p: PendingPrediction, out: ByteOutput) => {
     const model = modelPartOf(p);
     const tail = tailOf(p.route, p.label, p.fallback);
     const raw = p.inputs_json ?? (p.inputs === null ? '{}' : JSON.stringify(p.inputs));
@@ -78,6 +86,53 @@ export function createJsonlEncoder(): (p: PendingPrediction, out: ByteOutput) =>
     b.set(tail, o);
     out.offset = o + tail.length;
   };
+
+  /**
+   * Row i's line is `{"request_id":"<id>/` + i + `","time":...,"inputs":` + the row's span of the request text +
+   * `,"probability":p` + the tail; the two fixed parts are made once per batch. A request text of ASCII (every
+   * byte a char) is copied as bytes, span by span; any other goes in as each row's string.
+   */
+  const encodeBatch = (batch: PendingBatch) => {
+    const head = Buffer.from(`{"request_id":${JSON.stringify(batch.request_id).slice(0, -1)}/`);
+    const model = modelPartOf(batch);
+    const shared = createGrowableOutput(64 + model.length);
+    shared.buffer[0] = QUOTE;
+    const m = timeOf(shared.buffer, 1, batch.time);
+    shared.buffer.set(model, m);
+    shared.offset = m + model.length;
+    const middle = Buffer.from(shared.bytes());
+    const { text, spans, rows, route, fallback } = batch;
+    const ascii = Buffer.byteLength(text) === text.length;
+    const body = ascii ? Buffer.from(text, 'latin1') : null;
+    const breaks = hasLineBreak(text);
+    return (i: number, out: ByteOutput) => {
+      const s = spans[2 * i]!;
+      const e = spans[2 * i + 1]!;
+      const row = rows[i]!;
+      const tail = tailOf(route, row.label, fallback);
+      out.reserve(FIXED_ROOM + head.length + middle.length + (body === null ? 3 : 1) * (e - s) + tail.length);
+      const b = out.buffer;
+      let o = out.offset;
+      b.set(head, o);
+      o = writeAscii(b, o + head.length, String(i));
+      b.set(middle, o);
+      o += middle.length;
+      const start = o;
+      if (body !== null) {
+        b.set(body.subarray(s, e), o);
+        o += e - s;
+      } else o += b.write(text.slice(s, e), o);
+      if (breaks) {
+        for (let k = start; k < o; k++) if (b[k] === LF || b[k] === CR) b[k] = SPACE;
+      }
+      b.set(PROBABILITY, o);
+      o = writeAscii(b, o + PROBABILITY.length, String(row.probability));
+      b.set(tail, o);
+      out.offset = o + tail.length;
+    };
+  };
+
+  return { encode, encodeBatch };
 }
 
 /** Writes `s` (known to be ASCII, e.g. a number's text) at `o`; returns the offset past it. */
@@ -96,8 +151,7 @@ function writeJsonString(b: Buffer, o: number, s: string): number {
   b[o++] = QUOTE;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH)
-      return o0 + b.write(JSON.stringify(s), o0);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return o0 + b.write(JSON.stringify(s), o0);
     b[o++] = c;
   }
   b[o++] = QUOTE;

@@ -14,7 +14,7 @@ import {
   type PredictionRecord,
   type PredictionStore,
 } from '../port.js';
-import { createGrowableOutput, createJsonlEncoder } from './jsonl-encoder.js';
+import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { scanInWorker } from './scan-worker.js';
 import { type SegmentSpan, scanSegments } from './segment-scanner.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
@@ -63,9 +63,10 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
     return now !== null && now.size === span.size && now.mtimeMs === span.mtimeMs;
   };
 
-  const encode = createJsonlEncoder();
+  const { encode, encodeBatch } = createJsonlEncoding();
   const encoding: PredictionEncoding = {
     encode,
+    encodeBatch,
     append: (chunks) => predictions.append(chunks),
   };
 
