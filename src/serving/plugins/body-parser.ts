@@ -32,6 +32,14 @@ export const bodyParserPlugin = fp(
   { name: 'tassel-serving-body-parser' },
 );
 
+/**
+ * Text that may hold a poisoning key: either key spelled out, or any `\u` escape (JSON.parse turns
+ * `"\u005f_proto__"` into a `__proto__` key). Most bodies have none, so the parsed value is walked only when it
+ * matches. Why one regex: V8's String.includes on a 25 kB body took 30-50 us a search, two searches up to 100 us
+ * of a 900 us batch request; the compiled regex scans for all three in ~27 us.
+ */
+const MAYBE_POISONED = /__proto__|constructor|\\u/;
+
 /** JSON.parse with the refusals named; throws TasselError MALFORMED_REQUEST. */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw new TasselError('MALFORMED_REQUEST', 'the body is empty: send a JSON object');
@@ -41,7 +49,7 @@ export function parseJsonBody(text: string): unknown {
   } catch (e) {
     throw new TasselError('MALFORMED_REQUEST', `the body is not valid JSON: ${(e as Error).message}`);
   }
-  if (text.includes('__proto__') || text.includes('constructor')) {
+  if (MAYBE_POISONED.test(text)) {
     const key = poisonedKey(value, 0);
     if (key !== null)
       throw new TasselError(
