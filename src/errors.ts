@@ -59,11 +59,7 @@ export class TasselError extends Error {
   /** Extra JSON fields sent along with error_code and message (as MLflow's json_kwargs). */
   readonly details?: Record<string, unknown>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown> },
-  ) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TasselError';
     this.code = code;

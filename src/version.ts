@@ -4,10 +4,7 @@ import { readFileSync } from 'node:fs';
 export const TASSEL_VERSION: string = (() => {
   for (const rel of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'tassel' && pkg.version) return pkg.version;
     } catch {
       // try the next location

@@ -87,10 +87,7 @@ export function register(program: Command): void {
     .option('--min-window <n>', 'smallest window judged', parseIntOption(1, 10_000_000))
     .option('--webhook-url <url...>', 'POST alerts here (registry webhook format, type monitoring_alert)')
     .option('--retrain', 'add the retrain action (needs --config with monitoring.fresh_data)')
-    .option(
-      '--watch',
-      'keep running: check new predictions every --interval seconds (complete windows only); SIGINT/SIGTERM stop it',
-    )
+    .option('--watch', 'keep running: check new predictions every --interval seconds (complete windows only); SIGINT/SIGTERM stop it')
     .option('--interval <s>', 'seconds between passes with --watch', parseIntOption(1, 86_400), 60)
     .option('--json', 'print the result as JSON')
     .addHelpText(

@@ -148,9 +148,7 @@ describe('tassel pipeline / tassel models', { timeout: 90_000 }, () => {
     assert.equal(lines.filter((l) => l.startsWith('tassel:')).length, 1, flagged.stderr);
     assert.match(
       lines.at(-1)!,
-      new RegExp(
-        `^tassel: gate rejected ${name} v${out.version} \\(production stays v1\\): .*roc_auc 0\\.5000 >= floor 0\\.6000`,
-      ),
+      new RegExp(`^tassel: gate rejected ${name} v${out.version} \\(production stays v1\\): .*roc_auc 0\\.5000 >= floor 0\\.6000`),
     );
 
     const byConfig = await run('--config', weakByConfig);

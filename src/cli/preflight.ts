@@ -61,9 +61,7 @@ export async function reservePort(
     }
     if (code === 'EACCES')
       throw new InputError(`port ${port} (${what}) needs privileges here: pass ${flag} <port> above 1023`);
-    throw new InputError(
-      `cannot listen on ${host}:${port} (${what}): ${code ?? String(e)}; pass ${flag} <port>`,
-    );
+    throw new InputError(`cannot listen on ${host}:${port} (${what}): ${code ?? String(e)}; pass ${flag} <port>`);
   }
   return {
     port,
@@ -127,11 +125,7 @@ export async function checkSqliteStore(dataDir: string): Promise<void> {
 }
 
 /** A remote tracking server must answer (and accept the token) before the pipeline logs anything to it. */
-export async function checkTrackingServer(
-  uri: string,
-  token: string | undefined,
-  timeoutMs = 10_000,
-): Promise<void> {
+export async function checkTrackingServer(uri: string, token: string | undefined, timeoutMs = 10_000): Promise<void> {
   const url = `${uri.replace(/\/$/, '')}/api/2.0/mlflow/experiments/search?max_results=1`;
   let res: Response;
   try {

@@ -61,11 +61,7 @@ export function register(program: Command): void {
     )
     .option('--rows <n>', 'rows of generated data when the data file is missing', '20000')
     .option('--seed <n>', 'seed of the generated data', '7')
-    .option(
-      '--port <n>',
-      'port of the prediction service (0 = any free port)',
-      String(UP_DEFAULT_SERVING_PORT),
-    )
+    .option('--port <n>', 'port of the prediction service (0 = any free port)', String(UP_DEFAULT_SERVING_PORT))
     .option(
       '--tracking-port <n>',
       'port of the embedded tracking server and web UI (0 = any free port)',
@@ -87,9 +83,7 @@ export function register(program: Command): void {
       const remoteUri = resolveTrackingUri({ uri: flags.trackingUri, configUri: config.tracking.uri });
       const generate = !existsSync(config.data.path);
       if (generate && (resolve(config.data.path) !== resolve(DEFAULT_DATA_PATH) || flags.config))
-        throw new InputError(
-          `${config.data.path}: file not found (data.path in ${flags.config ?? 'the config'})`,
-        );
+        throw new InputError(`${config.data.path}: file not found (data.path in ${flags.config ?? 'the config'})`);
       if (!generate) checkDataFile(config.data.path, 'data.path');
       if (config.data.test_data) checkDataFile(config.data.test_data, 'test_data');
       if (generate) checkWritableDir(dirname(config.data.path), 'the generated data');
@@ -105,12 +99,7 @@ export function register(program: Command): void {
       let trackingReservation: PortReservation | null = null;
       try {
         if (!remoteUri) {
-          trackingReservation = await reservePort(
-            HOST,
-            trackingPort,
-            'tracking server and web UI',
-            '--tracking-port',
-          );
+          trackingReservation = await reservePort(HOST, trackingPort, 'tracking server and web UI', '--tracking-port');
           reservations.push(trackingReservation);
         }
         servingPort = await reservePort(HOST, port, 'prediction service', '--port');
@@ -245,9 +234,7 @@ async function exampleRecord(bundleDir: string | null, url: string): Promise<Rec
   };
   try {
     const local =
-      bundleDir === null
-        ? null
-        : pick(JSON.parse(readFileSync(join(bundleDir, 'input_example.json'), 'utf8')));
+      bundleDir === null ? null : pick(JSON.parse(readFileSync(join(bundleDir, 'input_example.json'), 'utf8')));
     if (local) return local;
   } catch {
     // fall through to the service

@@ -5,11 +5,7 @@ export interface Matrix {
   readonly cols: number;
 }
 
-export function createMatrix(
-  rows: number,
-  cols: number,
-  data: Float64Array = new Float64Array(rows * cols),
-): Matrix {
+export function createMatrix(rows: number, cols: number, data: Float64Array = new Float64Array(rows * cols)): Matrix {
   if (data.length !== rows * cols) throw new Error(`createMatrix: ${data.length} values for ${rows}x${cols}`);
   return { data, rows, cols };
 }

@@ -81,10 +81,7 @@ export async function loadBundleCodeFactories(bundleDir: string): Promise<ModelF
  * Load a user's feature step module (JS, or TS through tsx) and find its {@link FeatureStep}: the default
  * export, a `featureStep` export, or the only exported step. Throws InputError saying what was found instead.
  */
-export async function loadFeatureStepModule(
-  file: string,
-  what = 'feature step module',
-): Promise<FeatureStep> {
+export async function loadFeatureStepModule(file: string, what = 'feature step module'): Promise<FeatureStep> {
   const mod = await importUserModule(file, what);
   const direct = [mod.default, mod.featureStep].find(isFeatureStep);
   if (direct) return direct;

@@ -74,10 +74,7 @@ export function decideGate(input: GateInput): GateResult {
     if (config.strictly_better) {
       // strictly better: floating-point noise around a tie must not count as a gain either
       const ok = delta > config.min_delta + 1e-12;
-      check(
-        ok,
-        `${head} ${ok ? '>' : '<='} min_delta ${f4(config.min_delta)} (gate.strictly_better: a tie is rejected)`,
-      );
+      check(ok, `${head} ${ok ? '>' : '<='} min_delta ${f4(config.min_delta)} (gate.strictly_better: a tie is rejected)`);
     } else {
       // A tiny epsilon keeps min_delta 0 from rejecting a retrain that reproduces production exactly
       // only because of floating-point noise; an identical model passes (delta 0 >= 0).

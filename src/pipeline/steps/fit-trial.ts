@@ -54,7 +54,8 @@ export async function fitTrial(
     onIteration: (info) => {
       onRound?.(Math.min(info.iteration, info.total), info.total, info.metrics);
       for (const [k, v] of Object.entries(info.metrics ?? {}))
-        if (Number.isFinite(v)) history.push({ key: roundMetricKey(k), value: v, step: info.iteration });
+        if (Number.isFinite(v))
+          history.push({ key: roundMetricKey(k), value: v, step: info.iteration });
     },
   });
   const fitSeconds = (performance.now() - t0) / 1000;
