@@ -232,6 +232,19 @@ describe('gbdt training', () => {
     }
   });
 
+  test('back-to-back fits on pooled workers keep every message of the next fit (a worker woken late)', () => {
+    // A pooled worker that wakes only after the next fit has posted its init and histograms must keep them;
+    // it dropped them with the last fit's once (1-2 % of such fits failed "expected a message" under load).
+    const d = data(2000, 4, 23, (r) => (r[0]! > 0 ? 0.8 : 0.2));
+    const params = resolveGbdtParams({ n_estimators: 3, max_depth: 4 });
+    const one = JSON.stringify(trainGbdt(d.X, d.y, { ...params, nthread: 1 }).ensemble);
+    for (let k = 0; k < 400; k++) {
+      const backend = createThreadedBackend(2, { minParallelCells: 0 });
+      const many = trainGbdt(d.X, d.y, { ...params, nthread: 2 }, {}, backend);
+      assert.equal(JSON.stringify(many.ensemble), one, `fit ${k}`);
+    }
+  });
+
   test('a worker that fails makes the fit throw a clear error, or the caller does its jobs; never a wrong model', () => {
     const d = data(300, 3, 22, xor);
     const params = { ...resolveGbdtParams({ n_estimators: 3 }), nthread: 2 };

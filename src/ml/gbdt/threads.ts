@@ -95,9 +95,12 @@ const c = new Int32Array(workerData.ctl);
 let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1, nRows = 0;
 let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
 const hists = [];
-let seen = 0, fit = 0, released = 0, pendingInit = null;
+let seen = 0, fit = 0, released = 0;
+// Messages of a later fit read off the port while releasing the last one, in order.
+const queued = [];
 // Messages of the port, in order: a fit's init, then its pool histograms; stale ones are skipped.
 const nextMessage = () => {
+  if (queued.length > 0) return queued.shift();
   const x = receiveMessageOnPort(parentPort);
   if (!x) throw new Error('gbdt worker: expected a message');
   return x.message;
@@ -116,16 +119,18 @@ for (;;) {
     released = rel;
     rs = sl = from = to = g = h = rw = bins = tmp = mg = yy = wt = jobI = jobF = res = so = nb = ds = null;
     hists.length = 0;
-    for (let x = receiveMessageOnPort(parentPort); x; x = receiveMessageOnPort(parentPort)) {
-      if (x.message.init) pendingInit = x.message;
-    }
+    // A worker woken late finds the next fit's init and pool histograms queued behind the released fit's:
+    // those are kept (dropping them left a later job waiting for a histogram that never came).
+    const later = queued.concat();
+    queued.length = 0;
+    for (let x = receiveMessageOnPort(parentPort); x; x = receiveMessageOnPort(parentPort)) later.push(x.message);
+    for (const x of later) if (x.fit > rel) queued.push(x);
   }
   const init = Atomics.load(c, ${CTL_INIT});
   if (init > released && init !== fit) {
     fit = init;
-    let x = pendingInit;
-    pendingInit = null;
-    while (!x || !x.init || x.fit !== fit) x = nextMessage();
+    let x = nextMessage();
+    while (!x.init || x.fit !== fit) x = nextMessage();
     hists.length = 0;
     rs = new Uint32Array(x.rowStart);
     sl = x.slots.bytes === 2 ? new Uint16Array(x.slots.buffer) : new Uint32Array(x.slots.buffer);
