@@ -11,7 +11,7 @@
  *
  * Env: EXPLAIN_BENCH_REPS (5), EXPLAIN_BENCH_SINGLE (2000 records for XGBoost's one-row loop), ANCHORS_DIR.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
@@ -64,6 +64,58 @@ function records(table: Table, columns: string[]): RawRecord[] {
     out.push(r);
   }
   return out;
+}
+
+/**
+ * A keep-alive client in a child process: posts `bodiesFile`'s JSON bodies to `url` one at a time (300 first to
+ * warm up, then all) and prints "start"/"done" around the measured ones.
+ */
+const CHILD_CLIENT = `
+import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
+const [base, url, file] = process.argv.slice(1);
+const bodies = JSON.parse(readFileSync(file, 'utf8'));
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const post = (body) => new Promise((done, fail) => {
+  const req = request(base + url, { method: 'POST', agent,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+    (res) => { if (res.statusCode !== 200) fail(new Error('status ' + res.statusCode)); res.resume(); res.on('end', done); });
+  req.on('error', fail);
+  req.end(body);
+});
+for (let i = 0; i < 300; i++) await post(bodies[i]);
+process.stdout.write('start\\n');
+for (const b of bodies) await post(b);
+process.stdout.write('done\\n');
+agent.destroy();
+`;
+
+/**
+ * CPU (user + system) this process spends per request while a client in a child process sends them: the
+ * server's own cost, without the client's (parsing the longer explained response is then not counted).
+ */
+function childClientServerCpu(base: string, url: string, bodiesFile: string): Promise<number> {
+  const n = (JSON.parse(readFileSync(bodiesFile, 'utf8')) as string[]).length;
+  return new Promise((resolveCpu, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD_CLIENT, base, url, bodiesFile], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let c0 = Number.NaN;
+    let perRequest = Number.NaN;
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (Number.isNaN(c0) && out.includes('start')) c0 = cpuSeconds();
+      if (Number.isNaN(perRequest) && out.includes('done')) perRequest = ((cpuSeconds() - c0) * 1e6) / n;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 && !Number.isNaN(perRequest)
+        ? resolveCpu(perRequest)
+        : reject(new Error(`bench client exited with code ${code}`)),
+    );
+  });
 }
 
 async function main(): Promise<void> {
@@ -257,6 +309,20 @@ async function main(): Promise<void> {
     plainHttp.push(await socketCpu('/predict'));
     explainHttp.push(await socketCpu('/predict?explain=true'));
   }
+  // the same requests from a client in a child process: this process's CPU is then the server's alone
+  const bodiesFile = join(tmpdir(), `tassel-explain-bodies-${process.pid}.json`);
+  writeFileSync(bodiesFile, JSON.stringify(bodies));
+  const serverOnlyCpu = (url: string) => childClientServerCpu(base, url, bodiesFile);
+  const plainServer: number[] = [];
+  const explainServer: number[] = [];
+  try {
+    for (let round = 0; round < 3; round++) {
+      plainServer.push(await serverOnlyCpu('/predict'));
+      explainServer.push(await serverOnlyCpu('/predict?explain=true'));
+    }
+  } finally {
+    rmSync(bodiesFile, { force: true });
+  }
   agent.destroy();
   await app.close();
   await exactApp.close();
@@ -325,6 +391,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `process CPU per POST /predict over HTTP (fast lane both, keep-alive client in the same process, ${n} records x 3 rounds): plain ${median(plainHttp).toFixed(1)} us, ?explain=true ${median(explainHttp).toFixed(1)} us: explaining adds ${(median(explainHttp) - median(plainHttp)).toFixed(1)} us`,
+  );
+  console.log(
+    `server CPU per POST /predict over HTTP (fast lane both, keep-alive client in a child process, this process's CPU only, ${n} records x 3 rounds): plain ${median(plainServer).toFixed(1)} us, ?explain=true ${median(explainServer).toFixed(1)} us: explaining adds ${(median(explainServer) - median(plainServer)).toFixed(1)} us (target <= 100 us)`,
   );
   console.log(`max |Tassel - XGBoost| over all contributions: ${maxDiff.toExponential(2)}; load ${load()}`);
   if (sink === 42) console.log('');
