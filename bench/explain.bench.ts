@@ -97,9 +97,13 @@ agent.destroy();
 function childClientServerCpu(base: string, url: string, bodiesFile: string): Promise<number> {
   const n = (JSON.parse(readFileSync(bodiesFile, 'utf8')) as string[]).length;
   return new Promise((resolveCpu, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD_CLIENT, base, url, bodiesFile], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', CHILD_CLIENT, base, url, bodiesFile],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let c0 = Number.NaN;
     let perRequest = Number.NaN;
     let out = '';
