@@ -114,6 +114,9 @@ for (;;) {
   seen = Atomics.load(c, 0);
   if (Atomics.load(c, ${CTL_EXIT}) !== 0) break;
   const rel = Atomics.load(c, ${CTL_RELEASE});
+  // The release of the fit before this worker's current one, read late: the worker already read (in an
+  // earlier pass, between that release's store and this one's load) and set up the newer fit; keep it.
+  if (rel !== released && fit > rel) released = rel;
   if (rel !== released) {
     // Back to the pool: drop the fit's buffers (and queued histograms) so their memory goes with the fit.
     released = rel;
