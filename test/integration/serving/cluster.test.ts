@@ -111,10 +111,18 @@ describe('tassel serve --workers 2', () => {
 
       // /metrics answers for the whole service, whichever worker takes the scrape: both workers' series, and
       // the 10 predictions counted once (fresh connections, so scrapes spread over the workers)
+      // A worker answers with its own series when the primary's aggregate takes over 3 s (a scrape never
+      // fails); under a loaded CI machine that happens, so each scrape is retried until it is the aggregate.
+      const scrape = async () => {
+        let text = '';
+        for (let attempt = 0; attempt < 10; attempt++) {
+          text = await fetch(`${base}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text());
+          if (new Set(text.match(/worker="\d+"/g)).size === 2) break;
+        }
+        return text;
+      };
       for (let i = 0; i < 4; i++) {
-        const text = await fetch(`${base}/metrics`, { headers: { connection: 'close' } }).then((r) =>
-          r.text(),
-        );
+        const text = await scrape();
         const served = [
           ...text.matchAll(
             /^tassel_serving_requests_total\{route="\/predict",method="POST",status="200",worker="(\d+)"\} (\d+)$/gm,
