@@ -204,6 +204,35 @@ test('sink: four full chunks waiting start a write without waiting for the timer
   assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
 });
 
+test('sink: written chunks are reused, however many one write holds (the spare pool is bounded in bytes)', async () => {
+  const seen = new Set<ArrayBufferLike>();
+  let lines = 0;
+  const store = {
+    description: 'test',
+    encoding: {
+      encode: createJsonlEncoder(),
+      append: async (chunks: readonly Buffer[]) => {
+        for (const c of chunks) {
+          seen.add(c.buffer);
+          lines += c.toString().split('\n').length - 1;
+        }
+      },
+    },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const sink = createPredictionSink({ store, chunkBytes: 2048, flushIntervalMs: 60_000 });
+  // ~50 chunks a round: more than the 16 spares kept when the pool counted chunks (which made ~370 distinct
+  // buffers here), far below its 16 MiB bound (one round's worth, reused every round)
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 400; i++) sink.record(pending(2 * i + 1));
+    await sink.flush();
+  }
+  await sink.close();
+  assert.deepEqual(sink.stats, { written: 4000, dropped: 0, queued: 0 });
+  assert.equal(lines, 4000);
+  assert.ok(seen.size <= 100, `${seen.size} distinct chunk buffers over 10 rounds of ~50 chunks`);
+});
+
 test('sink: a batch is queued row by row in the encoded queue (lines never split across chunks, over-the-bound rows dropped and counted) and as objects elsewhere', async () => {
   const records = Array.from({ length: 40 }, (_, i) => ({
     id: `S${i}`,

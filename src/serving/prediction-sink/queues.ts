@@ -86,17 +86,19 @@ interface Chunk {
 }
 
 /**
- * Most spare chunks kept for reuse. Enough for the chunks of one write plus those filling meanwhile (see
- * DUE_CHUNKS): a chunk allocated afresh is external memory that only a full (mark-compact) GC gives back, and a
- * steady stream of them made V8 run one every few seconds at a few MB/s of logging.
+ * Most bytes of spare chunks kept for reuse (16 MiB: 64 chunks of the default 256 KiB). Enough for the chunks of
+ * one write plus those filling meanwhile (see DUE_CHUNKS): a chunk allocated afresh is external memory that only a
+ * full (mark-compact) GC gives back, and a steady stream of them made V8 run one every few seconds at a few MB/s
+ * of logging. Bounded in bytes, not chunks, so smaller chunks keep as much headroom.
  */
-const SPARE_CHUNKS = 16;
+const SPARE_BYTES = 16 * 1024 * 1024;
 /** Full chunks waiting that make a write due before the timer's (bounds the chunks one write holds). */
 const DUE_CHUNKS = 4;
 
 /** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse. */
 function createChunkPool(chunkBytes: number) {
   const spare: Buffer[] = [];
+  const maxSpare = Math.max(1, Math.floor(SPARE_BYTES / chunkBytes));
   return {
     /** A chunk of at least `n` bytes, empty. */
     take(n: number): Chunk {
@@ -106,7 +108,7 @@ function createChunkPool(chunkBytes: number) {
     },
     /** A chunk whose bytes are no longer needed. */
     give(buffer: Buffer): void {
-      if (buffer.length === chunkBytes && spare.length < SPARE_CHUNKS) spare.push(buffer);
+      if (buffer.length === chunkBytes && spare.length < maxSpare) spare.push(buffer);
     },
   };
 }

@@ -14,7 +14,11 @@ export interface PredictionSinkOptions {
    * dropped and counted. Default 64 MiB.
    */
   maxQueueBytes?: number;
-  /** Bytes per chunk of an encoded queue (a larger prediction gets a chunk of its own); default 1 MiB. */
+  /**
+   * Bytes per chunk of an encoded queue (a larger prediction gets a chunk of its own); default 256 KiB. Why not
+   * larger: a write of four 1 MiB chunks cost the thread pool's kernel copy ~2-3x the system time per line of four
+   * 256 KiB ones (chunks that small are reused while still in the CPU's cache).
+   */
   chunkBytes?: number;
   /** How often the queue is flushed, in ms; default 200. */
   flushIntervalMs?: number;
@@ -46,7 +50,7 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
     maxQueue: options.maxQueue ?? 50_000,
     maxBatch: Math.max(1, options.maxBatch ?? 5000),
     maxBytes: options.maxQueueBytes ?? 64 * 1024 * 1024,
-    chunkBytes: Math.max(64, options.chunkBytes ?? 1024 * 1024),
+    chunkBytes: Math.max(64, options.chunkBytes ?? 256 * 1024),
   });
   let written = 0;
   let dropped = 0;
