@@ -114,12 +114,10 @@ for (;;) {
   seen = Atomics.load(c, 0);
   if (Atomics.load(c, ${CTL_EXIT}) !== 0) break;
   const rel = Atomics.load(c, ${CTL_RELEASE});
-  // The release of the fit before this worker's current one, read late: the worker already read (in an
-  // earlier pass, between that release's store and this one's load) and set up the newer fit; keep it.
-  if (rel !== released && fit > rel) released = rel;
-  if (rel !== released) {
+  // A release older than the fit already set up (read late: that fit's init came between this release's store
+  // and this load, in an earlier pass) is only recorded; a newer one sends the worker back to the pool.
+  if (rel !== released && fit < rel) {
     // Back to the pool: drop the fit's buffers (and queued histograms) so their memory goes with the fit.
-    released = rel;
     rs = sl = from = to = g = h = rw = bins = tmp = mg = yy = wt = jobI = jobF = res = so = nb = ds = null;
     hists.length = 0;
     // A worker woken late finds the next fit's init and pool histograms queued behind the released fit's:
@@ -129,6 +127,7 @@ for (;;) {
     for (let x = receiveMessageOnPort(parentPort); x; x = receiveMessageOnPort(parentPort)) later.push(x.message);
     for (const x of later) if (x.fit > rel) queued.push(x);
   }
+  released = rel;
   const init = Atomics.load(c, ${CTL_INIT});
   if (init > released && init !== fit) {
     fit = init;
