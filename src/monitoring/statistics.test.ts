@@ -110,6 +110,11 @@ describe('drift statistics against scipy', () => {
 });
 
 describe('binned comparison of a large window (no sort)', () => {
+  /** Reference samples with ties (small integers) and arbitrary finite doubles. */
+  const referenceValues = fc.array(
+    fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -5, max: 5 })),
+    { minLength: 1, maxLength: 300 },
+  );
   it('gives the exact KS statistic and the Wasserstein distance within the reference gaps', () => {
     for (const c of fx.numeric) {
       const a = sortedFinite(c.reference);
@@ -145,13 +150,7 @@ describe('binned comparison of a large window (no sort)', () => {
   it('the value grid places every window value as a plain binary search does (ties, edges, extremes, skew)', () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -5, max: 5 })),
-          {
-            minLength: 1,
-            maxLength: 300,
-          },
-        ),
+        referenceValues,
         fc.array(fc.oneof(fc.double({ noDefaultInfinity: true }), fc.integer({ min: -6, max: 6 })), {
           maxLength: 300,
         }),
@@ -184,13 +183,7 @@ describe('binned comparison of a large window (no sort)', () => {
   it('counts the PSI bins and the values outside [min, max] in the same pass as a sorted window does', () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -5, max: 5 })),
-          {
-            minLength: 1,
-            maxLength: 300,
-          },
-        ),
+        referenceValues,
         fc.array(fc.oneof(fc.double(), fc.integer({ min: -6, max: 6 })), { maxLength: 300 }),
         fc.integer({ min: 1, max: 12 }),
         (refValues, extra, bins) => {

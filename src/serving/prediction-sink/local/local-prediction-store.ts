@@ -16,7 +16,7 @@ import {
 } from '../port.js';
 import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { scanInWorker } from './scan-worker.js';
-import { type SegmentSpan, scanSegments } from './segment-scanner.js';
+import { fileSizes, type SegmentSpan, scanSegments } from './segment-scanner.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
 /** Options of {@link createLocalPredictionStore}. */
@@ -232,14 +232,7 @@ async function lastByTime(records: AsyncIterable<PredictionRecord>, n: number): 
  */
 async function splitForWorker(files: string[], minBytes: number): Promise<[string[], string[]] | null> {
   if (files.length < 2 || availableParallelism() < 2) return null;
-  const sizes = await Promise.all(
-    files.map((f) =>
-      stat(f).then(
-        (s) => s.size,
-        () => 0,
-      ),
-    ),
-  );
+  const sizes = await fileSizes(files);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total < minBytes) return null;
   let k = 0;

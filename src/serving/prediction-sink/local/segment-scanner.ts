@@ -580,6 +580,18 @@ export interface SegmentSpan {
   maxTime: number;
 }
 
+/** Each file's size in bytes (0 for one that is gone: a segment removed by retention while a read starts). */
+export function fileSizes(files: readonly string[]): Promise<number[]> {
+  return Promise.all(
+    files.map((f) =>
+      stat(f).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
+}
+
 /**
  * Scans segment files (in the given order) into `builder`, reading `chunkBytes` at a time; a segment's last
  * line without a newline is read too (JSON.parse decides whether it is whole). `onSpan` learns each segment's
@@ -597,14 +609,7 @@ export async function scanSegments(
   let buf = Buffer.allocUnsafe(chunkBytes);
   // the columns are sized once from the rows kept per byte of the first chunk (growing 40 columns by doubling
   // cost more than the decoding of some of them)
-  const sizes = await Promise.all(
-    files.map((f) =>
-      stat(f).then(
-        (s) => s.size,
-        () => 0,
-      ),
-    ),
-  );
+  const sizes = await fileSizes(files);
   let unread = sizes.reduce((a, b) => a + b, 0);
   let read = 0;
   let sized = false;
