@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createMatrix, type Matrix } from '../matrix.js';
-import { computeBinCuts } from './binning.js';
+import { binMatrix, binTrainingMatrix, computeBinCuts } from './binning.js';
 import { type GbdtClassifier, gbdtFactory, gbdtFromJSON } from './gbdt-classifier.js';
 import { aucScore } from './metrics.js';
 import { resolveGbdtParams } from './params.js';
@@ -375,6 +375,44 @@ describe('gbdt format and prediction', () => {
     const c = computeBinCuts(createMatrix(n, 2, X), 16);
     assert.deepEqual(Array.from(c.cuts.subarray(c.cutStart[0]!, c.cutStart[1]!)), [1, 2]);
     assert.ok(c.nBins[1]! <= 16 && c.nBins[1]! >= 15);
+  });
+
+  test('the training matrix binned in one pass equals its cuts then binMatrix, 16- and 32-bit slots', () => {
+    const n = 8000;
+    const cols = 24;
+    const rng = createPrng(5);
+    const X = new Float64Array(n * cols);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < cols; j++) {
+        const u = rng.next();
+        // Numeric, few-valued, one-hot and missing-heavy columns; infinities bin like any value.
+        X[i * cols + j] =
+          j % 4 === 0
+            ? u * 100
+            : j % 4 === 1
+              ? Math.floor(u * 5)
+              : j % 4 === 2
+                ? u < 0.1
+                  ? 1
+                  : 0
+                : u < 0.3
+                  ? Number.NaN
+                  : u;
+      }
+    }
+    X[7 * cols] = Number.POSITIVE_INFINITY;
+    X[9 * cols] = Number.NEGATIVE_INFINITY;
+    const M = createMatrix(n, cols, X);
+    // max_bin 256 keeps slots in 16 bits; 9,000 gives each of the 12 numeric columns a bin per value: past 65,535.
+    for (const maxBin of [256, 9000]) {
+      const { cuts, bins } = binTrainingMatrix(M, maxBin);
+      const c = computeBinCuts(M, maxBin);
+      assert.deepEqual(cuts, c);
+      const expected = binMatrix(c, M);
+      assert.equal(bins.BYTES_PER_ELEMENT, expected.BYTES_PER_ELEMENT);
+      assert.equal(bins.BYTES_PER_ELEMENT, maxBin === 256 ? 2 : 4);
+      assert.deepEqual(bins, expected);
+    }
   });
 
   test("bin cuts past max_bin are XGBoost's sketch: every split XGBoost 1.7.4 made is one of our cuts", () => {

@@ -1,7 +1,7 @@
 import { InputError } from '../../errors.js';
 import type { Matrix } from '../matrix.js';
 import type { FitOptions, Labels } from '../model.js';
-import { type BinCuts, type BinnedRows, binMatrix, computeBinCuts, sparseRows } from './binning.js';
+import { type BinCuts, type BinnedRows, binMatrix, binTrainingMatrix, sparseRows } from './binning.js';
 import { type FlatTree, TreeEnsemble } from './ensemble.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
@@ -144,8 +144,7 @@ function boost(
   const w = options.sampleWeight;
   const valid = options.validation;
   const rng = createPrng(options.seed ?? p.seed);
-  const cuts = computeBinCuts(X, p.max_bin);
-  const bins = binMatrix(cuts, X, backend.memory);
+  const { cuts, bins } = binTrainingMatrix(X, p.max_bin, backend.memory);
   const { grad, hess, rows } = backend.allocate(n);
   const sparse = sparseRows(cuts, bins, n, backend.memory);
   const base = logit(initialScore(y, w, p.base_score));
