@@ -7,6 +7,7 @@ import type {
   PredictionColumns,
   PredictionReader,
 } from '../serving/prediction-sink/port.js';
+import { batchLineRecords, isBatchLine } from '../serving/prediction-sink/local/batch-line.js';
 import { openPredictionStore } from '../serving/prediction-sink/registry.js';
 
 /**
@@ -93,8 +94,10 @@ export function recordsFromLogLine(line: string, lineNo: number): PredictionReco
   } catch {
     return [];
   }
-  if (!e || typeof e !== 'object' || !e.model) return [];
+  if (!e || typeof e !== 'object') return [];
+  if (isBatchLine(e)) return batchLineRecords(e);
   if ('inputs' in e && 'probability' in e) return [e as unknown as PredictionRecord];
+  if (!e.model) return [];
   const base = { time: e.ts, model_name: e.model.name, model_version: e.model.version };
   const id = e.request_id ?? `line-${lineNo}`;
   const res = e.response as Record<string, unknown> | null;

@@ -118,6 +118,13 @@ export class ColumnsBuilder {
     this.n++;
   }
 
+  /** Forgets the rows committed after the first `n` (a line that turned out not to be what it seemed). */
+  truncate(n: number): void {
+    if (n >= this.n) return;
+    for (const rows of this.invalid) while (rows.length > 0 && rows[rows.length - 1]! >= n) rows.pop();
+    this.n = n;
+  }
+
   /** Forgets the staged row. */
   discard(): void {
     this.state.fill(0);

@@ -220,10 +220,10 @@ export interface PredictionEncoding {
   /** Appends the bytes of one prediction to `out` (reserving what it needs first). */
   encode(prediction: PendingPrediction, out: ByteOutput): void;
   /**
-   * A writer of a batch's rows, each the bytes `encode` writes for {@link pendingRow}: what the rows share is
-   * prepared once here, then each call appends row `i` to `out`.
+   * Appends the first `rows` rows of a batch (each the prediction {@link pendingRow} gives) to `out`, in the
+   * store's batch form: what the rows share may be written once for all of them (the local log writes one line).
    */
-  encodeBatch?(batch: PendingBatch): (i: number, out: ByteOutput) => void;
+  encodeBatch?(batch: PendingBatch, rows: number, out: ByteOutput): void;
   /** Writes chunks of whole encoded predictions, in order (off the request path, one call at a time). */
   append(chunks: readonly Buffer[]): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type BatchLine, batchLineRecords } from './local/batch-line.js';
 import { createJsonlEncoder, createJsonlEncoding } from './local/jsonl-encoder.js';
 import { createLocalPredictionStore } from './local/local-prediction-store.js';
 import {
@@ -233,7 +234,7 @@ test('sink: written chunks are reused, however many one write holds (the spare p
   assert.ok(seen.size <= 100, `${seen.size} distinct chunk buffers over 10 rounds of ~50 chunks`);
 });
 
-test('sink: a batch is queued row by row in the encoded queue (lines never split across chunks, over-the-bound rows dropped and counted) and as objects elsewhere', async () => {
+test('sink: a batch is queued as one line in the encoded queue (a line larger than a chunk gets one of its own, over-the-bound rows dropped and counted) and row by row as objects elsewhere', async () => {
   const records = Array.from({ length: 40 }, (_, i) => ({
     id: `S${i}`,
     region: i % 4 === 0 ? 'Île' : 'East',
@@ -277,15 +278,16 @@ test('sink: a batch is queued row by row in the encoded queue (lines never split
   sink.recordBatch(batch);
   await sink.close();
   assert.deepEqual(sink.stats, { written: 30, dropped: 10, queued: 0 });
-  assert.ok(chunks.length > 5, 'small chunks: the batch spans many');
+  assert.equal(chunks.length, 1, 'the line is larger than a chunk: a chunk of its own, never split');
   const lines = chunks.flatMap((c) =>
     c
       .toString()
       .split('\n')
       .filter((l) => l !== ''),
   );
+  assert.equal(lines.length, 1, 'one line for the rows that fit');
   assert.deepEqual(
-    lines.map((l) => JSON.parse(l) as PredictionRecord),
+    batchLineRecords(JSON.parse(lines[0]!) as BatchLine),
     records.slice(0, 30).map((_, i) => expected(pendingRow(batch, i))),
   );
 

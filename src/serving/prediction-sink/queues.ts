@@ -171,38 +171,29 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       count++;
       return true;
     },
-    // The rows' shared bytes are prepared once (encodeBatch); each row is then a line of its own in the chunks,
-    // with the same bounds and chunk moves as push.
+    // The rows that fit (by count; the bytes bound is checked once, as push does) are encoded together: the
+    // store's batch form (the local log's one line per request) or a line per row.
     pushBatch(batch) {
       if (encoding.encodeBatch === undefined) {
         let n = 0;
         while (n < batch.rows.length && this.push(pendingRow(batch, n))) n++;
         return n;
       }
-      let writeRow: (i: number, o: ByteOutput) => void;
+      if (bytes >= limits.maxBytes) return 0;
+      const n = Math.min(batch.rows.length, limits.maxQueue - count);
+      if (n <= 0) return 0;
+      open ??= pool.take(0);
+      out.buffer = open.buffer;
+      out.offset = mark = open.used;
       try {
-        writeRow = encoding.encodeBatch(batch);
+        encoding.encodeBatch(batch, n, out);
       } catch {
         return 0;
       }
-      open ??= pool.take(0);
-      out.buffer = open.buffer;
-      out.offset = open.used;
-      let n = 0;
-      for (; n < batch.rows.length; n++) {
-        if (count >= limits.maxQueue || bytes >= limits.maxBytes) break;
-        mark = out.offset;
-        try {
-          writeRow(n, out);
-        } catch {
-          out.offset = mark;
-          break;
-        }
-        bytes += out.offset - mark;
-        open!.used = out.offset;
-        open!.count++;
-        count++;
-      }
+      bytes += out.offset - mark;
+      open!.used = out.offset;
+      open!.count += n;
+      count += n;
       return n;
     },
     take() {

@@ -14,6 +14,7 @@ import {
   type PredictionRecord,
   type PredictionStore,
 } from '../port.js';
+import { type BatchLine, batchLineRecords, isBatchLine } from './batch-line.js';
 import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { scanInWorker } from './scan-worker.js';
 import { fileSizes, type SegmentSpan, scanSegments } from './segment-scanner.js';
@@ -93,7 +94,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
         const t = Date.parse(r.time);
         return (since === undefined || t >= since) && (until === undefined || t < until);
       };
-      const all = parsedLines<PredictionRecord>(predictionsDir, needle, keep);
+      const all = predictionLines(predictionsDir, needle, keep);
       if (query.last === undefined) yield* all;
       else yield* await lastByTime(all, query.last);
     },
@@ -152,7 +153,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       const entityIds = new Set(lookup.entity?.ids ?? []);
       if (requestIds.size === 0 && entityIds.size === 0) return result;
       const field = lookup.entity?.field;
-      for await (const r of parsedLines<PredictionRecord>(predictionsDir, null, () => true)) {
+      for await (const r of predictionLines(predictionsDir, null, () => true)) {
         if (requestIds.has(r.request_id)) result.requestIds.add(r.request_id);
         if (field !== undefined && r.inputs) {
           const v = r.inputs[field];
@@ -210,6 +211,21 @@ async function* parsedLines<T>(
       }
       if (value !== null && typeof value === 'object' && keep(value)) yield value;
     }
+  }
+}
+
+/** The records of a folder's prediction lines (a batch line gives one per row) that pass `keep`. */
+async function* predictionLines(
+  dir: string,
+  needle: string | null,
+  keep: (r: PredictionRecord) => boolean,
+): AsyncGenerator<PredictionRecord> {
+  for await (const value of parsedLines<PredictionRecord | BatchLine>(dir, needle, () => true)) {
+    if (!isBatchLine(value)) {
+      if (keep(value)) yield value;
+      continue;
+    }
+    for (const r of batchLineRecords(value)) if (keep(r)) yield r;
   }
 }
 

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { ColumnsBuilder, columnsOfRecords } from '../columns.js';
 import type { ColumnField, PredictionColumns, PredictionQuery } from '../port.js';
+import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { createLocalPredictionStore } from './local-prediction-store.js';
 import { scanTestFields } from './scan-fields.test-helper.js';
 import { scanSegments } from './segment-scanner.js';
@@ -438,4 +439,126 @@ test('a time-bounded columnar read skips segments known to lie outside the bound
   );
   assert.deepEqual(await ids(store, t0 + 30_000), ['later', 'new']);
   await store.close();
+});
+
+test('columnar scan: a batch line gives a row per record, exactly as JSON.parse of the line expands it, odd lines included', async () => {
+  const dir = await freshDir();
+  const head = (id: string, second: number, model = 'm') =>
+    `"request_id":"${id}","time":"2026-01-01T00:00:0${second}.000Z","model_name":"${model}","model_version":"1"`;
+  const tail = ',"fallback":false,"route":"/predict/batch"}';
+  const lines = [
+    // an old per-row line before and after the batch lines: both kinds in one segment
+    `{${head('old', 0)},"inputs":{"a":1,"c":"x"},"probability":0.5,"label":1,"fallback":false,"route":"/predict"}`,
+    `{${head('b1', 1)},"probabilities":[0.25,1e-7,0.75],"labels":"001","rows":[{"a":1.5,"b":2,"c":"x"},{"b":-0,"é":"ü"},{"a":"bad","c":{"n":[1]}}]${tail}`,
+    // spaces everywhere, a row without its probability (a short list), a row that is not an object
+    `{ ${head('b2', 2)} , "probabilities" : [ 0.5 , 1 ] ,"labels":"01", "rows" : [ {"a" : 2} , { } , 3 ] ${tail}`,
+    // rows before the keys they need (read by JSON.parse), a probability that is not a number, an empty batch
+    `{"rows":[{"a":3},{"a":4}],${head('b3', 3)},"probabilities":[0.1,null],"labels":"00"${tail}`,
+    `{${head('b4', 3)},"probabilities":[],"labels":"","rows":[]${tail}`,
+    // another model, a line with both inputs and rows, a batch line cut by a crash mid-write
+    `{${head('b5', 4, 'other')},"probabilities":[0.5],"labels":"1","rows":[{"a":5}]${tail}`,
+    `{${head('b6', 5)},"inputs":{"a":6},"probabilities":[0.5],"labels":"1","rows":[{"a":7}]${tail}`,
+    `{${head('b7', 6)},"probabilities":[0.5,0.5],"labels":"11","rows":[{"a":8},{"a":`,
+  ];
+  await writeFile(
+    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
+    lines.join('\n'),
+  );
+  for (const query of [
+    { modelName: 'm' },
+    { modelName: 'm', modelVersion: '1' },
+    { modelName: 'm', since: Date.parse('2026-01-01T00:00:02.000Z') },
+    { modelName: 'other' },
+  ]) {
+    const { fast, slow } = await bothReads(dir, query);
+    assertSameColumns(fast, slow);
+  }
+  const { fast } = await bothReads(dir, { modelName: 'm' });
+  assert.deepEqual(fast.requestIds, [
+    'old',
+    'b1/0',
+    'b1/1',
+    'b1/2',
+    'b2/0',
+    'b2/1',
+    'b2/2',
+    'b3/0',
+    'b3/1',
+    'b6/0',
+  ]);
+  assert.deepEqual([...fast.probability.subarray(1, 4)], [0.25, 1e-7, 0.75]);
+  assert.ok(Number.isNaN(fast.probability[6]!), 'b2/2 has no probability');
+  assert.ok(Number.isNaN(fast.probability[8]!), 'b3/1: null is no probability');
+  assert.deepEqual(fast.invalid.get('a'), [3], 'b1/2: "bad"');
+});
+
+test('columnar scan: batches the encoder wrote read back as the records of their rows (property, with JSON.parse)', async () => {
+  const value = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom(null, true, 'x'),
+  );
+  const record = fc.record(
+    { a: value, b: value, c: value, é: value, pad: fc.string({ maxLength: 3 }) },
+    {
+      requiredKeys: [],
+    },
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          id: fc.string({ minLength: 1, maxLength: 8 }),
+          rows: fc.array(fc.tuple(record, fc.double({ min: 0, max: 1, noNaN: true })), { maxLength: 12 }),
+          indent: fc.constantFrom(undefined, 1, '\r\n'),
+          keep: fc.nat(12),
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
+      async (batches) => {
+        const dir = await freshDir();
+        const encoding = createJsonlEncoding();
+        const out = createGrowableOutput(64);
+        const t0 = Date.UTC(2026, 0, 1);
+        const expected: string[] = [];
+        batches.forEach((b, n) => {
+          const parts = b.rows.map(([r]) => JSON.stringify(r, null, b.indent));
+          let text = '[';
+          const spans = new Int32Array(2 * parts.length);
+          parts.forEach((part, i) => {
+            if (i > 0) text += ',';
+            spans[2 * i] = text.length;
+            text += part;
+            spans[2 * i + 1] = text.length;
+          });
+          const rows = Math.min(b.keep, b.rows.length);
+          encoding.encodeBatch(
+            {
+              request_id: b.id,
+              time: t0 + n,
+              model_name: 'm',
+              model_version: '1',
+              fallback: false,
+              route: '/predict/batch',
+              text: `${text}]`,
+              spans,
+              rows: b.rows.map(([, p]) => ({ probability: p, label: p >= 0.5 ? 1 : 0 })),
+            },
+            rows,
+            out,
+          );
+          for (let i = 0; i < rows; i++) expected.push(`${b.id}/${i}`);
+        });
+        await writeFile(
+          join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
+          out.bytes(),
+        );
+        const { fast, slow } = await bothReads(dir, { modelName: 'm' });
+        assertSameColumns(fast, slow);
+        assert.deepEqual(fast.requestIds, expected);
+      },
+    ),
+    { numRuns: 40 },
+  );
 });

@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import type { ColumnsBuilder } from '../columns.js';
+import { batchLineRecords, isBatchLine } from './batch-line.js';
 import { decimalQuotient } from './decimal.js';
 
 /** Which lines a scan keeps. Times are epoch milliseconds. */
@@ -22,8 +23,27 @@ const KEY = {
   model_version: enc('model_version'),
   inputs: enc('inputs'),
   probability: enc('probability'),
+  probabilities: enc('probabilities'),
+  rows: enc('rows'),
 } as const;
-const TOP = { other: 0, request_id: 1, time: 2, model_name: 3, model_version: 4, inputs: 5, probability: 6 };
+const TOP = {
+  other: 0,
+  request_id: 1,
+  time: 2,
+  model_name: 3,
+  model_version: 4,
+  inputs: 5,
+  probability: 6,
+  probabilities: 7,
+  rows: 8,
+};
+/** The keys a batch line's rows follow (bits by TOP index): the fast path expands the rows only after all. */
+const BATCH_HEAD =
+  (1 << TOP.request_id) |
+  (1 << TOP.time) |
+  (1 << TOP.model_name) |
+  (1 << TOP.model_version) |
+  (1 << TOP.probabilities);
 
 // Exact powers of ten: a decimal of at most 2^53 scaled by one of them is correctly rounded (Clinger's fast path).
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
@@ -107,6 +127,11 @@ class LineScanner {
   private readonly value = new Float64Array(1);
   /** End of the line being scanned. */
   private lineEnd = 0;
+  /** Rows committed before the line being scanned (a batch line's rows are undone when it falls back). */
+  private lineStartRows = 0;
+  /** A batch line's probabilities, and how many. */
+  private probabilities = new Float64Array(128);
+  private probabilityCount = 0;
   /** Earliest and latest served time of the lines scanned since {@link resetSpan} (every model's). */
   minTime = Number.POSITIVE_INFINITY;
   maxTime = Number.NEGATIVE_INFINITY;
@@ -154,10 +179,12 @@ class LineScanner {
       if (e < 0 || e > stop) e = stop;
       if (e > s) {
         try {
+          this.lineStartRows = this.builder.n;
           this.line(s, e);
         } catch (error) {
           if (error !== FALLBACK) throw error;
           this.builder.discard();
+          this.builder.truncate(this.lineStartRows);
           this.slowLine(s, e);
         }
       }
@@ -209,6 +236,7 @@ class LineScanner {
     let requestId: string | null = null;
     let nameOk = false;
     let versionOk = this.modelVersion === undefined;
+    let seenKeys = 0; // bits by TOP index
     i = this.ws(i);
     if (buf[i] === 125) i++;
     else
@@ -217,6 +245,7 @@ class LineScanner {
         const ke = this.stringEnd(i - 1, e);
         if (this.escaped) throw FALLBACK;
         const key = this.topKey(i, ke);
+        seenKeys |= 1 << key;
         i = this.ws(this.expect(this.ws(ke + 1), 58));
         const c = buf[i]!;
         switch (key) {
@@ -267,7 +296,19 @@ class LineScanner {
               i = this.end;
             } else i = this.skipValue(i, e);
             break;
+          case TOP.probabilities:
+            if (c !== 91) throw FALLBACK;
+            i = this.probabilityList(i, e);
+            break;
+          case TOP.rows: {
+            if (c !== 91 || (seenKeys & BATCH_HEAD) !== BATCH_HEAD || seenKeys & (1 << TOP.inputs))
+              throw FALLBACK;
+            const keep = nameOk && versionOk && this.keeps(time);
+            i = keep ? this.rows(i, e, time, requestId) : this.skipValue(i, e);
+            break;
+          }
           case TOP.inputs:
+            if (seenKeys & (1 << TOP.rows)) throw FALLBACK;
             if (c === 123) i = this.inputs(i, e);
             else if (c === 110) i = this.skipValue(i, e);
             else throw FALLBACK;
@@ -285,26 +326,76 @@ class LineScanner {
       }
     if (this.ws(i) < e) throw FALLBACK;
     this.seen(time);
-    if (nameOk && versionOk && time >= this.since && time < this.until) {
-      builder.stageRow(time, probability, requestId);
-      builder.commit();
-    } else if (
-      nameOk &&
-      versionOk &&
-      Number.isNaN(time) &&
-      this.filter.since === undefined &&
-      this.filter.until === undefined
-    ) {
+    if (seenKeys & (1 << TOP.rows)) return; // a batch line: its rows are committed
+    if (nameOk && versionOk && this.keeps(time)) {
       builder.stageRow(time, probability, requestId);
       builder.commit();
     } else builder.discard();
+  }
+
+  /** Whether a line served at `time` is in the filter's bounds (a line without a time only in an unbounded read). */
+  private keeps(time: number): boolean {
+    if (time >= this.since && time < this.until) return true;
+    return Number.isNaN(time) && this.filter.since === undefined && this.filter.until === undefined;
+  }
+
+  /** A batch line's probabilities array opening at i, into {@link probabilities}; returns the index after it. */
+  private probabilityList(i: number, e: number): number {
+    const buf = this.buf;
+    this.probabilityCount = 0;
+    i = this.ws(i + 1);
+    if (buf[i] === 93) return i + 1;
+    for (;;) {
+      const c = buf[i]!;
+      if (!(c === 45 || (c >= 48 && c <= 57))) throw FALLBACK;
+      this.number(i, e);
+      if (this.probabilityCount === this.probabilities.length) {
+        const bigger = new Float64Array(2 * this.probabilities.length);
+        bigger.set(this.probabilities);
+        this.probabilities = bigger;
+      }
+      this.probabilities[this.probabilityCount++] = this.value[0]!;
+      i = this.ws(this.end);
+      if (buf[i] === 44) {
+        i = this.ws(i + 1);
+        continue;
+      }
+      return this.expect(i, 93);
+    }
+  }
+
+  /**
+   * A batch line's rows array opening at i: each row (an object of inputs) committed as a row of its own, with
+   * the line's time, the row's probability and the request id `<id>/<row>`; returns the index after it.
+   */
+  private rows(i: number, e: number, time: number, requestId: string | null): number {
+    const buf = this.buf;
+    const builder = this.builder;
+    i = this.ws(i + 1);
+    if (buf[i] === 93) return i + 1;
+    for (let k = 0; ; k++) {
+      if (buf[i] !== 123) throw FALLBACK;
+      i = this.ws(this.inputs(i, e));
+      const p = k < this.probabilityCount ? this.probabilities[k]! : Number.NaN;
+      builder.stageRow(time, p, requestId === null ? null : `${requestId}/${k}`);
+      builder.commit();
+      if (buf[i] === 44) {
+        i = this.ws(i + 1);
+        continue;
+      }
+      return this.expect(i, 93);
+    }
   }
 
   private topKey(a: number, b: number): number {
     const buf = this.buf;
     switch (b - a) {
       case 4:
-        return bytesEqual(buf, a, b, KEY.time) ? TOP.time : TOP.other;
+        return bytesEqual(buf, a, b, KEY.time)
+          ? TOP.time
+          : bytesEqual(buf, a, b, KEY.rows)
+            ? TOP.rows
+            : TOP.other;
       case 6:
         return bytesEqual(buf, a, b, KEY.inputs) ? TOP.inputs : TOP.other;
       case 10:
@@ -316,7 +407,11 @@ class LineScanner {
       case 11:
         return bytesEqual(buf, a, b, KEY.probability) ? TOP.probability : TOP.other;
       case 13:
-        return bytesEqual(buf, a, b, KEY.model_version) ? TOP.model_version : TOP.other;
+        return bytesEqual(buf, a, b, KEY.model_version)
+          ? TOP.model_version
+          : bytesEqual(buf, a, b, KEY.probabilities)
+            ? TOP.probabilities
+            : TOP.other;
       default:
         return TOP.other;
     }
@@ -562,6 +657,16 @@ class LineScanner {
     if (this.filter.modelVersion !== undefined && r.model_version !== this.filter.modelVersion) return;
     const bounded = this.filter.since !== undefined || this.filter.until !== undefined;
     if (bounded && !(time >= this.since && time < this.until)) return;
+    if (isBatchLine(r)) {
+      for (const row of batchLineRecords(r))
+        this.builder.addRecord({
+          time,
+          probability: row.probability,
+          request_id: row.request_id,
+          inputs: row.inputs,
+        });
+      return;
+    }
     this.builder.addRecord({
       time,
       probability: typeof r.probability === 'number' ? r.probability : null,
