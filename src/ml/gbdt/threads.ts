@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
-import { bestSplitRange, fillDefaults, SPLIT_DOUBLES, subtractRange, sumCells } from './node-kernels.js';
+import {
+  bestSplitRange,
+  fillDefaults,
+  partitionRows,
+  SPLIT_DOUBLES,
+  subtractRange,
+  sumCells,
+} from './node-kernels.js';
 import type { GbdtParams } from './params.js';
 import { createSerialNodeKernel, type NodeJob, type NodeKernel, type RowPartitioner } from './tree-grower.js';
 
@@ -91,6 +98,7 @@ ${sumCells.toString()}
 ${fillDefaults.toString()}
 ${subtractRange.toString()}
 ${bestSplitRange.toString()}
+${partitionRows.toString()}
 const c = new Int32Array(workerData.ctl);
 let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1, nRows = 0;
 let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
@@ -192,15 +200,7 @@ for (;;) {
       h[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
     }
   } else if (cmd === ${CMD_PART}) {
-    const start = c[2], end = c[3], at = c[5] * nRows, slot = c[6], ms = c[7], dl = c[8] === 1;
-    let l = start, k = start;
-    for (let i = start; i < end; i++) {
-      const r = rw[i];
-      const b = bins[at + r];
-      if (b === ms ? dl : b <= slot) rw[l++] = r;
-      else tmp[k++] = r;
-    }
-    c[9] = l - start;
+    c[9] = partitionRows(rw, tmp, bins, c[5] * nRows, c[2], c[3], c[6], c[7], c[8], c[2]);
   }
   Atomics.store(c, 1, seen);
   Atomics.notify(c, 1);
@@ -700,13 +700,14 @@ function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): 
   const n = tmp.length;
   return (rows, start, end, f, slot, missingSlot, dl) => {
     const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
-    if (half < end) post(w, CMD_PART, half, end, [f, slot, missingSlot, dl ? 1 : 0]);
+    const d = dl ? 1 : 0;
+    if (half < end) post(w, CMD_PART, half, end, [f, slot, missingSlot, d]);
     const at = f * n;
-    const l = start + partitionHalf(rows, tmp, bins, at, start, half, slot, missingSlot, dl);
+    const l = start + partitionRows(rows, tmp, bins, at, start, half, slot, missingSlot, d, start);
     const k = start + (half - start) - (l - start);
     let l1 = 0;
     if (half < end) {
-      if (steal(w)) l1 = partitionHalf(rows, tmp, bins, at, half, end, slot, missingSlot, dl);
+      if (steal(w)) l1 = partitionRows(rows, tmp, bins, at, half, end, slot, missingSlot, d, half);
       else {
         awaitDone(w);
         l1 = w.ctl[9]!;
@@ -717,32 +718,6 @@ function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): 
     if (half < end) rows.set(tmp.subarray(half, end - l1), l + l1 + (k - start));
     return l + l1;
   };
-}
-
-/**
- * Stable partition of rows[start, end) as the worker's CMD_PART does it: left rows in place from start,
- * right rows to tmp from start; returns the left count. A profiled hot loop.
- */
-function partitionHalf(
-  rows: Uint32Array,
-  tmp: Uint32Array,
-  bins: BinnedRows,
-  at: number,
-  start: number,
-  end: number,
-  slot: number,
-  missingSlot: number,
-  dl: boolean,
-): number {
-  let l = start;
-  let k = start;
-  for (let i = start; i < end; i++) {
-    const r = rows[i]!;
-    const b = bins[at + r]!;
-    if (b === missingSlot ? dl : b <= slot) rows[l++] = r;
-    else tmp[k++] = r;
-  }
-  return l - start;
 }
 
 /** Gradients on two threads: the worker computes the second half of the rows (each row on its own). */

@@ -1,7 +1,14 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import type { FlatTree } from './ensemble.js';
 import type { GbdtParams } from './params.js';
-import { bestSplitRange, fillDefaults, SPLIT_DOUBLES, subtractRange, sumCells } from './node-kernels.js';
+import {
+  bestSplitRange,
+  fillDefaults,
+  partitionRows,
+  SPLIT_DOUBLES,
+  subtractRange,
+  sumCells,
+} from './node-kernels.js';
 import { type Prng, sampleSorted } from './prng.js';
 
 /** Loss reductions at or below this are not splits (XGBoost's kRtEps). */
@@ -327,20 +334,22 @@ export class TreeGrower {
     missingSlot: number,
     dl: boolean,
   ): number {
-    const bins = this.bins;
-    const at = f * this.nRows;
     this.tmp ??= new Uint32Array(this.nRows);
     const tmp = this.tmp;
-    let l = start;
-    let k = 0;
-    for (let i = start; i < end; i++) {
-      const r = rows[i]!;
-      const b = bins[at + r]!;
-      if (b === missingSlot ? dl : b <= slot) rows[l++] = r;
-      else tmp[k++] = r;
-    }
-    rows.set(tmp.subarray(0, k), l);
-    return l;
+    const nl = partitionRows(
+      rows,
+      tmp,
+      this.bins,
+      f * this.nRows,
+      start,
+      end,
+      slot,
+      missingSlot,
+      dl ? 1 : 0,
+      0,
+    );
+    rows.set(tmp.subarray(0, end - start - nl), start + nl);
+    return start + nl;
   }
 }
 
