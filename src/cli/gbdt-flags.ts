@@ -110,7 +110,7 @@ export const GBDT_TRAIN_FLAGS: ModelFlag[] = [
   {
     flags: '--nthread <n>',
     description:
-      "gbdt: threads for tree growing (default 1; at most the machine's cores); tables under 200,000 cells (rows x features) stay on one thread; the model is the same for any value",
+      "gbdt: threads for tree growing (default 1; at most the machine's cores); tables under 5,000,000 cells (rows x features) stay on one thread; the model is the same for any value",
     param: 'nthread',
     parse: int(1, 64),
   },

@@ -195,7 +195,8 @@ describe('gbdt training', () => {
   });
 
   test('worker threads start only for tables of at least MIN_THREADED_CELLS cells', () => {
-    assert.equal(usesThreads(2, 18_979, 63), true, 'an OULAD-sized table runs on two threads');
+    assert.equal(usesThreads(2, 18_979, 63), false, 'an OULAD-sized table runs in the calling thread');
+    assert.equal(usesThreads(2, 100_000, 118), true);
     assert.equal(usesThreads(2, 1_000_000, 129), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100, 100), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100 - 1, 100), false);

@@ -38,10 +38,13 @@ export const MIN_PARALLEL_ROWS = 2048;
 export const MIN_PARALLEL_CELLS = 16_384;
 
 /**
- * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: a
- * worker's start-up (its isolate boots in ~20-40 ms) and hand-offs cost more than it saves on them.
+ * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: the
+ * per-node hand-offs and the fit's set-up for the workers cost more than the second thread saves on them.
+ * Measured (5-6 Dec 2026, paired runs): two threads were slower than one on OULAD (1.2M cells: 0.404 against
+ * 0.374 s quiet) and on generated tables of 20,000 and 40,000 rows x 118 features (2.4M, 4.7M cells, load 6),
+ * faster on 100,000 rows (11.8M cells: 9.3 against 12.6 s, load 9). The model is the same either way.
  */
-export const MIN_THREADED_CELLS = 200_000;
+export const MIN_THREADED_CELLS = 5_000_000;
 
 /**
  * The threads a fit at `nthread` runs on: at most the machine's cores (more would only make threads that
