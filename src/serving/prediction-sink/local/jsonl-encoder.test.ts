@@ -130,3 +130,30 @@ test('jsonl encoder: a batch is one line whose rows read back as the records of 
       assert.deepEqual(batchLineRecords(line), expected, `${form.name}, id ${request_id}`);
     }
 });
+
+test('jsonl encoder: a batch whose spans are not neighbours in one array (rows skipped) is written row by row, the same records', () => {
+  const { encodeBatch } = createJsonlEncoding();
+  const records = Array.from({ length: 6 }, (_, i) => ({ Age: i, region: i % 2 ? 'Île' : 'East' }));
+  const { text, spans: all } = batchOf(records);
+  const picked = [0, 2, 3, 5];
+  const spans = Int32Array.from(picked.flatMap((r) => [all[2 * r]!, all[2 * r + 1]!]));
+  const batch: PendingBatch = {
+    request_id: 'req',
+    time: TIMES[0]!,
+    model_name: 'm',
+    model_version: '1',
+    fallback: false,
+    route: '/invocations',
+    text,
+    spans,
+    rows: picked.map((r) => ({ probability: r / 10, label: r % 2 })),
+  };
+  const out = createGrowableOutput(64);
+  encodeBatch(batch, picked.length, out);
+  const line = JSON.parse(out.bytes().toString()) as object;
+  assert.ok(isBatchLine(line));
+  assert.deepEqual(
+    batchLineRecords(line).map((r) => r.inputs),
+    picked.map((r) => records[r]),
+  );
+});

@@ -3,6 +3,7 @@ import type { ByteOutput, PendingBatch, PendingPrediction } from '../port.js';
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
+const TAB = 9;
 const QUOTE = 34;
 const BACKSLASH = 92;
 
@@ -112,8 +113,8 @@ export function createJsonlEncoding(): {
    * The first `rows` rows of a batch as ONE line (see {@link BatchLine}): the request id, time, model and route
    * once, the probabilities and labels, then each row's span of the request text as it arrived. Why one line and
    * not a line per row: the per-row header (id, time, model, route) was a quarter of the bytes written, and the
-   * page cache's cost of fresh file pages is paid per byte. A request text of ASCII (every byte a char) is copied
-   * as bytes, span by span; any other goes in as each row's string.
+   * page cache's cost of fresh file pages is paid per byte. The rows' text is written straight from the request
+   * string (latin1 when it is ASCII), in one write when the spans are one array's elements.
    */
   const encodeBatch = (batch: PendingBatch, rows: number, out: ByteOutput) => {
     const model = modelPartOf(batch);
@@ -148,17 +149,14 @@ export function createJsonlEncoding(): {
     for (let i = 0; i < rows; i++) b[o++] = batch.rows[i]!.label === 1 ? DIGIT_ONE : DIGIT_ZERO;
     b.set(ROWS, o);
     o += ROWS.length;
-    const body = ascii ? Buffer.from(text, 'latin1') : null;
     const start = o;
-    for (let i = 0; i < rows; i++) {
-      if (i > 0) b[o++] = COMMA;
-      const s = spans[2 * i]!;
-      const e = spans[2 * i + 1]!;
-      if (body !== null) {
-        b.set(body.subarray(s, e), o);
-        o += e - s;
-      } else o += b.write(text.slice(s, e), o);
-    }
+    const encoding = ascii ? 'latin1' : 'utf8';
+    if (rows > 0 && elementsOfOneArray(text, spans, rows)) o += b.write(text.slice(first, last), o, encoding);
+    else
+      for (let i = 0; i < rows; i++) {
+        if (i > 0) b[o++] = COMMA;
+        o += b.write(text.slice(spans[2 * i]!, spans[2 * i + 1]!), o, encoding);
+      }
     if (hasLineBreak(text)) {
       for (let k = start; k < o; k++) if (b[k] === LF || b[k] === CR) b[k] = SPACE;
     }
@@ -167,6 +165,24 @@ export function createJsonlEncoding(): {
   };
 
   return { encode, encodeBatch };
+}
+
+/**
+ * Whether only whitespace and one comma lie between each of the first `rows` spans and the next (the elements of
+ * one JSON array, as record-spans.ts finds them): the rows' text is then copied with one write, from the first
+ * span's start to the last one's end, instead of one write per row.
+ */
+function elementsOfOneArray(text: string, spans: Int32Array, rows: number): boolean {
+  for (let i = 1; i < rows; i++) {
+    let commas = 0;
+    for (let k = spans[2 * i - 1]!; k < spans[2 * i]!; k++) {
+      const c = text.charCodeAt(k);
+      if (c === COMMA) commas++;
+      else if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return false;
+    }
+    if (commas !== 1) return false;
+  }
+  return true;
 }
 
 /** Writes `s` (known to be ASCII, e.g. a number's text) at `o`; returns the offset past it. */
