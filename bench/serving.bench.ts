@@ -21,6 +21,7 @@
  *        --ready-only (only the start-up measurement)
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
+ *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -465,6 +466,7 @@ async function main() {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
       for (const c of configs) {
         if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
+        if (flag('bare-pair') && !c.name.startsWith('bare') && c.name !== 'Tassel GBDT, 1 process') continue;
         // the Python reference is slow and steady: one round of it is enough
         if (round > 1 && !c.name.startsWith('Tassel') && !c.name.startsWith('bare')) continue;
         const port = await freePort();

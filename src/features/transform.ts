@@ -156,7 +156,8 @@ const numericColumnOf = (table: Table, name: string): Float64Array => {
   return col;
 };
 
-const categoryOf = (v: unknown): string =>
+/** The category a raw value counts as (missing values are {@link NA_CATEGORY}); shared with compiled-encoder.ts. */
+export const categoryOf = (v: unknown): string =>
   v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) || v === ''
     ? NA_CATEGORY
     : String(v);
@@ -418,7 +419,8 @@ export interface RecordEncoder {
   encode(record: RawRecord, out: Float64Array): void;
 }
 
-function toNumber(v: unknown): number {
+/** A raw value read as a number, leniently (missing or unreadable: NaN); shared with compiled-encoder.ts. */
+export function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string') {
     if (v.trim() === '') return Number.NaN;
@@ -429,7 +431,8 @@ function toNumber(v: unknown): number {
   return Number.NaN;
 }
 
-function toBoolean(v: unknown, c: FittedNumericColumn): number {
+/** A raw value read as 1/0 by the column's spellings (else NaN); shared with compiled-encoder.ts. */
+export function toBoolean(v: unknown, c: FittedNumericColumn): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'number') return v === 1 ? 1 : v === 0 ? 0 : Number.NaN;
   if (typeof v === 'string') {

@@ -1,7 +1,8 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import type { FeatureStepRunner } from '../features/feature-step.js';
-import { createRecordEncoder, type FittedTransform } from '../features/transform.js';
+import { compileRecordEncoder } from '../features/compiled-encoder.js';
+import type { FittedTransform } from '../features/transform.js';
 import { loadBundle } from '../ml/bundle.js';
 import { sigmoid } from '../ml/gbdt/ensemble.js';
 import { GbdtClassifier } from '../ml/gbdt/gbdt-classifier.js';
@@ -36,12 +37,12 @@ export interface ServedModelParts {
 }
 
 /**
- * A servable model from a fitted transform and classifier: the record encoder writes into one preallocated
- * Float64Array and the classifier's `predictOne` scores it (for GBDT, a walk over flattened tree arrays), so a
- * prediction allocates nothing. Safe because scoring is synchronous: no request interleaves inside it.
+ * A servable model from a fitted transform and classifier: the record encoder (code generated once per model)
+ * writes into one preallocated Float64Array and the classifier's `predictOne` scores it (for GBDT, a walk over
+ * flattened tree arrays), so a prediction allocates nothing. Safe because scoring is synchronous: no request interleaves inside it.
  */
 export function createServedModel(parts: ServedModelParts): ServedModel {
-  const encoder = createRecordEncoder(parts.transform);
+  const encoder = compileRecordEncoder(parts.transform);
   const width = encoder.width;
   const row = new Float64Array(width);
   const model = parts.model;

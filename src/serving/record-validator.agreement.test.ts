@@ -84,3 +84,38 @@ test('the serving validator accepts exactly the records coerceRecords accepts', 
   // both outcomes must be exercised, or the agreement says nothing
   assert.ok(accepted > 100 && rejected > 100, `accepted ${accepted}, rejected ${rejected}`);
 });
+
+// The accepting pass runs as code generated per schema; the interpreted pass is its reference. Same answer
+// (null or the same message) on every record, with unknown fields refused or allowed.
+const unknownFieldArb = fc.dictionary(
+  fc.constantFrom('extra', '__proto__', 'toString', 'constructor', '"]; //'),
+  anyValue,
+  { maxKeys: 2 },
+);
+const withUnknownArb = fc
+  .tuple(recordArb, unknownFieldArb, fc.boolean())
+  .map(([r, extra, add]) => (add ? Object.assign(Object.create(null), r, extra) : r) as RawRecord);
+
+test('the generated validator answers exactly as the interpreted one', () => {
+  for (const allowUnknownFields of [false, true]) {
+    const generated = createRecordValidator(courseCompletionSchema, { allowUnknownFields });
+    const interpreted = createRecordValidator(courseCompletionSchema, {
+      allowUnknownFields,
+      compiled: false,
+    });
+    assert.ok(generated.check.toString().includes('switch (key)'), 'the schema compiles');
+    assert.ok(!interpreted.check.toString().includes('switch (key)'));
+    let accepted = 0;
+    fc.assert(
+      fc.property(withUnknownArb, (record) => {
+        const answer = generated.check(record);
+        assert.equal(answer, interpreted.check(record));
+        if (answer === null) accepted++;
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
+    assert.ok(accepted > 100, `accepted ${accepted}`);
+    for (const notRecord of [null, 3, 'x', [1]])
+      assert.equal(generated.check(notRecord), interpreted.check(notRecord));
+  }
+});

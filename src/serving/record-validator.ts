@@ -2,6 +2,7 @@ import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
 import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, isRequiredInput } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import { dateExpectation, parseDate, parseStrictNumber } from '../data/validate.js';
+import { numberLiteral } from '../features/compiled-encoder.js';
 
 /**
  * The per-request record check of the serving hot path, compiled once per model from its dataset schema.
@@ -35,9 +36,16 @@ export interface RecordValidator {
 export interface RecordValidatorOptions {
   /** Accept (and ignore) fields the schema does not know. Default false: they are refused with a 400. */
   allowUnknownFields?: boolean;
+  /**
+   * Generate the accepting pass as code once per schema (default true; see compileAcceptingCheck). False keeps the
+   * interpreted pass (the agreement test compares the two).
+   */
+  compiled?: boolean;
 }
 
 type FieldCheck = (v: unknown) => string | null;
+
+const NOT_AN_OBJECT = 'a record must be a JSON object (field name -> value)';
 
 const show = (v: unknown): string => {
   const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
@@ -125,18 +133,19 @@ export function createRecordValidator(
     return {
       fields: [],
       check: (record) =>
-        record !== null && typeof record === 'object' && !Array.isArray(record)
-          ? null
-          : 'a record must be a JSON object (field name -> value)',
+        record !== null && typeof record === 'object' && !Array.isArray(record) ? null : NOT_AN_OBJECT,
     };
   }
   const allowUnknown = options.allowUnknownFields ?? false;
   const checks = new Map<string, FieldCheck | null>();
+  const compiled: (FieldCheck | null)[] = [];
   const required: string[] = [];
   for (const spec of schema.columns) {
     // ids, the target and ignored columns are known (accepted) but never checked nor scored
     const scored = spec.role === 'feature';
-    checks.set(spec.name, scored ? compileField(spec) : null);
+    const check = scored ? compileField(spec) : null;
+    checks.set(spec.name, check);
+    compiled.push(check);
     if (isRequiredInput(spec)) required.push(spec.name);
   }
   const fields = schema.columns.filter((c) => c.role === 'feature' || c.role === 'id');
@@ -169,11 +178,15 @@ export function createRecordValidator(
     if (required.some((name) => isMissing(r[name]))) problems.push(missingMessage(r));
     return problems.join('; ');
   };
+  if (options.compiled !== false) {
+    const check = compileAcceptingCheck(schema, compiled, required, allowUnknown, allProblems);
+    if (check !== null) return { fields, check };
+  }
   return {
     fields,
     check(record) {
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        return 'a record must be a JSON object (field name -> value)';
+        return NOT_AN_OBJECT;
       }
       // the happy path allocates nothing; the first problem sends the record to allProblems for the message
       const r = record as RawRecord;
@@ -193,4 +206,77 @@ export function createRecordValidator(
       return null;
     },
   };
+}
+
+/**
+ * The JavaScript condition under which value `v` (not null) of a scored column passes: the common case inline (a
+ * JSON number in range, a string for a free categorical, a JSON boolean), anything else through the column's
+ * interpreted check `checks[k]`. Throws when a bound is not a number (the interpreted validator then serves).
+ */
+function passCondition(spec: ColumnSpec, k: number): string {
+  const viaCheck = `checks[${k}](v) === null`;
+  switch (spec.type) {
+    case 'numeric':
+    case 'integer': {
+      const parts = [spec.type === 'integer' ? 'Number.isInteger(v)' : 'v - v === 0'];
+      if (spec.min !== undefined) parts.push(`v >= ${numberLiteral(spec.min)}`);
+      if (spec.max !== undefined) parts.push(`v <= ${numberLiteral(spec.max)}`);
+      return `typeof v === "number" ? ${parts.join(' && ')} : ${viaCheck}`;
+    }
+    case 'boolean':
+      return `typeof v === "boolean" || ${viaCheck}`;
+    case 'date':
+      return viaCheck;
+    default:
+      return spec.allowed && spec.role !== 'target' ? viaCheck : `typeof v === "string" || ${viaCheck}`;
+  }
+}
+
+/**
+ * The validator's accepting pass generated once per schema (as ajv does): one loop over the record's keys with a
+ * switch on the key (column names enter the code only through JSON.stringify), the common checks inline, then
+ * the required fields read by name. It answers null exactly when the interpreted pass does; on the first problem
+ * it hands the record to `allProblems` for the message. Null when the schema cannot be compiled.
+ */
+function compileAcceptingCheck(
+  schema: DatasetSchema,
+  checks: readonly (FieldCheck | null)[],
+  required: readonly string[],
+  allowUnknown: boolean,
+  allProblems: (r: RawRecord) => string,
+): ((record: unknown) => string | null) | null {
+  const cases: string[] = [];
+  const names = schema.columns.map((c) => c.name);
+  try {
+    schema.columns.forEach((spec, k) => {
+      if (typeof spec.name !== 'string') throw new TypeError('a column name is not a string');
+      // a repeated name is checked by its last column, as the interpreted validator's Map does
+      if (names.lastIndexOf(spec.name) !== k) return;
+      const pass = checks[k] === null ? 'true' : `v === null || ${passCondition(spec, k)}`;
+      cases.push(`case ${JSON.stringify(spec.name)}: if (!(${pass})) return allProblems(r); break;`);
+    });
+    const requiredChecks = required.map(
+      (name) =>
+        `v = r[${JSON.stringify(name)}]; if (v === undefined || v === null || v === "") return allProblems(r);`,
+    );
+    const source = [
+      '"use strict";',
+      'return function check(r) {',
+      'if (r === null || typeof r !== "object" || Array.isArray(r)) return notAnObject;',
+      'let v;',
+      'for (const key in r) {',
+      'v = r[key];',
+      'switch (key) {',
+      ...cases,
+      allowUnknown ? 'default: break;' : 'default: return allProblems(r);',
+      '}',
+      '}',
+      ...requiredChecks,
+      'return null;',
+      '};',
+    ].join('\n');
+    return new Function('checks', 'allProblems', 'notAnObject', source)(checks, allProblems, NOT_AN_OBJECT);
+  } catch {
+    return null;
+  }
 }
