@@ -22,6 +22,7 @@
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
+ *        --base DIR (also `tassel serve` of another checkout, e.g. main before a change, 1 process, interleaved)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -383,14 +384,20 @@ async function main() {
 
   type Config = { name: string; startIt: (port: number) => Server; health: string; batch: boolean };
   /** `tassel serve` on the trained bundle, with extra flags. */
-  const tasselConfig = (name: string, tag: string, flags: string[], batch: boolean): Config => ({
+  const tasselConfig = (
+    name: string,
+    tag: string,
+    flags: string[],
+    batch: boolean,
+    bin = tassel,
+  ): Config => ({
     name,
     startIt: (port) =>
       start(
         tag,
         process.execPath,
         [
-          tassel,
+          bin,
           'serve',
           ...flags,
           '--model-uri',
@@ -426,6 +433,11 @@ async function main() {
       true,
     ),
   ];
+  const base = opt('base', '');
+  if (base) {
+    const bin = join(resolve(base), 'bin', 'tassel.js');
+    configs.splice(2, 0, tasselConfig('Tassel GBDT, 1 process, base', 'tassel-base', [], false, bin));
+  }
   const pyReason = pythonReady();
   if (pyReason === null) {
     for (const [handler, workers] of [
@@ -466,7 +478,8 @@ async function main() {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
       for (const c of configs) {
         if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
-        if (flag('bare-pair') && !c.name.startsWith('bare') && c.name !== 'Tassel GBDT, 1 process') continue;
+        if (flag('bare-pair') && !c.name.startsWith('bare') && !c.name.startsWith('Tassel GBDT, 1 process'))
+          continue;
         // the Python reference is slow and steady: one round of it is enough
         if (round > 1 && !c.name.startsWith('Tassel') && !c.name.startsWith('bare')) continue;
         const port = await freePort();
@@ -542,6 +555,12 @@ async function main() {
   console.log(
     `  same with --no-fast-lane / bare Fastify   ${ratio(noLane, bare)}  (the Fastify route itself)`,
   );
+  const baseRun = get('Tassel GBDT, 1 process, base');
+  if (baseRun && bare && t1) {
+    console.log(
+      `  --base checkout / bare Fastify            ${ratio(baseRun, bare)}  (by CPU ${paired(baseRun, bare, 'cpuUsPerRequest')!.toFixed(2)}); this checkout / base ${ratio(t1, baseRun)} (by CPU ${paired(t1, baseRun, 'cpuUsPerRequest')!.toFixed(2)})`,
+    );
+  }
   console.log(`  logging 100% / logging off (1 process)    ${ratio(logged, t1)}  (target >= 0.90)`);
   if (logged && t1) {
     console.log(
