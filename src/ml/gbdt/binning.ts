@@ -7,7 +7,8 @@ import type { Matrix } from '../matrix.js';
  * Missing values (NaN) have their own slot after the value bins.
  *
  * Every (feature, bin) pair has one global slot: slot = offset[f] + bin, missing = offset[f] + nBins[f].
- * Binned matrices store global slots, so a histogram update is one load and two adds.
+ * Sparse rows store global slots, so a histogram update is one load and two adds; the column-major binned
+ * matrix stores each feature's own bin (0 .. nBins[f] - 1, nBins[f] = missing), in one byte when they fit.
  */
 export interface BinCuts {
   readonly nFeatures: number;
@@ -24,8 +25,19 @@ export interface BinCuts {
 /** Columns handled per pass over a row-major matrix (8 doubles = one 64-byte cache line). */
 const GROUP = 8;
 
-/** A binned matrix: column-major global slots, 16-bit when they fit, else 32-bit. */
-export type BinnedRows = Uint16Array | Uint32Array;
+/** One feature's bins of every row: 8-bit when its bins and missing fit (at most 255 value bins), else 16-bit. */
+export type BinColumn = Uint8Array | Uint16Array;
+
+/**
+ * A binned matrix: one column per feature, each cell its feature's bin (0 .. nBins[f] - 1; nBins[f] = missing),
+ * each column as narrow as its feature allows (max_bin is at most 65,535, so 16 bits always suffice).
+ */
+export type BinnedRows = BinColumn[];
+
+/** A column of n bins for a feature of `nBins` value bins, in `memory`. */
+function binColumnOf(nBins: number, n: number, memory: (bytes: number) => ArrayBufferLike): BinColumn {
+  return nBins <= 0xff ? new Uint8Array(memory(n)) : new Uint16Array(memory(2 * n));
+}
 
 /**
  * Calls `visit(f, values)` for every column f in order, `values` holding its n cells in row order (NaN
@@ -115,33 +127,27 @@ export function binTrainingMatrix(
   maxBin: number,
   memory: (bytes: number) => ArrayBufferLike = (bytes) => new ArrayBuffer(bytes),
 ): { cuts: BinCuts; bins: BinnedRows } {
-  const { rows: n, cols: m } = X;
+  const n = X.rows;
   const perFeature: Float64Array[] = [];
+  const bins: BinnedRows = [];
   const scratch = new Float64Array(n);
-  // Value bins per feature first (they fit 16 bits: max_bin <= 65,535), global slots once all offsets are known.
-  const local = new Uint16Array(memory(2 * n * m));
-  forEachColumn(X, (f, values) => {
+  forEachColumn(X, (_, values) => {
     const c = columnCuts(values, scratch, maxBin);
     perFeature.push(c);
-    binColumn(values, c, local, f * n);
+    const col = binColumnOf(c.length + 1, n, memory);
+    binColumn(values, c, col);
+    bins.push(col);
   });
-  const cuts = assembleCuts(perFeature);
-  const total = cuts.slotOffset[m]!;
-  const bins: BinnedRows = total <= 0xffff ? local : new Uint32Array(memory(4 * n * m));
-  for (let f = 0; f < m; f++) {
-    const off = cuts.slotOffset[f]!;
-    for (let k = f * n, e = k + n; k < e; k++) bins[k] = local[k]! + off;
-  }
-  return { cuts, bins };
+  return { cuts: assembleCuts(perFeature), bins };
 }
 
-/** out[at + i] = the value bin of values[i] among `cuts` (the number of cuts <= it; NaN: the missing bin). */
-function binColumn(values: Float64Array, cuts: Float64Array, out: Uint16Array, at: number): void {
+/** out[i] = the value bin of values[i] among `cuts` (the number of cuts <= it; NaN: the missing bin). */
+function binColumn(values: Float64Array, cuts: Float64Array, out: BinColumn): void {
   const nc = cuts.length;
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     if (Number.isNaN(x)) {
-      out[at + i] = nc + 1;
+      out[i] = nc + 1;
       continue;
     }
     let lo = 0;
@@ -151,7 +157,7 @@ function binColumn(values: Float64Array, cuts: Float64Array, out: Uint16Array, a
       if (cuts[mid]! <= x) lo = mid + 1;
       else hi = mid;
     }
-    out[at + i] = lo;
+    out[i] = lo;
   }
 }
 
@@ -300,7 +306,7 @@ export function binOf(c: BinCuts, f: number, x: number): number {
 }
 
 /**
- * Bins every cell of X into global slots, column-major: feature f of row i is at [f * rows + i]. `memory`
+ * Bins every cell of X to its feature's bin: feature f of row i is at [f][i]. `memory`
  * gives the buffer (shared memory when worker threads read it).
  */
 export function binMatrix(
@@ -310,10 +316,8 @@ export function binMatrix(
 ): BinnedRows {
   const { rows: n, cols: m, data } = X;
   if (m !== c.nFeatures) throw new Error(`binMatrix: ${m} columns, cuts for ${c.nFeatures}`);
-  const total = c.slotOffset[m]!;
-  const out: BinnedRows =
-    total <= 0xffff ? new Uint16Array(memory(2 * n * m)) : new Uint32Array(memory(4 * n * m));
-  const { cuts, cutStart, slotOffset, nBins } = c;
+  const out = Array.from(c.nBins, (nb) => binColumnOf(nb, n, memory));
+  const { cuts, cutStart, nBins } = c;
   for (let f0 = 0; f0 < m; f0 += GROUP) {
     const g = Math.min(GROUP, m - f0);
     for (let i = 0; i < n; i++) {
@@ -321,9 +325,9 @@ export function binMatrix(
       for (let j = 0; j < g; j++) {
         const f = f0 + j;
         const x = data[base + j]!;
-        const at = f * n + i;
+        const col = out[f]!;
         if (Number.isNaN(x)) {
-          out[at] = slotOffset[f]! + nBins[f]!;
+          col[i] = nBins[f]!;
           continue;
         }
         const lo0 = cutStart[f]!;
@@ -334,7 +338,7 @@ export function binMatrix(
           if (cuts[mid]! <= x) lo = mid + 1;
           else hi = mid;
         }
-        out[at] = slotOffset[f]! + lo - lo0;
+        col[i] = lo - lo0;
       }
     }
   }
@@ -367,7 +371,11 @@ export function sparseRows(
   const m = c.nFeatures;
   const total = c.slotOffset[m]!;
   const freq = new Uint32Array(total);
-  for (let k = 0; k < n * m; k++) freq[bins[k]!]!++;
+  for (let f = 0; f < m; f++) {
+    const off = c.slotOffset[f]!;
+    const col = bins[f]!;
+    for (let i = 0; i < n; i++) freq[off + col[i]!]!++;
+  }
   const defaultSlot = new Int32Array(m);
   for (let f = 0; f < m; f++) {
     let best = c.slotOffset[f]!;
@@ -376,18 +384,21 @@ export function sparseRows(
   }
   const rowStart = new Uint32Array(memory(4 * (n + 1)));
   for (let f = 0; f < m; f++) {
-    const d = defaultSlot[f]!;
-    for (let i = 0, k = f * n; i < n; i++, k++) if (bins[k] !== d) rowStart[i + 1]!++;
+    const d = defaultSlot[f]! - c.slotOffset[f]!;
+    const col = bins[f]!;
+    for (let i = 0; i < n; i++) if (col[i] !== d) rowStart[i + 1]!++;
   }
   for (let i = 0; i < n; i++) rowStart[i + 1]! += rowStart[i]!;
   const nnz = rowStart[n]!;
   const slots = total <= 0xffff ? new Uint16Array(memory(2 * nnz)) : new Uint32Array(memory(4 * nnz));
   const pos = rowStart.slice(0, n);
   for (let f = 0; f < m; f++) {
-    const d = defaultSlot[f]!;
-    for (let i = 0, k = f * n; i < n; i++, k++) {
-      const b = bins[k]!;
-      if (b !== d) slots[pos[i]!++] = b;
+    const off = c.slotOffset[f]!;
+    const d = defaultSlot[f]! - off;
+    const col = bins[f]!;
+    for (let i = 0; i < n; i++) {
+      const b = col[i]!;
+      if (b !== d) slots[pos[i]!++] = off + b;
     }
   }
   return { rowStart, slots, defaultSlot };

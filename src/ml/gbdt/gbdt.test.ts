@@ -212,6 +212,9 @@ describe('gbdt training', () => {
     const cases: Record<string, unknown>[] = [
       { n_estimators: 6, max_depth: 4, colsample_bytree: 0.7, colsample_bynode: 0.6, seed: 4 },
       { n_estimators: 6, grow_policy: 'lossguide', max_leaves: 9, max_depth: 0, alpha: 0.5, gamma: 0.1 },
+      // Binned matrices of one byte per cell (max_bin 32) and two (400 value bins of 700 distinct values).
+      { n_estimators: 4, max_depth: 5, max_bin: 32 },
+      { n_estimators: 4, max_depth: 5, max_bin: 400 },
     ];
     prestartGbdtThreads(5);
     assert.ok(idleGbdtThreads() >= 4);
@@ -378,7 +381,7 @@ describe('gbdt format and prediction', () => {
     assert.ok(c.nBins[1]! <= 16 && c.nBins[1]! >= 15);
   });
 
-  test('the training matrix binned in one pass equals its cuts then binMatrix, 16- and 32-bit slots', () => {
+  test('the training matrix binned in one pass equals its cuts then binMatrix, 8- and 16-bit bins', () => {
     const n = 8000;
     const cols = 24;
     const rng = createPrng(5);
@@ -404,14 +407,18 @@ describe('gbdt format and prediction', () => {
     X[7 * cols] = Number.POSITIVE_INFINITY;
     X[9 * cols] = Number.NEGATIVE_INFINITY;
     const M = createMatrix(n, cols, X);
-    // max_bin 256 keeps slots in 16 bits; 9,000 gives each of the 12 numeric columns a bin per value: past 65,535.
-    for (const maxBin of [256, 9000]) {
+    // max_bin 200 keeps every bin and missing in a byte; 9,000 gives each numeric column a bin per value.
+    for (const maxBin of [200, 9000]) {
       const { cuts, bins } = binTrainingMatrix(M, maxBin);
       const c = computeBinCuts(M, maxBin);
       assert.deepEqual(cuts, c);
       const expected = binMatrix(c, M);
-      assert.equal(bins.BYTES_PER_ELEMENT, expected.BYTES_PER_ELEMENT);
-      assert.equal(bins.BYTES_PER_ELEMENT, maxBin === 256 ? 2 : 4);
+      // Each column as narrow as its feature's bins and missing allow.
+      assert.deepEqual(
+        bins.map((col) => col.BYTES_PER_ELEMENT),
+        Array.from(cuts.nBins, (nb) => (nb <= 255 ? 1 : 2)),
+      );
+      if (maxBin === 9000) assert.ok(bins.some((col) => col.BYTES_PER_ELEMENT === 2));
       assert.deepEqual(bins, expected);
     }
   });

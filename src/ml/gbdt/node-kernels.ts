@@ -173,20 +173,19 @@ export function bestSplitRange(
 }
 
 /**
- * Stable partition of rows[start, end) by a split: rows whose bin (bins[at + row]) is <= `slot` go left, and
- * those in `missingSlot` (the feature's last) when `dl` is 1; left rows in place from start, right rows to tmp
+ * Stable partition of rows[start, end) by a split: rows whose bin (col[row]) is <= `bin` go left, and
+ * those in `missing` (the feature's missing bin, its last) when `dl` is 1; left rows in place from start, right rows to tmp
  * from tmpAt; returns the left count. Branch-free, every row written to both sides and one cursor advanced: the
  * side of a row is a coin flip to the branch predictor. A profiled hot loop.
  */
 export function partitionRows(
   rows: Uint32Array,
   tmp: Uint32Array,
-  bins: Uint16Array | Uint32Array,
-  at: number,
+  col: Uint8Array | Uint16Array,
   start: number,
   end: number,
-  slot: number,
-  missingSlot: number,
+  bin: number,
+  missing: number,
   dl: number,
   tmpAt: number,
 ): number {
@@ -194,9 +193,9 @@ export function partitionRows(
   let k = tmpAt;
   for (let i = start; i < end; i++) {
     const r = rows[i]!;
-    const b = bins[at + r]!;
-    // (slot - b) >>> 31 is 1 iff b > slot; ((b ^ missingSlot) - 1) >>> 31 is 1 iff b === missingSlot.
-    const left = (((slot - b) >>> 31) ^ 1) | ((((b ^ missingSlot) - 1) >>> 31) & dl);
+    const b = col[r]!;
+    // (bin - b) >>> 31 is 1 iff b > bin; ((b ^ missing) - 1) >>> 31 is 1 iff b === missing.
+    const left = (((bin - b) >>> 31) ^ 1) | ((((b ^ missing) - 1) >>> 31) & dl);
     rows[l] = r;
     tmp[k] = r;
     l += left;

@@ -66,7 +66,7 @@ export function usesThreads(nthread: number, rows: number, cols: number, cores?:
 }
 
 // Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command;
-// partition jobs: [5] feature, [6] split slot, [7] missing slot, [8] missing goes left, [9] (out) rows left;
+// partition jobs: [5] feature, [6] split bin, [7] missing bin, [8] missing goes left, [9] (out) rows left;
 // [10] set by a worker that failed (its message follows by postMessage).
 const CMD_HIST = 1;
 const CMD_PART = 4;
@@ -103,7 +103,7 @@ ${subtractRange.toString()}
 ${bestSplitRange.toString()}
 ${partitionRows.toString()}
 const c = new Int32Array(workerData.ctl);
-let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1, nRows = 0;
+let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1;
 let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
 const hists = [];
 let seen = 0, fit = 0, released = 0;
@@ -152,9 +152,8 @@ for (;;) {
     g = new Float64Array(x.grad);
     h = new Float64Array(x.hess);
     rw = new Uint32Array(x.rows);
-    bins = x.bins.bytes === 2 ? new Uint16Array(x.bins.buffer) : new Uint32Array(x.bins.buffer);
+    bins = x.bins.map((b) => (b.bytes === 1 ? new Uint8Array(b.buffer) : new Uint16Array(b.buffer)));
     tmp = new Uint32Array(x.tmp);
-    nRows = x.nRows;
     mg = new Float64Array(x.margin);
     yy = new Uint8Array(x.y);
     wt = x.w ? new Float64Array(x.w) : null;
@@ -203,7 +202,7 @@ for (;;) {
       h[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
     }
   } else if (cmd === ${CMD_PART}) {
-    c[9] = partitionRows(rw, tmp, bins, c[5] * nRows, c[2], c[3], c[6], c[7], c[8], c[2]);
+    c[9] = partitionRows(rw, tmp, bins[c[5]], c[2], c[3], c[6], c[7], c[8], c[2]);
   }
   Atomics.store(c, 1, seen);
   Atomics.notify(c, 1);
@@ -439,7 +438,10 @@ function initWorker(
   hi: Uint32Array,
   [fLo, fHi]: [number, number],
 ): void {
-  const bytesOf = (a: Uint16Array | Uint32Array) => ({ buffer: a.buffer, bytes: a.BYTES_PER_ELEMENT });
+  const bytesOf = (a: Uint8Array | Uint16Array | Uint32Array) => ({
+    buffer: a.buffer,
+    bytes: a.BYTES_PER_ELEMENT,
+  });
   const copy = (a: Int32Array) => {
     const c = new Int32Array(shared(4 * a.length));
     c.set(a);
@@ -457,9 +459,8 @@ function initWorker(
     grad: b.grad.buffer,
     hess: b.hess.buffer,
     rows: b.rows.buffer,
-    bins: bytesOf(b.bins),
+    bins: b.bins.map(bytesOf),
     tmp: b.tmp.buffer,
-    nRows: b.grad.length,
     margin: b.targets.margin.buffer,
     y: b.targets.y.buffer,
     w: b.targets.w?.buffer ?? null,
@@ -556,7 +557,7 @@ export function createThreadedBackend(
         fb.map((f) => cuts.slotOffset[f]!),
       );
       const tmp = new Uint32Array(shared(4 * grad.length));
-      if (!(bins.buffer instanceof SharedArrayBuffer))
+      if (!bins.every((col) => col.buffer instanceof SharedArrayBuffer))
         throw new Error('threads: bins must be in shared memory');
       const m = cuts.nFeatures;
       const b: FitBuffers = {
@@ -700,17 +701,16 @@ function takeBetter(out: Float64Array, res: Float64Array, o: number): void {
  * exactly the serial stable partition.
  */
 function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): RowPartitioner {
-  const n = tmp.length;
-  return (rows, start, end, f, slot, missingSlot, dl) => {
+  return (rows, start, end, f, bin, missing, dl) => {
     const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
     const d = dl ? 1 : 0;
-    if (half < end) post(w, CMD_PART, half, end, [f, slot, missingSlot, d]);
-    const at = f * n;
-    const l = start + partitionRows(rows, tmp, bins, at, start, half, slot, missingSlot, d, start);
+    if (half < end) post(w, CMD_PART, half, end, [f, bin, missing, d]);
+    const col = bins[f]!;
+    const l = start + partitionRows(rows, tmp, col, start, half, bin, missing, d, start);
     const k = start + (half - start) - (l - start);
     let l1 = 0;
     if (half < end) {
-      if (steal(w)) l1 = partitionRows(rows, tmp, bins, at, half, end, slot, missingSlot, d, half);
+      if (steal(w)) l1 = partitionRows(rows, tmp, col, half, end, bin, missing, d, half);
       else {
         awaitDone(w);
         l1 = w.ctl[9]!;

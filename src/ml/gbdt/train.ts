@@ -121,7 +121,7 @@ function scoreValidationRound(
 ): number {
   const vn = v.margin.length;
   for (let i = 0; i < vn; i++) {
-    v.margin[i]! += binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, vn, i);
+    v.margin[i]! += binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, i);
     v.prob[i] = sigmoid(v.margin[i]!);
   }
   return metric === 'auc' ? aucScore(v.y, v.prob) : logLoss(v.y, v.prob);
@@ -184,7 +184,7 @@ function boost(
     }
     if (nRoot < n) {
       for (let i = 0; i < n; i++)
-        if (!sampled[i]) margin[i]! += binnedLeafValue(tree, splitSlot, cuts, bins, n, i);
+        if (!sampled[i]) margin[i]! += binnedLeafValue(tree, splitSlot, cuts, bins, i);
     }
     let metrics: Record<string, number> | undefined;
     if (v) {
@@ -204,27 +204,25 @@ function boost(
   return { ensemble: new TreeEnsemble(kept, base, m), bestIteration, roundsRun, validHistory: history };
 }
 
-/** The leaf value row `row` of a column-major binned matrix with n rows reaches (bins <= split slot go left). */
+/** The leaf value row `row` of a binned matrix reaches (bins <= the split's bin go left). */
 function binnedLeafValue(
   tree: FlatTree,
   splitSlot: Int32Array,
   cuts: BinCuts,
   bins: BinnedRows,
-  n: number,
   row: number,
 ): number {
   const { feature, left, right, defaultLeft, value } = tree;
   let node = 0;
   let f = feature[0]!;
   while (f >= 0) {
-    const b = bins[f * n + row]!;
-    const missing = cuts.slotOffset[f]! + cuts.nBins[f]!;
+    const b = bins[f]![row]!;
     node =
-      b === missing
+      b === cuts.nBins[f]!
         ? defaultLeft[node]
           ? left[node]!
           : right[node]!
-        : b <= splitSlot[node]!
+        : b <= splitSlot[node]! - cuts.slotOffset[f]!
           ? left[node]!
           : right[node]!;
     f = feature[node]!;

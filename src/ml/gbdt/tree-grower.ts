@@ -47,16 +47,16 @@ export interface NodeKernel {
 }
 
 /**
- * Stable partition of rows[start, end) by a split of feature f (bins <= slot go left, the missing slot goes
- * left when dl); returns the first index of the right child. Rows keep their order on each side.
+ * Stable partition of rows[start, end) by a split of feature f (its bins <= `bin` go left, its missing bin
+ * `missing` = nBins[f] goes left when dl); returns the first index of the right child. Rows keep their order.
  */
 export type RowPartitioner = (
   rows: Uint32Array,
   start: number,
   end: number,
   f: number,
-  slot: number,
-  missingSlot: number,
+  bin: number,
+  missing: number,
   dl: boolean,
 ) => number;
 
@@ -130,7 +130,7 @@ export class TreeGrower {
     bigFeatures: null,
   };
 
-  /** `bins` is column-major (see binMatrix) with nRows rows; `partition` defaults to the in-thread one. */
+  /** `bins` has a column of nRows bins per feature (see binMatrix); `partition` defaults to the in-thread one. */
   constructor(
     private readonly cuts: BinCuts,
     private readonly bins: BinnedRows,
@@ -233,7 +233,7 @@ export class TreeGrower {
       const f = s.feature;
       const off = this.cuts.slotOffset[f]!;
       const slot = off + s.bin;
-      const mid = this.partition(rows, c.start, c.end, f, slot, off + this.cuts.nBins[f]!, s.defaultLeft);
+      const mid = this.partition(rows, c.start, c.end, f, s.bin, this.cuts.nBins[f]!, s.defaultLeft);
       const gr = c.g - s.gl;
       const hr = c.h - s.hl;
       const l = addNode(s.gl, s.hl, c.start, mid);
@@ -330,24 +330,13 @@ export class TreeGrower {
     start: number,
     end: number,
     f: number,
-    slot: number,
-    missingSlot: number,
+    bin: number,
+    missing: number,
     dl: boolean,
   ): number {
     this.tmp ??= new Uint32Array(this.nRows);
     const tmp = this.tmp;
-    const nl = partitionRows(
-      rows,
-      tmp,
-      this.bins,
-      f * this.nRows,
-      start,
-      end,
-      slot,
-      missingSlot,
-      dl ? 1 : 0,
-      0,
-    );
+    const nl = partitionRows(rows, tmp, this.bins[f]!, start, end, bin, missing, dl ? 1 : 0, 0);
     rows.set(tmp.subarray(0, end - start - nl), start + nl);
     return start + nl;
   }
