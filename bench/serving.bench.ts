@@ -436,7 +436,7 @@ async function main() {
   const base = opt('base', '');
   if (base) {
     const bin = join(resolve(base), 'bin', 'tassel.js');
-    configs.splice(2, 0, tasselConfig('Tassel GBDT, 1 process, base', 'tassel-base', [], false, bin));
+    configs.splice(2, 0, tasselConfig('Tassel GBDT, 1 process, base', 'tassel-base', [], true, bin));
   }
   const pyReason = pythonReady();
   if (pyReason === null) {
@@ -559,6 +559,13 @@ async function main() {
   if (baseRun && bare && t1) {
     console.log(
       `  --base checkout / bare Fastify            ${ratio(baseRun, bare)}  (by CPU ${paired(baseRun, bare, 'cpuUsPerRequest')!.toFixed(2)}); this checkout / base ${ratio(t1, baseRun)} (by CPU ${paired(t1, baseRun, 'cpuUsPerRequest')!.toFixed(2)})`,
+    );
+  }
+  const baseBatch = get('Tassel GBDT, 1 process, base', '/predict/batch');
+  const thisBatch = get('Tassel GBDT, 1 process', '/predict/batch');
+  if (baseBatch && thisBatch) {
+    console.log(
+      `  /predict/batch, this checkout / base      ${ratio(thisBatch, baseBatch)}  (by CPU ${paired(thisBatch, baseBatch, 'cpuUsPerRequest')!.toFixed(2)})`,
     );
   }
   console.log(`  logging 100% / logging off (1 process)    ${ratio(logged, t1)}  (target >= 0.90)`);
