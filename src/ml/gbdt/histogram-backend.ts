@@ -7,9 +7,13 @@ import { createSerialNodeKernel, type NodeKernel, type RowPartitioner } from './
  * threads.ts. Both depend on this file and train.ts picks one, so neither imports the other.
  */
 
-/** What the logistic loss's gradients are computed from; `margin` is in the backend's memory. */
+/** What the logistic loss's gradients are computed from; `odds` is in the backend's memory. */
 export interface GradientInputs {
-  margin: Float64Array;
+  /**
+   * Each row's odds exp(margin): boosting multiplies them by exp(leaf value), an exp per leaf and round
+   * instead of one per row (Math.exp was ~13 % of an OULAD fit's CPU).
+   */
+  odds: Float64Array;
   y: ArrayLike<number>;
   /** Sample weights, if any. */
   w: ArrayLike<number> | undefined;
@@ -17,19 +21,22 @@ export interface GradientInputs {
   spw: number;
 }
 
-/** The logistic function, written as the worker thread's copy is (threads.ts), so both round alike. */
+/** The logistic function of a margin, stable for either sign (validation probabilities). */
 export const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
-/** Logistic-loss gradients and hessians of rows [start, end) at the current margins (positives weighted by spw). */
+/** The logistic function of a margin given its odds e = exp(margin) (1 at e = Infinity, 0 at e = 0). */
+export const probabilityOfOdds = (e: number) => 1 / (1 + 1 / e);
+
+/** Logistic-loss gradients and hessians of rows [start, end) at the current odds (positives weighted by spw). */
 export function logisticGradients(
-  { margin, y, w, spw }: GradientInputs,
+  { odds, y, w, spw }: GradientInputs,
   grad: Float64Array,
   hess: Float64Array,
   start: number,
   end: number,
 ): void {
   for (let i = start; i < end; i++) {
-    const pr = sigmoid(margin[i]!);
+    const pr = probabilityOfOdds(odds[i]!);
     let wi = w ? w[i]! : 1;
     if (y[i] === 1) wi *= spw;
     grad[i] = (pr - y[i]!) * wi;

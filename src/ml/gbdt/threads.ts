@@ -154,7 +154,7 @@ for (;;) {
     rw = new Uint32Array(x.rows);
     bins = x.bins.map((b) => (b.bytes === 1 ? new Uint8Array(b.buffer) : new Uint16Array(b.buffer)));
     tmp = new Uint32Array(x.tmp);
-    mg = new Float64Array(x.margin);
+    mg = new Float64Array(x.odds);
     yy = new Uint8Array(x.y);
     wt = x.w ? new Float64Array(x.w) : null;
     spw = x.spw;
@@ -194,8 +194,7 @@ for (;;) {
     // As logisticGradients in histogram-backend.ts, operation for operation (bit-identical results).
     const start = c[2], end = c[3];
     for (let i = start; i < end; i++) {
-      const z = mg[i];
-      const pr = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+      const pr = 1 / (1 + 1 / mg[i]);
       let wi = wt ? wt[i] : 1;
       if (yy[i] === 1) wi *= spw;
       g[i] = (pr - yy[i]) * wi;
@@ -288,16 +287,15 @@ function sharedSparse(sparse: SparseRows): SparseRows {
 
 /** The gradient inputs as the worker reads them: all in shared memory. */
 interface SharedTargets {
-  margin: Float64Array;
+  odds: Float64Array;
   y: Uint8Array;
   w: Float64Array | null;
   spw: number;
 }
 
-/** The gradient inputs in shared memory (the margins already are; labels and weights are copied, n bytes + 8n). */
-function sharedTargets({ margin, y, w, spw }: GradientInputs): SharedTargets {
-  if (!(margin.buffer instanceof SharedArrayBuffer))
-    throw new Error('threads: margins must be in shared memory');
+/** The gradient inputs in shared memory (the odds already are; labels and weights are copied, n bytes + 8n). */
+function sharedTargets({ odds, y, w, spw }: GradientInputs): SharedTargets {
+  if (!(odds.buffer instanceof SharedArrayBuffer)) throw new Error('threads: odds must be in shared memory');
   const ys = new Uint8Array(shared(y.length));
   for (let i = 0; i < y.length; i++) ys[i] = y[i]!;
   let ws: Float64Array | null = null;
@@ -305,7 +303,7 @@ function sharedTargets({ margin, y, w, spw }: GradientInputs): SharedTargets {
     ws = new Float64Array(shared(8 * w.length));
     for (let i = 0; i < w.length; i++) ws[i] = w[i]!;
   }
-  return { margin, y: ys, w: ws, spw };
+  return { odds, y: ys, w: ws, spw };
 }
 
 interface WorkerRange {
@@ -461,7 +459,7 @@ function initWorker(
     rows: b.rows.buffer,
     bins: b.bins.map(bytesOf),
     tmp: b.tmp.buffer,
-    margin: b.targets.margin.buffer,
+    odds: b.targets.odds.buffer,
     y: b.targets.y.buffer,
     w: b.targets.w?.buffer ?? null,
     spw: b.targets.spw,

@@ -148,8 +148,8 @@ function boost(
   const { grad, hess, rows } = backend.allocate(n);
   const sparse = sparseRows(cuts, bins, n, backend.memory);
   const base = logit(initialScore(y, w, p.base_score));
-  const margin = new Float64Array(backend.memory(8 * n)).fill(base);
-  const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
+  const odds = new Float64Array(backend.memory(8 * n)).fill(Math.exp(base));
+  const targets: GradientInputs = { odds, y, w, spw: p.scale_pos_weight };
   const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
   const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.partition ?? undefined);
   const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
@@ -179,12 +179,12 @@ function boost(
     const { tree, splitSlot, leafRanges } = grown;
     trees.push(tree);
     for (let k = 0; k < leafRanges.length; k += 3) {
-      const value = tree.value[leafRanges[k]!]!;
-      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) margin[rows[i]!]! += value;
+      const ev = Math.exp(tree.value[leafRanges[k]!]!);
+      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) odds[rows[i]!]! *= ev;
     }
     if (nRoot < n) {
       for (let i = 0; i < n; i++)
-        if (!sampled[i]) margin[i]! += binnedLeafValue(tree, splitSlot, cuts, bins, i);
+        if (!sampled[i]) odds[i]! *= Math.exp(binnedLeafValue(tree, splitSlot, cuts, bins, i));
     }
     let metrics: Record<string, number> | undefined;
     if (v) {
