@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type PendingBatch, type PendingPrediction, pendingRow } from '../port.js';
+import { type ByteOutput, type PendingBatch, type PendingPrediction, pendingRow } from '../port.js';
 import { batchLineRecords, isBatchLine } from './batch-line.js';
 import { createGrowableOutput, createJsonlEncoder, createJsonlEncoding } from './jsonl-encoder.js';
 
@@ -156,4 +156,54 @@ test('jsonl encoder: a batch whose spans are not neighbours in one array (rows s
     batchLineRecords(line).map((r) => r.inputs),
     picked.map((r) => records[r]),
   );
+});
+
+/** An output whose buffer is never larger than what was last reserved: room for the ASCII estimate, no more. */
+function tightOutput(): ByteOutput & { bytes(): Buffer } {
+  const out = {
+    buffer: Buffer.alloc(0),
+    offset: 0,
+    reserve(n: number) {
+      if (out.offset + n <= out.buffer.length) return;
+      const next = Buffer.alloc(out.offset + n);
+      out.buffer.copy(next, 0, 0, out.offset);
+      out.buffer = next;
+    },
+    bytes: () => out.buffer.subarray(0, out.offset),
+  };
+  return out;
+}
+
+test('jsonl encoder: a batch whose text needs more bytes than chars (2-, 3- and 4-byte UTF-8) fills an output reserved for exactly what it asks, the same line as with room to spare', () => {
+  const regions = ['East', 'Île', '東京都', 'emoji 🚀🚀', '\u00e9'.repeat(40)];
+  for (const region of regions)
+    for (const skip of [false, true]) {
+      const records = Array.from({ length: 8 }, (_, i) => ({ Age: i, region }));
+      const { text, spans: all } = batchOf(records);
+      const picked = skip ? [0, 2, 5, 7] : [0, 1, 2, 3, 4, 5, 6, 7];
+      const spans = Int32Array.from(picked.flatMap((r) => [all[2 * r]!, all[2 * r + 1]!]));
+      const batch: PendingBatch = {
+        request_id: 'req',
+        time: TIMES[1]!,
+        model_name: 'm',
+        model_version: null,
+        fallback: false,
+        route: '/predict/batch',
+        text,
+        spans,
+        rows: picked.map((r) => ({ probability: PROBABILITIES[r % PROBABILITIES.length]!, label: r % 2 })),
+      };
+      const tight = tightOutput();
+      createJsonlEncoding().encodeBatch(batch, picked.length, tight);
+      const roomy = createGrowableOutput(1 << 20);
+      createJsonlEncoding().encodeBatch(batch, picked.length, roomy);
+      assert.equal(tight.bytes().toString(), roomy.bytes().toString(), `${region}, skip ${skip}`);
+      const line = JSON.parse(tight.bytes().toString()) as object;
+      assert.ok(isBatchLine(line));
+      assert.deepEqual(
+        batchLineRecords(line).map((r) => r.inputs),
+        picked.map((r) => records[r]),
+        `${region}, skip ${skip}`,
+      );
+    }
 });
