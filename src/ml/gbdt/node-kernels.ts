@@ -81,8 +81,14 @@ export function subtractRange(big: Float64Array, small: Float64Array, lo: number
 /**
  * XGBoost's best split of a node (gradient sum g, hessian sum h) over the listed features in [fLo, fHi),
  * missing values tried on both sides, written to out[o..o+6). The gain is XGBoost's
- * ThresholdL1(G_L)²/(H_L+λ) + ThresholdL1(G_R)²/(H_R+λ) − ThresholdL1(G)²/(H+λ); only a strictly greater gain
- * replaces the best, so features earlier in the list win ties. A profiled hot loop (one flat function).
+ * ThresholdL1(G_L)²/(H_L+λ) + ThresholdL1(G_R)²/(H_R+λ) − ThresholdL1(G)²/(H+λ), compared as a float32 as
+ * XGBoost's loss_chg is: two splits that part the node's rows alike (a one-hot column and its complement, two
+ * bins with no row of the node between them) have one gain in exact arithmetic but differ in the last bits of a
+ * double, and are then ties broken in XGBoost's order. Per feature XGBoost scans missing-right splits upwards
+ * and missing-left ones downwards, each keeping the first best, and a missing-left split must beat the
+ * missing-right one strictly: so the lowest bin wins a tie among missing-right splits, the highest among
+ * missing-left ones. Across features only a strictly greater gain replaces the best, so features earlier in the
+ * list win ties. A profiled hot loop (one flat function).
  */
 export function bestSplitRange(
   hist: Float64Array,
@@ -124,6 +130,15 @@ export function bestSplitRange(
     const hasMissing = hm > missingEps * h;
     let gl = 0;
     let hl = 0;
+    // This feature's best missing-right (r*) and missing-left (l*) splits.
+    let rGain = 0;
+    let rBin = -1;
+    let rGl = 0;
+    let rHl = 0;
+    let lGain = 0;
+    let lBin = -1;
+    let lGl = 0;
+    let lHl = 0;
     for (let t = 0; t < nb - 1; t++) {
       const k = 2 * (off + t);
       gl += hist[k]!;
@@ -133,14 +148,12 @@ export function bestSplitRange(
         const a = gl > alpha ? gl - alpha : gl < -alpha ? gl + alpha : 0;
         const gr = g - gl;
         const b = gr > alpha ? gr - alpha : gr < -alpha ? gr + alpha : 0;
-        const gain = (a * a) / (hl + lambda) + (b * b) / (hr + lambda) - parent;
-        if (gain > bestGain) {
-          bestGain = gain;
-          bestFeature = f;
-          bestBin = t;
-          bestDl = 0;
-          bestGl = gl;
-          bestHl = hl;
+        const gain = Math.fround((a * a) / (hl + lambda) + (b * b) / (hr + lambda) - parent);
+        if (gain > rGain) {
+          rGain = gain;
+          rBin = t;
+          rGl = gl;
+          rHl = hl;
         }
       }
       if (hasMissing) {
@@ -151,17 +164,25 @@ export function bestSplitRange(
           const a = gl2 > alpha ? gl2 - alpha : gl2 < -alpha ? gl2 + alpha : 0;
           const gr = g - gl2;
           const b = gr > alpha ? gr - alpha : gr < -alpha ? gr + alpha : 0;
-          const gain = (a * a) / (hl2 + lambda) + (b * b) / (hr + lambda) - parent;
-          if (gain > bestGain) {
-            bestGain = gain;
-            bestFeature = f;
-            bestBin = t;
-            bestDl = 1;
-            bestGl = gl2;
-            bestHl = hl2;
+          const gain = Math.fround((a * a) / (hl2 + lambda) + (b * b) / (hr + lambda) - parent);
+          if (gain > 0 && gain >= lGain) {
+            lGain = gain;
+            lBin = t;
+            lGl = gl2;
+            lHl = hl2;
           }
         }
       }
+    }
+    const left = lBin >= 0 && lGain > rGain;
+    const fGain = left ? lGain : rGain;
+    if ((left || rBin >= 0) && fGain > bestGain) {
+      bestGain = fGain;
+      bestFeature = f;
+      bestBin = left ? lBin : rBin;
+      bestDl = left ? 1 : 0;
+      bestGl = left ? lGl : rGl;
+      bestHl = left ? lHl : rHl;
     }
   }
   out[o] = bestGain;
