@@ -20,6 +20,11 @@ export interface BinCuts {
   readonly slotOffset: Int32Array;
   /** Value bins of feature f (= its number of cuts + 1); its missing slot is slotOffset[f] + nBins[f]. */
   readonly nBins: Int32Array;
+  /**
+   * XGBoost's last cut of feature f, above all its values (largest + |largest| + 1e-5, in float32): the
+   * threshold of a split sending every value left and missing values right.
+   */
+  readonly upper: Float64Array;
 }
 
 /** Columns handled per pass over a row-major matrix (8 doubles = one 64-byte cache line). */
@@ -82,9 +87,24 @@ function gatherColumns(
  * its own function: as a loop in here it got this function optimised on a stack replacement before any column
  * had reached the sort, and every column that did then deoptimised it (62 deopts in an OULAD fit).
  */
-function columnCuts(values: Float64Array, scratch: Float64Array, maxBin: number): Float64Array {
+function columnCuts(values: Float64Array, scratch: Float64Array, maxBin: number): ColumnCuts {
   const k = copyFinite(values, scratch);
-  return fewDistinct(scratch, k, maxBin) ?? cutsFromSorted(scratch.subarray(0, k).sort(), maxBin);
+  const few = fewDistinct(scratch, k, maxBin);
+  if (few) return few;
+  const sorted = scratch.subarray(0, k).sort();
+  return { cuts: cutsFromSorted(sorted, maxBin), upper: upperCut(k > 0 ? sorted[k - 1]! : 0) };
+}
+
+/** A column's cut points and XGBoost's last cut (see {@link BinCuts}). */
+interface ColumnCuts {
+  cuts: Float64Array;
+  upper: number;
+}
+
+/** XGBoost's last cut above a column's largest value v: float32(v) + (|float32(v)| + 1e-5), as a float32. */
+function upperCut(v: number): number {
+  const x = Math.fround(v);
+  return Math.fround(x + (Math.abs(x) + 1e-5));
 }
 
 /** Copies the finite values of `values` to the front of `out`; returns their count. */
@@ -98,8 +118,9 @@ function copyFinite(values: Float64Array, out: Float64Array): number {
 }
 
 /** The cut table of per-feature cut points. */
-function assembleCuts(perFeature: Float64Array[]): BinCuts {
-  const m = perFeature.length;
+function assembleCuts(columns: ColumnCuts[]): BinCuts {
+  const m = columns.length;
+  const perFeature = columns.map((c) => c.cuts);
   const cutStart = new Int32Array(m + 1);
   const slotOffset = new Int32Array(m + 1);
   const nBins = new Int32Array(m);
@@ -110,7 +131,8 @@ function assembleCuts(perFeature: Float64Array[]): BinCuts {
   }
   const cuts = new Float64Array(cutStart[m]!);
   for (let f = 0; f < m; f++) cuts.set(perFeature[f]!, cutStart[f]!);
-  return { nFeatures: m, cuts, cutStart, slotOffset, nBins };
+  const upper = Float64Array.from(columns, (c) => c.upper);
+  return { nFeatures: m, cuts, cutStart, slotOffset, nBins, upper };
 }
 
 /**
@@ -118,7 +140,7 @@ function assembleCuts(perFeature: Float64Array[]): BinCuts {
  * Columns with at most `maxBin` distinct values get one bin per value (cuts at each value but the smallest).
  */
 export function computeBinCuts(X: Matrix, maxBin: number): BinCuts {
-  const perFeature: Float64Array[] = [];
+  const perFeature: ColumnCuts[] = [];
   const scratch = new Float64Array(X.rows);
   forEachColumn(X, (_, values) => perFeature.push(columnCuts(values, scratch, maxBin)));
   return assembleCuts(perFeature);
@@ -135,14 +157,14 @@ export function binTrainingMatrix(
   memory: (bytes: number) => ArrayBufferLike = (bytes) => new ArrayBuffer(bytes),
 ): { cuts: BinCuts; bins: BinnedRows } {
   const n = X.rows;
-  const perFeature: Float64Array[] = [];
+  const perFeature: ColumnCuts[] = [];
   const bins: BinnedRows = [];
   const scratch = new Float64Array(n);
   forEachColumn(X, (_, values) => {
     const c = columnCuts(values, scratch, maxBin);
     perFeature.push(c);
-    const col = binColumnOf(c.length + 1, n, memory);
-    binColumn(values, c, col);
+    const col = binColumnOf(c.cuts.length + 1, n, memory);
+    binColumn(values, c.cuts, col);
     bins.push(col);
   });
   return { cuts: assembleCuts(perFeature), bins };
@@ -169,7 +191,7 @@ function binColumn(values: Float64Array, cuts: Float64Array, out: BinColumn): vo
 }
 
 /** Cuts of a column with at most 16 distinct values without sorting it (one-hot, flags, small counts). */
-function fewDistinct(col: Float64Array, k: number, maxBin: number): Float64Array | null {
+function fewDistinct(col: Float64Array, k: number, maxBin: number): ColumnCuts | null {
   const seen: number[] = [];
   for (let i = 0; i < k; i++) {
     const v = col[i]!;
@@ -178,7 +200,7 @@ function fewDistinct(col: Float64Array, k: number, maxBin: number): Float64Array
     seen.push(v);
   }
   seen.sort((a, b) => a - b);
-  return Float64Array.from(seen.slice(1));
+  return { cuts: Float64Array.from(seen.slice(1)), upper: upperCut(seen.length > 0 ? seen[seen.length - 1]! : 0) };
 }
 
 function cutsFromSorted(sorted: Float64Array, maxBin: number): Float64Array {

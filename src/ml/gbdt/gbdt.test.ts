@@ -84,6 +84,28 @@ describe('gbdt training', () => {
     assert.ok(m2.predictOne(Float64Array.of(Number.NaN)) < 0.5);
   });
 
+  test("a split of missing from all values, as XGBoost's, at its last cut (largest + |largest| + 1e-5)", () => {
+    // Whether x is missing carries the label; its values (including a constant column's) carry nothing.
+    const n = 800;
+    const rng = createPrng(5);
+    for (const constant of [false, true]) {
+      const X = new Float64Array(n);
+      const y = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const missing = i % 3 === 0;
+        X[i] = missing ? Number.NaN : constant ? 4 : Math.round(rng.next() * 8) / 2;
+        y[i] = rng.next() < (missing ? 0.9 : 0.1) ? 1 : 0;
+      }
+      const m = fit({ n_estimators: 1, max_depth: 1, eta: 1 }, createMatrix(n, 1, X), y);
+      const t = m.ensemble.trees[0]!;
+      assert.equal(t.feature[0], 0, `constant ${constant}`);
+      assert.equal(t.threshold[0], Math.fround(4 + (4 + 1e-5)));
+      assert.equal(t.defaultLeft[0], 0);
+      assert.ok(m.predictOne(Float64Array.of(Number.NaN)) > 0.5);
+      assert.ok(m.predictOne(Float64Array.of(4)) < 0.5);
+    }
+  });
+
   test('gamma and min_child_weight prune splits as XGBoost documents', () => {
     const d = data(1500, 4, 4, (r) => 1 / (1 + Math.exp(-3 * (r[0]! + r[1]! * r[2]!))));
     const base = fit({ n_estimators: 5, max_depth: 4 }, d.X, d.y);

@@ -80,7 +80,8 @@ export function subtractRange(big: Float64Array, small: Float64Array, lo: number
 
 /**
  * XGBoost's best split of a node (gradient sum g, hessian sum h) over the listed features in [fLo, fHi),
- * missing values tried on both sides, written to out[o..o+6). The gain is XGBoost's
+ * missing values tried on both sides and, as XGBoost does, apart from all values (bin nBins[f] - 1: every
+ * value left, missing right), written to out[o..o+6). The gain is XGBoost's
  * ThresholdL1(G_L)²/(H_L+λ) + ThresholdL1(G_R)²/(H_R+λ) − ThresholdL1(G)²/(H+λ), compared as a float32 as
  * XGBoost's loss_chg is: two splits that part the node's rows alike (a one-hot column and its complement, two
  * bins with no row of the node between them) have one gain in exact arithmetic but differ in the last bits of a
@@ -122,12 +123,14 @@ export function bestSplitRange(
     const f = count < 0 ? fLo + j : list[at + j]!;
     if (f < fLo || f >= fHi) continue;
     const nb = nBins[f]!;
-    if (nb < 2) continue;
     const off = slotOffset[f]!;
     const ms = 2 * (off + nb);
     const gm = hist[ms]!;
     const hm = hist[ms + 1]!;
     const hasMissing = hm > missingEps * h;
+    // With missing values, XGBoost's upward scan ends with every value left and the missing right.
+    const last = hasMissing ? nb : nb - 1;
+    if (last < 1) continue;
     let gl = 0;
     let hl = 0;
     // This feature's best missing-right (r*) and missing-left (l*) splits.
@@ -139,7 +142,7 @@ export function bestSplitRange(
     let lBin = -1;
     let lGl = 0;
     let lHl = 0;
-    for (let t = 0; t < nb - 1; t++) {
+    for (let t = 0; t < last; t++) {
       const k = 2 * (off + t);
       gl += hist[k]!;
       hl += hist[k + 1]!;
@@ -156,7 +159,7 @@ export function bestSplitRange(
           rHl = hl;
         }
       }
-      if (hasMissing) {
+      if (hasMissing && t < nb - 1) {
         const gl2 = gl + gm;
         const hl2 = hl + hm;
         hr = h - hl2;

@@ -239,7 +239,9 @@ export class TreeGrower {
       const l = addNode(s.gl, s.hl, c.start, mid);
       const r = addNode(gr, hr, mid, c.end);
       feature[c.node] = f;
-      threshold[c.node] = this.cuts.cuts[this.cuts.cutStart[f]! + s.bin]!;
+      // Bin nBins[f] - 1 (every value left, missing right) has no cut of its own: XGBoost's last one.
+      threshold[c.node] =
+        s.bin === this.cuts.nBins[f]! - 1 ? this.cuts.upper[f]! : this.cuts.cuts[this.cuts.cutStart[f]! + s.bin]!;
       left[c.node] = l;
       right[c.node] = r;
       defaultLeft[c.node] = s.defaultLeft ? 1 : 0;
