@@ -10,13 +10,16 @@
  * Each side fits REPS times (median reported) in its own process, so peak RSS is its own; with ROUNDS > 1
  * the Tassel and XGBoost processes alternate round after round and the ratio is the median of the rounds'
  * ratios (paired, so a load change on a shared machine hits both sides of a round alike). Memory: one fit
- * per nthread in a fresh process (the timing process itself when it fits once). At nthread > 1 the worker pool
- * is started (and given 1 s to boot) before the data is loaded, as a long-lived process holds it: the pool's
- * own RSS is printed apart, and the total with it.
+ * per nthread in a fresh process, for each side alike, the median of GBDT_BENCH_MEM_REPS such processes (one
+ * process's figure spread 1.8-2.3x on OULAD at load 4: where glibc's arenas and V8's compiler zones happen to
+ * stand at the baseline moves it by MBs). The Tassel process settles 1 s before its baseline at every nthread;
+ * at nthread > 1 the worker pool is started first, as a long-lived process holds it: the pool's own RSS is
+ * printed apart, and the total with it.
  *
  * Env: TASSEL_SHARED_DIR (../shared: where anchors/data/oulad is), GBDT_BENCH_REPS (3), GBDT_BENCH_ROUNDS (1),
  * GBDT_BENCH_NTHREAD (2), GBDT_BENCH_DATASETS (oulad,synthetic; `--large` appends large), GBDT_BENCH_ROWS
- * (100000), GBDT_BENCH_LARGE_ROWS (1000000), GBDT_BENCH_LARGE_REPS (1), GBDT_BENCH_LARGE_DIR
+ * (100000), GBDT_BENCH_LARGE_ROWS (1000000), GBDT_BENCH_LARGE_REPS (1), GBDT_BENCH_MEM_REPS (3; 1 for the large
+ * table), GBDT_BENCH_LARGE_DIR
  * (/tmp/tassel-bench-gbdt-large), GBDT_BENCH_SIDES (tassel,xgboost), GBDT_BENCH_TASSEL_PARAMS (JSON merged
  * into Tassel's params), GBDT_BENCH_KEEP (folder to keep the matrices in; reused when it already holds them).
  */
@@ -47,6 +50,7 @@ const SYN_ROWS = Number(process.env.GBDT_BENCH_ROWS ?? 100_000);
 const LARGE = process.argv.includes('--large');
 const LARGE_ROWS = Number(process.env.GBDT_BENCH_LARGE_ROWS ?? 1_000_000);
 const LARGE_REPS = Number(process.env.GBDT_BENCH_LARGE_REPS ?? 1);
+const MEM_REPS = Number(process.env.GBDT_BENCH_MEM_REPS ?? 3);
 const LARGE_DIR = resolve(process.env.GBDT_BENCH_LARGE_DIR ?? join(tmpdir(), 'tassel-bench-gbdt-large'));
 /** Targets of issue 20: fit time at most XGBoost's, memory of one fit at most 2x the raw matrices. */
 const TIME_TARGET = 1.0;
@@ -182,8 +186,10 @@ async function child(dir: string, reps: number, nthread: number): Promise<void> 
   if (nthread > 1) {
     const { prestartGbdtThreads } = await import('../src/ml/gbdt/threads.js');
     prestartGbdtThreads(nthread);
-    await new Promise((r) => setTimeout(r, 1000));
   }
+  // The same settling second before the baseline at every nthread (start-up compilation and the tsx loader
+  // thread finish, a pool boots), so the baseline is taken alike whatever nthread says.
+  await new Promise((r) => setTimeout(r, 1000));
   const rssBefore = rssKb();
   // Read straight into the matrix (no intermediate Buffer copy), so RSS growth is the model's.
   const load = (part: string) => {
@@ -240,6 +246,9 @@ function runSide(cmd: string, args: string[]): Side | string {
 
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 const fmt = (x: number) => x.toFixed(2);
+
+/** One fit per fresh process, `samples` of them, of one system at one nthread (null = XGBoost not installed). */
+type MemoryRun = { system: 'tassel' | 'xgboost'; nthread: number; samples: (Side | string | null)[] };
 
 /** One system at one nthread: a result per paired round (null = XGBoost not installed). */
 type Run = { label: string; system: 'tassel' | 'xgboost'; nthread: number; rounds: (Side | string | null)[] };
@@ -301,7 +310,7 @@ function printRatios(runs: Run[]): Record<string, unknown> {
   return ratios;
 }
 
-function report(meta: Meta, runs: Run[], memory: Map<number, Side | string>): Record<string, unknown> {
+function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, unknown> {
   const rawBytes = (meta.rows.fit + meta.rows.valid + meta.rows.test) * meta.cols * 8;
   const rawFitBytes = meta.rows.fit * meta.cols * 8;
   console.log(
@@ -313,24 +322,32 @@ function report(meta: Meta, runs: Run[], memory: Map<number, Side | string>): Re
   printRunTable(runs, rawBytes);
   const out: Record<string, unknown> = { dataset: meta.name, rows: meta.rows, cols: meta.cols, runs };
   const mem: Record<string, unknown> = {};
-  for (const [nt, m] of memory) {
-    if (typeof m === 'string') {
-      console.log(`tassel memory, nthread ${nt}: ${m}`);
+  for (const { system, nthread: nt, samples } of memory) {
+    const ok = samples.filter((m): m is Side => m !== null && typeof m !== 'string');
+    if (ok.length === 0) {
+      const why = samples.find((m) => typeof m === 'string') ?? 'not available';
+      console.log(`${system} memory, nthread ${nt}: ${why}`);
       continue;
     }
-    const growth = (m.peak_rss_kb - m.rss_before_data_kb) * 1024;
+    const growthOf = (m: Side) => (m.peak_rss_kb - m.rss_before_data_kb) * 1024;
+    const m = [...ok].sort((a, b) => growthOf(a) - growthOf(b))[Math.floor(ok.length / 2)]!;
+    const growth = growthOf(m);
+    const all =
+      ok.length > 1 ? ` (median of ${ok.length}: ${ok.map((x) => fmt(growthOf(x) / rawBytes)).join(', ')})` : '';
     const pool = (m.pool_rss_kb ?? 0) * 1024;
     const withPool =
       pool > 0
         ? `; with the worker pool started before it (+${mb(pool / 1024)}) ${fmt((growth + pool) / rawBytes)}x`
         : '';
+    const target = system === 'tassel' ? ` (target <= ${MEMORY_TARGET}x)` : '';
     console.log(
-      `tassel memory (one fit, nthread ${nt}, own process): RSS growth of data + fit ${mb(growth / 1024)} = ${fmt(growth / rawBytes)}x the raw matrices it loaded (target <= ${MEMORY_TARGET}x)${withPool}; peak RSS incl. the Node runtime ${mb(m.peak_rss_kb)}`,
+      `${system} memory (one fit, nthread ${nt}, own process): RSS growth of data + fit ${mb(growth / 1024)} = ${fmt(growth / rawBytes)}x the raw matrices it loaded${all}${target}${withPool}; peak RSS incl. the runtime ${mb(m.peak_rss_kb)}`,
     );
-    mem[`nthread_${nt}`] = {
+    mem[`${system}_nthread_${nt}`] = {
       peak_rss_kb: m.peak_rss_kb,
       growth_bytes: growth,
       ratio_to_raw: growth / rawBytes,
+      ratios_to_raw: ok.map((x) => growthOf(x) / rawBytes),
       pool_bytes: pool,
       ratio_with_pool: (growth + pool) / rawBytes,
     };
@@ -427,12 +444,22 @@ async function main(): Promise<void> {
         if (ROUNDS > 1)
           console.log(`(${name}: round ${round + 1} of ${ROUNDS} done, load average ${loadAverage()})`);
       }
-      // Peak memory of a single fit in a fresh process (several fits in one process also measure garbage).
-      const memory = new Map<number, Side | string>();
-      if (sides.includes('tassel')) {
+      // Peak memory of a single fit in a fresh process (several fits in one process also measure garbage),
+      // the sides alternating; a timing process that fitted once is one of the samples.
+      const memory: MemoryRun[] = [];
+      const memReps = large ? 1 : MEM_REPS;
+      for (const system of ['tassel', 'xgboost'] as const) {
+        if (!sides.includes(system)) continue;
         for (const nt of threads) {
-          const timed = okSides(runOf('tassel', nt))[0];
-          memory.set(nt, reps === 1 && timed ? timed : tasselChild(dir, 1, nt));
+          const timed = reps === 1 ? okSides(runOf(system, nt))[0] : undefined;
+          memory.push({ system, nthread: nt, samples: timed ? [timed] : [] });
+        }
+      }
+      for (let k = 0; k < memReps; k++) {
+        for (const m of memory) {
+          if (m.samples.length > k) continue;
+          const one = m.system === 'tassel' ? tasselChild : xgboostChild;
+          m.samples.push(one(dir, 1, m.nthread));
         }
       }
       results.push(report(meta, runs, memory));
