@@ -343,34 +343,11 @@ export function binMatrix(
   X: Matrix,
   memory: (bytes: number) => ArrayBufferLike = (bytes) => new ArrayBuffer(bytes),
 ): BinnedRows {
-  const { rows: n, cols: m, data } = X;
-  if (m !== c.nFeatures) throw new Error(`binMatrix: ${m} columns, cuts for ${c.nFeatures}`);
-  const out = Array.from(c.nBins, (nb) => binColumnOf(nb, n, memory));
-  const { cuts, cutStart, nBins } = c;
-  for (let f0 = 0; f0 < m; f0 += GROUP) {
-    const g = Math.min(GROUP, m - f0);
-    for (let i = 0; i < n; i++) {
-      const base = i * m + f0;
-      for (let j = 0; j < g; j++) {
-        const f = f0 + j;
-        const x = data[base + j]!;
-        const col = out[f]!;
-        if (Number.isNaN(x)) {
-          col[i] = nBins[f]!;
-          continue;
-        }
-        const lo0 = cutStart[f]!;
-        let lo = lo0;
-        let hi = cutStart[f + 1]!;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (cuts[mid]! <= x) lo = mid + 1;
-          else hi = mid;
-        }
-        col[i] = lo - lo0;
-      }
-    }
-  }
+  if (X.cols !== c.nFeatures) throw new Error(`binMatrix: ${X.cols} columns, cuts for ${c.nFeatures}`);
+  const out = Array.from(c.nBins, (nb) => binColumnOf(nb, X.rows, memory));
+  forEachColumn(X, (f, values) =>
+    binColumn(values, c.cuts.subarray(c.cutStart[f]!, c.cutStart[f + 1]!), out[f]!),
+  );
   return out;
 }
 
