@@ -156,10 +156,7 @@ test('columnar scan of segments gives exactly what JSON.parse of each line gives
     // a torn last line (a crash mid-write)
     '{"request_id":"r14","time":"2026-01-01T00:00:11.000Z","model_name":"m","model_version":"1","inputs":{"a":1',
   ];
-  await writeFile(
-    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
-    lines.join('\n'),
-  );
+  await writeSegment(dir, lines.join('\n'));
   for (const query of [
     { modelName: 'm' },
     { modelName: 'm', modelVersion: '1' },
@@ -221,10 +218,7 @@ test('columnar scan: ranges checked inline, keys that move, prefix one another o
     // the last line of a segment being written: cut inside a number
     `{${head(9)},"inputs":{"x1":0.12`,
   ];
-  await writeFile(
-    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
-    lines.join('\n'),
-  );
+  await writeSegment(dir, lines.join('\n'));
   const { fast, slow } = await bothReads(dir, { modelName: 'm' }, fields);
   assertSameColumns(fast, slow);
   assert.equal(fast.n, 9);
@@ -328,20 +322,18 @@ test('columnar scan: fraction digits read four at a time stop at any non-digit, 
   );
   // the last line ends inside the fraction (a segment being written)
   lines.push('{"request_id":"cut","time":"2026-01-01T00:00:00.000Z","model_name":"m","inputs":{"a":0.1234');
-  await writeFile(
-    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
-    lines.join('\n'),
-  );
+  await writeSegment(dir, lines.join('\n'));
   const { fast, slow } = await bothReads(dir, { modelName: 'm' });
   assertSameColumns(fast, slow);
   assert.equal(fast.n, texts.length - 2, 'two lines are not JSON');
 });
 
-async function freshDirIn(dir: string) {
+/** Writes `content` as the one prediction segment of the log at `dir`. */
+async function writeSegment(dir: string, content: string | Uint8Array) {
   const { mkdir } = await import('node:fs/promises');
   const d = join(dir, 'predictions');
   await mkdir(d, { recursive: true });
-  return d;
+  await writeFile(join(d, 'predictions-20260101T000000000Z-1-000001.jsonl'), content);
 }
 
 test('columnar scan: every double JSON.stringify prints reads back as the same double; lines longer than a chunk', async () => {
@@ -460,10 +452,7 @@ test('columnar scan: a batch line gives a row per record, exactly as JSON.parse 
     `{${head('b6', 5)},"inputs":{"a":6},"probabilities":[0.5],"labels":"1","rows":[{"a":7}]${tail}`,
     `{${head('b7', 6)},"probabilities":[0.5,0.5],"labels":"11","rows":[{"a":8},{"a":`,
   ];
-  await writeFile(
-    join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
-    lines.join('\n'),
-  );
+  await writeSegment(dir, lines.join('\n'));
   for (const query of [
     { modelName: 'm' },
     { modelName: 'm', modelVersion: '1' },
@@ -550,10 +539,7 @@ test('columnar scan: batches the encoder wrote read back as the records of their
           );
           for (let i = 0; i < rows; i++) expected.push(`${b.id}/${i}`);
         });
-        await writeFile(
-          join(await freshDirIn(dir), 'predictions-20260101T000000000Z-1-000001.jsonl'),
-          out.bytes(),
-        );
+        await writeSegment(dir, out.bytes());
         const { fast, slow } = await bothReads(dir, { modelName: 'm' });
         assertSameColumns(fast, slow);
         assert.deepEqual(fast.requestIds, expected);
