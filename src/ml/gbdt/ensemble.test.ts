@@ -78,9 +78,10 @@ const cell = fc.oneof(
 );
 
 describe('TreeEnsemble.marginOf', () => {
-  // The finite-row walk (breadth-first layout, 4 trees side by side, leaves looping onto themselves) must give
-  // the same bits as the node-by-node semantics, for any tree shapes and counts (groups of 4 and the rest),
-  // both precisions, and rows with or without missing and out-of-range values.
+  // The finite-row walks (the cache-line blocks of blocked-walk.ts up to depth 6, else the breadth-first layout
+  // with leaves looping onto themselves; 4 trees side by side) must give the same bits as the node-by-node
+  // semantics, for any tree shapes and counts (groups of 4 and the rest), both precisions, and rows with or
+  // without missing and out-of-range values.
   test('gives the reference walk bit for bit on random ensembles and rows', () => {
     fc.assert(
       fc.property(

@@ -1,4 +1,5 @@
 import type { Matrix } from '../matrix.js';
+import { type BlockedWalk, createBlockedWalk } from './blocked-walk.js';
 
 /**
  * One regression tree in flat arrays, node 0 the root. A node with feature -1 is a leaf.
@@ -51,6 +52,8 @@ export class TreeEnsemble {
   private readonly walkValue: Float64Array;
   /** Steps per tree: the deepest leaf's depth of each group of 4 trees (then of each tree after the last group). */
   private readonly walkSteps: Int32Array;
+  /** The walk over finite rows when the trees fit its cache-line blocks (depth <= 6); the arrays above stay empty. */
+  private readonly blocked: BlockedWalk | null;
 
   constructor(
     trees: readonly FlatTree[],
@@ -97,14 +100,16 @@ export class TreeEnsemble {
       at += n;
     });
 
+    this.blocked = createBlockedWalk(trees, nFeatures, precision);
+    const walked = this.blocked === null ? trees : [];
     this.walkRoots = new Int32Array(trees.length);
-    const walkNodes = new ArrayBuffer(16 * total);
+    const walkNodes = new ArrayBuffer(this.blocked === null ? 16 * total : 0);
     this.walkIndex = new Int32Array(walkNodes);
     this.walkThreshold = new Float64Array(walkNodes);
-    this.walkValue = new Float64Array(total);
+    this.walkValue = new Float64Array(this.blocked === null ? total : 0);
     const depths = new Int32Array(trees.length);
     at = 0;
-    trees.forEach((t, k) => {
+    walked.forEach((t, k) => {
       this.walkRoots[k] = 4 * at;
       // breadth-first renumbering: the children of a node get two consecutive numbers
       const order = [0];
@@ -174,7 +179,10 @@ export class TreeEnsemble {
         finite = x - x === 0;
       }
     }
-    return finite ? this.marginOfFinite(row, offset) : this.marginOfAny(row, offset);
+    if (!finite) return this.marginOfAny(row, offset);
+    return this.blocked !== null
+      ? this.blocked.margin(row, offset, this.baseMargin)
+      : this.marginOfFinite(row, offset);
   }
 
   /**
