@@ -164,6 +164,42 @@ describe('prediction log and ground truth through the serving app', () => {
     expect('inv-1/0', records[6]!, mlflow.json().predictions[0], '/invocations');
   });
 
+  test('a batch body with non-ASCII text (or invalid UTF-8) logs each row as the route parsed it', async () => {
+    const field = Object.keys(records[9]!).find((k) => typeof records[9]![k] === 'string')!;
+    const accented = { ...records[9]!, [field]: 'Île-de-France ✓ 東京' };
+    const bodies = [
+      { id: 'utf8-1', payload: JSON.stringify({ records: [records[10], accented] }) },
+      // a lone 0xff byte decodes to one U+FFFD: as many chars as bytes, yet not ASCII
+      {
+        id: 'utf8-2',
+        payload: Buffer.concat(
+          JSON.stringify({ records: [records[10], { ...records[9]!, [field]: 'x@@' }] })
+            .split('@@')
+            .flatMap((part, k) => (k === 0 ? [Buffer.from(part), Buffer.from([0xff])] : [Buffer.from(part)])),
+        ),
+      },
+    ];
+    const answers: { predictions: { probability: number }[] }[] = [];
+    for (const { id, payload } of bodies) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/predict/batch',
+        headers: { 'x-request-id': id, 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      answers.push(res.json());
+    }
+    await sink.flush();
+    const logged = new Map<string, PredictionRecord>();
+    for await (const r of sink.readPredictions({ modelName: 'course-completion' }))
+      logged.set(r.request_id, r);
+    assert.deepEqual(logged.get('utf8-1/0')?.inputs, records[10]);
+    assert.deepEqual(logged.get('utf8-1/1')?.inputs, accented);
+    assert.deepEqual(logged.get('utf8-2/1')?.inputs, { ...records[9]!, [field]: 'x\uFFFD' });
+    assert.equal(logged.get('utf8-1/1')?.probability, answers[0]!.predictions[1]!.probability);
+  });
+
   test('POST /feedback: attached, duplicate, corrected, unknown reported, entity ids, bad input is a 400', async () => {
     await postSocket(base, JSON.stringify(records[7]), { 'x-request-id': 'fb-1' });
     const student = String(records[8]!.Student_ID);

@@ -73,13 +73,14 @@ export interface Scoring {
   /**
    * Validates (all first, so a bad record changes nothing) and scores many records; enforces the batch cap.
    * With `log`, each row is logged as request `<requestId>/<row index>` of that route; with the request's
-   * `bodyText` too, each row's inputs are its text in the request (see record-spans.ts), not serialized again.
+   * `bodyText` too, each row's inputs are its text in the request (see record-spans.ts), not serialized again
+   * (`bodyAscii`: that text is known to be ASCII).
    */
   scoreMany(
     model: ServedModel,
     records: readonly unknown[],
     what: string,
-    log?: { route: string; requestId: string; bodyText?: string | null },
+    log?: BatchLog,
   ): { predictions: ScoredRow[]; used: ServedModel };
   /** Scores many feature vectors (MLflow `instances` of arrays); counts each. */
   scoreVectors(model: ServedModel, vectors: readonly (readonly (number | null)[])[]): ScoredRow[];
@@ -147,13 +148,22 @@ export function createScoring(options: ScoringOptions): Scoring {
   };
 }
 
+/** How a batch request is logged: its route and id, and its body's text (rows are logged as their spans of it). */
+export interface BatchLog {
+  route: string;
+  requestId: string;
+  bodyText?: string | null;
+  /** True when `bodyText` is known to be ASCII only (see isAsciiBody). */
+  bodyAscii?: boolean;
+}
+
 type PredictionRecorder = ReturnType<typeof createPredictionRecorder>;
 
 /** Logs each scored row of a batch: its text in the request when the spans match the records, else the row. */
 function logRows(
   sink: PredictionSink,
   record: PredictionRecorder,
-  log: { route: string; requestId: string; bodyText?: string | null },
+  log: BatchLog,
   records: readonly unknown[],
   out: { predictions: ScoredRow[]; used: ServedModel },
 ): void {
@@ -171,6 +181,7 @@ function logRows(
       fallback: used.fallback,
       route: log.route,
       text: text!,
+      ascii: log.bodyAscii === true,
       spans,
       rows: predictions,
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseJsonBody } from './body-parser.js';
+import { isAsciiBody, parseJsonBody } from './body-parser.js';
 
 const refused = (text: string) =>
   assert.throws(() => parseJsonBody(text), /prototype poisoning/, `${text} should be refused`);
@@ -24,4 +24,18 @@ test('parseJsonBody: ordinary bodies parse, including the words and escapes as v
   assert.deepEqual(parseJsonBody('{"constructor": "Bob"}'), { constructor: 'Bob' });
   assert.throws(() => parseJsonBody('  '), /empty/);
   assert.throws(() => parseJsonBody('{"a": '), /not valid JSON/);
+});
+
+test('isAsciiBody: only a body whose Content-Length equals its chars and that holds no U+FFFD is ASCII', () => {
+  const ascii = '{"records": [{"a": 1, "r": "East"}]}';
+  const decoded = (bytes: Buffer) => [bytes.toString('utf8'), String(bytes.length)] as const;
+  assert.equal(isAsciiBody(...decoded(Buffer.from(ascii))), true);
+  assert.equal(isAsciiBody(...decoded(Buffer.from('{"r": "Île"}'))), false); // 2 bytes, 1 char
+  assert.equal(isAsciiBody(...decoded(Buffer.from('{"r": "🚀"}'))), false); // 4 bytes, 2 chars
+  // an invalid byte decodes to one U+FFFD: as many chars as bytes
+  const invalid = Buffer.concat([Buffer.from('{"r": "'), Buffer.from([0xff]), Buffer.from('"}')]);
+  assert.equal(invalid.toString().length, invalid.length);
+  assert.equal(isAsciiBody(...decoded(invalid)), false);
+  assert.equal(isAsciiBody(ascii, undefined), false); // chunked: no length to compare
+  assert.equal(isAsciiBody(ascii, String(ascii.length + 1)), false);
 });

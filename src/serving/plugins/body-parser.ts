@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The JSON body's text as received (the prediction log reuses a batch's rows from it); null without one. */
     bodyText: string | null;
+    /** True when `bodyText` is known to be ASCII only (its UTF-8 bytes are its chars, one each). */
+    bodyAscii: boolean;
   }
 }
 
@@ -19,10 +21,12 @@ export const bodyParserPlugin = fp(
   async (app) => {
     app.removeContentTypeParser(['text/plain', 'application/json']);
     app.decorateRequest('bodyText', null);
+    app.decorateRequest('bodyAscii', false);
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       try {
         const value = parseJsonBody(body as string);
         request.bodyText = body as string;
+        request.bodyAscii = isAsciiBody(body as string, request.headers['content-length']);
         done(null, value);
       } catch (e) {
         done(e as Error, undefined);
@@ -58,6 +62,17 @@ export function parseJsonBody(text: string): unknown {
       );
   }
   return value;
+}
+
+/**
+ * Whether a body decoded from UTF-8 is ASCII only, from its Content-Length (the bytes Fastify checked it
+ * received; no hook here transforms the payload): every non-ASCII character takes more bytes than UTF-16 units,
+ * except an invalid byte decoded as one U+FFFD, which a one-byte string cannot hold (the search is then
+ * immediate). Why: the prediction log copies a batch's rows as bytes (memcpy) instead of encoding them as UTF-8
+ * again, 2 us instead of 6-12 us for 50 kB; a pass over the text to check it would cost as much as it saves.
+ */
+export function isAsciiBody(text: string, contentLength: string | undefined): boolean {
+  return contentLength !== undefined && Number(contentLength) === text.length && text.indexOf('\uFFFD') < 0;
 }
 
 /** `"__proto__"` or `"constructor.prototype"` when some object in `v` has such a key, else null. */

@@ -89,7 +89,12 @@ function createBatchHandler({ holder, scoring }: Parts) {
     const model = requireModel(holder);
     const body = request.body as BatchBody;
     const records = Array.isArray(body) ? body : body.records;
-    const log = { route: '/predict/batch', requestId: request.id, bodyText: request.bodyText };
+    const log = {
+      route: '/predict/batch',
+      requestId: request.id,
+      bodyText: request.bodyText,
+      bodyAscii: request.bodyAscii,
+    };
     const { explain, top, views } = explainRequested(request.query as ExplainQuery);
     if (explain) checkInteractionsSize(views, records.length);
     const { predictions, used } = scoring.scoreMany(model, records, 'records', log);

@@ -177,6 +177,8 @@ export interface PendingBatch {
   route: string;
   /** The request's JSON text. */
   text: string;
+  /** True when `text` is known to be ASCII only: its rows' chars are their UTF-8 bytes, copied as they are. */
+  ascii?: boolean;
   /** [start, end) of each row's record in `text`, 2 per row. */
   spans: Int32Array;
   /** Per row, in order. */

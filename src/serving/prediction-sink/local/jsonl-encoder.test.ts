@@ -110,6 +110,8 @@ test('jsonl encoder: a batch is one line whose rows read back as the records of 
         fallback: k % 2 === 1,
         route: '/predict/batch',
         text,
+        // the route's flag (isAsciiBody) when the text is ASCII, on every other batch: both copies are checked
+        ascii: k % 2 === 0 && Buffer.byteLength(text) === text.length,
         spans,
         rows: records.map((_, i) => ({
           probability: PROBABILITIES[(i + k) % PROBABILITIES.length]!,

@@ -121,6 +121,9 @@ export function createJsonlEncoding(): {
   const encodeBatch = (batch: PendingBatch, rows: number, out: ByteOutput) => {
     if (!encodeBatchIn(batch, rows, out, 1)) encodeBatchIn(batch, rows, out, 3);
   };
+  /** `text` into `b` at `o` (at most `room` bytes): byte for byte when known to be ASCII, else as UTF-8. */
+  const writeText = (b: Buffer, o: number, text: string, room: number, ascii: boolean | undefined) =>
+    b.write(text, o, room, ascii === true ? 'latin1' : 'utf8');
 
   /**
    * {@link encodeBatch} with room for `bytesPerChar` bytes a char of the rows' text; false (nothing written) when
@@ -162,12 +165,12 @@ export function createJsonlEncoding(): {
     // a write stops before a char that does not fit (4 bytes at most): fewer than 4 bytes left means maybe cut
     const end = b.length - tail.length;
     if (rows > 0 && elementsOfOneArray(text, spans, rows)) {
-      o += b.write(text.slice(first, last), o, end - o, 'utf8');
+      o += writeText(b, o, text.slice(first, last), end - o, batch.ascii);
       if (end - o < 4 && bytesPerChar < 3) return false;
     } else
       for (let i = 0; i < rows; i++) {
         if (i > 0) b[o++] = COMMA;
-        o += b.write(text.slice(spans[2 * i]!, spans[2 * i + 1]!), o, end - o, 'utf8');
+        o += writeText(b, o, text.slice(spans[2 * i]!, spans[2 * i + 1]!), end - o, batch.ascii);
         if (end - o < 4 && bytesPerChar < 3) return false;
       }
     if (hasLineBreak(text)) {
