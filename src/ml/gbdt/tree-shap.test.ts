@@ -34,8 +34,11 @@ function assertClose(
   }
 }
 
-/** The three ways a tree is explained: block tables (default), per-leaf tables, the recursion. */
-const METHODS = [{}, { blocks: false }, { tables: false }] as const;
+/**
+ * The ways a tree is explained: block tables (default, their pass generated as code), per-leaf tables, the
+ * recursion, and block tables through the interpreted pass.
+ */
+const METHODS = [{}, { blocks: false }, { tables: false }, { compiled: false }] as const;
 
 function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: string): void {
   if (explainer.blockTrees > 0) {
@@ -48,12 +51,14 @@ function checkAgainstXgboost(explainer: TreeShapExplainer, c: ShapCase, name: st
   const w = explainer.nFeatures + 1;
   const out = new Float64Array(w);
   if (explainer.blockTrees > 0) {
-    // the compact (float32) block tables serving uses
-    const compact = new TreeShapExplainer(explainer.ensemble, { compact: true });
-    c.inputs.forEach((r, i) => {
-      compact.contributions(toRow(r), out);
-      assertClose(out, c.contribs[i]!, 1e-5, `${name} (compact) row ${i}`);
-    });
+    // the compact (float32) block tables serving uses, and the block pass interpreted instead of generated
+    for (const options of [{ compact: true }, { compact: true, compiled: false }, METHODS[3]]) {
+      const other = new TreeShapExplainer(explainer.ensemble, options);
+      c.inputs.forEach((r, i) => {
+        other.contributions(toRow(r), out);
+        assertClose(out, c.contribs[i]!, 1e-5, `${name} (${JSON.stringify(options)}) row ${i}`);
+      });
+    }
   }
   let thresholdRows = 0;
   c.inputs.forEach((r, i) => {
@@ -235,6 +240,42 @@ describe('TreeSHAP properties on random trees and rows', () => {
             if (!(Math.abs(sum - e.marginOf(row)) <= tol)) return false;
             for (let j = 0; j < nFeatures; j++)
               if (!(Math.abs(got[j]! - want[j]!) <= 1e-6 * (1 + scale))) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('the generated block pass equals the interpreted one (missing values, values on thresholds, infinities, -0)', () => {
+    const edge = fc.oneof(
+      { weight: 8, arbitrary: cell },
+      { weight: 1, arbitrary: fc.constantFrom(Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0) },
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom<Precision>('float64', 'float32'),
+        fc.boolean(),
+        fc.array(fc.array(edge, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
+        (seed, nFeatures, maxDepth, nTrees, precision, compact, rows) => {
+          const rand = seeded(seed);
+          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
+          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const generated = new TreeShapExplainer(e, { compact });
+          const interpreted = new TreeShapExplainer(e, { compact, compiled: false });
+          const want = new Float64Array(nFeatures + 1);
+          const got = new Float64Array(nFeatures + 1);
+          for (const r of rows) {
+            const row = Float64Array.from(r.slice(0, nFeatures));
+            interpreted.contributions(row, want);
+            generated.contributions(row, got);
+            // the same table rows, added in the same order: the same numbers
+            for (let j = 0; j <= nFeatures; j++) if (got[j] !== want[j]) return false;
           }
           return true;
         },

@@ -1,6 +1,7 @@
 import type { Matrix } from '../matrix.js';
 import type { TreeEnsemble } from './ensemble.js';
 import { type BlockTables, buildBlockTables, ENTRY_SHIFT } from './tree-shap-blocks.js';
+import { type BlockRows, compileBlockRows } from './tree-shap-compiled.js';
 import { buildLeafTables, type LeafTables } from './tree-shap-tables.js';
 
 const fround = Math.fround;
@@ -27,6 +28,8 @@ export class TreeShapExplainer {
   private readonly sizes: Int32Array;
   /** Block tables for the trees that fit them (see tree-shap-blocks.ts); null = none. */
   private readonly blocks: BlockTables | null;
+  /** The blocks' row finding as generated code (see tree-shap-compiled.ts); null = the interpreted loops. */
+  private readonly compiledRows: BlockRows | null;
   /** Per-leaf lookup tables for the other trees small enough to have them (see tree-shap-tables.ts). */
   private readonly tables: LeafTables | null;
   /** Per tree: 0 recursion, 1 leaf tables, 2 blocks. */
@@ -72,10 +75,12 @@ export class TreeShapExplainer {
    * @param options.compact true stores the block tables in float32 with a float64-exact residual per row
    *   (see tree-shap-blocks.ts): half the memory, so a single explained record (serving) misses cache less;
    *   each contribution moves by about 1e-7 of its size, and they still add up to the margin.
+   * @param options.compiled false finds the blocks' rows with the interpreted loops instead of code generated for
+   *   the model (see tree-shap-compiled.ts); the same rows, so the same contributions.
    */
   constructor(
     ensemble: TreeEnsemble,
-    options: { tables?: boolean; blocks?: boolean; compact?: boolean } = {},
+    options: { tables?: boolean; blocks?: boolean; compact?: boolean; compiled?: boolean } = {},
   ) {
     const trees = ensemble.trees;
     this.ensemble = ensemble;
@@ -155,6 +160,8 @@ export class TreeShapExplainer {
       useTables && options.blocks !== false
         ? buildBlockTables(nodes, { compact: options.compact === true })
         : null;
+    this.compiledRows =
+      this.blocks && options.compiled !== false ? compileBlockRows(this.blocks, this.nFeatures) : null;
     this.route = new Uint8Array(trees.length);
     if (this.blocks) this.route.set(this.blocks.tabulated.map((v) => v * 2));
     // per-leaf tables only for the trees the blocks left out
@@ -294,12 +301,12 @@ export class TreeShapExplainer {
     phi: Float64Array,
     phiAt: number,
   ): void {
-    blockRows(bt, this.slotMasks, this.blockRowAt, row, offset);
+    if (this.compiledRows) this.compiledRows(row, offset, this.blockRowAt);
+    else blockRows(bt, this.slotMasks, this.blockRowAt, row, offset);
     if (bt.table32.length > 0) {
       this.touched = touchRows(bt.table32, this.blockRowAt, bt.bSlot.length);
       addCompactRows(bt, this.blockRowAt, phi, phiAt);
-    }
-    else addRows(bt, this.blockRowAt, phi, phiAt);
+    } else addRows(bt, this.blockRowAt, phi, phiAt);
   }
 
   /** One tabulated tree: every leaf's mask in one pass over the nodes, then O(d) lookups per leaf. */
