@@ -3,6 +3,7 @@
 Tassel side sees (written by bench/gbdt.bench.ts as raw float64 files) and prints one JSON line.
 
 Usage: /usr/bin/python3 bench/gbdt-xgboost.py DIR REPS NTHREAD PARAMS_JSON
+(env WARM=1: a first 500-row fit before the memory baseline)
 DIR holds meta.json and fit.f64 / fit.y / valid.f64 / valid.y / test.f64 / test.y.
 """
 import json
@@ -21,6 +22,17 @@ def rss_kb():
     return 0
 
 
+def warm_up_fit(xgb, np, cols, nthread, params):
+    """A first fit of 500 rows x cols (20 trees) before the baseline, as the Tassel side's warm processes do."""
+    rng = np.random.default_rng(1)
+    x = rng.random((500, cols)) * 10
+    y = (x[:, 0] + x[:, 1] > 10).astype(np.float64)
+    xgb.XGBClassifier(
+        n_estimators=20, max_depth=params["max_depth"], max_bin=params["max_bin"], tree_method="hist",
+        eval_metric="logloss", early_stopping_rounds=5, n_jobs=nthread,
+    ).fit(x, y, eval_set=[(x[:100], y[:100])], verbose=False)
+
+
 def main():
     d, reps, nthread, params = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
     import numpy as np
@@ -29,6 +41,8 @@ def main():
 
     meta = json.load(open(os.path.join(d, "meta.json")))
     cols = meta["cols"]
+    if os.environ.get("WARM"):
+        warm_up_fit(xgb, np, cols, nthread, params)
     rss_before = rss_kb()
 
     def load(name):

@@ -13,13 +13,15 @@
  * per nthread in a fresh process, for each side alike, the median of GBDT_BENCH_MEM_REPS such processes (one
  * process's figure spread 1.8-2.3x on OULAD at load 4: where glibc's arenas and V8's compiler zones happen to
  * stand at the baseline moves it by MBs). The Tassel process settles 1 s before its baseline at every nthread;
- * at nthread > 1 the worker pool is started first, as a long-lived process holds it: the pool's own RSS is
- * printed apart, and the total with it.
+ * when the fit runs worker threads (tables from MIN_THREADED_CELLS at nthread > 1) the worker pool is started
+ * first, as a long-lived process holds it: the pool's own RSS is printed apart, and the total with it. Memory is
+ * also measured, both sides alike, in processes that fitted 500 rows before their baseline ("after a first
+ * fit"): the runtime's one-time costs of a first fit are then not counted.
  *
  * Env: TASSEL_SHARED_DIR (../shared: where anchors/data/oulad is), GBDT_BENCH_REPS (3), GBDT_BENCH_ROUNDS (1),
  * GBDT_BENCH_NTHREAD (2), GBDT_BENCH_DATASETS (oulad,synthetic; `--large` appends large), GBDT_BENCH_ROWS
  * (100000), GBDT_BENCH_LARGE_ROWS (1000000), GBDT_BENCH_LARGE_REPS (1), GBDT_BENCH_MEM_REPS (3; 1 for the large
- * table), GBDT_BENCH_LARGE_DIR
+ * table), GBDT_BENCH_MEM_WARM (1; 0: no "after a first fit" processes), GBDT_BENCH_LARGE_DIR
  * (/tmp/tassel-bench-gbdt-large), GBDT_BENCH_SIDES (tassel,xgboost), GBDT_BENCH_TASSEL_PARAMS (JSON merged
  * into Tassel's params), GBDT_BENCH_KEEP (folder to keep the matrices in; reused when it already holds them).
  */
@@ -38,6 +40,7 @@ import {
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -51,6 +54,8 @@ const LARGE = process.argv.includes('--large');
 const LARGE_ROWS = Number(process.env.GBDT_BENCH_LARGE_ROWS ?? 1_000_000);
 const LARGE_REPS = Number(process.env.GBDT_BENCH_LARGE_REPS ?? 1);
 const MEM_REPS = Number(process.env.GBDT_BENCH_MEM_REPS ?? 3);
+/** Whether memory is also measured after a first small fit in the process (GBDT_BENCH_MEM_WARM, default 1). */
+const MEM_WARM = process.env.GBDT_BENCH_MEM_WARM !== '0';
 const LARGE_DIR = resolve(process.env.GBDT_BENCH_LARGE_DIR ?? join(tmpdir(), 'tassel-bench-gbdt-large'));
 /** Targets of issue 20: fit time at most XGBoost's, memory of one fit at most 2x the raw matrices. */
 const TIME_TARGET = 1.0;
@@ -80,6 +85,8 @@ interface Side {
   rss_before_data_kb: number;
   /** Tassel at nthread > 1: RSS of the worker pool started before the data (not in the growth figure). */
   pool_rss_kb?: number;
+  /** Tassel: V8's young generation at the baseline and after the fits (kB). */
+  new_space_kb?: [number, number];
 }
 
 interface Meta {
@@ -176,21 +183,66 @@ function rssKb(): number {
   return m ? Number(m[1]) : Math.round(process.memoryUsage().rss / 1024);
 }
 
-async function child(dir: string, reps: number, nthread: number): Promise<void> {
+/**
+ * A first fit of 500 rows x `cols` (20 trees) at `nthread`, before the baseline of a `warm` memory process: the
+ * runtime's one-time costs (compiled code, heap and allocator sizing, thread pools) are then not in the figure.
+ * XGBoost's side does the same (gbdt-xgboost.py, WARM).
+ */
+async function warmUpFit(cols: number, nthread: number): Promise<void> {
+  const { GbdtClassifier } = await import('../src/ml/gbdt/index.js');
+  const n = 500;
+  const data = new Float64Array(n * cols);
+  let s = 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (s * 16807) % 2147483647;
+    data[i] = (s % 1000) / 100;
+  }
+  const y = Uint8Array.from({ length: n }, (_, i) => (data[i * cols]! + data[i * cols + 1]! > 10 ? 1 : 0));
+  const model = new GbdtClassifier({ ...PARAMS, n_estimators: 20, early_stopping_rounds: 5, nthread });
+  const valid = { X: { data: data.subarray(0, 100 * cols), rows: 100, cols }, y: y.subarray(0, 100) };
+  await model.fit({ data, rows: n, cols }, y, { validation: valid });
+}
+
+/** V8's young generation (both semi-spaces), in kB. */
+function newSpaceKb(): number {
+  const s = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+  return Math.round((s?.space_size ?? 0) / 1024);
+}
+
+/**
+ * The young generation's first scavenges after start-up, before the baseline: they promote the objects module
+ * loading left in it, V8 then doubles it (4 to 8 MB), and the next allocations touch its new pages, whatever
+ * allocates: arrays of short-lived objects do it just as a fit does (measured 6 Dec 2026: an OULAD fit grew
+ * the RSS by 4.2-4.5 MB of V8 pages without this, 0.2-0.4 MB with it), so those MBs are the runtime's.
+ */
+function settleYoungGeneration(): void {
+  const garbage = () => Array.from({ length: 1000 }, (_, k) => ({ k })).length;
+  const start = newSpaceKb();
+  let sink = 0;
+  for (let i = 0; i < 2000 && newSpaceKb() <= start; i++) sink += garbage();
+  // About three times the grown young generation more (each array and its objects are ~24 kB).
+  for (let i = 0; i < 1000; i++) sink += garbage();
+  if (sink < 0) console.log(sink);
+}
+
+async function child(dir: string, reps: number, nthread: number, warm: boolean): Promise<void> {
   const { GbdtClassifier } = await import('../src/ml/gbdt/index.js');
   const { aucScore, logLoss } = await import('../src/ml/gbdt/metrics.js');
+  const { prestartGbdtThreads, usesThreads } = await import('../src/ml/gbdt/threads.js');
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta & { feature_names: string[] };
+  if (warm) await warmUpFit(meta.cols, nthread);
   // The worker pool is started (and given time to boot) before the measured fits, as a long-lived process
-  // would hold it; its own RSS is reported apart (pool_rss_kb), never hidden.
+  // would hold it; its own RSS is reported apart (pool_rss_kb), never hidden. Only when the fit uses it: a
+  // table under MIN_THREADED_CELLS fits in the calling thread at any nthread, and starts no worker.
   const poolBefore = rssKb();
-  if (nthread > 1) {
-    const { prestartGbdtThreads } = await import('../src/ml/gbdt/threads.js');
-    prestartGbdtThreads(nthread);
-  }
+  const pooled = usesThreads(nthread, meta.rows.fit, meta.cols);
+  if (pooled) prestartGbdtThreads(nthread);
+  settleYoungGeneration();
   // The same settling second before the baseline at every nthread (start-up compilation and the tsx loader
   // thread finish, a pool boots), so the baseline is taken alike whatever nthread says.
   await new Promise((r) => setTimeout(r, 1000));
   const rssBefore = rssKb();
+  const newSpaceBefore = newSpaceKb();
   // Read straight into the matrix (no intermediate Buffer copy), so RSS growth is the model's.
   const load = (part: string) => {
     const y = new Uint8Array(readFileSync(join(dir, `${part}.y`)));
@@ -227,15 +279,16 @@ async function child(dir: string, reps: number, nthread: number): Promise<void> 
     n_trees: s.n_trees as number,
     peak_rss_kb: process.resourceUsage().maxRSS,
     rss_before_data_kb: rssBefore,
-    pool_rss_kb: nthread > 1 ? rssBefore - poolBefore : undefined,
+    pool_rss_kb: pooled ? rssBefore - poolBefore : undefined,
+    new_space_kb: [newSpaceBefore, newSpaceKb()],
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 // ---------------------------------------------------------------- orchestration
 
-function runSide(cmd: string, args: string[]): Side | string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24 });
+function runSide(cmd: string, args: string[], env = process.env): Side | string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 24, env });
   const line = r.stdout?.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as Side;
@@ -248,7 +301,13 @@ const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 const fmt = (x: number) => x.toFixed(2);
 
 /** One fit per fresh process, `samples` of them, of one system at one nthread (null = XGBoost not installed). */
-type MemoryRun = { system: 'tassel' | 'xgboost'; nthread: number; samples: (Side | string | null)[] };
+type MemoryRun = {
+  system: 'tassel' | 'xgboost';
+  nthread: number;
+  /** Whether the process fitted a 500-row table before its baseline (the runtime's one-time costs excluded). */
+  warm: boolean;
+  samples: (Side | string | null)[];
+};
 
 /** One system at one nthread: a result per paired round (null = XGBoost not installed). */
 type Run = { label: string; system: 'tassel' | 'xgboost'; nthread: number; rounds: (Side | string | null)[] };
@@ -322,11 +381,13 @@ function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, un
   printRunTable(runs, rawBytes);
   const out: Record<string, unknown> = { dataset: meta.name, rows: meta.rows, cols: meta.cols, runs };
   const mem: Record<string, unknown> = {};
-  for (const { system, nthread: nt, samples } of memory) {
+  for (const { system, nthread: nt, warm, samples } of memory) {
+    const which = warm ? 'after a first 500-row fit' : 'first fit';
+    const key = `${system}_nthread_${nt}${warm ? '_warm' : ''}`;
     const ok = samples.filter((m): m is Side => m !== null && typeof m !== 'string');
     if (ok.length === 0) {
       const why = samples.find((m) => typeof m === 'string') ?? 'not available';
-      console.log(`${system} memory, nthread ${nt}: ${why}`);
+      console.log(`${system} memory (${which}), nthread ${nt}: ${why}`);
       continue;
     }
     const growthOf = (m: Side) => (m.peak_rss_kb - m.rss_before_data_kb) * 1024;
@@ -341,9 +402,9 @@ function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, un
         : '';
     const target = system === 'tassel' ? ` (target <= ${MEMORY_TARGET}x)` : '';
     console.log(
-      `${system} memory (one fit, nthread ${nt}, own process): RSS growth of data + fit ${mb(growth / 1024)} = ${fmt(growth / rawBytes)}x the raw matrices it loaded${all}${target}${withPool}; peak RSS incl. the runtime ${mb(m.peak_rss_kb)}`,
+      `${system} memory (one fit, ${which}, nthread ${nt}, own process): RSS growth of data + fit ${mb(growth / 1024)} = ${fmt(growth / rawBytes)}x the raw matrices it loaded${all}${target}${withPool}; peak RSS incl. the runtime ${mb(m.peak_rss_kb)}`,
     );
-    mem[`${system}_nthread_${nt}`] = {
+    mem[key] = {
       peak_rss_kb: m.peak_rss_kb,
       growth_bytes: growth,
       ratio_to_raw: growth / rawBytes,
@@ -387,7 +448,7 @@ async function datasetMeta(name: string, dir: string, reuse: boolean): Promise<M
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
-    await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+    await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] === 'warm');
     return;
   }
   const datasets = (process.env.GBDT_BENCH_DATASETS ?? 'oulad,synthetic').split(',');
@@ -406,7 +467,7 @@ async function main(): Promise<void> {
   const results: unknown[] = [];
   const base = KEEP ? resolve(KEEP) : mkdtempSync(join(tmpdir(), 'tassel-bench-gbdt-'));
   const sides = (process.env.GBDT_BENCH_SIDES ?? 'tassel,xgboost').split(',');
-  const tasselChild = (dir: string, reps: number, nt: number) =>
+  const tasselChild = (dir: string, reps: number, nt: number, warm = false) =>
     runSide(process.execPath, [
       '--import',
       'tsx',
@@ -415,10 +476,14 @@ async function main(): Promise<void> {
       dir,
       String(reps),
       String(nt),
+      warm ? 'warm' : 'cold',
     ]);
-  const xgboostChild = (dir: string, reps: number, nt: number) =>
+  const xgboostChild = (dir: string, reps: number, nt: number, warm = false) =>
     hasXgb
-      ? runSide(PY, [join(HERE, 'gbdt-xgboost.py'), dir, String(reps), String(nt), JSON.stringify(PARAMS)])
+      ? runSide(PY, [join(HERE, 'gbdt-xgboost.py'), dir, String(reps), String(nt), JSON.stringify(PARAMS)], {
+          ...process.env,
+          WARM: warm ? '1' : '',
+        })
       : null;
   try {
     for (const name of datasets) {
@@ -445,21 +510,26 @@ async function main(): Promise<void> {
           console.log(`(${name}: round ${round + 1} of ${ROUNDS} done, load average ${loadAverage()})`);
       }
       // Peak memory of a single fit in a fresh process (several fits in one process also measure garbage),
-      // the sides alternating; a timing process that fitted once is one of the samples.
+      // the sides alternating; a timing process that fitted once is one of the samples. Also (MEM_WARM, not on
+      // the large table, where they are negligible) after a first small fit in the process, both sides alike:
+      // on OULAD a first fit's one-time runtime costs (V8's young generation doubling, compiled code,
+      // compiler and allocator arenas: 6-10 MB) are half the raw matrices.
       const memory: MemoryRun[] = [];
       const memReps = large ? 1 : MEM_REPS;
-      for (const system of ['tassel', 'xgboost'] as const) {
-        if (!sides.includes(system)) continue;
-        for (const nt of threads) {
-          const timed = reps === 1 ? okSides(runOf(system, nt))[0] : undefined;
-          memory.push({ system, nthread: nt, samples: timed ? [timed] : [] });
+      for (const warm of MEM_WARM && !large ? [false, true] : [false]) {
+        for (const system of ['tassel', 'xgboost'] as const) {
+          if (!sides.includes(system)) continue;
+          for (const nt of threads) {
+            const timed = reps === 1 && !warm ? okSides(runOf(system, nt))[0] : undefined;
+            memory.push({ system, nthread: nt, warm, samples: timed ? [timed] : [] });
+          }
         }
       }
       for (let k = 0; k < memReps; k++) {
         for (const m of memory) {
           if (m.samples.length > k) continue;
           const one = m.system === 'tassel' ? tasselChild : xgboostChild;
-          m.samples.push(one(dir, 1, m.nthread));
+          m.samples.push(one(dir, 1, m.nthread, m.warm));
         }
       }
       results.push(report(meta, runs, memory));
