@@ -19,7 +19,8 @@
  * fit"): the runtime's one-time costs of a first fit are then not counted.
  *
  * Env: TASSEL_SHARED_DIR (../shared: where anchors/data/oulad is), GBDT_BENCH_REPS (3), GBDT_BENCH_ROUNDS (1),
- * GBDT_BENCH_NTHREAD (2), GBDT_BENCH_DATASETS (oulad,synthetic; `--large` appends large), GBDT_BENCH_ROWS
+ * GBDT_BENCH_NTHREAD (2), GBDT_BENCH_THREADS (the nthreads to run, default "<GBDT_BENCH_NTHREAD>,1"; "2" alone
+ * halves a large-table run), GBDT_BENCH_DATASETS (oulad,synthetic; `--large` appends large), GBDT_BENCH_ROWS
  * (100000), GBDT_BENCH_LARGE_ROWS (1000000), GBDT_BENCH_LARGE_REPS (1), GBDT_BENCH_MEM_REPS (3; 1 for the large
  * table), GBDT_BENCH_MEM_WARM (1; 0: no "after a first fit" processes), GBDT_BENCH_LARGE_DIR
  * (/tmp/tassel-bench-gbdt-large), GBDT_BENCH_SIDES (tassel,xgboost), GBDT_BENCH_TASSEL_PARAMS (JSON merged
@@ -455,7 +456,9 @@ async function main(): Promise<void> {
   if (LARGE && !datasets.includes('large')) datasets.push('large');
   const hasXgb = spawnSync(PY, ['-c', 'import xgboost, sklearn'], { encoding: 'utf8' }).status === 0;
   const load = loadAverage();
-  const threads = [...new Set([NTHREAD, 1])];
+  const threads = process.env.GBDT_BENCH_THREADS
+    ? process.env.GBDT_BENCH_THREADS.split(',').map(Number)
+    : [...new Set([NTHREAD, 1])];
   console.log(
     `# bench:gbdt — Tassel GBDT vs XGBoost (hist), median of ${REPS} fits (large table: ${LARGE_REPS}), ${ROUNDS} paired round(s), nthread ${threads.join(' and ')}`,
   );
