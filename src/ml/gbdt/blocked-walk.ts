@@ -1,4 +1,4 @@
-import type { FlatTree, Precision } from './ensemble.js';
+import type { FlatTree, Precision } from './flat-tree.js';
 
 /** Deepest trees laid out as blocks (two block levels: 6 levels of splits, 64 leaves a tree). */
 const MAX_BLOCKED_DEPTH = 6;
