@@ -79,7 +79,7 @@ const cell = fc.oneof(
 
 describe('TreeEnsemble.marginOf', () => {
   // The finite-row walks (the cache-line blocks of blocked-walk.ts up to depth 6, else the breadth-first layout
-  // with leaves looping onto themselves; 4 trees side by side) must give the same bits as the node-by-node
+  // with leaves looping onto themselves; several trees side by side: 8 in the float64 block walk, else 4) must give the same bits as the node-by-node
   // semantics, for any tree shapes and counts (groups of 4 and the rest), both precisions, and rows with or
   // without missing and out-of-range values.
   test('gives the reference walk bit for bit on random ensembles and rows', () => {

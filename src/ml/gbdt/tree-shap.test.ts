@@ -98,6 +98,19 @@ describe('TreeSHAP against XGBoost pred_contribs / pred_interactions (float32 as
   });
 });
 
+/** An ensemble of `nTrees` random trees (and a random base) from `seed`, as the property tests draw them. */
+function randomEnsemble(
+  seed: number,
+  nFeatures: number,
+  maxDepth: number,
+  nTrees: number,
+  precision: Precision,
+): TreeEnsemble {
+  const rand = seeded(seed);
+  const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
+  return new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+}
+
 /** A random tree in the engine's flat layout with consistent covers (each child's cover below its parent's). */
 function randomTree(rand: () => number, nFeatures: number, maxDepth: number): FlatTree {
   const nodes: { f: number; t: number; l: number; r: number; d: number; v: number; c: number }[] = [];
@@ -186,9 +199,7 @@ describe('TreeSHAP properties on random trees and rows', () => {
         fc.constantFrom<Precision>('float64', 'float32'),
         fc.array(fc.array(cell, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
         (seed, nFeatures, maxDepth, nTrees, precision, rows) => {
-          const rand = seeded(seed);
-          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
-          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const e = randomEnsemble(seed, nFeatures, maxDepth, nTrees, precision);
           const tol = precision === 'float32' ? 1e-5 * (1 + nTrees) : 1e-9 * (1 + nTrees);
           for (const method of METHODS) {
             const explainer = new TreeShapExplainer(e, method);
@@ -218,9 +229,7 @@ describe('TreeSHAP properties on random trees and rows', () => {
         fc.constantFrom<Precision>('float64', 'float32'),
         fc.array(fc.array(cell, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
         (seed, nFeatures, maxDepth, nTrees, precision, rows) => {
-          const rand = seeded(seed);
-          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
-          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const e = randomEnsemble(seed, nFeatures, maxDepth, nTrees, precision);
           const exact = new TreeShapExplainer(e);
           const compact = new TreeShapExplainer(e, { compact: true });
           const want = new Float64Array(nFeatures + 1);
@@ -263,9 +272,7 @@ describe('TreeSHAP properties on random trees and rows', () => {
         fc.boolean(),
         fc.array(fc.array(edge, { minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 5 }),
         (seed, nFeatures, maxDepth, nTrees, precision, compact, rows) => {
-          const rand = seeded(seed);
-          const trees = Array.from({ length: nTrees }, () => randomTree(rand, nFeatures, maxDepth));
-          const e = new TreeEnsemble(trees, rand() - 0.5, nFeatures, precision);
+          const e = randomEnsemble(seed, nFeatures, maxDepth, nTrees, precision);
           const generated = new TreeShapExplainer(e, { compact });
           const interpreted = new TreeShapExplainer(e, { compact, compiled: false });
           const want = new Float64Array(nFeatures + 1);
