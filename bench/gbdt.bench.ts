@@ -42,6 +42,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { aucScore } from '../src/ml/gbdt/metrics.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -228,7 +229,7 @@ function settleYoungGeneration(): void {
 
 async function child(dir: string, reps: number, nthread: number, warm: boolean): Promise<void> {
   const { GbdtClassifier } = await import('../src/ml/gbdt/index.js');
-  const { aucScore, logLoss } = await import('../src/ml/gbdt/metrics.js');
+  const { logLoss } = await import('../src/ml/gbdt/metrics.js');
   const { prestartGbdtThreads, usesThreads } = await import('../src/ml/gbdt/threads.js');
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta & { feature_names: string[] };
   if (warm) await warmUpFit(meta.cols, nthread);
@@ -283,6 +284,8 @@ async function child(dir: string, reps: number, nthread: number, warm: boolean):
     pool_rss_kb: pooled ? rssBefore - poolBefore : undefined,
     new_space_kb: [newSpaceBefore, newSpaceKb()],
   };
+  // after the peak was read: the test probabilities, for the same-precision AUC (sameTreesCheck)
+  writeFileSync(join(dir, `proba-tassel-nt${nthread}.f64`), Float64Array.from(p));
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -370,7 +373,7 @@ function printRatios(runs: Run[]): Record<string, unknown> {
   return ratios;
 }
 
-function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, unknown> {
+function report(meta: Meta, dir: string, runs: Run[], memory: MemoryRun[]): Record<string, unknown> {
   const rawBytes = (meta.rows.fit + meta.rows.valid + meta.rows.test) * meta.cols * 8;
   const rawFitBytes = meta.rows.fit * meta.cols * 8;
   console.log(
@@ -416,6 +419,7 @@ function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, un
   }
   out.memory = mem;
   const ratios = printRatios(runs);
+  ratios.same_precision = sameTreesCheck(dir, [...new Set(runs.map((r) => r.nthread))]);
   const bestOf = (system: string) =>
     runs
       .filter((r) => r.system === system)
@@ -430,6 +434,48 @@ function report(meta: Meta, runs: Run[], memory: MemoryRun[]): Record<string, un
     ratios.best = bt / bx;
   }
   out.ratios = ratios;
+  return out;
+}
+
+/**
+ * Tassel's and XGBoost's test probabilities scored by one AUC function, and Tassel's again at XGBoost's output
+ * precision. Why: XGBoost sums its float32 leaves and returns float32 probabilities, Tassel sums float64; with the
+ * same trees the two AUCs can differ in the 8th digit by a tie or two that float32 creates, which is precision,
+ * not the model. Prints how many rows' probabilities differ once both are float32.
+ */
+function sameTreesCheck(dir: string, nthreads: number[]): Record<string, unknown> {
+  const y = new Uint8Array(readFileSync(join(dir, 'test.y')));
+  const out: Record<string, unknown> = {};
+  for (const nt of nthreads) {
+    const tFile = join(dir, `proba-tassel-nt${nt}.f64`);
+    const xFile = join(dir, `proba-xgboost-nt${nt}.f32`);
+    if (!existsSync(tFile) || !existsSync(xFile)) continue;
+    const tb = readFileSync(tFile);
+    const xb = readFileSync(xFile);
+    const t = new Float64Array(tb.buffer, tb.byteOffset, tb.length / 8);
+    const x = new Float32Array(xb.buffer, xb.byteOffset, xb.length / 4);
+    if (t.length !== y.length || x.length !== y.length) continue;
+    const t32 = Float32Array.from(t);
+    let differ = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < y.length; i++) {
+      if (t32[i] !== x[i]) differ++;
+      maxDiff = Math.max(maxDiff, Math.abs(t[i]! - x[i]!));
+    }
+    const r = {
+      tassel: aucScore(y, t),
+      xgboost: aucScore(y, x),
+      tassel_float32: aucScore(y, t32),
+      differ,
+      maxDiff,
+    };
+    console.log(
+      `nthread ${nt}, one AUC function: tassel ${r.tassel.toFixed(9)} (float64), ${r.tassel_float32.toFixed(9)} ` +
+        `at float32 output precision; xgboost ${r.xgboost.toFixed(9)} (float32); rows whose float32 probabilities ` +
+        `differ: ${differ} of ${y.length}, largest difference ${maxDiff.toExponential(2)}`,
+    );
+    out[`nthread_${nt}`] = r;
+  }
   return out;
 }
 
@@ -535,7 +581,7 @@ async function main(): Promise<void> {
           m.samples.push(one(dir, 1, m.nthread, m.warm));
         }
       }
-      results.push(report(meta, runs, memory));
+      results.push(report(meta, dir, runs, memory));
       console.log(`load average after ${name}: ${loadAverage()}`);
     }
   } finally {
