@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { recordSpans } from './record-spans.js';
+import { recordSpans, recordsRange } from './record-spans.js';
 
 // Batch rows are logged as their text in the request: every span must parse to exactly the record JSON.parse
 // gave, whatever the strings hold (quotes, backslashes, brackets) and however the body is laid out.
@@ -114,4 +114,58 @@ test('record spans with the expected count: a } inside a string or a nested obje
     }
   // a wrong count is never trusted: the exact scan answers
   assert.deepEqual(recordSpans('[{"a":1},{"b":2}]', 3), recordSpans('[{"a":1},{"b":2}]'));
+});
+
+test('records range: when found, it is the run from the first record to the last, the records array and nothing else', () => {
+  let found = 0;
+  fc.assert(
+    fc.property(body, ({ records, wrapped, indent, extra, extraFirst }) => {
+      const value = wrapped ? (extraFirst ? { ...extra, records } : { records, ...extra }) : records;
+      const text = JSON.stringify(value, null, indent);
+      const parsed = JSON.parse(text);
+      const rows = (Array.isArray(parsed) ? parsed : parsed.records) as unknown[];
+      const range = recordsRange(text);
+      if (range === null) return;
+      found++;
+      assert.deepEqual(JSON.parse(`[${text.slice(range.start, range.end)}]`), rows, text);
+      const spans = recordSpans(text, rows.length)!;
+      if (rows.length > 0) assert.deepEqual([range.start, range.end], [spans[0], spans.at(-1)], text);
+      else assert.equal(range.start, range.end, text);
+    }),
+    { numRuns: 400, seed: 7 },
+  );
+  assert.ok(found > 50, `found a range in ${found} of 400 bodies`);
+});
+
+test('records range: found for a records array with no ] in it, however spaced; null for every other body', () => {
+  const records = [
+    { a: 1, s: 'x}{' },
+    { b: null, c: 'é', d: { e: 2 } },
+  ];
+  for (const text of [
+    JSON.stringify(records),
+    JSON.stringify({ records }),
+    JSON.stringify({ records }, null, 2),
+    ` \n{ "records" :\t[ ${records.map((r) => JSON.stringify(r)).join(' ,\r\n ')} ] } \n`,
+  ]) {
+    const range = recordsRange(text)!;
+    assert.ok(range !== null, text);
+    assert.deepEqual(JSON.parse(`[${text.slice(range.start, range.end)}]`), records, text);
+  }
+  const empty = '{"records": [ ]}';
+  assert.deepEqual(recordsRange(empty), { start: empty.indexOf(']'), end: empty.indexOf(']') });
+  for (const text of [
+    '{"records": [{"a": 1}], "records": [{"b": 2}]}', // the last "records" is the one JSON.parse keeps
+    '{"records": [], "records": [{"b": 2}]}',
+    '{"records": [{"a": 1}], "x": [2]}',
+    '{"records": [{"a": 1}], "x": 2}',
+    '{"x": 1, "records": [{"a": 1}]}',
+    '{"records": [{"a": [1]}]}',
+    '{"records": [{"s": "]"}]}',
+    '{"records": {"a": 1}}',
+    '{"\\u0072ecords": [{"a": 1}]}',
+    '{"instances": [{"a": 1}]}',
+    '"x"',
+  ])
+    assert.equal(recordsRange(text), null, text);
 });

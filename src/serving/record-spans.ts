@@ -34,6 +34,44 @@ export function recordSpans(text: string, expected?: number): Int32Array | null 
   }
 }
 
+/** [start, end) of a batch's records in its text, from the first record's `{` to the last one's `}`. */
+export interface RecordsRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where a batch body's records lie as one run of text, when their array is the body's only one: `[...]` or
+ * `{"records": [...]}` (no other key) holding no `]`, or null (recordSpans then finds each record). Why: the
+ * prediction log writes the rows as one run of the request text; this is one search for `]` over the body instead
+ * of one search a record. Why it cannot be wrong for valid JSON: the array's closing `]` is the first `]` after
+ * its `[`, and only the wrapper's `}` may follow it, so the body holds no other value; start === end for none.
+ */
+export function recordsRange(text: string): RecordsRange | null {
+  let i = skipSpace(text, 0);
+  const wrapped = text.charCodeAt(i) === OPEN_OBJECT;
+  if (wrapped) {
+    i = skipSpace(text, i + 1);
+    if (!text.startsWith('"records"', i)) return null;
+    i = skipSpace(text, i + 9);
+    if (text.charCodeAt(i) !== COLON) return null;
+    i = skipSpace(text, i + 1);
+  }
+  if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
+  const close = text.indexOf(']', i + 1);
+  if (close < 0) return null;
+  let after = skipSpace(text, close + 1);
+  if (wrapped) {
+    if (text.charCodeAt(after) !== CLOSE_OBJECT) return null;
+    after = skipSpace(text, after + 1);
+  }
+  if (after !== text.length) return null;
+  const start = skipSpace(text, i + 1);
+  let end = close;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  return { start, end };
+}
+
 /**
  * The spans of a body that is only an array of `expected` flat records (`[...]` or `{"records": [...]}`), each
  * taken to end at the first `}` after its `{` (one indexOf a record, no scan of its text); null when that reading
@@ -186,9 +224,8 @@ function stringEnd(text: string, i: number): number {
 }
 
 function skipSpace(text: string, i: number): number {
-  for (;;) {
-    const c = text.charCodeAt(i);
-    if ((c !== 32 && c !== 10 && c !== 13 && c !== 9) || i >= text.length) return i;
-    i++;
-  }
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
 }
+
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;

@@ -6,7 +6,7 @@ import { createFallbackModel } from './fallback.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { PredictionSink } from './prediction-sink/port.js';
-import { recordSpans } from './record-spans.js';
+import { recordSpans, recordsRange } from './record-spans.js';
 import type { ServedModel } from './served-model.js';
 
 /** The `model` object of a prediction response. */
@@ -168,10 +168,12 @@ function logRows(
   out: { predictions: ScoredRow[]; used: ServedModel },
 ): void {
   const text = log.bodyText ?? null;
-  const spans = text === null ? null : recordSpans(text, records.length);
+  // the records as one run of the text (one search), else each record's span (one search a record)
+  const elements = text === null ? null : recordsRange(text);
+  const spans = text === null || elements !== null ? null : recordSpans(text, records.length);
   const { predictions, used } = out;
   const time = Date.now(); // the rows were served together: one time, not a clock read per row
-  if (spans !== null && spans.length === 2 * records.length) {
+  if (elements !== null || (spans !== null && spans.length === 2 * records.length)) {
     // one call for the batch: the sink's encoding writes what the rows share once, not a record per row
     sink.recordBatch({
       request_id: log.requestId,
@@ -182,7 +184,7 @@ function logRows(
       route: log.route,
       text: text!,
       ascii: log.bodyAscii === true,
-      spans,
+      ...(elements !== null ? { elements } : { spans: spans! }),
       rows: predictions,
     });
     return;

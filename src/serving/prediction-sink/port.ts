@@ -7,6 +7,8 @@
  * (unknown, duplicate, corrected, late) are written once in sink.ts and feedback.ts, over any store.
  */
 
+import { type RecordsRange, recordSpans } from '../record-spans.js';
+
 /** One logged prediction, as the reader returns it (the local adapter's JSONL line has exactly these keys). */
 export interface PredictionRecord {
   /** The response's `x-request-id` (the caller's when it sent one); batch rows are `<id>/<row index>`. */
@@ -179,21 +181,42 @@ export interface PendingBatch {
   text: string;
   /** True when `text` is known to be ASCII only: its rows' chars are their UTF-8 bytes, copied as they are. */
   ascii?: boolean;
-  /** [start, end) of each row's record in `text`, 2 per row. */
-  spans: Int32Array;
+  /**
+   * [start, end) of each row's record in `text`, 2 per row. May be absent when `elements` is given: found (and
+   * kept here) by {@link spansOf} only if a row is needed on its own.
+   */
+  spans?: Int32Array;
+  /** Where all the rows lie as one run of `text` when they are the elements of one array (see recordsRange). */
+  elements?: RecordsRange;
   /** Per row, in order. */
   rows: readonly { probability: number; label: number }[];
 }
 
+/**
+ * The row spans of a batch, found on first use when the batch came with `elements` only. Throws when the text has
+ * no spans for its rows (not a batch the routes log: their records are objects, which recordSpans always splits);
+ * the queues count such a batch as dropped.
+ */
+export function spansOf(b: PendingBatch): Int32Array {
+  if (b.spans === undefined) {
+    const spans = recordSpans(b.text, b.rows.length);
+    if (spans === null || spans.length !== 2 * b.rows.length)
+      throw new Error('a batch logged without row spans has no span per row');
+    b.spans = spans;
+  }
+  return b.spans;
+}
+
 /** Row `i` of a batch as a pending prediction (what a store without a batch encoding queues). */
 export function pendingRow(b: PendingBatch, i: number): PendingPrediction {
+  const spans = spansOf(b);
   return {
     request_id: `${b.request_id}/${i}`,
     time: b.time,
     model_name: b.model_name,
     model_version: b.model_version,
     inputs: null,
-    inputs_json: b.text.slice(b.spans[2 * i]!, b.spans[2 * i + 1]!),
+    inputs_json: b.text.slice(spans[2 * i]!, spans[2 * i + 1]!),
     probability: b.rows[i]!.probability,
     label: b.rows[i]!.label as 0 | 1,
     fallback: b.fallback,

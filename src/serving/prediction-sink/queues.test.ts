@@ -306,3 +306,36 @@ test('sink: a batch is queued as one line in the encoded queue (a line larger th
   );
   assert.equal(objects[5]!.request_id, 'req/5');
 });
+
+test('a batch given as one run of records whose rows cannot be split is dropped and counted by either queue, never thrown', async () => {
+  const batch: PendingBatch = {
+    request_id: 'req',
+    time: T0,
+    model_name: 'm',
+    model_version: '3',
+    fallback: false,
+    route: '/predict/batch',
+    text: '[1, 2]',
+    elements: { start: 1, end: 5 },
+    rows: [
+      { probability: 0.1, label: 0 },
+      { probability: 0.9, label: 1 },
+    ],
+  };
+  const plain = {
+    description: 'objects',
+    appendPredictions: async () => {},
+    close: async () => {},
+  } as unknown as PredictionStore;
+  const rowWise = {
+    description: 'rows',
+    encoding: { encode: createJsonlEncoder(), append: async () => {} },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  for (const store of [plain, rowWise]) {
+    const sink = createPredictionSink({ store, flushIntervalMs: 60_000 });
+    sink.recordBatch({ ...batch });
+    await sink.close();
+    assert.deepEqual(sink.stats, { written: 0, dropped: 2, queued: 0 }, store.description);
+  }
+});

@@ -67,7 +67,11 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
     },
     pushBatch(batch) {
       const n = Math.min(batch.rows.length, Math.max(0, limits.maxQueue - queue.length));
-      for (let i = 0; i < n; i++) queue.push(pendingRow(batch, i));
+      try {
+        for (let i = 0; i < n; i++) queue.push(pendingRow(batch, i));
+      } catch {
+        return 0; // rows without spans (cannot happen for a route's batch): dropped and counted, never thrown
+      }
       return n;
     },
     take() {
@@ -176,7 +180,11 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
     pushBatch(batch) {
       if (encoding.encodeBatch === undefined) {
         let n = 0;
-        while (n < batch.rows.length && this.push(pendingRow(batch, n))) n++;
+        try {
+          while (n < batch.rows.length && this.push(pendingRow(batch, n))) n++;
+        } catch {
+          // rows without spans (cannot happen for a route's batch): the rest is dropped and counted
+        }
         return n;
       }
       if (bytes >= limits.maxBytes) return 0;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ByteOutput, type PendingBatch, type PendingPrediction, pendingRow } from '../port.js';
 import { batchLineRecords, isBatchLine } from './batch-line.js';
+import { recordsRange } from '../../record-spans.js';
 import { createGrowableOutput, createJsonlEncoder, createJsonlEncoding } from './jsonl-encoder.js';
 
 /** The line as the JSON text of its record: what the encoder's byte writes must reproduce exactly. */
@@ -208,4 +209,64 @@ test('jsonl encoder: a batch whose text needs more bytes than chars (2-, 3- and 
         `${region}, skip ${skip}`,
       );
     }
+});
+
+test('jsonl encoder: a batch given as one run of records (elements, no spans) is written byte for byte as with its spans, whole or cut short', () => {
+  const forms = [
+    { region: 'East', indent: undefined, ascii: true },
+    { region: 'Île-de-France', indent: undefined, ascii: false },
+    { region: 'East', indent: '\r\n', ascii: true },
+  ];
+  for (const form of forms)
+    for (const count of [1, 2, 9]) {
+      const records = Array.from({ length: count }, (_, i) => ({ Age: i, region: form.region, s: '}{' }));
+      const { text, spans } = batchOf(records, form.indent);
+      const elements = recordsRange(text);
+      assert.ok(elements !== null, text);
+      const common = {
+        request_id: IDS[count % IDS.length]!,
+        time: TIMES[count % TIMES.length]!,
+        model_name: 'course-completion',
+        model_version: '3',
+        fallback: count === 2,
+        route: '/predict/batch',
+        text,
+        ascii: form.ascii,
+        rows: records.map((_, i) => ({
+          probability: PROBABILITIES[i % PROBABILITIES.length]!,
+          label: i % 2,
+        })),
+      };
+      for (const rows of new Set([count, Math.max(1, count - 3)])) {
+        const bySpans = createGrowableOutput(64);
+        createJsonlEncoding().encodeBatch({ ...common, spans }, rows, bySpans);
+        const byRun: PendingBatch = { ...common, elements };
+        const out = tightOutput();
+        createJsonlEncoding().encodeBatch(byRun, rows, out);
+        assert.equal(out.bytes().toString(), bySpans.bytes().toString(), `${text}, ${rows} rows`);
+        // a cut-short batch needs its rows one by one: their spans are found then, and only then
+        assert.equal(byRun.spans !== undefined, rows < count, `${text}, ${rows} rows`);
+      }
+    }
+});
+
+test('pending rows of a batch given as one run of records are the rows of its spans', () => {
+  const records = [{ a: 1 }, { b: 'x' }, { c: null }];
+  const { text, spans } = batchOf(records, '  ');
+  const common = {
+    request_id: 'r',
+    time: TIMES[0]!,
+    model_name: 'm',
+    model_version: null,
+    fallback: false,
+    route: '/predict/batch',
+    text,
+    rows: records.map((_, i) => ({ probability: i / 4, label: i % 2 })),
+  };
+  const elements = recordsRange(text)!;
+  records.forEach((_, i) => {
+    assert.deepEqual(pendingRow({ ...common, elements }, i), pendingRow({ ...common, spans }, i));
+  });
+  // text whose rows cannot be split (not a route's batch): no row is made up
+  assert.throws(() => pendingRow({ ...common, text: '[1, 2, 3]', elements: { start: 1, end: 8 } }, 0));
 });
