@@ -184,7 +184,8 @@ function logRows(
       route: log.route,
       text: text!,
       ascii: log.bodyAscii === true,
-      ...(elements !== null ? { elements } : { spans: spans! }),
+      elements: elements ?? undefined,
+      spans: spans ?? undefined,
       rows: predictions,
     });
     return;
