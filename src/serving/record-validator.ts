@@ -252,7 +252,8 @@ function compileAcceptingCheck(
       if (typeof spec.name !== 'string') throw new TypeError('a column name is not a string');
       // a repeated name is checked by its last column, as the interpreted validator's Map does
       if (names.lastIndexOf(spec.name) !== k) return;
-      const pass = checks[k] === null ? 'true' : `v === null || ${passCondition(spec, k)}`;
+      // parenthesised: a numeric condition is a ternary, which `||` would otherwise swallow (null then failed)
+      const pass = checks[k] === null ? 'true' : `v === null || (${passCondition(spec, k)})`;
       cases.push(`case ${JSON.stringify(spec.name)}: if (!(${pass})) return allProblems(r); break;`);
     });
     const requiredChecks = required.map(
