@@ -104,6 +104,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
       bodyLimit,
       recorder: metrics.routeRecorder('/predict', 'POST'),
       isClosing: () => closing,
+      predictRaw(raw, requestId) {
+        const model = holder.current;
+        return model === null ? null : scoring.predictRawJson(model, raw, requestId);
+      },
       predict(body, raw, requestId, explainTop) {
         const model = holder.current;
         if (model === null || model.validator.check(body) !== null) return null;

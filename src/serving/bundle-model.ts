@@ -13,6 +13,7 @@ import {
   type ExplanationViews,
   type RecordExplainer,
 } from '../ml/record-explainer.js';
+import { compileRecordScanner } from './record-scanner.js';
 import { createRecordValidator, type RecordValidatorOptions } from './record-validator.js';
 import type { ModelIdentity, ServedModel } from './served-model.js';
 
@@ -61,6 +62,8 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   let scoredMargin = Number.NaN;
   // the record explained last, which the next scoreRecord may take from the cache (once)
   let explained: RawRecord | null = null;
+  // feature steps run on a record object, which the scanner never builds
+  const scanner = steps === null ? compileRecordScanner(parts.schema, parts.transform.columns) : null;
   return {
     identity: parts.identity,
     fallback: false,
@@ -88,6 +91,20 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
       scoredInput = input;
       return sigmoid(scoredMargin);
     },
+    scoreJson:
+      scanner === null
+        ? undefined
+        : (raw: Uint8Array): number | null => {
+            explained = null;
+            scored = null;
+            try {
+              if (!scanner.scan(raw, row)) return null;
+            } catch {
+              // the scanner is meant never to throw; if it does, the usual path reads the record
+              return null;
+            }
+            return marginOf === null ? model.predictOne(row) : sigmoid(marginOf(row));
+          },
     scoreVector(vector: Float64Array): number {
       return model.predictOne(vector);
     },

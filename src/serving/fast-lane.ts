@@ -29,6 +29,12 @@ export interface PredictFastLaneOptions {
     requestId: string,
     explainTop: number | null,
   ): string | null;
+  /**
+   * Scores a plain `/predict` body straight from its bytes, as `predict` would the parsed body (same answer,
+   * counting and logging), or returns null, having done nothing, when it does not read these bytes (then the
+   * lane parses the body and calls `predict`). Absent: the lane always parses.
+   */
+  predictRaw?(raw: Buffer, requestId: string): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
   /**
@@ -71,10 +77,12 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
  * bodies, other content types, malformed or poisoned JSON, vector requests, validation errors, no model yet,
  * a closing app) goes through the Fastify route itself, so errors, limits and their metrics stay exactly the
  * route's. The lane answers with the same bytes and headers the route would (checked by an agreement test) and
- * records the same request metrics.
+ * records the same request metrics. A plain `/predict` body is first offered to `predictRaw` (the model's record
+ * scanner, reading the bytes without JSON.parse); what it declines is parsed and checked here as before.
  */
 export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
   const { bodyLimit, predict, recorder, replay, isClosing } = options;
+  const predictRaw = options.predictRaw ?? null;
 
   const sendReplay = (request: IncomingMessage, response: ServerResponse, body: Buffer, requestId: string) =>
     replayThroughApp(replay, request, response, body, requestId);
@@ -88,7 +96,8 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     explainTop: number | null,
   ) => {
     let payload: string | null = null;
-    if (raw.length > 0) {
+    if (predictRaw !== null && explainTop === null && raw.length > 0) payload = predictRaw(raw, requestId);
+    if (payload === null && raw.length > 0) {
       const text = raw.toString();
       let body: unknown;
       try {

@@ -66,6 +66,12 @@ export interface Scoring {
     requestId: string,
   ): string;
   /**
+   * predictRecordJson for a record still in its JSON bytes, read by the model's scanner (ServedModel.scoreJson):
+   * the same answer, counting and logging, or null, having done nothing, when the model has no scanner or it
+   * declines these bytes (the caller then parses and validates them and calls predictRecordJson).
+   */
+  predictRawJson(model: ServedModel, raw: Buffer, requestId: string): string | null;
+  /**
    * /predict for a feature vector `{features: [...]}` (padded or cut to the model's width). Not logged: a vector
    * carries no raw fields for the monitor to compare.
    */
@@ -118,6 +124,14 @@ export function createScoring(options: ScoringOptions): Scoring {
     },
     predictRecordJson(model, body, raw, requestId) {
       const { p, label, used } = scoreAndCount(model, body);
+      if (record !== null && sink!.sampled())
+        record('/predict', used, requestId, null, raw, p, label, Date.now());
+      return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
+    },
+    predictRawJson(model, raw, requestId) {
+      const scoredRaw = steps.scoreRawAndCount(model, raw);
+      if (scoredRaw === null) return null;
+      const { p, label, used } = scoredRaw;
       if (record !== null && sink!.sampled())
         record('/predict', used, requestId, null, raw, p, label, Date.now());
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
@@ -296,7 +310,26 @@ function createScoreSteps(
     return { p, label, used };
   };
 
-  return { scoreRecord, scoreVector, scoreAndCount };
+  /** scoreAndCount for a record in its JSON bytes (ServedModel.scoreJson); null, having counted nothing, when declined. */
+  const scoreRawAndCount = (model: ServedModel, raw: Buffer) => {
+    if (model.scoreJson === undefined) return null;
+    let p: number | null;
+    let used = model;
+    try {
+      p = model.scoreJson(raw);
+      if (p === null) return null;
+      if (!(p >= 0 && p <= 1)) throw new Error(`model returned ${p}`);
+    } catch (err) {
+      reportFailure(err, model);
+      used = inferenceFallbackOf(model);
+      p = used.prior;
+    }
+    const label: 0 | 1 = p >= used.threshold ? 1 : 0;
+    metrics.countPredictions(label, used.fallback);
+    return { p, label, used };
+  };
+
+  return { scoreRecord, scoreVector, scoreAndCount, scoreRawAndCount };
 }
 
 /** Validates every record first (a bad one changes nothing), then scores and counts them all. */

@@ -48,6 +48,13 @@ export interface ServedModel {
   readonly validator: RecordValidator;
   /** P(y=1) for one record that passed `validator`. */
   scoreRecord(record: RawRecord): number;
+  /**
+   * P(y=1) for the record whose JSON bytes are `raw`, read by the model's record scanner (record-scanner.ts)
+   * without parsing them into an object; null when the scanner declines those bytes (the caller then parses
+   * and validates them as usual). The same number scoreRecord gives for the parsed record the validator
+   * accepts. Absent: the model has no scanner.
+   */
+  scoreJson?(raw: Uint8Array): number | null;
   /** P(y=1) for one feature vector of exactly `width` values. */
   scoreVector(vector: Float64Array): number;
   /**

@@ -23,10 +23,11 @@ export interface TrainedTestModel {
 
 /**
  * Trains a small GBDT (default 20 trees, depth 4) on `rows` generated course-completion rows. Used by serving
- * tests so they run on the real feature transform and the real GBDT engine, not a stand-in.
+ * tests so they run on the real feature transform and the real GBDT engine, not a stand-in. `dropColumns`
+ * leaves columns out of the schema (and so of the model and the records).
  */
 export async function trainTestModel(
-  options: { rows?: number; seed?: number; trees?: number } = {},
+  options: { rows?: number; seed?: number; trees?: number; dropColumns?: readonly string[] } = {},
 ): Promise<TrainedTestModel> {
   const dir = await mkdtemp(join(tmpdir(), 'tassel-serving-train-'));
   try {
@@ -38,7 +39,11 @@ export async function trainTestModel(
     const file = join(dir, 'train.csv');
     await writeFile(file, csv);
     const { table, y } = await readCsvTable(file, { schema: courseCompletionSchema });
-    const schema = courseCompletionSchema;
+    const dropped = new Set(options.dropColumns ?? []);
+    const schema = {
+      ...courseCompletionSchema,
+      columns: courseCompletionSchema.columns.filter((c) => !dropped.has(c.name)),
+    };
     const transform = fitTransform(defaultFeatureSpec(schema, { preset: 'tree' }), table, schema);
     const X = transformTable(transform, table);
     const model = new GbdtClassifier({ n_estimators: options.trees ?? 20, max_depth: 4, eta: 0.3 });
@@ -56,7 +61,7 @@ export async function trainTestModel(
         const cells = splitCsvLine(line);
         const r: RawRecord = {};
         header.forEach((name, j) => {
-          if (name === schema.target) return;
+          if (name === schema.target || dropped.has(name)) return;
           const spec = schema.columns.find((c) => c.name === name)!;
           const cell = cells[j] ?? '';
           if (cell === '') r[name] = null;
