@@ -9,9 +9,17 @@
  *  - when /usr/bin/python3 has fastapi, uvicorn and xgboost: the FastAPI reference of ../shared/anchors
  *    (serve.py; sync handlers 1 worker = the seed's setup, async 2 workers = its best), trained by its train.py.
  *
- * autocannon, 32 connections, 15 s per run after a 3 s warm-up; single-record POST /predict and
- * 100-record POST /predict/batch ({"records": [...]}). Prints req/s, p50/p99, errors and the ratios, and writes
- * the figures as JSON. Figures on a shared machine move by 25 % or more: compare systems within one run.
+ * wrk (when /usr/bin/wrk exists, else autocannon), 32 connections, 15 s per run after a 3 s warm-up;
+ * single-record POST /predict and 100-record POST /predict/batch ({"records": [...]}). Prints req/s, p50/p99,
+ * errors (non-2xx answers count as errors) and the ratios, and writes the figures as JSON. Figures on a shared
+ * machine move by 25 % or more: compare systems within one run.
+ *
+ * Load generator. The load generator runs on the same 2 cores as the server. autocannon (Node) spends
+ * 45-65 us of CPU per single-record request, wrk (C, one thread, a Lua script that counts non-2xx: bench/lib/wrk.ts)
+ * 20-30 us (6 Dec 2026, load 2-5): with 2 workers autocannon took most of a core the second worker needed, and
+ * --workers 2 measured 1.1-1.3x one process. Against the same server both see the same syscall pattern
+ * (one read and one write per request) and the same server CPU per request within the noise, so wrk is the
+ * default; `--loadgen autocannon` reproduces the figures measured before.
  *
  * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
  *        --rounds N (3: repeat the bare route and Tassel runs N times, interleaved; a ratio is the median of the
@@ -22,6 +30,8 @@
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
+ *        --workers-pair (only Tassel 1 process and --workers 2: issue 20's --workers 2 / 1 process ratio)
+ *        --loadgen wrk|autocannon (default wrk when /usr/bin/wrk exists; `apt-get install wrk`)
  *        --base DIR (also `tassel serve` of another checkout, e.g. main before a change, 1 process, interleaved)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -39,6 +49,7 @@ import { fitTransform, transformTable } from '../src/features/transform.js';
 import { saveBundle } from '../src/ml/bundle.js';
 import { GbdtClassifier } from '../src/ml/gbdt/index.js';
 import { rocAuc } from '../src/ml/metrics.js';
+import { runWrk, WRK_PATH, writeWrkScript } from './lib/wrk.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -54,6 +65,9 @@ const BATCH = Number(opt('batch', '100'));
 const TREES = Number(opt('trees', '300'));
 const ROUNDS = Math.max(1, Number(opt('rounds', '3')));
 const OUT = opt('out', join(tmpdir(), 'tassel-bench-serving.json'));
+const LOADGEN = opt('loadgen', existsSync(WRK_PATH) ? 'wrk' : 'autocannon');
+if (LOADGEN !== 'wrk' && LOADGEN !== 'autocannon')
+  throw new Error(`--loadgen wrk|autocannon, not ${LOADGEN}`);
 const ANCHORS = resolve(process.env.ANCHORS_DIR ?? join(ROOT, '..', 'shared', 'anchors'));
 const OULAD = join(ANCHORS, 'data', 'oulad');
 const PY_REF = join(ANCHORS, 'python_ref');
@@ -77,6 +91,17 @@ interface Run {
   loadavg1: number;
   /** CPU time the server's processes spent per request (user + system), in microseconds. */
   cpuUsPerRequest: number;
+  loadgen: string;
+  /** CPU time the load generator's process spent per request, in microseconds. */
+  loadgenCpuUsPerRequest: number;
+  /** Cores the whole machine kept busy during the run (server, load generator and everything else). */
+  machineBusyCores: number;
+}
+
+/** A request body, in memory for autocannon and in a file for wrk. */
+interface Body {
+  text: string;
+  file: string;
 }
 
 /** utime + stime (seconds) of a process and all its descendants, from /proc. */
@@ -95,6 +120,20 @@ function treeCpuSeconds(pid: number): number {
   };
   visit(pid);
   return total;
+}
+
+/** utime + stime (seconds) of this process's exited children: the load generators, once they are reaped. */
+function exitedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+/** Busy and total jiffies of all cores, from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - v[3]! - v[4]!, total }; // idle and iowait
 }
 
 const freePort = () =>
@@ -254,7 +293,48 @@ const result = await autocannon(JSON.parse(text));
 process.stdout.write(JSON.stringify(result));
 `;
 
-function load(url: string, body: string, duration: number): Promise<CannonResult> {
+/** What one load-generator run reports, whichever generator ran. */
+interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+let wrkScript = '';
+
+async function load(url: string, body: Body, duration: number): Promise<LoadResult> {
+  if (LOADGEN === 'wrk') {
+    const r = await runWrk({
+      url,
+      script: wrkScript,
+      bodyFile: body.file,
+      connections: CONNECTIONS,
+      durationS: duration,
+    });
+    return {
+      requests: r.requests,
+      rps: r.rps,
+      p50: r.p50Ms,
+      p99: r.p99Ms,
+      errors: r.errors,
+      non2xx: r.non2xx,
+    };
+  }
+  const r = await autocannon(url, body.text, duration);
+  return {
+    requests: r.requests.total,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+function autocannon(url: string, body: string, duration: number): Promise<CannonResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', LOADER], {
       cwd: ROOT,
@@ -287,35 +367,44 @@ async function measure(
   server: Server,
   system: string,
   endpoint: string,
-  body: string,
+  body: Body,
   rows: number,
 ): Promise<Run> {
   const check = await fetch(server.base + endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body,
+    body: body.text,
   });
   if (!check.ok) throw new Error(`${system} ${endpoint}: ${check.status} ${await check.text()}`);
   await load(server.base + endpoint, body, WARMUP);
   const la = loadavg()[0]!;
   const cpu0 = treeCpuSeconds(server.proc.pid!);
+  const gen0 = exitedChildrenCpuSeconds();
+  const m0 = machineJiffies();
   const r = await load(server.base + endpoint, body, DURATION);
   const cpu = treeCpuSeconds(server.proc.pid!) - cpu0;
+  const gen = exitedChildrenCpuSeconds() - gen0;
+  const m1 = machineJiffies();
+  const perRequest = (seconds: number) => (r.requests > 0 ? (seconds / r.requests) * 1e6 : Number.NaN);
   const run: Run = {
     round: 0,
     system,
     endpoint,
-    rps: r.requests.average,
-    rowsPerS: r.requests.average * rows,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors + r.timeouts,
+    rps: r.rps,
+    rowsPerS: r.rps * rows,
+    p50: r.p50,
+    p99: r.p99,
+    errors: r.errors,
     non2xx: r.non2xx,
     loadavg1: la,
-    cpuUsPerRequest: r.requests.total > 0 ? (cpu / r.requests.total) * 1e6 : Number.NaN,
+    cpuUsPerRequest: perRequest(cpu),
+    loadgen: LOADGEN,
+    loadgenCpuUsPerRequest: perRequest(gen),
+    machineBusyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cpus().length,
   };
+  const ms = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
   console.log(
-    `${system.padEnd(28)} ${endpoint.padEnd(15)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}  non2xx ${run.non2xx}  server CPU ${run.cpuUsPerRequest.toFixed(0)} us/req  (load avg before: ${la.toFixed(2)})`,
+    `${system.padEnd(28)} ${endpoint.padEnd(15)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(run.p50)} ms  p99 ${ms(run.p99)} ms  errors ${run.errors}  non2xx ${run.non2xx}  server CPU ${run.cpuUsPerRequest.toFixed(0)} us/req  ${LOADGEN} ${run.loadgenCpuUsPerRequest.toFixed(0)} us/req  machine busy ${run.machineBusyCores.toFixed(2)} of ${cpus().length} cores  (load avg before: ${la.toFixed(2)})`,
   );
   return run;
 }
@@ -363,14 +452,17 @@ async function main() {
   console.log(
     `GBDT: ${trained.trees} trees (early-stopped from ${TREES}), test ROC AUC ${trained.auc.toFixed(4)}, fit ${trained.seconds.toFixed(1)} s`,
   );
-  const single = JSON.stringify(trained.records[0]);
-  const batch = JSON.stringify({ records: trained.records });
+  const single: Body = { text: JSON.stringify(trained.records[0]), file: join(work, 'single.json') };
+  const batch: Body = { text: JSON.stringify({ records: trained.records }), file: join(work, 'batch.json') };
+  await writeFile(single.file, single.text);
+  await writeFile(batch.file, batch.text);
+  wrkScript = await writeWrkScript(work);
   const keep = opt('train-only', '');
   if (keep) {
     // keep the bundle and the request bodies (for profiling a server by hand) and stop
     await cp(bundleDir, join(keep, 'bundle'), { recursive: true });
-    await writeFile(join(keep, 'single.json'), single);
-    await writeFile(join(keep, 'batch.json'), batch);
+    await writeFile(join(keep, 'single.json'), single.text);
+    await writeFile(join(keep, 'batch.json'), batch.text);
     await rm(work, { recursive: true, force: true });
     console.log(`bundle and bodies written to ${keep}`);
     return;
@@ -378,8 +470,9 @@ async function main() {
   const runs: Run[] = [];
   const skipBatch = flag('skip-batch');
   const tassel = join(ROOT, 'bin', 'tassel.js');
+  const generator = LOADGEN === 'wrk' ? 'wrk (1 thread)' : 'autocannon';
   console.log(
-    `\nautocannon: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
+    `\n${generator}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
   );
 
   type Config = { name: string; startIt: (port: number) => Server; health: string; batch: boolean };
@@ -479,6 +572,8 @@ async function main() {
       for (const c of configs) {
         if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
         if (flag('bare-pair') && !c.name.startsWith('bare') && !c.name.startsWith('Tassel GBDT, 1 process'))
+          continue;
+        if (flag('workers-pair') && c.name !== 'Tassel GBDT, 1 process' && !c.name.includes('workers 2'))
           continue;
         // the Python reference is slow and steady: one round of it is enough
         if (round > 1 && !c.name.startsWith('Tassel') && !c.name.startsWith('bare')) continue;
@@ -585,11 +680,7 @@ async function main() {
   }
   console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);
   console.log(`  Tassel --workers 2 / FastAPI best         ${ratio(t2, pyBest)}`);
-  // on a 2-core machine the load generator needs one of the cores the two workers would use: this ratio is
-  // bounded by autocannon there, not by the server (the CPU per request line says what each request costs)
-  console.log(
-    `  Tassel --workers 2 / 1 process            ${ratio(t2, t1)}  (target >= 1.7; ${cpus().length} cores shared with autocannon)`,
-  );
+  printWorkersRatio(runs);
   console.log(`  Tassel 1 process / FastAPI seed (sync 1)  ${ratio(t1, pySync)}`);
   console.log(
     `  Tassel p99 at ${CONNECTIONS} connections: ${t1?.p99} ms (1 process), ${t2?.p99} ms (2 workers)  (target < 10 ms)`,
@@ -611,6 +702,7 @@ async function main() {
           warmup_s: WARMUP,
           connections: CONNECTIONS,
           batch_records: trained.records.length,
+          loadgen: LOADGEN,
         },
         model: { trees: trained.trees, test_roc_auc: trained.auc, fit_s: trained.seconds },
         runs,
@@ -622,6 +714,40 @@ async function main() {
     ),
   );
   console.log(`\nwrote ${OUT}`);
+}
+
+/** Per-round ratios of `a` over `b` by req/s, for the rounds that measured both. */
+function roundRatios(runs: Run[], a: string, b: string, endpoint: string): number[] {
+  const out: number[] = [];
+  for (const x of runs) {
+    if (x.system !== a || x.endpoint !== endpoint) continue;
+    const y = runs.find((r) => r.system === b && r.endpoint === endpoint && r.round === x.round);
+    if (y) out.push(x.rps / y.rps);
+  }
+  return out;
+}
+
+/**
+ * `--workers 2` / 1 process by req/s, median of the paired rounds, for both endpoints, with each side's server
+ * and load-generator CPU per request: on a 2-core machine the load generator takes part of the second core, so
+ * the ratio is bounded by 2 / (1 + load generator's CPU / server's CPU per request), not by the server alone.
+ */
+function printWorkersRatio(runs: Run[]): void {
+  const one = 'Tassel GBDT, 1 process';
+  const two = 'Tassel GBDT, --workers 2';
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  for (const endpoint of ['/predict', '/predict/batch']) {
+    const ratios = roundRatios(runs, two, one, endpoint);
+    if (ratios.length === 0) continue;
+    const cpu = (system: string) => {
+      const mine = runs.filter((r) => r.system === system && r.endpoint === endpoint);
+      const us = (f: (r: Run) => number) => median(mine.map(f)).toFixed(0);
+      return `server ${us((r) => r.cpuUsPerRequest)} + ${LOADGEN} ${us((r) => r.loadgenCpuUsPerRequest)} us`;
+    };
+    console.log(
+      `  Tassel --workers 2 / 1 process, ${endpoint.padEnd(15)} ${median(ratios).toFixed(2)}  (target >= 1.7; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; CPU per request: 1 process ${cpu(one)}, 2 workers ${cpu(two)}; ${cpus().length} cores shared with ${LOADGEN})`,
+    );
+  }
 }
 
 /**
