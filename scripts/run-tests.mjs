@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under the given folders (default: src and test) with node's test runner through tsx.
+// Runs every *.test.ts under the given folders (default: src, test and bench/lib) with node's test runner through tsx.
 // Node 20's --test does not expand globs, so the files are found here.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -16,7 +16,7 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 }
-for (const root of roots.length ? roots : ['src', 'test']) {
+for (const root of roots.length ? roots : ['src', 'test', 'bench/lib']) {
   if (!existsSync(root)) continue;
   if (statSync(root).isDirectory()) walk(root);
   else files.push(root);
