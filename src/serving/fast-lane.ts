@@ -190,7 +190,7 @@ function replayThroughApp(
  * A non-null, non-array object whose values are all JSON scalars, which is not a vector request and has no
  * "__proto__" key (JSON.parse makes it an own property; Fastify's parser refuses it).
  */
-function isScalarRecord(body: unknown): body is Record<string, unknown> {
+export function isScalarRecord(body: unknown): body is Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   for (const key in body) {
     if (key === 'features' || key === '__proto__') return false;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
@@ -8,26 +7,16 @@ import type { RawRecord } from '../data/table.js';
 import { compileRecordEncoder } from '../features/compiled-encoder.js';
 import type { FittedTransform } from '../features/transform.js';
 import { createServingApp } from './app.js';
+import { isScalarRecord } from './fast-lane.js';
 import { createModelHolder } from './model-holder.js';
 import { compileRecordScanner, type RecordScanner } from './record-scanner.js';
 import { createRecordValidator, type RecordValidator } from './record-validator.js';
 import type { ServedModel } from './served-model.js';
-import { trainTestModel } from './testing.js';
+import { postOverSocket, trainTestModel } from './testing.js';
 
 // The scanner reads a /predict body straight from its bytes into the feature row. For any body it must either
 // decline (leaving the row alone) or write exactly the row the usual path writes: JSON.parse, the lane's
 // scalar-record check, the record validator accepting, then the record encoder.
-
-/** The lane's isScalarRecord (fast-lane.ts), which the usual path applies before validating. */
-function isScalarRecord(body: unknown): body is RawRecord {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-  for (const key in body) {
-    if (key === 'features' || key === '__proto__') return false;
-    const v = (body as Record<string, unknown>)[key];
-    if (v !== null && typeof v === 'object') return false;
-  }
-  return true;
-}
 
 type Entry = [key: string, value: string];
 
@@ -374,32 +363,10 @@ interface Answer {
   body: string;
 }
 
-function post(base: string, body: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const url = new URL('/predict', base);
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: '/predict',
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            type: res.headers['content-type'],
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** POST /predict over a real socket (so the fast lane answers): status, content type and body text. */
+async function post(base: string, body: string): Promise<Answer> {
+  const { status, headers, text } = await postOverSocket(base, '/predict', body);
+  return { status, type: headers['content-type'] as string | undefined, body: text };
 }
 
 describe('the fast lane with a scanner answers exactly as the Fastify route', () => {

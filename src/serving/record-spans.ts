@@ -40,6 +40,19 @@ export interface RecordsRange {
   end: number;
 }
 
+/** Where the records array of `[...]` or `{"records": [...]}` opens (the index of its `[`), or -1. */
+function recordsArrayStart(text: string): number {
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) === OPEN_OBJECT) {
+    i = skipSpace(text, i + 1);
+    if (!text.startsWith('"records"', i)) return -1;
+    i = skipSpace(text, i + 9);
+    if (text.charCodeAt(i) !== COLON) return -1;
+    i = skipSpace(text, i + 1);
+  }
+  return text.charCodeAt(i) === OPEN_ARRAY ? i : -1;
+}
+
 /**
  * Where a batch body's records lie as one run of text, when their array is the body's only one: `[...]` or
  * `{"records": [...]}` (no other key) holding no `]`, or null (recordSpans then finds each record). Why: the
@@ -48,16 +61,9 @@ export interface RecordsRange {
  * its `[`, and only the wrapper's `}` may follow it, so the body holds no other value; start === end for none.
  */
 export function recordsRange(text: string): RecordsRange | null {
-  let i = skipSpace(text, 0);
-  const wrapped = text.charCodeAt(i) === OPEN_OBJECT;
-  if (wrapped) {
-    i = skipSpace(text, i + 1);
-    if (!text.startsWith('"records"', i)) return null;
-    i = skipSpace(text, i + 9);
-    if (text.charCodeAt(i) !== COLON) return null;
-    i = skipSpace(text, i + 1);
-  }
-  if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
+  const i = recordsArrayStart(text);
+  if (i < 0) return null;
+  const wrapped = text.charCodeAt(skipSpace(text, 0)) === OPEN_OBJECT;
   const close = text.indexOf(']', i + 1);
   if (close < 0) return null;
   let after = skipSpace(text, close + 1);
@@ -81,16 +87,9 @@ export function recordsRange(text: string): RecordsRange | null {
  * one more span, and the count no longer matches.
  */
 function quickSpans(text: string, expected: number): Int32Array | null {
-  let i = skipSpace(text, 0);
-  const wrapped = text.charCodeAt(i) === OPEN_OBJECT;
-  if (wrapped) {
-    i = skipSpace(text, i + 1);
-    if (!text.startsWith('"records"', i)) return null;
-    i = skipSpace(text, i + 9);
-    if (text.charCodeAt(i) !== COLON) return null;
-    i = skipSpace(text, i + 1);
-  }
-  if (text.charCodeAt(i) !== OPEN_ARRAY) return null;
+  let i = recordsArrayStart(text);
+  if (i < 0) return null;
+  const wrapped = text.charCodeAt(skipSpace(text, 0)) === OPEN_OBJECT;
   const spans = new Int32Array(2 * expected);
   let n = 0;
   i = skipSpace(text, i + 1);
