@@ -8,6 +8,7 @@ import type {
   PredictionReader,
 } from '../serving/prediction-sink/port.js';
 import { batchLineRecords, isBatchLine } from '../serving/prediction-sink/local/batch-line.js';
+import { compactLineRecords, type ShapeTable } from '../serving/prediction-sink/local/compact-line.js';
 import { openPredictionStore } from '../serving/prediction-sink/registry.js';
 
 /**
@@ -86,8 +87,13 @@ interface LegacyEntry {
 /**
  * The records in one line of the serving prediction log's JSONL format (src/serving/prediction-log.ts):
  * /predict gives one, /predict/batch and /invocations one per record; vector requests (no raw fields) none.
+ * `shapes` are the shapes of the file's compact rows (see compact-line.ts), which its shape lines add to.
  */
-export function recordsFromLogLine(line: string, lineNo: number): PredictionRecord[] {
+export function recordsFromLogLine(
+  line: string,
+  lineNo: number,
+  shapes: ShapeTable = new Map(),
+): PredictionRecord[] {
   let e: LegacyEntry;
   try {
     e = JSON.parse(line) as LegacyEntry;
@@ -95,6 +101,8 @@ export function recordsFromLogLine(line: string, lineNo: number): PredictionReco
     return [];
   }
   if (!e || typeof e !== 'object') return [];
+  const compact = compactLineRecords(e, shapes);
+  if (compact !== null) return compact;
   if (isBatchLine(e)) return batchLineRecords(e);
   if ('inputs' in e && 'probability' in e) return [e as unknown as PredictionRecord];
   if (!e.model) return [];
@@ -156,9 +164,10 @@ export function createJsonlPredictionSource(options: JsonlSourceOptions): Predic
     async *predictions(query) {
       let lineNo = 0;
       for (const file of jsonlFiles(options.log)) {
+        const shapes: ShapeTable = new Map();
         for await (const line of readLines(file)) {
           lineNo++;
-          for (const r of recordsFromLogLine(line, lineNo)) {
+          for (const r of recordsFromLogLine(line, lineNo, shapes)) {
             if (r.model_name !== query.model_name) continue;
             if (query.model_version !== undefined && r.model_version !== query.model_version) continue;
             const t = timeOf(r.time);

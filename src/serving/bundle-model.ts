@@ -105,6 +105,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
             }
             return marginOf === null ? model.predictOne(row) : sigmoid(marginOf(row));
           },
+    scanned: scanner === null ? undefined : scanner.fields,
     scoreVector(vector: Float64Array): number {
       return model.predictOne(vector);
     },

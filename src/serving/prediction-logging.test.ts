@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +66,8 @@ describe('prediction log and ground truth through the serving app', () => {
   let records: RawRecord[];
 
   before(async () => {
-    trained = await trainTestModel({ rows: 400, trees: 10 });
+    // without the date column the model has a record scanner: the lane's predictions are logged as compact rows
+    trained = await trainTestModel({ rows: 400, trees: 10, dropColumns: ['Enrollment_Date'] });
     records = trained.records;
     dir = await mkdtemp(join(tmpdir(), 'tassel-predlogging-'));
     sink = createPredictionSink({ store: createLocalPredictionStore({ dir }), flushIntervalMs: 50 });
@@ -151,6 +152,7 @@ describe('prediction log and ground truth through the serving app', () => {
       const r = logged.get(id);
       assert.ok(r, `${id} logged`);
       assert.deepEqual(r.inputs, inputs);
+      assert.deepEqual(Object.keys(r.inputs), Object.keys(inputs), `${id}: keys in the order sent`);
       assert.equal(r.probability, answer.probability);
       assert.equal(r.label, answer.label);
       assert.equal(r.route, route);
@@ -162,6 +164,14 @@ describe('prediction log and ground truth through the serving app', () => {
     expect('batch-1/0', records[4]!, batch.json().predictions[0], '/predict/batch');
     expect('batch-1/1', records[5]!, batch.json().predictions[1], '/predict/batch');
     expect('inv-1/0', records[6]!, mlflow.json().predictions[0], '/invocations');
+    // the lane's record scanner read its body: logged as a compact row (values only) after its shape line
+    const segments = (await readdir(join(dir, 'predictions'))).filter((n) => n.endsWith('.jsonl'));
+    const text = (await Promise.all(segments.map((n) => readFile(join(dir, 'predictions', n), 'utf8')))).join(
+      '',
+    );
+    const row = text.split('\n').find((l) => l.startsWith('[') && l.includes('"lane-1"'));
+    assert.ok(row, 'a compact row for lane-1');
+    assert.ok(text.indexOf('{"shape"') < text.indexOf(row));
   });
 
   test('a batch body with non-ASCII text (or invalid UTF-8) logs each row as the route parsed it', async () => {

@@ -2,6 +2,7 @@ import type { ColumnSpec, DatasetSchema } from '../data/schema.js';
 import { DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, isRequiredInput } from '../data/schema.js';
 import { NA_CATEGORY } from '../features/spec.js';
 import { type FittedColumn, type FittedNumericColumn, toBoolean } from '../features/transform.js';
+import type { RecordFields } from './prediction-sink/port.js';
 
 /**
  * The fast lane's reader of one JSON record straight from the request bytes into the model's feature row: the
@@ -16,6 +17,11 @@ export interface RecordScanner {
    * when the body is not one this scanner reads (the caller then takes the usual path, which decides).
    */
   scan(raw: Uint8Array, out: Float64Array): boolean;
+  /**
+   * Where the fields of the record `scan` accepted last lie in its bytes (reused for every record; `count` is -1
+   * after a declined one): the prediction log writes the values without their keys from it.
+   */
+  readonly fields: RecordFields;
 }
 
 /** How a key's value is validated (as record-validator.ts's compileField, for a scored column). */
@@ -212,6 +218,14 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
   const num = new Float64Array(n);
   const cat = new Int32Array(n);
   const required = slots.flatMap((s, k) => (s.required ? [k] : []));
+  const fields: RecordFields = {
+    raw: null,
+    count: -1,
+    slot: new Int32Array(n),
+    start: new Int32Array(n),
+    end: new Int32Array(n),
+    keys: slots.map((s) => Buffer.from(s.key).toString('latin1')),
+  };
   let gen = 0;
   let firstGuess = 0;
   // the last number token read by readNumber (a closure variable, not an object per token)
@@ -361,6 +375,9 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
   // The hot loop of the lane: one pass over the bytes, long because it is the JSON grammar of a flat object.
   const scan = (raw: Uint8Array, out: Float64Array): boolean => {
     const end = raw.length;
+    fields.raw = raw;
+    fields.count = -1;
+    let at = 0; // fields read (each key once, so at most n)
     if (++gen > 2 ** 52) {
       gen = 1;
       seen.fill(0);
@@ -404,6 +421,8 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
         i++;
         if (raw[i]! <= 0x20) i = skipWs(raw, i, end);
         const c = raw[i];
+        fields.slot[at] = k;
+        fields.start[at] = i;
         let tok: Tok;
         let va = 0;
         let vb = 0;
@@ -440,6 +459,7 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
           num[k] = x;
           filled[k] = gen;
         } else if (!take(k, tok, raw, va, vb)) return false;
+        fields.end[at++] = i;
         if (raw[i]! <= 0x20) i = skipWs(raw, i, end);
         if (raw[i] === 0x2c) {
           i++;
@@ -456,9 +476,10 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
       if (seen[k] !== gen || filled[k] !== gen) return false;
     }
     write(out);
+    fields.count = at;
     return true;
   };
-  return { scan };
+  return { scan, fields };
 }
 
 /** The first index from `i` that is not JSON whitespace. */

@@ -5,7 +5,7 @@ import { padVector } from '../features/padding.js';
 import { createFallbackModel } from './fallback.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
-import type { PredictionSink } from './prediction-sink/port.js';
+import type { PredictionSink, RecordFields } from './prediction-sink/port.js';
 import { recordSpans, recordsRange } from './record-spans.js';
 import type { ServedModel } from './served-model.js';
 
@@ -133,7 +133,7 @@ export function createScoring(options: ScoringOptions): Scoring {
       if (scoredRaw === null) return null;
       const { p, label, used } = scoredRaw;
       if (record !== null && sink!.sampled())
-        record('/predict', used, requestId, null, raw, p, label, Date.now());
+        record('/predict', used, requestId, null, raw, p, label, Date.now(), model.scanned);
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
     predictVector(model, features) {
@@ -231,6 +231,7 @@ function createPredictionRecorder(sink: PredictionSink) {
     p: number,
     label: 0 | 1,
     time: number,
+    fields: RecordFields | null = null,
   ) => {
     sink.record({
       request_id: requestId,
@@ -243,6 +244,7 @@ function createPredictionRecorder(sink: PredictionSink) {
       label,
       fallback: used.fallback,
       route,
+      inputs_fields: fields,
     });
   };
 }

@@ -1,6 +1,7 @@
 import type { DatasetSchema } from '../data/schema.js';
 import type { RawRecord } from '../data/table.js';
 import type { Explanation, ExplanationViews } from '../ml/record-explainer.js';
+import type { RecordFields } from './prediction-sink/port.js';
 import type { RecordValidator } from './record-validator.js';
 
 /** Where a served model came from: the registry (name + version) or a local bundle directory. */
@@ -55,6 +56,11 @@ export interface ServedModel {
    * accepts. Absent: the model has no scanner.
    */
   scoreJson?(raw: Uint8Array): number | null;
+  /**
+   * Where the fields of the record scoreJson read last lie in its bytes (see RecordFields; `count` is -1 when
+   * it declined): the prediction log writes that record's values from it. Absent with scoreJson.
+   */
+  readonly scanned?: RecordFields;
   /** P(y=1) for one feature vector of exactly `width` values. */
   scoreVector(vector: Float64Array): number;
   /**

@@ -48,6 +48,33 @@ export interface PendingPrediction {
   label: 0 | 1;
   fallback: boolean;
   route: string;
+  /**
+   * Where each input field lies in `inputs_json` (a request body the model's record scanner read), when known:
+   * an encoding may then write the values without their keys (the local log's compact line). Valid only while
+   * the prediction is being recorded (the scanner reuses it for the next request), so a queue that keeps the
+   * pending object drops it.
+   */
+  inputs_fields?: RecordFields | null;
+}
+
+/**
+ * The fields of one JSON record as a record scanner read them from its bytes: per field, in the order sent, the
+ * index of its key in `keys` and the span of its value's JSON text (a string's quotes included). Scanners reuse
+ * one of these for every record, so it describes `raw` only while `raw` is the record read last and `count` is
+ * not negative.
+ */
+export interface RecordFields {
+  /** The bytes read last (the spans index them). */
+  raw: Uint8Array | null;
+  /** How many fields the last record had; -1 while reading or after a record the scanner declined. */
+  count: number;
+  /** Per field: the index of its key in `keys`. */
+  slot: Int32Array;
+  /** Per field: where its value's JSON text starts and ends (exclusive) in `raw`. */
+  start: Int32Array;
+  end: Int32Array;
+  /** The keys the scanner knows (plain printable ASCII, no quotes or backslashes), by index. */
+  keys: readonly string[];
 }
 
 /** An observed outcome (ground truth), attached to a prediction by request id or to an entity by its id. */

@@ -62,6 +62,7 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
       if (queue.length >= limits.maxQueue) return false;
       // request bytes are copied out now: the queue outlives the request that owns them
       if (Buffer.isBuffer(prediction.inputs_json)) prediction.inputs_json = prediction.inputs_json.toString();
+      prediction.inputs_fields = null; // the scanner's, reused by the next request
       queue.push(prediction);
       return true;
     },

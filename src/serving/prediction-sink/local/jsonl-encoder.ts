@@ -1,4 +1,11 @@
-import { type ByteOutput, type PendingBatch, type PendingPrediction, spansOf } from '../port.js';
+import {
+  type ByteOutput,
+  type PendingBatch,
+  type PendingPrediction,
+  type RecordFields,
+  spansOf,
+} from '../port.js';
+import { type LogShape, shapeLine } from './compact-line.js';
 
 const LF = 10;
 const CR = 13;
@@ -34,12 +41,19 @@ export function createJsonlEncoder(): (p: PendingPrediction, out: ByteOutput) =>
   return createJsonlEncoding().encode;
 }
 
-/** The JSONL encoder of {@link createJsonlEncoder} and its batch form (see {@link PredictionEncoding}). */
+/**
+ * The JSONL encoder of {@link createJsonlEncoder} and its batch form (see {@link PredictionEncoding}). A
+ * prediction whose inputs come with their fields (a body the record scanner read) is written as a compact row
+ * (see compact-line.ts): `shapeLines()` gives the shape lines its rows refer to, which the writer puts in each
+ * segment before them.
+ */
 export function createJsonlEncoding(): {
   encode: (p: PendingPrediction, out: ByteOutput) => void;
   encodeBatch: (batch: PendingBatch, rows: number, out: ByteOutput) => void;
+  shapeLines: () => readonly Buffer[];
 } {
   const timeOf = createIsoClock();
+  const compact = createCompactRows();
   let lastName: string | null = null;
   let lastVersion: string | null | undefined;
   let modelPart = Buffer.alloc(0);
@@ -87,6 +101,7 @@ export function createJsonlEncoding(): {
   };
 
   const encode = (p: PendingPrediction, out: ByteOutput) => {
+    if (compact.encode(p, out)) return;
     const model = modelPartOf(p);
     const tail = tailOf(p.route, p.label, p.fallback);
     const raw = p.inputs_json ?? (p.inputs === null ? '{}' : JSON.stringify(p.inputs));
@@ -174,7 +189,136 @@ export function createJsonlEncoding(): {
     return true;
   };
 
-  return { encode, encodeBatch };
+  return { encode, encodeBatch, shapeLines: compact.shapeLines };
+}
+
+/** Most shapes one encoder defines; past them, predictions of new shapes are written as record lines. */
+const MAX_SHAPES = 1024;
+const BRACKET_CLOSE = 93;
+
+/** A shape as the encoder keeps it: the scanner's keys and slot order it was last matched with. */
+interface EncoderShape extends LogShape {
+  /** The scanner's key list and the slots (indices into it) of the fields in order. */
+  scannerKeys: readonly string[];
+  slots: Int32Array;
+  /** `[<id>,` */
+  head: Buffer;
+}
+
+/**
+ * The compact rows of {@link createJsonlEncoding}: a prediction with its record's fields becomes
+ * `[shape,"id",ms,p,label,v1,...]` with its values copied byte for byte from the request, its shape (model,
+ * route, fallback and the keys in the order sent) defined once. The last shape is checked first (field by field
+ * against the scanner's slot order: nearly every request has the same keys in the same order), then a map by
+ * the keys' names.
+ */
+function createCompactRows() {
+  const shapes = new Map<string, EncoderShape>();
+  const lines: Buffer[] = [];
+  let last: EncoderShape | null = null;
+  const epochOf = createEpochClock();
+
+  const sameShape = (s: EncoderShape, p: PendingPrediction, f: RecordFields) => {
+    if (
+      s.scannerKeys !== f.keys ||
+      s.slots.length !== f.count ||
+      s.model_name !== p.model_name ||
+      s.model_version !== p.model_version ||
+      s.route !== p.route ||
+      s.fallback !== p.fallback
+    )
+      return false;
+    for (let i = 0; i < f.count; i++) if (s.slots[i] !== f.slot[i]) return false;
+    return true;
+  };
+
+  const shapeOf = (p: PendingPrediction, f: RecordFields): EncoderShape | null => {
+    if (last !== null && sameShape(last, p, f)) return last;
+    const keys = Array.from(f.slot.subarray(0, f.count), (k) => f.keys[k]!);
+    const name = JSON.stringify([p.model_name, p.model_version, p.route, p.fallback, keys]);
+    let s = shapes.get(name);
+    if (s === undefined) {
+      if (shapes.size >= MAX_SHAPES) return null;
+      const id = shapes.size + 1;
+      s = {
+        id,
+        model_name: p.model_name,
+        model_version: p.model_version,
+        route: p.route,
+        fallback: p.fallback,
+        keys,
+        scannerKeys: f.keys,
+        slots: f.slot.slice(0, f.count),
+        head: Buffer.from(`[${id},`, 'latin1'),
+      };
+      shapes.set(name, s);
+      lines.push(Buffer.from(shapeLine(s)));
+    } else {
+      // the same names through another scanner (a reloaded model): matched by its slots from now on
+      s.scannerKeys = f.keys;
+      s.slots = f.slot.slice(0, f.count);
+    }
+    last = s;
+    return s;
+  };
+
+  /** Writes `p` as a compact row and returns true, or returns false (nothing written) when it is not one. */
+  const encode = (p: PendingPrediction, out: ByteOutput): boolean => {
+    const f = p.inputs_fields;
+    if (f === undefined || f === null || f.count < 0 || f.raw === null || f.raw !== p.inputs_json)
+      return false;
+    const t = p.time;
+    if (!(Number.isSafeInteger(t) && t >= 1000 && Number.isFinite(p.probability))) return false;
+    const shape = shapeOf(p, f);
+    if (shape === null) return false;
+    const raw = f.raw;
+    const n = f.count;
+    // the values lie between the first's start and the last's end
+    const values = n === 0 ? 0 : f.end[n - 1]! - f.start[0]!;
+    out.reserve(shape.head.length + 6 * p.request_id.length + 24 + PROBABILITY_ROOM + 4 + n + values);
+    const b = out.buffer;
+    b.set(shape.head, out.offset);
+    let o = writeJsonString(b, out.offset + shape.head.length, p.request_id);
+    b[o++] = COMMA;
+    o = epochOf(b, o, t);
+    b[o++] = COMMA;
+    o = writeAscii(b, o, String(p.probability));
+    b[o++] = COMMA;
+    b[o++] = p.label === 1 ? DIGIT_ONE : DIGIT_ZERO;
+    const { start, end } = f;
+    for (let i = 0; i < n; i++) {
+      b[o++] = COMMA;
+      let k = start[i]!;
+      const z = end[i]!;
+      while (k < z) b[o++] = raw[k++]!;
+    }
+    b[o++] = BRACKET_CLOSE;
+    b[o++] = LF;
+    out.offset = o;
+    return true;
+  };
+
+  return { encode, shapeLines: (): readonly Buffer[] => lines };
+}
+
+/** Writes an integer epoch ms of at least 1000 as its digits; the seconds' digits are made once per second. */
+function createEpochClock(): (b: Buffer, o: number, ms: number) => number {
+  let second = Number.NaN;
+  let prefix = Buffer.alloc(0);
+  return (b, o, ms) => {
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      prefix = ascii(String(s));
+    }
+    b.set(prefix, o);
+    o += prefix.length;
+    const frac = ms - s * 1000;
+    b[o++] = 48 + Math.floor(frac / 100);
+    b[o++] = 48 + (Math.floor(frac / 10) % 10);
+    b[o++] = 48 + (frac % 10);
+    return o;
+  };
 }
 
 /**

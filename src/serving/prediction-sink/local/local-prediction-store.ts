@@ -15,6 +15,7 @@ import {
   type PredictionStore,
 } from '../port.js';
 import { type BatchLine, batchLineRecords, isBatchLine } from './batch-line.js';
+import { compactLineRecords, type ShapeTable } from './compact-line.js';
 import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { scanInWorker } from './scan-worker.js';
 import { fileSizes, type SegmentSpan, scanSegments } from './segment-scanner.js';
@@ -64,12 +65,26 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
     return now !== null && now.size === span.size && now.mtimeMs === span.mtimeMs;
   };
 
-  const { encode, encodeBatch } = createJsonlEncoding();
-  const encoding: PredictionEncoding = {
-    encode,
-    encodeBatch,
-    append: (chunks) => predictions.append(chunks),
+  const { encode, encodeBatch, shapeLines } = createJsonlEncoding();
+  // shape lines the current segment holds: the rest are written before the next lines (all of them in a fresh
+  // segment, and again after a failed write, which may have lost some)
+  let shapesWritten = 0;
+  const appendLines = async (data: Buffer | readonly Buffer[]) => {
+    let upTo = 0;
+    try {
+      await predictions.append(data, (fresh) => {
+        const lines = shapeLines();
+        upTo = lines.length;
+        const missing = lines.slice(fresh ? 0 : shapesWritten);
+        return missing.length === 0 ? missing : [Buffer.concat(missing)];
+      });
+      shapesWritten = upTo;
+    } catch (error) {
+      shapesWritten = 0;
+      throw error;
+    }
   };
+  const encoding: PredictionEncoding = { encode, encodeBatch, append: appendLines };
 
   return {
     description: options.dir,
@@ -77,7 +92,7 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
     async appendPredictions(batch) {
       const out = createGrowableOutput();
       for (const p of batch) encode(p, out);
-      await predictions.append(out.bytes());
+      await appendLines(out.bytes());
     },
     async appendOutcomes(batch) {
       let text = '';
@@ -193,39 +208,55 @@ async function segments(dir: string): Promise<string[]> {
     .map((n) => join(dir, n));
 }
 
-/** The parsed lines of a folder's segments that contain `needle` (a cheap pre-filter) and pass `keep`. */
-async function* parsedLines<T>(
-  dir: string,
-  needle: string | null,
-  keep: (value: T) => boolean,
-): AsyncGenerator<T> {
-  for (const file of await segments(dir)) {
-    const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const line of lines) {
-      if (line === '' || (needle !== null && !line.includes(needle))) continue;
-      let value: T;
-      try {
-        value = JSON.parse(line) as T;
-      } catch {
-        continue; // a torn line from a crash mid-write
-      }
-      if (value !== null && typeof value === 'object' && keep(value)) yield value;
+/** The parsed lines of a folder's segments that pass `keep`. */
+async function* parsedLines<T>(dir: string, needle: null, keep: (value: T) => boolean): AsyncGenerator<T> {
+  for (const file of await segments(dir))
+    for await (const value of fileLines<T>(file, needle)) if (keep(value)) yield value;
+}
+
+/**
+ * The parsed lines of one segment (objects and arrays). With a `needle` (a cheap pre-filter), the object lines
+ * without it are skipped, except shape lines: compact rows, which never hold it, are left to the caller.
+ */
+async function* fileLines<T>(file: string, needle: string | null): AsyncGenerator<T> {
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line === '') continue;
+    if (
+      needle !== null &&
+      line.charCodeAt(0) === 123 &&
+      !line.startsWith('{"shape"') &&
+      !line.includes(needle)
+    )
+      continue;
+    let value: T;
+    try {
+      value = JSON.parse(line) as T;
+    } catch {
+      continue; // a torn line from a crash mid-write
     }
+    if (value !== null && typeof value === 'object') yield value;
   }
 }
 
-/** The records of a folder's prediction lines (a batch line gives one per row) that pass `keep`. */
+/**
+ * The records of a folder's prediction lines (a batch line gives one per row, a compact row one with its
+ * segment's shape) that pass `keep`.
+ */
 async function* predictionLines(
   dir: string,
   needle: string | null,
   keep: (r: PredictionRecord) => boolean,
 ): AsyncGenerator<PredictionRecord> {
-  for await (const value of parsedLines<PredictionRecord | BatchLine>(dir, needle, () => true)) {
-    if (!isBatchLine(value)) {
-      if (keep(value)) yield value;
-      continue;
+  for (const file of await segments(dir)) {
+    const shapes: ShapeTable = new Map();
+    for await (const value of fileLines<PredictionRecord | BatchLine | unknown[]>(file, needle)) {
+      const compact = compactLineRecords(value, shapes);
+      const records =
+        compact ??
+        (isBatchLine(value as object) ? batchLineRecords(value as BatchLine) : [value as PredictionRecord]);
+      for (const r of records) if (keep(r)) yield r;
     }
-    for (const r of batchLineRecords(value)) if (keep(r)) yield r;
   }
 }
 

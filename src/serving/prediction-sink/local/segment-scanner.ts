@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import type { ColumnsBuilder } from '../columns.js';
 import { batchLineRecords, isBatchLine } from './batch-line.js';
+import { compactRecord, isRowTime, type LogShape, type ShapeTable, shapeOfLine } from './compact-line.js';
 import { decimalQuotient } from './decimal.js';
 
 /** Which lines a scan keeps. Times are epoch milliseconds. */
@@ -25,6 +26,7 @@ const KEY = {
   probability: enc('probability'),
   probabilities: enc('probabilities'),
   rows: enc('rows'),
+  shape: enc('shape'),
 } as const;
 const TOP = {
   other: 0,
@@ -36,6 +38,7 @@ const TOP = {
   probability: 6,
   probabilities: 7,
   rows: 8,
+  shape: 9,
 };
 /** The keys a batch line's rows follow (bits by TOP index): the fast path expands the rows only after all. */
 const BATCH_HEAD =
@@ -132,6 +135,9 @@ class LineScanner {
   /** A batch line's probabilities, and how many. */
   private probabilities = new Float64Array(128);
   private probabilityCount = 0;
+  /** The shapes of the segment being scanned (see compact-line.ts), and how this scan reads each one's rows. */
+  private shapes: ShapeTable = new Map();
+  private readonly shapeReads = new Map<number, { keep: boolean; fieldOf: Int32Array }>();
   /** Earliest and latest served time of the lines scanned since {@link resetSpan} (every model's). */
   minTime = Number.POSITIVE_INFINITY;
   maxTime = Number.NEGATIVE_INFINITY;
@@ -139,6 +145,25 @@ class LineScanner {
   resetSpan(): void {
     this.minTime = Number.POSITIVE_INFINITY;
     this.maxTime = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Starts a segment: its compact rows refer to its own shape lines. */
+  startFile(): void {
+    this.shapes = new Map();
+    this.shapeReads.clear();
+  }
+
+  /** Adds a shape line's shape: whether its rows pass the model filter, and the field each value is. */
+  private addShape(shape: LogShape): void {
+    this.shapes.set(shape.id, shape);
+    const byName = new Map(this.builder.fields.map((f, j) => [f.name, j]));
+    const version = this.filter.modelVersion;
+    this.shapeReads.set(shape.id, {
+      keep:
+        shape.model_name === this.filter.modelName &&
+        (version === undefined || shape.model_version === version),
+      fieldOf: Int32Array.from(shape.keys, (k) => byName.get(k) ?? -1),
+    });
   }
 
   private seen(time: number): void {
@@ -180,7 +205,8 @@ class LineScanner {
       if (e > s) {
         try {
           this.lineStartRows = this.builder.n;
-          this.line(s, e);
+          if (buf[s] === 91) this.compactLine(s, e);
+          else this.line(s, e);
         } catch (error) {
           if (error !== FALLBACK) throw error;
           this.builder.discard();
@@ -307,6 +333,8 @@ class LineScanner {
             i = keep ? this.rows(i, e, time, requestId) : this.skipValue(i, e);
             break;
           }
+          case TOP.shape:
+            throw FALLBACK; // a shape line: slowLine adds it to the segment's shapes
           case TOP.inputs:
             if (seenKeys & (1 << TOP.rows)) throw FALLBACK;
             if (c === 123) i = this.inputs(i, e);
@@ -396,6 +424,8 @@ class LineScanner {
           : bytesEqual(buf, a, b, KEY.rows)
             ? TOP.rows
             : TOP.other;
+      case 5:
+        return bytesEqual(buf, a, b, KEY.shape) ? TOP.shape : TOP.other;
       case 6:
         return bytesEqual(buf, a, b, KEY.inputs) ? TOP.inputs : TOP.other;
       case 10:
@@ -424,7 +454,6 @@ class LineScanner {
    */
   private inputs(i: number, e: number): number {
     const buf = this.buf;
-    const builder = this.builder;
     i = this.ws(i + 1);
     if (buf[i] === 125) return i + 1;
     const keys = this.orderKeys;
@@ -439,21 +468,8 @@ class LineScanner {
         j = this.keyField;
       }
       let c = buf[i]!;
-      if (c <= 32) {
-        i = this.ws(i);
-        c = buf[i]!;
-      }
-      if (j < 0) i = this.skipValue(i, e);
-      else if (c === 45 || (c >= 48 && c <= 57)) {
-        this.number(i, e);
-        builder.setNumber(j, this.value[0]!);
-        i = this.end;
-      } else if (c === 34) i = this.textValue(j, i, e);
-      else {
-        const ve = this.skipValue(i, e);
-        builder.setValue(j, JSON.parse(buf.toString('utf8', i, ve)));
-        i = ve;
-      }
+      if (c <= 32) i = this.ws(i);
+      i = this.fieldValue(j, i, e);
       c = buf[i]!;
       if (c <= 32) {
         i = this.ws(i);
@@ -466,6 +482,73 @@ class LineScanner {
       }
       return this.expect(i, 125);
     }
+  }
+
+  /** The JSON value at i of field `j` (-1: not requested) staged in the builder; returns the index after it. */
+  private fieldValue(j: number, i: number, e: number): number {
+    const buf = this.buf;
+    const c = buf[i]!;
+    if (j < 0) return this.skipValue(i, e);
+    if (c === 45 || (c >= 48 && c <= 57)) {
+      this.number(i, e);
+      this.builder.setNumber(j, this.value[0]!);
+      return this.end;
+    }
+    if (c === 34) return this.textValue(j, i, e);
+    const ve = this.skipValue(i, e);
+    this.builder.setValue(j, JSON.parse(buf.toString('utf8', i, ve)));
+    return ve;
+  }
+
+  /**
+   * A compact row `[shape,"id",ms,p,label,v1,...]` (see compact-line.ts): its values staged as the fields its
+   * shape names, committed when the shape's model and the time pass the filter. Anything unexpected (an unknown
+   * shape, a value count other than the shape's keys) goes to JSON.parse, which decides.
+   */
+  private compactLine(s: number, e: number): void {
+    const buf = this.buf;
+    const builder = this.builder;
+    this.lineEnd = e;
+    let i = this.ws(s + 1);
+    const c0 = buf[i]!;
+    if (!(c0 >= 48 && c0 <= 57)) throw FALLBACK;
+    this.number(i, e);
+    const read = this.shapeReads.get(this.value[0]!);
+    if (read === undefined) throw FALLBACK;
+    i = this.expect(this.ws(this.end), 44);
+    i = this.ws(i);
+    if (buf[i] !== 34) throw FALLBACK;
+    const ie = this.stringEnd(i, e);
+    const requestId = read.keep && builder.wantsRequestIds ? this.text(i + 1, ie) : null;
+    i = this.expect(this.ws(ie + 1), 44);
+    i = this.ws(i);
+    let c = buf[i]!;
+    if (!(c === 45 || (c >= 48 && c <= 57))) throw FALLBACK;
+    this.number(i, e);
+    const time = this.value[0]!;
+    i = this.expect(this.ws(this.end), 44);
+    i = this.ws(i);
+    c = buf[i]!;
+    let probability = Number.NaN;
+    if (c === 45 || (c >= 48 && c <= 57)) {
+      this.number(i, e);
+      probability = this.value[0]!;
+      i = this.end;
+    } else i = this.skipValue(i, e);
+    i = this.expect(this.ws(i), 44);
+    i = this.skipValue(this.ws(i), e); // the label: no column
+    const fieldOf = read.fieldOf;
+    for (let k = 0; k < fieldOf.length; k++) {
+      i = this.expect(this.ws(i), 44);
+      i = this.fieldValue(read.keep ? fieldOf[k]! : -1, this.ws(i), e);
+    }
+    i = this.expect(this.ws(i), 93);
+    if (this.ws(i) < e || !isRowTime(time)) throw FALLBACK;
+    this.seen(time);
+    if (read.keep && this.keeps(time)) {
+      builder.stageRow(time, probability, requestId);
+      builder.commit();
+    } else builder.discard();
   }
 
   /** Field `j`'s JSON string opening at i, parsed (repeated categories from the cache); returns the index after it. */
@@ -642,6 +725,16 @@ class LineScanner {
     return this.secondMs + ms;
   }
 
+  /** A compact row the fast path did not take (parsed by JSON.parse): its record, if its shape is known. */
+  private slowCompactRow(row: unknown[]): void {
+    const r = compactRecord(row, this.shapes);
+    if (r === null) return;
+    const time = row[2] as number;
+    this.seen(time);
+    if (!this.shapeReads.get(row[0] as number)!.keep || !this.keeps(time)) return;
+    this.builder.addRecord({ time, probability: r.probability, request_id: r.request_id, inputs: r.inputs });
+  }
+
   /** A line the fast path did not take: parsed whole, then the same filter and fields. */
   private slowLine(s: number, e: number): void {
     let r: Record<string, unknown>;
@@ -651,6 +744,15 @@ class LineScanner {
       return; // a torn line (a crash mid-write)
     }
     if (r === null || typeof r !== 'object') return;
+    if (Array.isArray(r)) {
+      this.slowCompactRow(r);
+      return;
+    }
+    if ('shape' in r) {
+      const shape = shapeOfLine(r);
+      if (shape !== null) this.addShape(shape);
+      return;
+    }
     const time = typeof r.time === 'string' ? Date.parse(r.time) : Number.NaN;
     this.seen(time);
     if (r.model_name !== this.filter.modelName) return;
@@ -734,6 +836,7 @@ export async function scanSegments(
     }
     const before = onSpan ? await handle.stat() : null;
     scanner.resetSpan();
+    scanner.startFile();
     try {
       let held = 0; // bytes of an unfinished line kept at the start of buf
       for (;;) {

@@ -39,11 +39,20 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
   return {
     /**
      * Appends whole lines (text, UTF-8 bytes, or several byte chunks written with one writev) to the current
-     * segment, rotating first when it is due.
+     * segment, rotating first when it is due. `lead` gives lines to write before them in the same write, told
+     * whether the segment is a fresh one (the local log's shape lines, which every segment repeats).
      */
-    async append(data: string | Buffer | readonly Buffer[]): Promise<void> {
-      if (handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs) await rotate();
-      if (typeof data === 'string') bytes += (await handle!.write(data, null, 'utf8')).bytesWritten;
+    async append(
+      data: string | Buffer | readonly Buffer[],
+      lead?: (fresh: boolean) => readonly Buffer[],
+    ): Promise<void> {
+      const fresh = handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs;
+      if (fresh) await rotate();
+      const first = lead?.(fresh) ?? [];
+      if (first.length > 0) {
+        const rest = typeof data === 'string' ? [Buffer.from(data)] : Buffer.isBuffer(data) ? [data] : data;
+        bytes += (await handle!.writev([...first, ...rest])).bytesWritten;
+      } else if (typeof data === 'string') bytes += (await handle!.write(data, null, 'utf8')).bytesWritten;
       else if (Buffer.isBuffer(data)) bytes += (await handle!.write(data)).bytesWritten;
       else bytes += (await handle!.writev(data as Buffer[])).bytesWritten;
     },
