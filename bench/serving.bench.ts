@@ -35,6 +35,7 @@
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
+ *        --wire-pair (also Tassel 1 process with --no-wire-lane, node:http parsing every request; with --bare-pair too)
  *        --workers-pair (only Tassel 1 process and --workers 2: issue 20's --workers 2 / 1 process ratio)
  *        --loadgen wrk|autocannon (default wrk when /usr/bin/wrk exists; `apt-get install wrk`)
  *        --base DIR (also `tassel serve` of another checkout, e.g. main before a change, 1 process, interleaved)
@@ -522,6 +523,7 @@ async function main() {
     },
     tasselConfig('Tassel GBDT, 1 process', 'tassel-1', [], true),
     tasselConfig('Tassel GBDT, 1 proc, no lane', 'tassel-1-no-lane', ['--no-fast-lane'], false),
+    tasselConfig('Tassel GBDT, 1 proc, no wire lane', 'tassel-1-no-wire', ['--no-wire-lane'], false),
     tasselConfig('Tassel GBDT, --workers 2', 'tassel-2', ['--workers', '2'], true),
     // every prediction logged (local segments; issue 17's target: at least 0.90 of the same server without)
     tasselConfig(
@@ -575,9 +577,10 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
       for (const c of configs) {
+        if (c.name.includes('no wire lane') && !flag('wire-pair')) continue;
         if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
         if (flag('bare-pair') && !c.name.startsWith('bare') && !c.name.startsWith('Tassel GBDT, 1 process'))
-          continue;
+          if (!(flag('wire-pair') && c.name.includes('no wire lane'))) continue;
         if (flag('workers-pair') && c.name !== 'Tassel GBDT, 1 process' && !c.name.includes('workers 2'))
           continue;
         // the Python reference is slow and steady: one round of it is enough
@@ -655,6 +658,12 @@ async function main() {
   console.log(
     `  same with --no-fast-lane / bare Fastify   ${ratio(noLane, bare)}  (the Fastify route itself)`,
   );
+  const noWire = get('Tassel GBDT, 1 proc, no wire lane');
+  if (noWire && bare && t1) {
+    console.log(
+      `  same with --no-wire-lane / bare Fastify   ${ratio(noWire, bare)}  (by CPU ${paired(noWire, bare, 'cpuUsPerRequest')!.toFixed(2)}); wire lane on / off ${ratio(t1, noWire)} (by CPU ${paired(t1, noWire, 'cpuUsPerRequest')!.toFixed(2)})`,
+    );
+  }
   const baseRun = get('Tassel GBDT, 1 process, base');
   if (baseRun && bare && t1) {
     console.log(

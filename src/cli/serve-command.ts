@@ -36,6 +36,7 @@ interface ServeFlags {
   bodyLimit: number;
   failReadyOnFallback?: boolean;
   fastLane: boolean;
+  wireLane: boolean;
   allowUnknownFields?: boolean;
   fallbackPrior?: number;
   /** true: the flag without a value (local segments under --data-dir). */
@@ -112,6 +113,7 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     bodyLimit: flags.bodyLimit,
     failReadyOnFallback: flags.failReadyOnFallback,
     fastLane: flags.fastLane,
+    wireLane: flags.wireLane,
     allowUnknownFields: flags.allowUnknownFields,
     fallbackPrior: flags.fallbackPrior,
     predictionLog: predictionLogOf(flags),
@@ -188,6 +190,11 @@ export function register(program: Command): void {
     .option(
       '--no-fast-lane',
       'send single-record POST /predict through the full Fastify pipeline too (same answers, more CPU per request)',
+    )
+    .option(
+      '--no-wire-lane',
+      'let node:http parse every request (the fast lane still answers single-record POST /predict): same ' +
+        'answers, more CPU per request than reading keep-alive /predict straight from the socket',
     )
     .option(
       '--allow-unknown-fields',

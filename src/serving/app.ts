@@ -1,8 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { explainRecordWith, type ServedExplanation } from './explain-step.js';
-import { createPredictFastLane, type FastLane } from './fast-lane.js';
-import { createServingMetrics, type ServingMetrics } from './metrics.js';
+import {
+  createPredictAnswer,
+  createPredictFastLane,
+  type FastLane,
+  type PredictAnswer,
+} from './fast-lane.js';
+import { createServingMetrics, type RouteRecorder, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { PredictionSink } from './prediction-sink/port.js';
 import {
@@ -17,6 +22,7 @@ import {
 import { requestIdOf } from './request-id.js';
 import { createScoring, type Scoring } from './scoring.js';
 import type { ServedModel } from './served-model.js';
+import { installWireLane } from './wire-lane.js';
 
 /** Options of {@link createServingApp}. */
 export interface ServingAppOptions {
@@ -50,6 +56,12 @@ export interface ServingAppOptions {
    * through Fastify. Only affects a listening server: app.inject() always goes through Fastify.
    */
   fastLane?: boolean;
+  /**
+   * Answer the happy path of keep-alive single-record POST /predict straight from the socket's bytes, below
+   * node:http (same bytes, headers and metrics as the fast lane; see wire-lane.ts). Default: on when the fast
+   * lane is; false leaves every request to node:http (and the fast lane).
+   */
+  wireLane?: boolean;
   /** Renders GET /metrics (default: this app's own registry); cluster workers answer for the whole service. */
   renderMetrics?: () => Promise<string>;
 }
@@ -68,10 +80,15 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   const metrics = options.metrics ?? createServingMetrics();
   const bodyLimit = options.bodyLimit ?? 5 * 1024 * 1024;
   const laneSlot = createLaneSlot();
-  const app = Fastify(fastifyOptions(options, bodyLimit, options.fastLane === false ? null : laneSlot));
-  let closing = false;
+  const wireLane =
+    options.fastLane === false || options.wireLane === false
+      ? null
+      : { bodyLimit, recorder: metrics.routeRecorder('/predict', 'POST') };
+  const app = Fastify(
+    fastifyOptions(options, bodyLimit, options.fastLane === false ? null : laneSlot, wireLane),
+  );
   app.addHook('preClose', (done) => {
-    closing = true;
+    laneSlot.closing = true;
     done();
   });
 
@@ -100,20 +117,24 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, context);
 
   if (options.fastLane !== false) {
-    laneSlot.lane = createPredictFastLane({
-      bodyLimit,
-      recorder: metrics.routeRecorder('/predict', 'POST'),
-      isClosing: () => closing,
-      predictRaw(raw, requestId) {
+    const predictors = {
+      predictRaw(raw: Buffer, requestId: string) {
         const model = holder.current;
         return model === null ? null : scoring.predictRawJson(model, raw, requestId);
       },
-      predict(body, raw, requestId, explainTop) {
+      predict(body: Record<string, unknown>, raw: Buffer, requestId: string, explainTop: number | null) {
         const model = holder.current;
         if (model === null || model.validator.check(body) !== null) return null;
         if (explainTop === null) return scoring.predictRecordJson(model, body, raw, requestId);
         return explainedPredictJson(scoring, model, body, requestId, explainTop);
       },
+    };
+    laneSlot.answer = createPredictAnswer(predictors);
+    laneSlot.lane = createPredictFastLane({
+      ...predictors,
+      bodyLimit,
+      recorder: metrics.routeRecorder('/predict', 'POST'),
+      isClosing: () => laneSlot.closing,
       replay: (request, payload, requestId) =>
         app.inject({
           method: 'POST',
@@ -126,13 +147,18 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   return app;
 }
 
-/** Where the HTTP server finds the fast lane: set once the routes exist (the server is created before them). */
+/**
+ * Where the HTTP server finds the fast lane and the wire lane's answer: set once the routes exist (the server is
+ * created before them), and whether the app is closing.
+ */
 interface LaneSlot {
   lane: FastLane | null;
+  answer: PredictAnswer | null;
+  closing: boolean;
 }
 
 function createLaneSlot(): LaneSlot {
-  return { lane: null };
+  return { lane: null, answer: null, closing: false };
 }
 
 /**
@@ -143,6 +169,7 @@ function fastifyOptions(
   options: ServingAppOptions,
   bodyLimit: number,
   laneSlot: LaneSlot | null,
+  wireLane: { bodyLimit: number; recorder: RouteRecorder } | null,
 ): FastifyServerOptions & { serverFactory?: (handler: (req: never, res: never) => void) => Server } {
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const keepAliveTimeout = options.keepAliveTimeoutMs ?? 72_000;
@@ -159,6 +186,14 @@ function fastifyOptions(
             server.keepAliveTimeout = keepAliveTimeout;
             server.requestTimeout = requestTimeout;
             server.setTimeout(0);
+            if (wireLane !== null) {
+              installWireLane({
+                ...wireLane,
+                server,
+                answer: (raw, requestId, explainTop) => laneSlot.answer?.(raw, requestId, explainTop) ?? null,
+                isClosing: () => laneSlot.closing,
+              });
+            }
             return server;
           },
         }),

@@ -49,13 +49,14 @@ export interface PredictFastLaneOptions {
 /** Handles a request when it can (returns true), else leaves it untouched for Fastify (returns false). */
 export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean;
 
-const JSON_CONTENT_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
+/** The Content-Type values (lower-cased) the lanes take; any other goes to the route. */
+export const JSON_CONTENT_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
 /** The explained query strings the lane takes (any other query string goes to the route): `explain` and `top`. */
 const EXPLAIN_QUERY =
   /^\/predict\?(?:explain=(?:true|1)(?:&top=([0-9]{1,3}))?|top=([0-9]{1,3})&explain=(?:true|1))$/;
 
 /** null for plain `/predict`, the `top` of a plain explained query, or undefined for a URL the lane leaves. */
-function explainTopOf(url: string | undefined): number | null | undefined {
+export function explainTopOf(url: string | undefined): number | null | undefined {
   if (url === '/predict') return null;
   if (url === undefined || !url.startsWith('/predict?')) return undefined;
   const m = EXPLAIN_QUERY.exec(url);
@@ -81,8 +82,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
  * scanner, reading the bytes without JSON.parse); what it declines is parsed and checked here as before.
  */
 export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
-  const { bodyLimit, predict, recorder, replay, isClosing } = options;
-  const predictRaw = options.predictRaw ?? null;
+  const { bodyLimit, recorder, replay, isClosing } = options;
+  const payloadOf = createPredictAnswer(options);
 
   const sendReplay = (request: IncomingMessage, response: ServerResponse, body: Buffer, requestId: string) =>
     replayThroughApp(replay, request, response, body, requestId);
@@ -95,20 +96,7 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     requestId: string,
     explainTop: number | null,
   ) => {
-    let payload: string | null = null;
-    if (predictRaw !== null && explainTop === null && raw.length > 0) payload = predictRaw(raw, requestId);
-    if (payload === null && raw.length > 0) {
-      const text = raw.toString();
-      let body: unknown;
-      try {
-        // plain JSON.parse: a flat record can only be poisoned by a top-level "__proto__" key, which
-        // isScalarRecord sends to the route (whose secure-json-parse answers it); a BOM fails here and goes there too
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-      if (isScalarRecord(body)) payload = predict(body, raw, requestId, explainTop);
-    }
+    const payload = payloadOf(raw, requestId, explainTop);
     if (payload === null) {
       sendReplay(request, response, raw, requestId);
       return;
@@ -153,6 +141,38 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
     });
     request.on('error', () => response.destroy());
     return true;
+  };
+}
+
+/**
+ * The lanes' answer to one `/predict` body: the response JSON, or null when it is not on the happy path (the
+ * route must answer). A plain `/predict` body is first offered to `predictRaw`; what it declines is parsed and,
+ * when it is a record of scalars, given to `predict`. May throw if `predict` does (the caller leaves the
+ * request to the route then).
+ */
+export type PredictAnswer = (raw: Buffer, requestId: string, explainTop: number | null) => string | null;
+
+/** The {@link PredictAnswer} of the fast lane's `predict` and `predictRaw` (shared with the wire lane). */
+export function createPredictAnswer(
+  options: Pick<PredictFastLaneOptions, 'predict' | 'predictRaw'>,
+): PredictAnswer {
+  const { predict } = options;
+  const predictRaw = options.predictRaw ?? null;
+  return (raw, requestId, explainTop) => {
+    if (raw.length === 0) return null;
+    if (predictRaw !== null && explainTop === null) {
+      const payload = predictRaw(raw, requestId);
+      if (payload !== null) return payload;
+    }
+    let body: unknown;
+    try {
+      // plain JSON.parse: a flat record can only be poisoned by a top-level "__proto__" key, which
+      // isScalarRecord sends to the route (whose secure-json-parse answers it); a BOM fails here and goes there too
+      body = JSON.parse(raw.toString());
+    } catch {
+      return null;
+    }
+    return isScalarRecord(body) ? predict(body, raw, requestId, explainTop) : null;
   };
 }
 

@@ -10,6 +10,10 @@ const CALLER_ID = /^[\x21-\x7e]{1,200}$/;
  * and POST /feedback attaches outcomes by it.
  */
 export function requestIdOf(headers: IncomingHttpHeaders): string {
-  const sent = headers['x-request-id'];
+  return requestIdFrom(headers['x-request-id']);
+}
+
+/** {@link requestIdOf} of the `x-request-id` header's value (undefined when absent). */
+export function requestIdFrom(sent: string | string[] | undefined): string {
   return typeof sent === 'string' && CALLER_ID.test(sent) ? sent : randomUUID();
 }

@@ -29,6 +29,8 @@ export interface ServeOptions {
   failReadyOnFallback?: boolean;
   /** Serve single-record /predict from the HTTP server's fast lane (default true; see ServingAppOptions). */
   fastLane?: boolean;
+  /** Serve keep-alive single-record /predict below node:http, from the socket's bytes (default: with the fast lane). */
+  wireLane?: boolean;
   allowUnknownFields?: boolean;
   /** Class prior for the fallback when nothing better is known. */
   fallbackPrior?: number;
@@ -134,6 +136,7 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     bodyLimit: options.bodyLimit,
     failReadyOnFallback: options.failReadyOnFallback,
     fastLane: options.fastLane,
+    wireLane: options.wireLane,
     renderMetrics: options.clusterMetrics
       ? createClusterMetricsRenderer({ registry: metrics.registry })
       : undefined,
