@@ -451,7 +451,7 @@ describe('wire lane connections', () => {
         const { socket, text } = lane!;
         const before = text().length;
         socket.write(predictRequest(record));
-        while (!/\r\n\r\n[^]*\}$/.test(text().slice(before))) await new Promise((r) => setTimeout(r, 5));
+        while (!/\r\n\r\n[\s\S]*\}$/.test(text().slice(before))) await new Promise((r) => setTimeout(r, 5));
         during = text().slice(before);
       }),
     );
