@@ -80,6 +80,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
  * route's. The lane answers with the same bytes and headers the route would (checked by an agreement test) and
  * records the same request metrics. A plain `/predict` body is first offered to `predictRaw` (the model's record
  * scanner, reading the bytes without JSON.parse); what it declines is parsed and checked here as before.
+ *
+ * On a listening app, the wire lane (wire-lane.ts) takes most keep-alive `/predict` requests before node:http
+ * parses them, answering with the same {@link PredictAnswer} and the same bytes; this lane answers what it
+ * leaves to node:http (a request split across reads, a connection handed over earlier, `--no-wire-lane`).
  */
 export function createPredictFastLane(options: PredictFastLaneOptions): FastLane {
   const { bodyLimit, recorder, replay, isClosing } = options;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { maxHeaderSize as httpMaxHeaderSize, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { explainTopOf, JSON_CONTENT_TYPES, type PredictAnswer } from './fast-lane.js';
@@ -29,8 +29,11 @@ interface LaneRequest {
   requestId: string | undefined;
 }
 
-/** Longest header section the lane reads (node's limit is 16 KiB; longer ones are node:http's to judge). */
-const MAX_HEADER_BYTES = 8 * 1024;
+/**
+ * Longest request head (request line and headers) the lane reads: node's default limit is 16 KiB; longer heads,
+ * or heads over a lower limit the process was started with, are node:http's to judge.
+ */
+const MAX_HEADER_BYTES = Math.min(8 * 1024, httpMaxHeaderSize);
 const MAX_HEADERS = 64;
 /** Node's socket timeout is the advertised keep-alive timeout plus this (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER). */
 const KEEP_ALIVE_BUFFER_MS = 1000;
@@ -319,10 +322,10 @@ function createDateCache(): () => string {
  * Reads the request starting at `at` when it is complete in `buf` and within the lane's subset; null for
  * anything else (incomplete, another request, anything node:http should judge).
  */
-export function readRequest(buf: Buffer, at: number, bodyLimit: number): LaneRequest | null {
+function readRequest(buf: Buffer, at: number, bodyLimit: number): LaneRequest | null {
   const target = requestTarget(buf, at);
   if (target === null) return null;
-  const headers = readHeaders(buf, target.next);
+  const headers = readHeaders(buf, target.next, Math.min(buf.length, at + MAX_HEADER_BYTES));
   if (headers === null) return null;
   const end = headers.bodyStart + headers.length;
   if (headers.length > bodyLimit || end > buf.length) return null;
@@ -350,8 +353,7 @@ interface ReadHeaders {
 }
 
 /** The header section from `at` to its empty line, when complete and within the lane's subset. */
-function readHeaders(buf: Buffer, at: number): ReadHeaders | null {
-  const limit = Math.min(buf.length, at + MAX_HEADER_BYTES);
+function readHeaders(buf: Buffer, at: number, limit: number): ReadHeaders | null {
   let i = at;
   let count = 0;
   let host = 0;
