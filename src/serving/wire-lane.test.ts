@@ -285,6 +285,12 @@ describe('the wire lane answers exactly as node:http and the fast lane', () => {
       valid.replace('POST', 'post'),
       predictRequest(`{"pad":"${'x'.repeat(BODY_LIMIT)}"}`),
       valid.replace(/Content-Length: \d+/, 'Content-Length: +5'),
+      at('Content-Length', 'Host: other\r\n'),
+      at('Content-Length', 'Content-Type: text/plain\r\n'),
+      valid.replace('Content-Type: application/json\r\n', ''),
+      valid.replace('Content-Length:', 'Content-Length :'),
+      valid.replace('POST /predict HTTP/1.1', 'POST  /predict HTTP/1.1'),
+      valid.replace('POST /predict HTTP/1.1', 'POST http://127.0.0.1/predict HTTP/1.1'),
     );
     const stream = fc
       .tuple(
