@@ -38,6 +38,10 @@
  *        --wire-pair (also Tassel 1 process with --no-wire-lane, node:http parsing every request; with --bare-pair too)
  *        --workers-pair (only Tassel 1 process and --workers 2: issue 20's --workers 2 / 1 process ratio)
  *        --loadgen wrk|autocannon (default wrk when /usr/bin/wrk exists; `apt-get install wrk`)
+ *        --pipeline N (wrk only, 1: each connection writes N requests at once, HTTP/1.1 pipelining. On 2 cores the
+ *        load generator takes CPU the second worker needs; pipelining makes it cheap per request, so that a
+ *        --workers-pair ratio shows the server's scaling rather than the load generator's share. Latencies
+ *        then cover a batch of N.)
  *        --base DIR (also `tassel serve` of another checkout, e.g. main before a change, 1 process, interleaved)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -72,8 +76,10 @@ const TREES = Number(opt('trees', '300'));
 const ROUNDS = Math.max(1, Number(opt('rounds', '3')));
 const OUT = opt('out', join(tmpdir(), 'tassel-bench-serving.json'));
 const LOADGEN = opt('loadgen', existsSync(WRK_PATH) ? 'wrk' : 'autocannon');
+const PIPELINE = Math.max(1, Math.floor(Number(opt('pipeline', '1'))));
 if (LOADGEN !== 'wrk' && LOADGEN !== 'autocannon')
   throw new Error(`--loadgen wrk|autocannon, not ${LOADGEN}`);
+if (PIPELINE > 1 && LOADGEN !== 'wrk') throw new Error('--pipeline needs --loadgen wrk');
 const ANCHORS = resolve(process.env.ANCHORS_DIR ?? join(ROOT, '..', 'shared', 'anchors'));
 const OULAD = join(ANCHORS, 'data', 'oulad');
 const PY_REF = join(ANCHORS, 'python_ref');
@@ -319,6 +325,7 @@ async function load(url: string, body: Body, duration: number): Promise<LoadResu
       bodyFile: body.file,
       connections: CONNECTIONS,
       durationS: duration,
+      pipeline: PIPELINE,
     });
     return {
       requests: r.requests,
@@ -476,7 +483,8 @@ async function main() {
   const runs: Run[] = [];
   const skipBatch = flag('skip-batch');
   const tassel = join(ROOT, 'bin', 'tassel.js');
-  const generator = LOADGEN === 'wrk' ? 'wrk (1 thread)' : 'autocannon';
+  const generator =
+    LOADGEN === 'wrk' ? `wrk (1 thread${PIPELINE > 1 ? `, ${PIPELINE} requests pipelined per write` : ''})` : 'autocannon';
   console.log(
     `\n${generator}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
   );
@@ -717,6 +725,7 @@ async function main() {
           connections: CONNECTIONS,
           batch_records: trained.records.length,
           loadgen: LOADGEN,
+          pipeline: PIPELINE,
         },
         model: { trees: trained.trees, test_roc_auc: trained.auc, fit_s: trained.seconds },
         runs,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -94,6 +95,50 @@ test('the Lua script POSTs the body and counts every non-2xx status', {
       `${r.non2xx} of ${r.requests}`,
     );
     assert.equal(r.errors, 0);
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with pipeline N the script writes N requests at once and wrk counts each response', {
+  skip: existsSync(WRK_PATH) ? false : `${WRK_PATH} is absent (apt-get install wrk)`,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tassel-wrk-test-'));
+  const request = 'POST / HTTP/1.1\r\n';
+  const answer = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}';
+  let answered = 0;
+  let largestChunk = 0;
+  let badBatches = 0;
+  const server = createNetServer((socket) => {
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      // wrk writes each batch in one write; on loopback it arrives as one read
+      const n = chunk.split(request).length - 1;
+      if (chunk.split('\r\n\r\n{"x":1}').length - 1 !== n) badBatches++;
+      largestChunk = Math.max(largestChunk, n);
+      answered += n;
+      socket.write(answer.repeat(n));
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const bodyFile = join(dir, 'body.json');
+    await writeFile(bodyFile, '{"x":1}');
+    const r = await runWrk({
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+      script: await writeWrkScript(dir),
+      bodyFile,
+      connections: 2,
+      durationS: 1,
+      pipeline: 4,
+    });
+    assert.equal(largestChunk, 4);
+    assert.equal(badBatches, 0);
+    assert.ok(r.requests > 40, `only ${r.requests} requests`);
+    assert.ok(r.requests <= answered, `${r.requests} counted, ${answered} answered`);
+    assert.equal(r.errors, 0);
+    assert.equal(r.non2xx, 0);
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });
