@@ -138,7 +138,9 @@ describe('TreeSHAP through the model explainer, grouped to raw fields', () => {
       assert.ok(Math.abs(margin - model.marginOne(row)) < 1e-12);
       grouper.group(out, fields);
       const total = fields.reduce((s, v) => s + v, explainer.baseValue);
-      assert.ok(Math.abs(total - margin) < 1e-9, `${total} vs ${margin}`);
+      // the margin is summed in float32 as XGBoost sums it; the contributions add up to the float64 sum
+      const slack = model.ensemble.float32Slack(row) + 1e-9;
+      assert.ok(Math.abs(total - margin) <= slack, `${total} vs ${margin}`);
     }
   });
 });

@@ -1,5 +1,6 @@
 import { TasselError } from '../errors.js';
 import { DummyClassifier } from './dummy.js';
+import { sigmoid } from './gbdt/ensemble.js';
 import { GbdtClassifier } from './gbdt/gbdt-classifier.js';
 import { TreeShapExplainer } from './gbdt/tree-shap.js';
 import { LogisticRegression } from './logistic.js';
@@ -10,7 +11,7 @@ export type ExplainMethod = 'tree_shap' | 'linear_shap' | 'constant';
 
 /**
  * Exact SHAP values of a model in margin (log-odds) units over the encoded feature columns: for every row,
- * `baseValue + sum(contributions) = margin`, and `sigmoid(margin)` is the predicted probability.
+ * `baseValue + sum(contributions) = margin`, and `probability(margin)` is the predicted probability.
  */
 export interface ModelExplainer {
   readonly method: ExplainMethod;
@@ -23,6 +24,11 @@ export interface ModelExplainer {
    * margin; `margin`, when the caller has just scored this row, is returned as is instead of scoring it again.
    */
   explain(row: Float64Array, out: Float64Array, outAt?: number, margin?: number): number;
+  /**
+   * The probability of a margin as the model predicts it: the logistic function, for float32 GBDT models
+   * XGBoost's float32 sigmoid (so an explanation's probability is the prediction's, bit for bit).
+   */
+  probability(margin: number): number;
   /**
    * SHAP interaction values of one encoded row (XGBoost's `pred_interactions` without the bias row and
    * column): width x width, row-major, symmetric; row j sums to column j's contribution, the diagonal holds
@@ -66,6 +72,7 @@ export function createModelExplainer(model: Classifier, options: ModelExplainerO
       width: 0,
       baseValue: base,
       explain: () => base,
+      probability: sigmoid,
       interactions: () => new Float64Array(0),
     };
   }
@@ -91,6 +98,7 @@ function treeExplainer(model: GbdtClassifier, compact: boolean): ModelExplainer 
       shap.featureContributions(row, out, 0, outAt);
       return margin ?? model.marginOne(row);
     },
+    probability: (margin) => model.probabilityOf(margin),
     interactions(row) {
       const all = shap.interactions(row);
       const out = new Float64Array(width * width);
@@ -128,6 +136,7 @@ function linearExplainer(model: LogisticRegression, means: ArrayLike<number> | n
       }
       return margin;
     },
+    probability: sigmoid,
     interactions(row) {
       const out = new Float64Array(width * width);
       for (let j = 0; j < width; j++) out[j * width + j] = coef[j]! * (row[j]! - means[j]!);

@@ -7,7 +7,6 @@ import {
   type ModelExplainer,
   type ModelExplainerOptions,
 } from './explain.js';
-import { sigmoid } from './gbdt/ensemble.js';
 import type { Classifier } from './model.js';
 
 /** One of the largest contributions, with the input value that produced it. */
@@ -170,7 +169,7 @@ export function createRecordExplainer(
       const contributions: Record<string, number> = { ...zeros };
       for (let i = 0; i < fields.length; i++) contributions[fields[i]!] = values[i]!;
       const largest: TopContribution[] = [];
-      const p = sigmoid(margin);
+      const p = model.probability(margin);
       const n = Math.min(Math.max(0, Math.floor(top)), fields.length);
       let picked = 0;
       // the n largest |values| by selection (n is small): ties to the earlier field, zeros never listed
@@ -190,7 +189,7 @@ export function createRecordExplainer(
         largest.push({
           field: fields[i]!,
           contribution: values[i]!,
-          probability_delta: p - sigmoid(margin - values[i]!),
+          probability_delta: p - model.probability(margin - values[i]!),
           value: record ? (record[fields[i]!] ?? null) : null,
         });
       }
@@ -198,7 +197,7 @@ export function createRecordExplainer(
       const out: Explanation = {
         method: model.method,
         base_value: model.baseValue,
-        base_probability: sigmoid(model.baseValue),
+        base_probability: model.probability(model.baseValue),
         margin,
         contributions,
         top: largest,

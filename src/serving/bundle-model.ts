@@ -4,7 +4,6 @@ import type { FeatureStepRunner } from '../features/feature-step.js';
 import { compileRecordEncoder } from '../features/compiled-encoder.js';
 import type { FittedTransform } from '../features/transform.js';
 import { loadBundle } from '../ml/bundle.js';
-import { sigmoid } from '../ml/gbdt/ensemble.js';
 import { GbdtClassifier } from '../ml/gbdt/gbdt-classifier.js';
 import { gbdtFactory } from '../ml/gbdt/index.js';
 import type { Classifier } from '../ml/model.js';
@@ -51,8 +50,11 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
   // built on the first explained request (TreeSHAP's tables cost memory a plain prediction never needs)
   let explainer: RecordExplainer | null = null;
   const explainRow = new Float64Array(width);
-  // GBDT: the margin is kept from scoring (its probability is sigmoid(margin), as predictOne computes it)
-  const marginOf = model instanceof GbdtClassifier ? (r: Float64Array) => model.marginOne(r) : null;
+  // GBDT: the margin is kept from scoring (its probability as predictOne computes it from the margin)
+  const gbdt = model instanceof GbdtClassifier ? model : null;
+  const marginOf = gbdt === null ? null : (r: Float64Array) => gbdt.marginOne(r);
+  // only ever given a GBDT's margin (scoredMargin is set where marginOf is not null)
+  const probabilityOf = (margin: number) => gbdt!.probabilityOf(margin);
   // The record encoded last (into `row`), its input after the feature steps and its margin: an explained
   // /predict explains the record it has just scored (the route) or scores the one it has just explained (the
   // fast lane), synchronously, so `row` still holds its encoding (no second encode and tree walk). A record
@@ -79,7 +81,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
     scoreRecord(record: RawRecord): number {
       if (record === explained && record === scored) {
         explained = null;
-        return sigmoid(scoredMargin);
+        return probabilityOf(scoredMargin);
       }
       explained = null;
       scored = null;
@@ -89,7 +91,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
       scoredMargin = marginOf(row);
       scored = record;
       scoredInput = input;
-      return sigmoid(scoredMargin);
+      return probabilityOf(scoredMargin);
     },
     scoreJson:
       scanner === null
@@ -103,7 +105,7 @@ export function createServedModel(parts: ServedModelParts): ServedModel {
               // the scanner is meant never to throw; if it does, the usual path reads the record
               return null;
             }
-            return marginOf === null ? model.predictOne(row) : sigmoid(marginOf(row));
+            return marginOf === null ? model.predictOne(row) : probabilityOf(marginOf(row));
           },
     scanned: scanner === null ? undefined : scanner.fields,
     scoreVector(vector: Float64Array): number {

@@ -1,4 +1,5 @@
 import type { FlatTree, Precision } from './flat-tree.js';
+import { float32CompareBound } from './float32-math.js';
 
 /** Deepest trees laid out as blocks (two block levels: 6 levels of splits, 64 leaves a tree). */
 const MAX_BLOCKED_DEPTH = 6;
@@ -31,12 +32,13 @@ export class BlockedWalk {
     private readonly f32: boolean,
   ) {}
 
-  /** The margin of a row of finite values (after float32 rounding for float32 models), summed in tree order. */
+  /**
+   * The margin of a row of finite values, summed in tree order from `base`: for float32 models, rounded to
+   * float32 after each tree as XGBoost sums (its float32 thresholds are stored as float32CompareBound's float64
+   * bounds, so the row's values need no rounding).
+   */
   margin(row: ArrayLike<number>, offset: number, base: number): number {
-    const { threshold, feature, leaf, levels } = this;
-    return this.f32
-      ? marginF32(row, offset, base, threshold, feature, leaf, levels)
-      : marginF64(row, offset, base, threshold, feature, leaf, levels);
+    return blockedMargin(row, offset, base, this.threshold, this.feature, this.leaf, this.levels, this.f32);
   }
 }
 
@@ -116,14 +118,15 @@ function placeNode(t: FlatTree, at: Layout, i: number, d: number, p: number, bot
     placeNode(t, at, i, d + 1, 2 * p + 1, bottom, f32);
     return;
   }
-  at.threshold[8 * block + j] = f32 ? fround(t.threshold[i]!) : t.threshold[i]!;
+  at.threshold[8 * block + j] = f32 ? float32CompareBound(t.threshold[i]!) : t.threshold[i]!;
   at.feature[64 * block + 56 + j] = t.feature[i]!;
   placeNode(t, at, t.left[i]!, d + 1, 2 * p, bottom, f32);
   placeNode(t, at, t.right[i]!, d + 1, 2 * p + 1, bottom, f32);
 }
 
 /**
- * The float64 walk, a profiled hot loop: eight trees side by side (independent loads the CPU overlaps; 1.1x
+ * The walk, a profiled hot loop, for both precisions (float32 models differ only in their thresholds, stored as
+ * bounds, and in the sum rounded after each tree): eight trees side by side (independent loads the CPU overlaps; 1.1x
  * faster than four, 80 trees, warm and cold caches), three branch-free steps per block (j = 2j + 1, + 1 more
  * when x >= threshold); the block of the second level is 1 + (j - 7) blocks after the first, and the leaf
  * 8 (j1 - 7) + j2 - 7. Written out for one and two block levels (a loop over the levels was 1.4x slower).
@@ -133,7 +136,7 @@ function placeNode(t: FlatTree, at: Layout, i: number, d: number, p: number, bot
  * takes 2.2-2.6 instead of 3.0-3.3 us, and 1.2x less in process with 2 MB read between rows, at the price of
  * 1.15x more with one row repeated in a tight loop, where every branch was predicted.
  */
-function marginF64(
+function blockedMargin(
   row: ArrayLike<number>,
   offset: number,
   base: number,
@@ -141,6 +144,7 @@ function marginF64(
   F: Uint8Array,
   leaf: Float64Array,
   levels: number,
+  f32: boolean,
 ): number {
   const perTree = levels === 1 ? 1 : 9;
   const leaves = levels === 1 ? 8 : 64;
@@ -219,20 +223,34 @@ function marginF64(
       lg = 8 * lg + jg - 7;
       lh = 8 * lh + jh - 7;
     }
-    sum += leaf[k * leaves + la]!;
-    sum += leaf[(k + 1) * leaves + lb]!;
-    sum += leaf[(k + 2) * leaves + lc]!;
-    sum += leaf[(k + 3) * leaves + ld]!;
-    sum += leaf[(k + 4) * leaves + le]!;
-    sum += leaf[(k + 5) * leaves + lf]!;
-    sum += leaf[(k + 6) * leaves + lg]!;
-    sum += leaf[(k + 7) * leaves + lh]!;
+    if (f32) {
+      sum = fround(sum + leaf[k * leaves + la]!);
+      sum = fround(sum + leaf[(k + 1) * leaves + lb]!);
+      sum = fround(sum + leaf[(k + 2) * leaves + lc]!);
+      sum = fround(sum + leaf[(k + 3) * leaves + ld]!);
+      sum = fround(sum + leaf[(k + 4) * leaves + le]!);
+      sum = fround(sum + leaf[(k + 5) * leaves + lf]!);
+      sum = fround(sum + leaf[(k + 6) * leaves + lg]!);
+      sum = fround(sum + leaf[(k + 7) * leaves + lh]!);
+    } else {
+      sum += leaf[k * leaves + la]!;
+      sum += leaf[(k + 1) * leaves + lb]!;
+      sum += leaf[(k + 2) * leaves + lc]!;
+      sum += leaf[(k + 3) * leaves + ld]!;
+      sum += leaf[(k + 4) * leaves + le]!;
+      sum += leaf[(k + 5) * leaves + lf]!;
+      sum += leaf[(k + 6) * leaves + lg]!;
+      sum += leaf[(k + 7) * leaves + lh]!;
+    }
   }
-  for (; k < nt; k++) sum += leaf[k * leaves + leafOf(row, offset, T, F, k * perTree, two)]!;
+  for (; k < nt; k++) {
+    const v = leaf[k * leaves + leafOf(row, offset, T, F, k * perTree, two)]!;
+    sum = f32 ? fround(sum + v) : sum + v;
+  }
   return sum;
 }
 
-/** The leaf position one tree's walk reaches (float64 compares), its first block at `a`. */
+/** The leaf position one tree's walk reaches, its first block at `a`. */
 function leafOf(
   row: ArrayLike<number>,
   offset: number,
@@ -249,63 +267,4 @@ function leafOf(
   j = 0;
   for (let s = 0; s < 3; s++) j = 2 * j + 1 + +(row[offset + F[64 * b + 56 + j]!]! >= T[8 * b + j]!);
   return 8 * l + j - 7;
-}
-
-/** marginF64 with XGBoost's float32 arithmetic: each value rounded to float32 before its compare, the sum too. */
-function marginF32(
-  row: ArrayLike<number>,
-  offset: number,
-  base: number,
-  T: Float64Array,
-  F: Uint8Array,
-  leaf: Float64Array,
-  levels: number,
-): number {
-  const perTree = levels === 1 ? 1 : 9;
-  const leaves = levels === 1 ? 8 : 64;
-  const nt = leaf.length / leaves;
-  let sum = base;
-  let k = 0;
-  for (; k + 4 <= nt; k += 4) {
-    let ia = 0;
-    let ib = 0;
-    let ic = 0;
-    let id = 0;
-    for (let q = 0, start = k * perTree; q < levels; q++, start += 1) {
-      const a = start + ia;
-      const b = start + perTree + ib;
-      const c = start + 2 * perTree + ic;
-      const d = start + 3 * perTree + id;
-      let ja = 0;
-      let jb = 0;
-      let jc = 0;
-      let jd = 0;
-      for (let s = 0; s < 3; s++) {
-        ja = 2 * ja + 1 + +(fround(row[offset + F[64 * a + 56 + ja]!]!) >= T[8 * a + ja]!);
-        jb = 2 * jb + 1 + +(fround(row[offset + F[64 * b + 56 + jb]!]!) >= T[8 * b + jb]!);
-        jc = 2 * jc + 1 + +(fround(row[offset + F[64 * c + 56 + jc]!]!) >= T[8 * c + jc]!);
-        jd = 2 * jd + 1 + +(fround(row[offset + F[64 * d + 56 + jd]!]!) >= T[8 * d + jd]!);
-      }
-      ia = 8 * ia + ja - 7;
-      ib = 8 * ib + jb - 7;
-      ic = 8 * ic + jc - 7;
-      id = 8 * id + jd - 7;
-    }
-    sum = fround(sum + leaf[k * leaves + ia]!);
-    sum = fround(sum + leaf[(k + 1) * leaves + ib]!);
-    sum = fround(sum + leaf[(k + 2) * leaves + ic]!);
-    sum = fround(sum + leaf[(k + 3) * leaves + id]!);
-  }
-  for (; k < nt; k++) {
-    let ia = 0;
-    for (let q = 0, start = k * perTree; q < levels; q++, start += 1) {
-      const a = start + ia;
-      let ja = 0;
-      for (let s = 0; s < 3; s++)
-        ja = 2 * ja + 1 + +(fround(row[offset + F[64 * a + 56 + ja]!]!) >= T[8 * a + ja]!);
-      ia = 8 * ia + ja - 7;
-    }
-    sum = fround(sum + leaf[k * leaves + ia]!);
-  }
-  return sum;
 }

@@ -1,6 +1,7 @@
 import type { Matrix } from '../matrix.js';
 import { type BlockedWalk, createBlockedWalk } from './blocked-walk.js';
 import type { FlatTree, Precision } from './flat-tree.js';
+import { float32CompareBound, xgboostSigmoid } from './float32-math.js';
 
 export type { FlatTree, Precision } from './flat-tree.js';
 
@@ -117,7 +118,8 @@ export class TreeEnsemble {
         this.walkValue[m] = precision === 'float32' ? fround(t.value[i]!) : t.value[i]!;
         if (t.feature[i]! >= 0) {
           this.walkIndex[4 * m + 2] = t.feature[i]!;
-          this.walkThreshold[2 * m] = precision === 'float32' ? fround(t.threshold[i]!) : t.threshold[i]!;
+          this.walkThreshold[2 * m] =
+            precision === 'float32' ? float32CompareBound(t.threshold[i]!) : t.threshold[i]!;
           this.walkIndex[4 * m + 3] = 4 * renumbered[t.left[i]!]!;
         } else {
           this.walkIndex[4 * m + 2] = 0;
@@ -145,26 +147,27 @@ export class TreeEnsemble {
     return new TreeEnsemble(this.trees.slice(0, n), this.baseMargin, this.nFeatures, this.precision);
   }
 
-  /** Raw margin (log-odds) of one row, reading `row[offset + j]` for feature j. */
+  /**
+   * Raw margin (log-odds) of one row, reading `row[offset + j]` for feature j. Float32 models reproduce
+   * XGBoost's arithmetic: values compared with the float32 thresholds as float32, and the margin summed in
+   * float32 from the float32 base margin, one tree after another in order.
+   */
   marginOf(row: ArrayLike<number>, offset = 0): number {
     const nf = this.nFeatures;
     let finite = nf > 0;
-    if (this.precision === 'float32') {
-      // a finite double beyond float32's range rounds to Infinity
-      for (let j = 0; j < nf && finite; j++) {
-        const x = fround(row[offset + j]!);
-        finite = x - x === 0;
-      }
-    } else {
-      for (let j = 0; j < nf && finite; j++) {
-        const x = row[offset + j]!;
-        finite = x - x === 0;
-      }
+    for (let j = 0; j < nf && finite; j++) {
+      const x = row[offset + j]!;
+      finite = x - x === 0;
     }
     if (!finite) return this.marginOfAny(row, offset);
     return this.blocked !== null
       ? this.blocked.margin(row, offset, this.baseMargin)
       : this.marginOfFinite(row, offset);
+  }
+
+  /** The probability of a margin: XGBoost's float32 sigmoid for float32 models, the float64 logistic otherwise. */
+  probability(margin: number): number {
+    return this.precision === 'float32' ? xgboostSigmoid(margin) : sigmoid(margin);
   }
 
   /**
@@ -176,8 +179,9 @@ export class TreeEnsemble {
    * so both give the same bits. The float64 steps of the groups add `4 * +!(x < threshold)`, which V8 compiles
    * to a setcc, not to a conditional jump as it does `? 0 : 4`, which rows unlike the last mispredict (60 OULAD
    * trees of depth 9, 100 rows in turn, 4 runs at load 2.3-4.5: 1.15-1.21x faster, 1.02-1.22x with 2 MB read
-   * between rows); the float32 steps and the last trees' loop keep the jump (0.88x warm with the setcc on the
-   * XGBoost fixture of 30 trees of depth 10, no gain with 2 MB read between rows).
+   * between rows); the last trees' loop keeps the jump. Float32 models take the same steps: their thresholds
+   * are float32CompareBound's float64 bounds (rounding each value to float32 before its compare instead, with
+   * the jump, had measured 0.88x slower warm with the setcc on the XGBoost fixture of 30 trees of depth 10).
    */
   private marginOfFinite(row: ArrayLike<number>, offset: number): number {
     const roots = this.walkRoots;
@@ -196,24 +200,18 @@ export class TreeEnsemble {
       let b = roots[k + 1]!;
       let c = roots[k + 2]!;
       let d = roots[k + 3]!;
+      for (let s = steps[g]!; s > 0; s--) {
+        a = index[a + 3]! + 4 * +!(row[offset + index[a + 2]!]! < threshold[a >> 1]!);
+        b = index[b + 3]! + 4 * +!(row[offset + index[b + 2]!]! < threshold[b >> 1]!);
+        c = index[c + 3]! + 4 * +!(row[offset + index[c + 2]!]! < threshold[c >> 1]!);
+        d = index[d + 3]! + 4 * +!(row[offset + index[d + 2]!]! < threshold[d >> 1]!);
+      }
       if (f32) {
-        for (let s = steps[g]!; s > 0; s--) {
-          a = index[a + 3]! + (fround(row[offset + index[a + 2]!]!) < threshold[a >> 1]! ? 0 : 4);
-          b = index[b + 3]! + (fround(row[offset + index[b + 2]!]!) < threshold[b >> 1]! ? 0 : 4);
-          c = index[c + 3]! + (fround(row[offset + index[c + 2]!]!) < threshold[c >> 1]! ? 0 : 4);
-          d = index[d + 3]! + (fround(row[offset + index[d + 2]!]!) < threshold[d >> 1]! ? 0 : 4);
-        }
         sum = fround(sum + value[a >> 2]!);
         sum = fround(sum + value[b >> 2]!);
         sum = fround(sum + value[c >> 2]!);
         sum = fround(sum + value[d >> 2]!);
       } else {
-        for (let s = steps[g]!; s > 0; s--) {
-          a = index[a + 3]! + 4 * +!(row[offset + index[a + 2]!]! < threshold[a >> 1]!);
-          b = index[b + 3]! + 4 * +!(row[offset + index[b + 2]!]! < threshold[b >> 1]!);
-          c = index[c + 3]! + 4 * +!(row[offset + index[c + 2]!]! < threshold[c >> 1]!);
-          d = index[d + 3]! + 4 * +!(row[offset + index[d + 2]!]! < threshold[d >> 1]!);
-        }
         sum += value[a >> 2]!;
         sum += value[b >> 2]!;
         sum += value[c >> 2]!;
@@ -223,8 +221,7 @@ export class TreeEnsemble {
     for (let g = groups; k < nt; g++, k++) {
       let a = roots[k]!;
       for (let s = steps[g]!; s > 0; s--) {
-        const x = f32 ? fround(row[offset + index[a + 2]!]!) : row[offset + index[a + 2]!]!;
-        a = index[a + 3]! + (x < threshold[a >> 1]! ? 0 : 4);
+        a = index[a + 3]! + (row[offset + index[a + 2]!]! < threshold[a >> 1]! ? 0 : 4);
       }
       sum = f32 ? fround(sum + value[a >> 2]!) : sum + value[a >> 2]!;
     }
@@ -275,6 +272,39 @@ export class TreeEnsemble {
     return sum;
   }
 
+  /**
+   * How far float32 summation can have moved this row's margin (any row's, without one) from the float64 sum
+   * of the same leaves: each tree's rounding moves the running sum by at most 2^-24 of the sum it gives (of
+   * |base| + the trees' largest |leaf| for any row). What TreeSHAP's float64 contributions, which add up to that
+   * float64 sum, may miss a float32 model's margin by; 0 for float64 models.
+   */
+  float32Slack(row?: ArrayLike<number>, offset = 0): number {
+    if (this.precision !== 'float32') return 0;
+    if (row === undefined) {
+      let largest = Math.abs(this.baseMargin);
+      for (const t of this.trees) {
+        let m = 0;
+        for (let i = 0; i < t.value.length; i++) m = Math.max(m, Math.abs(t.value[i]!));
+        largest += m;
+      }
+      return 2 ** -24 * this.nTrees * largest;
+    }
+    const { roots, feature, threshold, left, right, defaultLeft, value } = this;
+    let sum = this.baseMargin;
+    let slack = 0;
+    for (let t = 0; t < roots.length; t++) {
+      let n = roots[t]!;
+      for (let f = feature[n]!; f >= 0; f = feature[n]!) {
+        const x = row[offset + f]!;
+        const goLeft = Number.isNaN(x) ? defaultLeft[n] === 1 : fround(x) < threshold[n]!;
+        n = goLeft ? left[n]! : right[n]!;
+      }
+      sum = fround(sum + value[n]!);
+      slack += Math.abs(sum);
+    }
+    return 2 ** -24 * slack;
+  }
+
   /** Raw margins of every row of X, into `out` when given. */
   predictMargin(X: Matrix, out: Float64Array = new Float64Array(X.rows)): Float64Array {
     if (X.cols !== this.nFeatures) throw new Error(`model expects ${this.nFeatures} features, got ${X.cols}`);
@@ -283,15 +313,16 @@ export class TreeEnsemble {
     return out;
   }
 
-  /** P(y=1) of every row of X. */
+  /** P(y=1) of every row of X (see {@link probability}). */
   predictProba(X: Matrix): Float64Array {
     const out = this.predictMargin(X);
-    for (let i = 0; i < out.length; i++) out[i] = sigmoid(out[i]!);
+    if (this.precision === 'float32') for (let i = 0; i < out.length; i++) out[i] = xgboostSigmoid(out[i]!);
+    else for (let i = 0; i < out.length; i++) out[i] = sigmoid(out[i]!);
     return out;
   }
 }
 
-/** The logistic function, stable for large |z|. */
+/** The float64 logistic function, stable for large |z| (float64 models; float32 ones use xgboostSigmoid). */
 export function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));
   const e = Math.exp(z);

@@ -1,7 +1,7 @@
 import { InputError } from '../../errors.js';
 import type { Matrix } from '../matrix.js';
 import type { Classifier, FitOptions, Labels, ModelFactory, ModelJSON } from '../model.js';
-import { type FlatTree, type Precision, sigmoid, TreeEnsemble } from './ensemble.js';
+import { type FlatTree, type Precision, TreeEnsemble } from './ensemble.js';
 import { featureImportances, IMPORTANCE_TYPES, type ImportanceType } from './importance.js';
 import { type GbdtParams, resolveGbdtParams } from './params.js';
 import { trainGbdt } from './train.js';
@@ -78,7 +78,13 @@ export class GbdtClassifier implements Classifier {
   }
 
   predictOne(row: Float64Array): number {
-    return sigmoid(this.fitted().ensemble.marginOf(row));
+    const e = this.fitted().ensemble;
+    return e.probability(e.marginOf(row));
+  }
+
+  /** The probability of a margin as this model computes it (XGBoost's float32 sigmoid for float32 models). */
+  probabilityOf(margin: number): number {
+    return this.fitted().ensemble.probability(margin);
   }
 
   /** Raw margin of one row, without allocation. */

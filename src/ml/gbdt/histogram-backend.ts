@@ -21,9 +21,6 @@ export interface GradientInputs {
   spw: number;
 }
 
-/** The logistic function of a margin, stable for either sign (validation probabilities). */
-export const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
-
 /** The logistic function of a margin given its odds e = exp(margin) (1 at e = Infinity, 0 at e = 0). */
 export const probabilityOfOdds = (e: number) => 1 / (1 + 1 / e);
 

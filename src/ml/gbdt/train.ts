@@ -3,6 +3,7 @@ import type { Matrix } from '../matrix.js';
 import type { FitOptions, Labels } from '../model.js';
 import { type BinCuts, type BinnedRows, binMatrix, binTrainingMatrix, sparseRows } from './binning.js';
 import { type FlatTree, TreeEnsemble } from './ensemble.js';
+import { xgboostSigmoid } from './float32-math.js';
 import { aucScore, logLoss } from './metrics.js';
 import type { GbdtParams } from './params.js';
 import { createPrng, sampleSorted } from './prng.js';
@@ -11,7 +12,6 @@ import {
   type HistogramBackend,
   logisticGradients,
   serialBackend,
-  sigmoid,
 } from './histogram-backend.js';
 import { createThreadedBackend, fitThreads } from './threads.js';
 import { TreeGrower } from './tree-grower.js';
@@ -104,7 +104,10 @@ function sampleRoundRows(
   return nRoot;
 }
 
-/** The validation rows' running margins and probabilities, updated tree by tree. */
+/**
+ * The validation rows' running margins and probabilities, updated tree by tree as XGBoost updates its evaluation
+ * set's predictions: margins in float32, probabilities by its float32 sigmoid, so the metric sees its numbers.
+ */
 interface ValidationState {
   bins: ReturnType<typeof binMatrix>;
   margin: Float64Array;
@@ -121,8 +124,8 @@ function scoreValidationRound(
 ): number {
   const vn = v.margin.length;
   for (let i = 0; i < vn; i++) {
-    v.margin[i]! += binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, i);
-    v.prob[i] = sigmoid(v.margin[i]!);
+    v.margin[i] = Math.fround(v.margin[i]! + binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, i));
+    v.prob[i] = xgboostSigmoid(v.margin[i]!);
   }
   return metric === 'auc' ? aucScore(v.y, v.prob) : logLoss(v.y, v.prob);
 }
@@ -156,7 +159,7 @@ function boost(
   const v: ValidationState | null = valid
     ? {
         bins: binMatrix(cuts, valid.X),
-        margin: new Float64Array(valid.X.rows).fill(base),
+        margin: new Float64Array(valid.X.rows).fill(Math.fround(base)),
         prob: new Float64Array(valid.X.rows),
         y: valid.y,
       }
@@ -201,7 +204,13 @@ function boost(
   }
   const roundsRun = trees.length;
   const kept = valid && p.early_stopping_rounds > 0 ? trees.slice(0, bestIteration + 1) : trees;
-  return { ensemble: new TreeEnsemble(kept, base, m), bestIteration, roundsRun, validHistory: history };
+  // float32: scored as XGBoost scores, its float32 arithmetic reproduced (see TreeEnsemble.marginOf)
+  return {
+    ensemble: new TreeEnsemble(kept, base, m, 'float32'),
+    bestIteration,
+    roundsRun,
+    validHistory: history,
+  };
 }
 
 /** The leaf value row `row` of a binned matrix reaches (bins <= the split's bin go left). */

@@ -281,7 +281,8 @@ export class TreeGrower {
     const leafRanges: number[] = [];
     for (let i = 0; i < n; i++) {
       if (feature[i] === -1) {
-        value[i] = p.eta * weight[i]!;
+        // XGBoost's leaf: the weight as a float32 times the float32 learning rate, in float32
+        value[i] = Math.fround(Math.fround(weight[i]!) * Math.fround(p.eta));
         leafRanges.push(i, span[2 * i]!, span[2 * i + 1]!);
       }
     }
