@@ -98,8 +98,8 @@ const EPS = fround(1e-16);
  * about 3.0e-39, and margins above 103.97 give exactly 1.
  */
 export function xgboostSigmoid(margin: number): number {
-  const m = -fround(margin);
-  const x = MAX_EXPONENT < m ? MAX_EXPONENT : m;
+  // std::min(-x, 88.7f); Math.min gives the same for NaN (NaN) and -0 (-0)
+  const x = Math.min(-fround(margin), MAX_EXPONENT);
   return fround(1 / fround(fround(expf(x) + 1) + EPS));
 }
 
@@ -132,7 +132,14 @@ export function float32CompareBound(threshold: number): number {
   const t = fround(threshold);
   if (Number.isNaN(t) || t === Number.NEGATIVE_INFINITY) return t;
   const below = float32Below(t);
-  // midway between the two float32 values around the boundary (exact in float64); below FLT_MAX, 2^128 - 2^103
-  const mid = below === Number.NEGATIVE_INFINITY ? -(2 ** 128 - 2 ** 103) : (below + t) / 2;
+  // midway between the two float32 values around the boundary (exact in float64); past FLT_MAX, where float32
+  // rounding reaches infinity: 2^128 - 2^103
+  const overflow = 2 ** 128 - 2 ** 103;
+  const mid =
+    below === Number.NEGATIVE_INFINITY
+      ? -overflow
+      : t === Number.POSITIVE_INFINITY
+        ? overflow
+        : (below + t) / 2;
   return fround(mid) >= t ? mid : float64Above(mid);
 }
