@@ -69,7 +69,7 @@ def main():
         cpu.append(time.process_time() - c0)
     p = model.predict_proba(T)[:, 1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # the test probabilities as XGBoost returns them (float32), for the same-precision AUC in gbdt.bench.ts
+    # the test probabilities as XGBoost returns them (float32), for the one-AUC-function check in gbdt.bench.ts
     p.astype("<f4").tofile(os.path.join(d, "proba-xgboost-nt%d.f32" % nthread))
     print(json.dumps({
         "xgboost_version": xgb.__version__,

@@ -5,6 +5,10 @@
  * `bench/serving.bench.ts --train-only DIR` writes (OULAD, ~80 trees of depth 6). --repeat K scores the bundle's
  * trees K times over (a ~300-tree model with K = 4).
  *
+ * --base-precision float64|float32 builds the other checkout's walk in that precision (default: the bundle's),
+ * e.g. main's float64 walk against this checkout's float32 one on a bundle this checkout trained; the margins
+ * are then not compared.
+ *
  * Prints ns per row, the median of N interleaved rounds, with the same row every call (bench:serving sends one
  * body), the batch's 100 rows in turn, and 2 MB of other data read between two rows (caches as a served request
  * leaves them; the CPU profile of a server is the judge of that case). Load averages with the figures.
@@ -27,6 +31,7 @@ const dir = args[0] && !args[0].startsWith('--') ? args[0] : join(process.env.TM
 const BASE = opt('base', '');
 const REPEAT = Number(opt('repeat', '1'));
 const ROUNDS = Number(opt('rounds', '11'));
+const BASE_PRECISION = opt('base-precision', '');
 const load = () =>
   `load ${loadavg()
     .map((x) => x.toFixed(2))
@@ -50,14 +55,17 @@ const walks: Record<string, Walk> = {
 };
 if (BASE) {
   const mod = (await import(resolve(BASE, 'src/ml/gbdt/ensemble.ts'))) as { TreeEnsemble: typeof TreeEnsemble };
-  walks.base = new mod.TreeEnsemble(trees, source.baseMargin, source.nFeatures, source.precision);
-  for (const r of rows) {
+  const precision = (BASE_PRECISION || source.precision) as typeof source.precision;
+  walks.base = new mod.TreeEnsemble(trees, source.baseMargin, source.nFeatures, precision);
+  for (const r of precision === source.precision ? rows : []) {
     const nan = Float64Array.from(r, (x, j) => (j % 3 === 0 ? Number.NaN : x));
     for (const v of [r, nan])
       if (!Object.is(walks.base.marginOf(v), walks.this!.marginOf(v))) throw new Error('the walks differ');
   }
 }
-console.log(`${trees.length} trees, ${source.nFeatures} features, ${rows.length} rows; ${load()}`);
+console.log(
+  `${trees.length} trees, ${source.nFeatures} features, ${rows.length} rows; this: ${source.precision}, base: ${BASE_PRECISION || source.precision}; ${load()}`,
+);
 
 let sink = 0;
 const buf = new Float64Array(bundle.width);
