@@ -68,7 +68,8 @@ function splitResponses(text: string): { responses: WireResponse[]; rest: string
 /**
  * Writes `chunks` to a new connection (a pause between them, so they tend to arrive as separate reads), then
  * `final` once all earlier requests are answered, and reads until `expected` final responses came (`final`'s
- * included), the server closed, or `quietMs` passed without a byte. Why `final` waits: after a request node:http
+ * included), the server closed, or `quietMs` passed without a byte (long: on a loaded machine an answer can take
+ * hundreds of ms, and a run where both sides answer never waits for it). Why `final` waits: after a request node:http
  * refuses (a parse error), it closes the connection at once, and whether the answers of the requests before it
  * were written by then depends on how the bytes were split into reads, in node:http itself.
  */
@@ -77,7 +78,7 @@ function exchange(
   chunks: Buffer[],
   expected: number,
   final: Buffer | null = null,
-  quietMs = 400,
+  quietMs = 1500,
 ): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
