@@ -60,6 +60,8 @@ const C0 = hexFloat(0x1c6af84b912394, -5) / 32 ** 3;
 const C1 = hexFloat(0x1ebfce50fac4f3, -3) / 32 ** 2;
 const C2 = hexFloat(0x162e42ff0c52d6, -1) / 32;
 const SHIFT = hexFloat(0x18000000000000, 52);
+/** 2^q for the q = k >> 5 that expf's domain reaches (-150..128), at q + 151. */
+const POW2 = Float64Array.from({ length: 280 }, (_, i) => 2 ** (i - 151));
 /** Below log(2^-150): glibc's expf returns 0 (-0x1.9fe368p6f). */
 const UNDERFLOW = -0x19fe368 / 2 ** 18;
 /** Above log(2^128): glibc's expf overflows (0x1.62e42ep6f). */
@@ -79,7 +81,7 @@ export function expf(x: number): number {
   const kd = z + SHIFT - SHIFT;
   const r = z - kd;
   const k = kd | 0;
-  const s = EXP2_TABLE[k & 31]! * 2 ** (k >> 5);
+  const s = EXP2_TABLE[k & 31]! * POW2[(k >> 5) + 151]!;
   const p = C0 * r + C1;
   const r2 = r * r;
   const y = p * r2 + (C2 * r + 1);
@@ -101,6 +103,35 @@ export function xgboostSigmoid(margin: number): number {
   // std::min(-x, 88.7f); Math.min gives the same for NaN (NaN) and -0 (-0)
   const x = Math.min(-fround(margin), MAX_EXPONENT);
   return fround(1 / fround(fround(expf(x) + 1) + EPS));
+}
+
+/** XGBoost's floor on a hessian, 1e-16f. */
+const HESS_EPS = fround(1e-16);
+
+/**
+ * Logistic-loss gradients and hessians of rows [start, end) as XGBoost 1.7 computes them (RegLossObj::GetGradient
+ * with LogisticRegression) from its float32 margins: p = Sigmoid(margin), grad = (p - y) * w and
+ * hess = max(p * (1 - p), 1e-16f) * w, all float32, a positive row's weight times scale_pos_weight in float32.
+ * Why float32: XGBoost's leaves are sums of these, so Tassel's trees get XGBoost's leaves to the bit.
+ */
+export function xgboostGradients(
+  margin: ArrayLike<number>,
+  y: ArrayLike<number>,
+  w: ArrayLike<number> | null,
+  spw: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  start: number,
+  end: number,
+): void {
+  const spw32 = fround(spw);
+  for (let i = start; i < end; i++) {
+    const p = xgboostSigmoid(margin[i]!);
+    let wi = w === null ? 1 : fround(w[i]!);
+    if (y[i] === 1) wi = fround(wi * spw32);
+    grad[i] = fround(fround(p - y[i]!) * wi);
+    hess[i] = fround(Math.max(fround(p * fround(1 - p)), HESS_EPS) * wi);
+  }
 }
 
 const f32 = new Float32Array(1);
@@ -143,3 +174,19 @@ export function float32CompareBound(threshold: number): number {
         : (below + t) / 2;
   return fround(mid) >= t ? mid : float64Above(mid);
 }
+
+/**
+ * This module's gradient code as plain JavaScript for the GBDT worker threads (threads.ts), which run text:
+ * its constants written out (numbers print as their shortest round-trip form) and its functions by their text.
+ */
+export const FLOAT32_MATH_SOURCE = `
+const fround = Math.fround;
+const EXP2_TABLE = Float64Array.of(${Array.from(EXP2_TABLE).join(', ')});
+const POW2 = Float64Array.from({ length: 280 }, (_, i) => 2 ** (i - 151));
+const INV_LN2_N = ${INV_LN2_N}, C0 = ${C0}, C1 = ${C1}, C2 = ${C2}, SHIFT = ${SHIFT};
+const UNDERFLOW = ${UNDERFLOW}, OVERFLOW = ${OVERFLOW}, MAX_EXPONENT = ${MAX_EXPONENT}, EPS = ${EPS};
+const HESS_EPS = ${HESS_EPS};
+${expf.toString()}
+${xgboostSigmoid.toString()}
+${xgboostGradients.toString()}
+`;

@@ -1,4 +1,5 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
+import { xgboostGradients } from './float32-math.js';
 import type { GbdtParams } from './params.js';
 import { createSerialNodeKernel, type NodeKernel, type RowPartitioner } from './tree-grower.js';
 
@@ -7,13 +8,13 @@ import { createSerialNodeKernel, type NodeKernel, type RowPartitioner } from './
  * threads.ts. Both depend on this file and train.ts picks one, so neither imports the other.
  */
 
-/** What the logistic loss's gradients are computed from; `odds` is in the backend's memory. */
+/** What the logistic loss's gradients are computed from; `margin` is in the backend's memory. */
 export interface GradientInputs {
   /**
-   * Each row's odds exp(margin): boosting multiplies them by exp(leaf value), an exp per leaf and round
-   * instead of one per row (Math.exp was ~13 % of an OULAD fit's CPU).
+   * Each row's margin as XGBoost keeps it: float32 values, each tree's leaf added in float32 (XGBoost's
+   * prediction cache), so that the gradients are XGBoost's float32 ones.
    */
-  odds: Float64Array;
+  margin: Float64Array;
   y: ArrayLike<number>;
   /** Sample weights, if any. */
   w: ArrayLike<number> | undefined;
@@ -21,24 +22,15 @@ export interface GradientInputs {
   spw: number;
 }
 
-/** The logistic function of a margin given its odds e = exp(margin) (1 at e = Infinity, 0 at e = 0). */
-export const probabilityOfOdds = (e: number) => 1 / (1 + 1 / e);
-
-/** Logistic-loss gradients and hessians of rows [start, end) at the current odds (positives weighted by spw). */
+/** Logistic-loss gradients and hessians of rows [start, end), XGBoost's float32 ones (see xgboostGradients). */
 export function logisticGradients(
-  { odds, y, w, spw }: GradientInputs,
+  { margin, y, w, spw }: GradientInputs,
   grad: Float64Array,
   hess: Float64Array,
   start: number,
   end: number,
 ): void {
-  for (let i = start; i < end; i++) {
-    const pr = probabilityOfOdds(odds[i]!);
-    let wi = w ? w[i]! : 1;
-    if (y[i] === 1) wi *= spw;
-    grad[i] = (pr - y[i]!) * wi;
-    hess[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
-  }
+  xgboostGradients(margin, y, w ?? null, spw, grad, hess, start, end);
 }
 
 /** What a backend builds for one fit; null members mean the serial code in train.ts / tree-grower.ts. */

@@ -10,6 +10,7 @@ import {
   subtractRange,
   sumCells,
 } from './node-kernels.js';
+import { FLOAT32_MATH_SOURCE } from './float32-math.js';
 import type { GbdtParams } from './params.js';
 import { createSerialNodeKernel, type NodeJob, type NodeKernel, type RowPartitioner } from './tree-grower.js';
 
@@ -102,6 +103,7 @@ ${fillDefaults.toString()}
 ${subtractRange.toString()}
 ${bestSplitRange.toString()}
 ${partitionRows.toString()}
+${FLOAT32_MATH_SOURCE}
 const c = new Int32Array(workerData.ctl);
 let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1;
 let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
@@ -154,7 +156,7 @@ for (;;) {
     rw = new Uint32Array(x.rows);
     bins = x.bins.map((b) => (b.bytes === 1 ? new Uint8Array(b.buffer) : new Uint16Array(b.buffer)));
     tmp = new Uint32Array(x.tmp);
-    mg = new Float64Array(x.odds);
+    mg = new Float64Array(x.margin);
     yy = new Uint8Array(x.y);
     wt = x.w ? new Float64Array(x.w) : null;
     spw = x.spw;
@@ -191,15 +193,8 @@ for (;;) {
       bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
     }
   } else if (cmd === ${CMD_GRAD}) {
-    // As logisticGradients in histogram-backend.ts, operation for operation (bit-identical results).
-    const start = c[2], end = c[3];
-    for (let i = start; i < end; i++) {
-      const pr = 1 / (1 + 1 / mg[i]);
-      let wi = wt ? wt[i] : 1;
-      if (yy[i] === 1) wi *= spw;
-      g[i] = (pr - yy[i]) * wi;
-      h[i] = Math.max(pr * (1 - pr), 1e-16) * wi;
-    }
+    // logisticGradients in histogram-backend.ts: the same function, by its text (bit-identical results)
+    xgboostGradients(mg, yy, wt, spw, g, h, c[2], c[3]);
   } else if (cmd === ${CMD_PART}) {
     c[9] = partitionRows(rw, tmp, bins[c[5]], c[2], c[3], c[6], c[7], c[8], c[2]);
   }
@@ -287,15 +282,16 @@ function sharedSparse(sparse: SparseRows): SparseRows {
 
 /** The gradient inputs as the worker reads them: all in shared memory. */
 interface SharedTargets {
-  odds: Float64Array;
+  margin: Float64Array;
   y: Uint8Array;
   w: Float64Array | null;
   spw: number;
 }
 
-/** The gradient inputs in shared memory (the odds already are; labels and weights are copied, n bytes + 8n). */
-function sharedTargets({ odds, y, w, spw }: GradientInputs): SharedTargets {
-  if (!(odds.buffer instanceof SharedArrayBuffer)) throw new Error('threads: odds must be in shared memory');
+/** The gradient inputs in shared memory (the margins already are; labels and weights are copied, n bytes + 8n). */
+function sharedTargets({ margin, y, w, spw }: GradientInputs): SharedTargets {
+  if (!(margin.buffer instanceof SharedArrayBuffer))
+    throw new Error('threads: margins must be in shared memory');
   const ys = new Uint8Array(shared(y.length));
   for (let i = 0; i < y.length; i++) ys[i] = y[i]!;
   let ws: Float64Array | null = null;
@@ -303,7 +299,7 @@ function sharedTargets({ odds, y, w, spw }: GradientInputs): SharedTargets {
     ws = new Float64Array(shared(8 * w.length));
     for (let i = 0; i < w.length; i++) ws[i] = w[i]!;
   }
-  return { odds, y: ys, w: ws, spw };
+  return { margin, y: ys, w: ws, spw };
 }
 
 interface WorkerRange {
@@ -459,7 +455,7 @@ function initWorker(
     rows: b.rows.buffer,
     bins: b.bins.map(bytesOf),
     tmp: b.tmp.buffer,
-    odds: b.targets.odds.buffer,
+    margin: b.targets.margin.buffer,
     y: b.targets.y.buffer,
     w: b.targets.w?.buffer ?? null,
     spw: b.targets.spw,

@@ -151,8 +151,8 @@ function boost(
   const { grad, hess, rows } = backend.allocate(n);
   const sparse = sparseRows(cuts, bins, n, backend.memory);
   const base = logit(initialScore(y, w, p.base_score));
-  const odds = new Float64Array(backend.memory(8 * n)).fill(Math.exp(base));
-  const targets: GradientInputs = { odds, y, w, spw: p.scale_pos_weight };
+  const margin = new Float64Array(backend.memory(8 * n)).fill(Math.fround(base));
+  const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
   const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
   const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.partition ?? undefined);
   const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
@@ -181,13 +181,18 @@ function boost(
     const grown = grower.grow(grad, hess, rows, nRoot, treeFeatures, rng);
     const { tree, splitSlot, leafRanges } = grown;
     trees.push(tree);
+    // each row's margin plus its leaf, in float32, as XGBoost updates its prediction cache
     for (let k = 0; k < leafRanges.length; k += 3) {
-      const ev = Math.exp(tree.value[leafRanges[k]!]!);
-      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) odds[rows[i]!]! *= ev;
+      const v = tree.value[leafRanges[k]!]!;
+      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) {
+        const r = rows[i]!;
+        margin[r] = Math.fround(margin[r]! + v);
+      }
     }
     if (nRoot < n) {
       for (let i = 0; i < n; i++)
-        if (!sampled[i]) odds[i]! *= Math.exp(binnedLeafValue(tree, splitSlot, cuts, bins, i));
+        if (!sampled[i])
+          margin[i] = Math.fround(margin[i]! + binnedLeafValue(tree, splitSlot, cuts, bins, i));
     }
     let metrics: Record<string, number> | undefined;
     if (v) {
