@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,43 +11,18 @@ import { createModelHolder } from './model-holder.js';
 import { createLocalPredictionStore } from './prediction-sink/local/local-prediction-store.js';
 import type { PredictionRecord, PredictionSink, PredictionStore } from './prediction-sink/port.js';
 import { createPredictionSink } from './prediction-sink/sink.js';
-import { type TrainedTestModel, trainTestModel } from './testing.js';
+import { postOverSocket, type TrainedTestModel, trainTestModel } from './testing.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** POST over a real socket (so the fast lane answers), giving status, x-request-id and the parsed body. */
-function postSocket(base: string, body: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; id: string | undefined; body: Record<string, unknown> }>(
-    (resolve, reject) => {
-      const url = new URL('/predict', base);
-      const req = httpRequest(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: '/predict',
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            ...headers,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              id: res.headers['x-request-id'] as string | undefined,
-              body: JSON.parse(Buffer.concat(chunks).toString()),
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    },
-  );
+async function postSocket(base: string, body: string, headers: Record<string, string> = {}) {
+  const r = await postOverSocket(base, '/predict', body, headers);
+  return {
+    status: r.status,
+    id: r.headers['x-request-id'] as string | undefined,
+    body: JSON.parse(r.text) as Record<string, unknown>,
+  };
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

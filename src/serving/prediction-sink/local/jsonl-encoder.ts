@@ -303,22 +303,7 @@ function createCompactRows() {
 
 /** Writes an integer epoch ms of at least 1000 as its digits; the seconds' digits are made once per second. */
 function createEpochClock(): (b: Buffer, o: number, ms: number) => number {
-  let second = Number.NaN;
-  let prefix = Buffer.alloc(0);
-  return (b, o, ms) => {
-    const s = Math.floor(ms / 1000);
-    if (s !== second) {
-      second = s;
-      prefix = ascii(String(s));
-    }
-    b.set(prefix, o);
-    o += prefix.length;
-    const frac = ms - s * 1000;
-    b[o++] = 48 + Math.floor(frac / 100);
-    b[o++] = 48 + (Math.floor(frac / 10) % 10);
-    b[o++] = 48 + (frac % 10);
-    return o;
-  };
+  return createMillisClock((s) => ascii(String(s)));
 }
 
 /**
@@ -406,14 +391,24 @@ const hasLineBreak = (s: string | Buffer): boolean =>
  * second holds tens of thousands of predictions).
  */
 function createIsoClock(): (b: Buffer, o: number, ms: number) => number {
+  // ',"time":"2026-12-04T23:45:01.'
+  return createMillisClock((s) => ascii(`,"time":"${new Date(s * 1000).toISOString().slice(0, 20)}`));
+}
+
+/**
+ * Writes a millisecond time as the bytes `prefixOf(second)` gives for its second, made once per second, then the
+ * three digits of its millisecond.
+ */
+function createMillisClock(
+  prefixOf: (second: number) => Buffer,
+): (b: Buffer, o: number, ms: number) => number {
   let second = Number.NaN;
-  let prefix = Buffer.alloc(0);
+  let prefix: Buffer = Buffer.alloc(0);
   return (b, o, ms) => {
     const s = Math.floor(ms / 1000);
     if (s !== second) {
       second = s;
-      // ',"time":"2026-12-04T23:45:01.'
-      prefix = ascii(`,"time":"${new Date(s * 1000).toISOString().slice(0, 20)}`);
+      prefix = prefixOf(s);
     }
     b.set(prefix, o);
     o += prefix.length;
