@@ -209,33 +209,38 @@ class LaneConnection {
     this.socket.resume();
   }
 
-  /** Answers every complete request it takes; false once it handed the socket over or paused for a drain. */
+  /**
+   * Answers every complete request it takes; false once it handed the socket over or paused for a drain. The
+   * answers to the requests of one read go out in one write: a client that pipelines (several requests a write)
+   * then costs one syscall and one loopback segment a read instead of one a request, on both sides.
+   */
   private process(buf: Buffer): boolean {
     const { ctx, socket } = this;
     let at = 0;
+    let answers = '';
     while (at < buf.length) {
       const started = performance.now();
       const request =
         ctx.closing() || hasRequestLimit(ctx.server) ? null : readRequest(buf, at, ctx.bodyLimit);
       const payload = request === null ? null : this.payloadOf(buf, request);
       if (request === null || payload === null) {
+        if (answers !== '') socket.write(answers); // ahead of whatever node:http answers next
         this.handOver(at === 0 ? buf : buf.subarray(at));
         return false;
       }
-      const written = socket.write(response(payload, ctx));
+      answers += response(payload, ctx);
       ctx.recorder.observe(200, (performance.now() - started) / 1000);
       if (!this.answered) {
         this.answered = true;
         socket.setTimeout(keepAliveTimeout(ctx.server));
       }
       at = request.end;
-      if (!written) {
-        this.waiting = true;
-        this.held = at < buf.length ? buf.subarray(at) : null;
-        socket.pause();
-        socket.once('drain', this.onDrain);
-        return false;
-      }
+    }
+    if (answers !== '' && !socket.write(answers)) {
+      this.waiting = true;
+      socket.pause();
+      socket.once('drain', this.onDrain);
+      return false;
     }
     return true;
   }
