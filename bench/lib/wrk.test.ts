@@ -144,3 +144,41 @@ test('with pipeline N the script writes N requests at once and wrk counts each r
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('lean: no Lua per response, and non2xx is wrk\'s own count of statuses > 399', {
+  skip: existsSync(WRK_PATH) ? false : `${WRK_PATH} is absent (apt-get install wrk)`,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tassel-wrk-test-'));
+  let n = 0;
+  let failed = 0;
+  const server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      // every third request a 503 (counted), every fifth a 302 (lean does not count it)
+      n++;
+      res.statusCode = n % 3 === 0 ? 503 : n % 5 === 0 ? 302 : 200;
+      if (res.statusCode === 503) failed++;
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const bodyFile = join(dir, 'body.json');
+    await writeFile(bodyFile, '{"x":1}');
+    const r = await runWrk({
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+      script: await writeWrkScript(dir),
+      bodyFile,
+      connections: 2,
+      durationS: 1,
+      pipeline: 4,
+      lean: true,
+    });
+    assert.ok(r.requests > 40, `only ${r.requests} requests`);
+    assert.ok(r.non2xx >= Math.floor(r.requests / 3) - 8 && r.non2xx <= failed, `${r.non2xx} of ${r.requests}`);
+    assert.ok(r.non2xx < Math.floor(r.requests / 3) + Math.floor(r.requests / 5) - 8, 'a 302 was counted');
+    assert.equal(r.errors, 0);
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
