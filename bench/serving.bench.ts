@@ -37,11 +37,22 @@
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
  *        --wire-pair (also Tassel 1 process with --no-wire-lane, node:http parsing every request; with --bare-pair too)
  *        --workers-pair (only Tassel 1 process and --workers 2: issue 20's --workers 2 / 1 process ratio)
- *        --loadgen wrk|autocannon (default wrk when /usr/bin/wrk exists; `apt-get install wrk`)
- *        --pipeline N (wrk only, 1: each connection writes N requests at once, HTTP/1.1 pipelining. On 2 cores the
+ *        --loadgen wrk|autocannon|pipeload (default wrk when /usr/bin/wrk exists; `apt-get install wrk`. pipeload:
+ *        bench/lib/pipeload.c, compiled with cc on first use; one thread, epoll, parses no more of a response than
+ *        counting needs: ~1-1.5 us of CPU a request at --pipeline 16 against wrk's 4-11 on this VM)
+ *        --pipeline N (wrk or pipeload, 1: each connection writes N requests at once, HTTP/1.1 pipelining. On 2 cores the
  *        load generator takes CPU the second worker needs; pipelining makes it cheap per request, so that a
  *        --workers-pair ratio shows the server's scaling rather than the load generator's share. Latencies
  *        then cover a batch of N.)
+ *        --slices K (1: each round starts each server, warms it, loads it for the whole duration, stops it. K > 1:
+ *        each round starts all chosen servers at once and moves the load between them K times, slices of
+ *        duration / K seconds in A B B A order, each system's slices summed into its run of the round. The VM's
+ *        speed drifts by 25 % and more within a minute; slices seconds apart share the drift, whole runs a minute
+ *        apart do not.)
+ *        --lean (wrk only: the script defines no per-response Lua function, so wrk neither copies responses'
+ *        headers nor calls Lua per response, and counts as errors only statuses > 399 (each system's first answer
+ *        is still checked for 200). The least load-generator CPU per request; with --pipeline it leaves a
+ *        --workers-pair ratio the most of the second core.)
  *        --base DIR (also `tassel serve` of another checkout, e.g. main before a change, 1 process, interleaved)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -59,6 +70,7 @@ import { fitTransform, transformTable } from '../src/features/transform.js';
 import { saveBundle } from '../src/ml/bundle.js';
 import { GbdtClassifier } from '../src/ml/gbdt/index.js';
 import { rocAuc } from '../src/ml/metrics.js';
+import { buildPipeload, runPipeload } from './lib/pipeload.js';
 import { runWrk, WRK_PATH, writeWrkScript } from './lib/wrk.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -77,9 +89,12 @@ const ROUNDS = Math.max(1, Number(opt('rounds', '3')));
 const OUT = opt('out', join(tmpdir(), 'tassel-bench-serving.json'));
 const LOADGEN = opt('loadgen', existsSync(WRK_PATH) ? 'wrk' : 'autocannon');
 const PIPELINE = Math.max(1, Math.floor(Number(opt('pipeline', '1'))));
-if (LOADGEN !== 'wrk' && LOADGEN !== 'autocannon')
-  throw new Error(`--loadgen wrk|autocannon, not ${LOADGEN}`);
-if (PIPELINE > 1 && LOADGEN !== 'wrk') throw new Error('--pipeline needs --loadgen wrk');
+const LEAN = flag('lean');
+const SLICES = Math.max(1, Math.floor(Number(opt('slices', '1'))));
+if (LOADGEN !== 'wrk' && LOADGEN !== 'autocannon' && LOADGEN !== 'pipeload')
+  throw new Error(`--loadgen wrk|autocannon|pipeload, not ${LOADGEN}`);
+if (PIPELINE > 1 && LOADGEN === 'autocannon') throw new Error('--pipeline needs --loadgen wrk or pipeload');
+if (LEAN && LOADGEN !== 'wrk') throw new Error('--lean needs --loadgen wrk');
 const ANCHORS = resolve(process.env.ANCHORS_DIR ?? join(ROOT, '..', 'shared', 'anchors'));
 const OULAD = join(ANCHORS, 'data', 'oulad');
 const PY_REF = join(ANCHORS, 'python_ref');
@@ -94,6 +109,9 @@ interface Run {
   /** Which of the interleaved rounds (1-based). */
   round: number;
   endpoint: string;
+  /** Responses counted and the seconds they took (summed over the slices of an alternating round). */
+  requests: number;
+  seconds: number;
   rps: number;
   rowsPerS: number;
   p50: number;
@@ -316,17 +334,21 @@ interface LoadResult {
 }
 
 let wrkScript = '';
+const pipeloadBinary = LOADGEN === 'pipeload' ? buildPipeload() : '';
 
 async function load(url: string, body: Body, duration: number): Promise<LoadResult> {
-  if (LOADGEN === 'wrk') {
-    const r = await runWrk({
+  if (LOADGEN === 'wrk' || LOADGEN === 'pipeload') {
+    const options = {
       url,
-      script: wrkScript,
       bodyFile: body.file,
       connections: CONNECTIONS,
       durationS: duration,
       pipeline: PIPELINE,
-    });
+    };
+    const r =
+      LOADGEN === 'pipeload'
+        ? await runPipeload({ ...options, binary: pipeloadBinary })
+        : await runWrk({ ...options, script: wrkScript, lean: LEAN });
     return {
       requests: r.requests,
       rps: r.rps,
@@ -376,25 +398,38 @@ function autocannon(url: string, body: string, duration: number): Promise<Cannon
   });
 }
 
+/** How one measurement runs: its seconds of load, warm-up before it, and whether one request checks the answer. */
+interface MeasureOptions {
+  duration: number;
+  warmup: number;
+  check: boolean;
+  /** Print the run's line (an alternating round prints the slices' sum instead). */
+  print: boolean;
+}
+const WHOLE_RUN: MeasureOptions = { duration: DURATION, warmup: WARMUP, check: true, print: true };
+
 async function measure(
   server: Server,
   system: string,
   endpoint: string,
   body: Body,
   rows: number,
+  how: MeasureOptions = WHOLE_RUN,
 ): Promise<Run> {
-  const check = await fetch(server.base + endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body.text,
-  });
-  if (!check.ok) throw new Error(`${system} ${endpoint}: ${check.status} ${await check.text()}`);
-  await load(server.base + endpoint, body, WARMUP);
+  if (how.check) {
+    const check = await fetch(server.base + endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body.text,
+    });
+    if (!check.ok) throw new Error(`${system} ${endpoint}: ${check.status} ${await check.text()}`);
+  }
+  if (how.warmup > 0) await load(server.base + endpoint, body, how.warmup);
   const la = loadavg()[0]!;
   const cpu0 = treeCpuSeconds(server.proc.pid!);
   const gen0 = exitedChildrenCpuSeconds();
   const m0 = machineJiffies();
-  const r = await load(server.base + endpoint, body, DURATION);
+  const r = await load(server.base + endpoint, body, how.duration);
   const cpu = treeCpuSeconds(server.proc.pid!) - cpu0;
   const gen = exitedChildrenCpuSeconds() - gen0;
   const m1 = machineJiffies();
@@ -403,6 +438,8 @@ async function measure(
     round: 0,
     system,
     endpoint,
+    requests: r.requests,
+    seconds: r.rps > 0 ? r.requests / r.rps : how.duration,
     rps: r.rps,
     rowsPerS: r.rps * rows,
     p50: r.p50,
@@ -415,11 +452,47 @@ async function measure(
     loadgenCpuUsPerRequest: perRequest(gen),
     machineBusyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cpus().length,
   };
+  if (how.print) printRun(run);
+  return run;
+}
+
+/** One run's line: req/s, latencies, errors, CPU per request of server and load generator, machine busy. */
+function printRun(run: Run): void {
+  const { system, endpoint } = run;
+  const la = run.loadavg1;
   const ms = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
   console.log(
     `${system.padEnd(28)} ${endpoint.padEnd(15)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(run.p50)} ms  p99 ${ms(run.p99)} ms  errors ${run.errors}  non2xx ${run.non2xx}  server CPU ${run.cpuUsPerRequest.toFixed(0)} us/req  ${LOADGEN} ${run.loadgenCpuUsPerRequest.toFixed(0)} us/req  machine busy ${run.machineBusyCores.toFixed(2)} of ${cpus().length} cores  (load avg before: ${la.toFixed(2)})`,
   );
-  return run;
+}
+
+/**
+ * The runs of one system's slices as one run: req/s over their summed time, CPU per request weighted by
+ * requests, the machine's busy cores by time, p50 the slices' median, p99 the slices' largest (an upper bound
+ * of the whole's), errors summed.
+ */
+function sumSlices(slices: Run[]): Run {
+  const first = slices[0]!;
+  const requests = slices.reduce((t, r) => t + r.requests, 0);
+  const seconds = slices.reduce((t, r) => t + r.seconds, 0);
+  const byRequests = (f: (r: Run) => number) =>
+    requests > 0 ? slices.reduce((t, r) => t + f(r) * r.requests, 0) / requests : Number.NaN;
+  const p50s = slices.map((r) => r.p50).sort((a, b) => a - b);
+  const rps = seconds > 0 ? requests / seconds : 0;
+  return {
+    ...first,
+    requests,
+    seconds,
+    rps,
+    rowsPerS: first.rps > 0 ? (rps * first.rowsPerS) / first.rps : 0,
+    p50: p50s[Math.floor(p50s.length / 2)]!,
+    p99: Math.max(...slices.map((r) => r.p99)),
+    errors: slices.reduce((t, r) => t + r.errors, 0),
+    non2xx: slices.reduce((t, r) => t + r.non2xx, 0),
+    cpuUsPerRequest: byRequests((r) => r.cpuUsPerRequest),
+    loadgenCpuUsPerRequest: byRequests((r) => r.loadgenCpuUsPerRequest),
+    machineBusyCores: seconds > 0 ? slices.reduce((t, r) => t + r.machineBusyCores * r.seconds, 0) / seconds : 0,
+  };
 }
 
 const BARE = `
@@ -484,7 +557,11 @@ async function main() {
   const skipBatch = flag('skip-batch');
   const tassel = join(ROOT, 'bin', 'tassel.js');
   const generator =
-    LOADGEN === 'wrk' ? `wrk (1 thread${PIPELINE > 1 ? `, ${PIPELINE} requests pipelined per write` : ''})` : 'autocannon';
+    LOADGEN === 'wrk'
+      ? `wrk (1 thread${PIPELINE > 1 ? `, ${PIPELINE} requests pipelined per write` : ''}${LEAN ? ', lean: no Lua per response, non-2xx = statuses > 399' : ''})`
+      : LOADGEN === 'pipeload'
+        ? `pipeload (bench/lib/pipeload.c, ${PIPELINE} request${PIPELINE > 1 ? 's' : ''} per write)`
+        : 'autocannon';
   console.log(
     `\n${generator}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
   );
@@ -581,18 +658,72 @@ async function main() {
     }
   } else console.log(`Python reference skipped: ${pyReason}\n`);
 
+  /** Whether a configuration runs in a round, by the flags. */
+  const selected = (name: string, round: number): boolean => {
+    if (name.includes('no wire lane') && !flag('wire-pair')) return false;
+    if (flag('logging-only') && !name.startsWith('Tassel GBDT, 1 proc')) return false;
+    if (flag('bare-pair') && !name.startsWith('bare') && !name.startsWith('Tassel GBDT, 1 process'))
+      if (!(flag('wire-pair') && name.includes('no wire lane'))) return false;
+    if (flag('workers-pair') && name !== 'Tassel GBDT, 1 process' && !name.includes('workers 2')) return false;
+    // the Python reference is slow and steady: one round of it is enough
+    return round === 1 || name.startsWith('Tassel') || name.startsWith('bare');
+  };
+
+  /**
+   * One round of --slices K: every chosen server up at once (an idle one costs nothing), then per endpoint each
+   * warmed once and the load moved between them K times, in slices of duration / K seconds, the order reversed
+   * every other slice (A B B A ...). Each system's slices are summed into its run of the round. Why: the VM's
+   * speed drifts by 25 % and more over a minute, and systems measured a minute apart mostly measured the drift;
+   * slices a few seconds apart share it.
+   */
+  const alternatingRound = async (round: number, chosen: Config[]): Promise<Run[]> => {
+    const up: { c: Config; server: Server }[] = [];
+    const out: Run[] = [];
+    try {
+      for (const c of chosen) {
+        const server = c.startIt(await freePort());
+        up.push({ c, server });
+        const t0 = Date.now();
+        await waitUp(server, c.health);
+        if (c.name.includes('workers 2')) await new Promise((r) => setTimeout(r, 1500)); // both workers up
+        if (c.name.startsWith('Tassel')) console.log(`  (${c.name}: ready ${Date.now() - t0} ms after spawn)`);
+      }
+      const endpoints: [string, Body, number, (c: Config) => boolean][] = [
+        ['/predict', single, 1, () => !flag('skip-single')],
+        ['/predict/batch', batch, trained.records.length, (c) => c.batch && !skipBatch],
+      ];
+      for (const [endpoint, body, rows, wanted] of endpoints) {
+        const these = up.filter(({ c }) => wanted(c));
+        const slices = new Map<string, Run[]>(these.map(({ c }) => [c.name, []]));
+        for (let k = 0; k < SLICES; k++) {
+          const order = k % 2 === 0 ? these : [...these].reverse();
+          for (const { c, server } of order) {
+            const first = k === 0;
+            const how = { duration: DURATION / SLICES, warmup: first ? WARMUP : 0, check: first, print: false };
+            slices.get(c.name)!.push(await measure(server, c.name, endpoint, body, rows, how));
+          }
+        }
+        for (const { c } of these) {
+          const run = { ...sumSlices(slices.get(c.name)!), round };
+          printRun(run);
+          out.push(run);
+        }
+      }
+    } finally {
+      for (const { server } of up) await stop(server);
+    }
+    return out;
+  };
+
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
-      for (const c of configs) {
-        if (c.name.includes('no wire lane') && !flag('wire-pair')) continue;
-        if (flag('logging-only') && !c.name.startsWith('Tassel GBDT, 1 proc')) continue;
-        if (flag('bare-pair') && !c.name.startsWith('bare') && !c.name.startsWith('Tassel GBDT, 1 process'))
-          if (!(flag('wire-pair') && c.name.includes('no wire lane'))) continue;
-        if (flag('workers-pair') && c.name !== 'Tassel GBDT, 1 process' && !c.name.includes('workers 2'))
-          continue;
-        // the Python reference is slow and steady: one round of it is enough
-        if (round > 1 && !c.name.startsWith('Tassel') && !c.name.startsWith('bare')) continue;
+      const chosen = configs.filter((c) => selected(c.name, round));
+      if (SLICES > 1) {
+        runs.push(...(await alternatingRound(round, chosen)));
+        continue;
+      }
+      for (const c of chosen) {
         const port = await freePort();
         const server = c.startIt(port);
         try {
@@ -726,6 +857,8 @@ async function main() {
           batch_records: trained.records.length,
           loadgen: LOADGEN,
           pipeline: PIPELINE,
+          lean_wrk: LEAN,
+          slices: SLICES,
         },
         model: { trees: trained.trees, test_roc_auc: trained.auc, fit_s: trained.seconds },
         runs,
