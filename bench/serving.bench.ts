@@ -25,6 +25,10 @@
  * server and load generator fall when both cores are busy (2 workers), so on 2 cores a ratio of throughputs
  * mixes the server's scaling with the VM's wake-up costs; the CPU per request says which. wrk is the default,
  * as it leaves the second worker the most CPU; `--loadgen autocannon` reproduces the figures measured before.
+ * For the `--workers 2` / 1 process ratio even wrk takes too much: with the server at S and the load generator
+ * at W us a request, two workers on 2 cores reach at most 2S/(S+W) of one process (1.2-1.3x with wrk).
+ * `--loadgen pipeload --pipeline 16` (bench/lib/pipeload.c) spends ~1-1.5 us a request, and the wire lane
+ * answers a read's pipelined requests with one write, so the second worker gets most of the second core.
  *
  * Flags: --duration S (15) --warmup S (3) --connections N (32) --batch N (100) --skip-python --skip-batch
  *        --rounds N (3: repeat the bare route and Tassel runs N times, interleaved; a ratio is the median of the
