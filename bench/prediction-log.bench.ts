@@ -4,7 +4,9 @@
  * DIR` writes (OULAD). Single /predict goes through Scoring.predictRawJson (the fast lane's scanner path), a
  * batch of 100 through scoreMany with the route's BatchLog, each with the prediction log off and at 100 % (local
  * segments in a temporary folder), in interleaved blocks of K requests with a turn of the event loop between
- * blocks (so the sink's writes run as they do in a server).
+ * blocks (so the sink's writes run as they do in a server). Each request gets a fresh id from the checkout's
+ * request-id.ts, as the server makes one for a request without x-request-id (a load generator's), so the cost of
+ * writing a fresh id (not one already read before) is in the figures.
  *
  * Prints, per request (medians of N rounds): the main thread's wall time of the scoring loop (logging on minus
  * off: what logging adds on the request path), the process's CPU (user + system, thread pool and GC threads
@@ -12,7 +14,6 @@
  * on a shared machine only the on/off difference within one run means anything. With --base, the same on a
  * second checkout's scoring and sink (e.g. main before a change), interleaved in the same rounds.
  */
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -66,12 +67,12 @@ const batchText = readFileSync(join(dir, 'batch.json'), 'utf8');
 const batchRecords = (JSON.parse(batchText) as { records: Record<string, unknown>[] }).records;
 // single bodies: each of the batch's records in turn (so probabilities vary), the bench's body first
 const bodies = [singleBody, ...batchRecords.map((r) => Buffer.from(JSON.stringify(r)))];
-const ids = Array.from({ length: 4096 }, () => randomUUID());
 
 /** One checkout's scoring with the log off and on, and the folder it logs to. */
 async function setUp(c: Checkout) {
   const imp = (p: string) => import(join(c.root, p));
   const { loadServedBundle } = await imp('src/serving/bundle-model.ts');
+  const { requestIdFrom } = await imp('src/serving/request-id.ts');
   const { createScoring } = await imp('src/serving/scoring.ts');
   const { createServingMetrics } = await imp('src/serving/metrics.ts');
   const { createPredictionSink } = await imp('src/serving/prediction-sink/sink.ts');
@@ -86,28 +87,28 @@ async function setUp(c: Checkout) {
   const batchCap = 10_000;
   const off = createScoring({ metrics: createServingMetrics(), log: silent, batchCap, sink: null });
   const on = createScoring({ metrics: createServingMetrics(), log: silent, batchCap, sink });
-  return { model, off, on, sink, logDir };
+  const newId = (): string => requestIdFrom(undefined);
+  return { model, off, on, sink, logDir, newId };
 }
 type Setup = Awaited<ReturnType<typeof setUp>>;
 type Scoring = Setup['on'];
 
 let k = 0;
 /** Wall ms of `n` single /predict requests (the loop only). */
-function singles(s: Scoring, model: Setup['model'], n: number): number {
+function singles(s: Scoring, model: Setup['model'], n: number, newId: () => string): number {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     k++;
-    if (s.predictRawJson(model, bodies[k % bodies.length]!, ids[k & 4095]!) === null)
-      throw new Error('declined');
+    if (s.predictRawJson(model, bodies[k % bodies.length]!, newId()) === null) throw new Error('declined');
   }
   return performance.now() - t0;
 }
 /** Wall ms of `n` batch requests. */
-function batches(s: Scoring, model: Setup['model'], n: number): number {
+function batches(s: Scoring, model: Setup['model'], n: number, newId: () => string): number {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     k++;
-    const log = { route: '/predict/batch', requestId: ids[k & 4095]!, bodyText: batchText, bodyAscii: true };
+    const log = { route: '/predict/batch', requestId: newId(), bodyText: batchText, bodyAscii: true };
     s.scoreMany(model, batchRecords, 'records', log);
   }
   return performance.now() - t0;
@@ -134,7 +135,7 @@ async function round(setup: Setup, kind: 'single' | 'batch') {
   for (let b = 0; b < BLOCKS; b++) {
     for (const which of ['off', 'on'] as const) {
       const c0 = process.cpuUsage();
-      wall[which] += run(setup[which], setup.model, n);
+      wall[which] += run(setup[which], setup.model, n, setup.newId);
       // the writes of this block (a flush every 200 ms or when due) are charged to it: wait for them
       if (which === 'on') await setup.sink.flush();
       await turn();

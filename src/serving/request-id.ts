@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** An id a caller may set: 1-200 visible ASCII characters (no spaces or controls, so it is safe to echo). */
@@ -15,5 +15,46 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
 
 /** {@link requestIdOf} of the `x-request-id` header's value (undefined when absent). */
 export function requestIdFrom(sent: string | string[] | undefined): string {
-  return typeof sent === 'string' && CALLER_ID.test(sent) ? sent : randomUUID();
+  return typeof sent === 'string' && CALLER_ID.test(sent) ? sent : newRequestId();
+}
+
+/** UUIDs made per batch (Node's randomUUID caches the entropy of as many). */
+const BATCH = 128;
+const UUID_CHARS = 36;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const entropy = Buffer.allocUnsafeSlow(16 * BATCH);
+const text = Buffer.allocUnsafeSlow(UUID_CHARS * BATCH);
+let batch = '';
+let next = BATCH;
+
+/**
+ * A random (version 4) UUID, as crypto.randomUUID makes one (the same CSPRNG, version and variant bits, lowercase
+ * text). Why not randomUUID: it builds each UUID by concatenating its 20 pieces, so the id is a rope that the
+ * first reader of its characters (the prediction log's encoder, on the request path) flattens, a runtime call and
+ * a copy: writing a fresh randomUUID cost ~190 ns, a flat one ~110. Here the text of 128 UUIDs is made at once,
+ * one flat string, and each id is a slice of it (~75 ns an id, randomUUID's ~120).
+ */
+export function newRequestId(): string {
+  if (next === BATCH) refill();
+  const at = UUID_CHARS * next++;
+  return batch.slice(at, at + UUID_CHARS);
+}
+
+/** The next batch of UUIDs' text, from fresh random bytes. */
+function refill(): void {
+  randomFillSync(entropy);
+  let o = 0;
+  for (let u = 0; u < BATCH; u++) {
+    const e = 16 * u;
+    entropy[e + 6] = (entropy[e + 6]! & 0x0f) | 0x40; // version 4
+    entropy[e + 8] = (entropy[e + 8]! & 0x3f) | 0x80; // variant 10xx (RFC 4122)
+    for (let i = 0; i < 16; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) text[o++] = 0x2d;
+      const x = entropy[e + i]!;
+      text[o++] = HEX[x >> 4]!;
+      text[o++] = HEX[x & 15]!;
+    }
+  }
+  batch = text.toString('latin1');
+  next = 0;
 }
