@@ -9,6 +9,8 @@ import type { FittedTransform } from '../features/transform.js';
 import { createServingApp } from './app.js';
 import { isScalarRecord } from './fast-lane.js';
 import { createModelHolder } from './model-holder.js';
+import { createGrowableOutput, createJsonlEncoding } from './prediction-sink/local/jsonl-encoder.js';
+import type { PendingPrediction, RecordFields } from './prediction-sink/port.js';
 import { compileRecordScanner, type RecordScanner } from './record-scanner.js';
 import { createRecordValidator, type RecordValidator } from './record-validator.js';
 import type { ServedModel } from './served-model.js';
@@ -327,6 +329,63 @@ for (const relaxed of [false, true]) {
       );
       // the property is not vacuous: a fair share of the bodies took the scanner
       assert.ok(taken > total / 20, `${taken} of ${total} scanned (${stats.valid} valid)`);
+    });
+
+    test('the log writes a record the scanner read the same through its reused fields as through a copy of them', () => {
+      // the encoder skips comparing the keys' order when the scanner's layout says it is the last one's; a copy
+      // (a fresh object and key list each time) is always matched by the keys' names
+      const copyOf = (f: RecordFields): RecordFields => ({
+        ...f,
+        slot: f.slot.slice(),
+        start: f.start.slice(),
+        end: f.end.slice(),
+        keys: [...f.keys],
+      });
+      const sequences = fc.array(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom(...records.slice(0, 20)).map((r) => JSON.stringify(r)) },
+          { weight: 3, arbitrary: bodies(schema, transform) },
+        ),
+        { minLength: 1, maxLength: 40 },
+      );
+      let logged = 0;
+      fc.assert(
+        fc.property(
+          sequences,
+          fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+          (texts, fallback) => {
+            const live = createJsonlEncoding();
+            const copied = createJsonlEncoding();
+            const a = createGrowableOutput(1024);
+            const b = createGrowableOutput(1024);
+            const out = new Float64Array(transform.width);
+            texts.forEach((text, i) => {
+              const raw = Buffer.from(text);
+              if (!scanner.scan(raw, out)) return;
+              const p: PendingPrediction = {
+                request_id: `r${i}`,
+                time: 1_700_000_000_000 + i,
+                model_name: 'm',
+                model_version: '1',
+                inputs: null,
+                inputs_json: raw,
+                probability: i / 40,
+                label: i % 2 === 0 ? 0 : 1,
+                fallback: fallback[i]!,
+                route: '/predict',
+                inputs_fields: scanner.fields,
+              };
+              live.encode(p, a);
+              copied.encode({ ...p, inputs_fields: copyOf(scanner.fields) }, b);
+              logged++;
+            });
+            assert.equal(a.bytes().toString(), b.bytes().toString());
+            assert.deepEqual(live.shapeLines().map(String), copied.shapeLines().map(String));
+          },
+        ),
+        { numRuns: 300, seed: 7 },
+      );
+      assert.ok(logged > 1000, `${logged} records logged`);
     });
 
     test('a model with date columns, feature steps or no schema gets no scanner', () => {

@@ -222,6 +222,7 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
     raw: null,
     count: -1,
     slot: new Int32Array(n),
+    layout: 0,
     start: new Int32Array(n),
     end: new Int32Array(n),
     keys: slots.map((s) => Buffer.from(s.key).toString('latin1')),
@@ -421,7 +422,10 @@ function createScanner(slots: readonly Slot[], encoded: readonly number[]): Reco
         i++;
         if (raw[i]! <= 0x20) i = skipWs(raw, i, end);
         const c = raw[i];
-        fields.slot[at] = k;
+        if (fields.slot[at] !== k) {
+          fields.slot[at] = k;
+          fields.layout++;
+        }
         fields.start[at] = i;
         let tok: Tok;
         let va = 0;

@@ -70,6 +70,12 @@ export interface RecordFields {
   count: number;
   /** Per field: the index of its key in `keys`. */
   slot: Int32Array;
+  /**
+   * Changes whenever an entry of `slot` does (a scanner adds one as it writes a slot that differs from the one
+   * there): with the same `count`, an unchanged `layout` of the same object means the same keys in the same order
+   * as before, so an encoder that matched these keys once need not compare them again.
+   */
+  layout: number;
   /** Per field: where its value's JSON text starts and ends (exclusive) in `raw`. */
   start: Int32Array;
   end: Int32Array;

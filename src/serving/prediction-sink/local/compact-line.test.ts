@@ -45,6 +45,7 @@ function bodyOf(fields: Field[], spaces: string[]): { raw: Buffer; fields: Recor
     raw: null,
     count: fields.length,
     slot: new Int32Array(KEYS.length),
+    layout: 0,
     start: new Int32Array(KEYS.length),
     end: new Int32Array(KEYS.length),
     keys: KEYS,

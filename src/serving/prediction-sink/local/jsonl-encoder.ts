@@ -201,6 +201,9 @@ interface EncoderShape extends LogShape {
   /** The scanner's key list and the slots (indices into it) of the fields in order. */
   scannerKeys: readonly string[];
   slots: Int32Array;
+  /** The scanner's fields and their layout when they last matched `slots`. */
+  fields: RecordFields;
+  layout: number;
   /** `[<id>,` */
   head: Buffer;
 }
@@ -208,9 +211,9 @@ interface EncoderShape extends LogShape {
 /**
  * The compact rows of {@link createJsonlEncoding}: a prediction with its record's fields becomes
  * `[shape,"id",ms,p,label,v1,...]` with its values copied byte for byte from the request, its shape (model,
- * route, fallback and the keys in the order sent) defined once. The last shape is checked first (field by field
- * against the scanner's slot order: nearly every request has the same keys in the same order), then a map by
- * the keys' names.
+ * route, fallback and the keys in the order sent) defined once. The last shape is checked first (nearly every request
+ * has the same keys in the same order): by the scanner's layout when the fields are the ones it last matched,
+ * else field by field against the scanner's slot order; then a map by the keys' names.
  */
 function createCompactRows() {
   const shapes = new Map<string, EncoderShape>();
@@ -228,7 +231,10 @@ function createCompactRows() {
       s.fallback !== p.fallback
     )
       return false;
+    if (s.fields === f && s.layout === f.layout) return true;
     for (let i = 0; i < f.count; i++) if (s.slots[i] !== f.slot[i]) return false;
+    s.fields = f;
+    s.layout = f.layout;
     return true;
   };
 
@@ -249,6 +255,8 @@ function createCompactRows() {
         keys,
         scannerKeys: f.keys,
         slots: f.slot.slice(0, f.count),
+        fields: f,
+        layout: f.layout,
         head: Buffer.from(`[${id},`, 'latin1'),
       };
       shapes.set(name, s);
@@ -257,6 +265,8 @@ function createCompactRows() {
       // the same names through another scanner (a reloaded model): matched by its slots from now on
       s.scannerKeys = f.keys;
       s.slots = f.slot.slice(0, f.count);
+      s.fields = f;
+      s.layout = f.layout;
     }
     last = s;
     return s;
