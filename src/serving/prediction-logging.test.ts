@@ -94,6 +94,8 @@ describe('prediction log and ground truth through the serving app', () => {
 
   test('every prediction is logged with its request id, raw inputs, probability and label', async () => {
     const lane = await postSocket(base, JSON.stringify(records[2]), { 'x-request-id': 'lane-1' });
+    // without an id the lane makes one, which the log writes from the bytes it was made from
+    const unnamed = await postSocket(base, JSON.stringify(records[7]));
     const route = await app.inject({
       method: 'POST',
       url: '/predict',
@@ -134,6 +136,7 @@ describe('prediction log and ground truth through the serving app', () => {
       assert.ok(Math.abs(Date.parse(r.time) - Date.now()) < 60_000);
     };
     expect('lane-1', records[2]!, lane.body as never, '/predict');
+    expect(unnamed.id!, records[7]!, unnamed.body as never, '/predict');
     expect('route-1', records[3]!, route.json(), '/predict');
     expect('batch-1/0', records[4]!, batch.json().predictions[0], '/predict/batch');
     expect('batch-1/1', records[5]!, batch.json().predictions[1], '/predict/batch');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newRequestId, requestIdFrom, requestIdOf } from './request-id.js';
+import { newRequestId, requestIdFrom, requestIdOf, writeNewestRequestId } from './request-id.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -19,6 +19,26 @@ describe('request ids', () => {
     }
     // 4000 * 30 digits / 16 = 7500 each; a bias of a bit would be far off
     for (const c of counts) assert.ok(c > 7000 && c < 8000, `digit count ${c}`);
+  });
+
+  test('the newest id is written as its JSON string; any other id is left to the caller', () => {
+    const b = Buffer.alloc(64, 0x7a);
+    for (let i = 0; i < 300; i++) {
+      const older = newRequestId();
+      const id = newRequestId();
+      assert.equal(writeNewestRequestId(id, b, 3), 3 + 38);
+      assert.equal(b.toString('latin1', 3, 41), JSON.stringify(id));
+      assert.equal(b[2], 0x7a);
+      b.fill(0x7a);
+      // an equal string made apart is the same text: written the same
+      assert.equal(writeNewestRequestId(`${id.slice(0, 5)}${id.slice(5)}`, b, 0), 38);
+      assert.equal(b.toString('latin1', 0, 38), JSON.stringify(id));
+      b.fill(0x7a);
+      for (const other of [older, 'trace-42', '', id.toUpperCase()]) {
+        assert.equal(writeNewestRequestId(other, b, 0), -1);
+        assert.ok(b.every((x) => x === 0x7a));
+      }
+    }
   });
 
   test("a caller's usable id is kept, anything else replaced by a fresh UUID", () => {

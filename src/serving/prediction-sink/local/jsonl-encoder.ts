@@ -1,3 +1,4 @@
+import { writeNewestRequestId } from '../../request-id.js';
 import {
   type ByteOutput,
   type PendingBatch,
@@ -288,7 +289,10 @@ function createCompactRows() {
     out.reserve(shape.head.length + 6 * p.request_id.length + 24 + PROBABILITY_ROOM + 4 + n + values);
     const b = out.buffer;
     b.set(shape.head, out.offset);
-    let o = writeJsonString(b, out.offset + shape.head.length, p.request_id);
+    let o = out.offset + shape.head.length;
+    const id = p.request_id;
+    const afterId = writeNewestRequestId(id, b, o);
+    o = afterId >= 0 ? afterId : writeJsonString(b, o, id);
     b[o++] = COMMA;
     o = epochOf(b, o, t);
     b[o++] = COMMA;
