@@ -9,7 +9,6 @@ import {
 } from './fast-lane.js';
 import { createServingMetrics, type RouteRecorder, type ServingMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
-import type { PredictionSink } from './prediction-sink/port.js';
 import {
   bodyParserPlugin,
   errorHandlerPlugin,
@@ -19,6 +18,7 @@ import {
   requestMetricsPlugin,
   type ServingContext,
 } from './plugins/index.js';
+import type { PredictionSink } from './prediction-sink/port.js';
 import { requestIdOf } from './request-id.js';
 import { createScoring, type Scoring } from './scoring.js';
 import type { ServedModel } from './served-model.js';
@@ -118,9 +118,9 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
 
   if (options.fastLane !== false) {
     const predictors = {
-      predictRaw(raw: Buffer, requestId: string) {
+      predictRaw(raw: Buffer, requestId: string, now?: number) {
         const model = holder.current;
-        return model === null ? null : scoring.predictRawJson(model, raw, requestId);
+        return model === null ? null : scoring.predictRawJson(model, raw, requestId, now);
       },
       predict(body: Record<string, unknown>, raw: Buffer, requestId: string, explainTop: number | null) {
         const model = holder.current;
@@ -190,7 +190,8 @@ function fastifyOptions(
               installWireLane({
                 ...wireLane,
                 server,
-                answer: (raw, requestId, explainTop) => laneSlot.answer?.(raw, requestId, explainTop) ?? null,
+                answer: (raw, requestId, explainTop, now) =>
+                  laneSlot.answer?.(raw, requestId, explainTop, now) ?? null,
                 isClosing: () => laneSlot.closing,
               });
             }

@@ -32,9 +32,11 @@ export interface PredictFastLaneOptions {
   /**
    * Scores a plain `/predict` body straight from its bytes, as `predict` would the parsed body (same answer,
    * counting and logging), or returns null, having done nothing, when it does not read these bytes (then the
-   * lane parses the body and calls `predict`). Absent: the lane always parses.
+   * lane parses the body and calls `predict`). Absent: the lane always parses. `now` (epoch ms) is the time the
+   * caller read for this request, when it read one (the wire lane, for its Date header): the prediction log's
+   * time then, instead of a clock read of its own.
    */
-  predictRaw?(raw: Buffer, requestId: string): string | null;
+  predictRaw?(raw: Buffer, requestId: string, now?: number): string | null;
   /** The request recorder of POST /predict (the same series the route's onResponse hook feeds). */
   recorder: RouteRecorder;
   /**
@@ -152,9 +154,14 @@ export function createPredictFastLane(options: PredictFastLaneOptions): FastLane
  * The lanes' answer to one `/predict` body: the response JSON, or null when it is not on the happy path (the
  * route must answer). A plain `/predict` body is first offered to `predictRaw`; what it declines is parsed and,
  * when it is a record of scalars, given to `predict`. May throw if `predict` does (the caller leaves the
- * request to the route then).
+ * request to the route then). `now`: see `predictRaw`.
  */
-export type PredictAnswer = (raw: Buffer, requestId: string, explainTop: number | null) => string | null;
+export type PredictAnswer = (
+  raw: Buffer,
+  requestId: string,
+  explainTop: number | null,
+  now?: number,
+) => string | null;
 
 /** The {@link PredictAnswer} of the fast lane's `predict` and `predictRaw` (shared with the wire lane). */
 export function createPredictAnswer(
@@ -162,10 +169,10 @@ export function createPredictAnswer(
 ): PredictAnswer {
   const { predict } = options;
   const predictRaw = options.predictRaw ?? null;
-  return (raw, requestId, explainTop) => {
+  return (raw, requestId, explainTop, now) => {
     if (raw.length === 0) return null;
     if (predictRaw !== null && explainTop === null) {
-      const payload = predictRaw(raw, requestId);
+      const payload = predictRaw(raw, requestId, now);
       if (payload !== null) return payload;
     }
     let body: unknown;

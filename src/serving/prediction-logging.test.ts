@@ -21,6 +21,7 @@ async function postSocket(base: string, body: string, headers: Record<string, st
   return {
     status: r.status,
     id: r.headers['x-request-id'] as string | undefined,
+    date: r.headers.date as string | undefined,
     body: JSON.parse(r.text) as Record<string, unknown>,
   };
 }
@@ -137,6 +138,13 @@ describe('prediction log and ground truth through the serving app', () => {
     };
     expect('lane-1', records[2]!, lane.body as never, '/predict');
     expect(unnamed.id!, records[7]!, unnamed.body as never, '/predict');
+    // the wire lane reads the clock once a request: the logged time is in the second its Date header gives
+    for (const [id, answer] of [
+      ['lane-1', lane],
+      [unnamed.id!, unnamed],
+    ] as const) {
+      assert.equal(Math.floor(Date.parse(logged.get(id)!.time) / 1000), Date.parse(answer.date!) / 1000, id);
+    }
     expect('route-1', records[3]!, route.json(), '/predict');
     expect('batch-1/0', records[4]!, batch.json().predictions[0], '/predict/batch');
     expect('batch-1/1', records[5]!, batch.json().predictions[1], '/predict/batch');

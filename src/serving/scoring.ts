@@ -68,9 +68,10 @@ export interface Scoring {
   /**
    * predictRecordJson for a record still in its JSON bytes, read by the model's scanner (ServedModel.scoreJson):
    * the same answer, counting and logging, or null, having done nothing, when the model has no scanner or it
-   * declines these bytes (the caller then parses and validates them and calls predictRecordJson).
+   * declines these bytes (the caller then parses and validates them and calls predictRecordJson). `now` (epoch
+   * ms), when the caller read the clock for this request already, is the logged time (one read, not two).
    */
-  predictRawJson(model: ServedModel, raw: Buffer, requestId: string): string | null;
+  predictRawJson(model: ServedModel, raw: Buffer, requestId: string, now?: number): string | null;
   /**
    * /predict for a feature vector `{features: [...]}` (padded or cut to the model's width). Not logged: a vector
    * carries no raw fields for the monitor to compare.
@@ -128,12 +129,12 @@ export function createScoring(options: ScoringOptions): Scoring {
         record('/predict', used, requestId, null, raw, p, label, Date.now());
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
-    predictRawJson(model, raw, requestId) {
+    predictRawJson(model, raw, requestId, now) {
       const scoredRaw = steps.scoreRawAndCount(model, raw);
       if (scoredRaw === null) return null;
       const { p, label, used } = scoredRaw;
       if (record !== null && sink!.sampled())
-        record('/predict', used, requestId, null, raw, p, label, Date.now(), model.scanned);
+        record('/predict', used, requestId, null, raw, p, label, now ?? Date.now(), model.scanned);
       return `{"probability":${p},"label":${label}${responseTailOf(used)}`;
     },
     predictVector(model, features) {

@@ -152,7 +152,8 @@ interface LaneContext {
   bodyLimit: number;
   answer: PredictAnswer;
   recorder: RouteRecorder;
-  dates: () => string;
+  /** The HTTP Date of epoch ms `now`. */
+  dates: (now: number) => string;
   lane: Set<LaneConnection>;
   closing(): boolean;
   handOver(socket: Socket): void;
@@ -222,13 +223,15 @@ class LaneConnection {
       const started = performance.now();
       const request =
         ctx.closing() || hasRequestLimit(ctx.server) ? null : readRequest(buf, at, ctx.bodyLimit);
-      const payload = request === null ? null : this.payloadOf(buf, request);
+      // one clock read a request, for its Date header and its prediction log time
+      const now = Date.now();
+      const payload = request === null ? null : this.payloadOf(buf, request, now);
       if (request === null || payload === null) {
         if (answers !== '') socket.write(answers); // ahead of whatever node:http answers next
         this.handOver(at === 0 ? buf : buf.subarray(at));
         return false;
       }
-      answers += response(payload, ctx);
+      answers += response(payload, ctx, now);
       ctx.recorder.observe(200, (performance.now() - started) / 1000);
       if (!this.answered) {
         this.answered = true;
@@ -246,13 +249,18 @@ class LaneConnection {
   }
 
   /** The fast lane's answer, with the request id it carries; null (the route answers) if it throws. */
-  private payloadOf(buf: Buffer, request: LaneRequest): { text: string; requestId: string } | null {
+  private payloadOf(
+    buf: Buffer,
+    request: LaneRequest,
+    now: number,
+  ): { text: string; requestId: string } | null {
     const requestId = requestIdFrom(request.requestId);
     try {
       const text = this.ctx.answer(
         buf.subarray(request.bodyStart, request.end),
         requestId,
         request.explainTop,
+        now,
       );
       return text === null ? null : { text, requestId };
     } catch {
@@ -296,7 +304,7 @@ function hasRequestLimit(server: Server): boolean {
 }
 
 /** The bytes node:http and the fast lane write for a 200 (checked byte for byte by wire-lane.test.ts). */
-function response(payload: { text: string; requestId: string }, ctx: LaneContext): string {
+function response(payload: { text: string; requestId: string }, ctx: LaneContext, now: number): string {
   const { server } = ctx;
   const keepAlive =
     server.keepAliveTimeout > 0
@@ -305,16 +313,15 @@ function response(payload: { text: string; requestId: string }, ctx: LaneContext
   return (
     `HTTP/1.1 200 OK\r\nx-request-id: ${payload.requestId}\r\n` +
     `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(payload.text)}\r\n` +
-    `Date: ${ctx.dates()}\r\nConnection: keep-alive\r\n${keepAlive}\r\n${payload.text}`
+    `Date: ${ctx.dates(now)}\r\nConnection: keep-alive\r\n${keepAlive}\r\n${payload.text}`
   );
 }
 
 /** The HTTP Date of the current second, formatted once per second (as node:http's utcDate). */
-function createDateCache(): () => string {
+function createDateCache(): (now: number) => string {
   let text = '';
   let until = 0;
-  return () => {
-    const now = Date.now();
+  return (now) => {
     if (now >= until) {
       text = new Date(now).toUTCString();
       until = now - (now % 1000) + 1000;
