@@ -5,12 +5,12 @@
  * so on loopback it spends ~1-1.5 us of CPU a request at depth 16 (wrk with the same depth: 4-11): on a 2-core
  * machine the server's second worker keeps most of the second core (issue 20's `--workers 2` / 1 process).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { WrkResult } from './wrk.js';
+import { countsOf, loadResult, runLoadTool, type WrkResult } from './wrk.js';
 
 /** The C source, beside this file. */
 export const PIPELOAD_SOURCE = resolve(import.meta.dirname, 'pipeload.c');
@@ -58,26 +58,9 @@ export function parsePipeloadOutput(stdout: string): WrkResult {
   } catch {
     throw new Error(`pipeload printed no result line: ${stdout}`);
   }
-  const v: Record<string, number> = {};
-  for (const k of ['requests', 'duration_us', 'p50_us', 'p90_us', 'p99_us', 'max_us', 'non2xx', 'errors']) {
-    const x = raw[k];
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0)
-      throw new Error(`pipeload result field ${k} is not a count: ${line}`);
-    v[k] = x;
-  }
-  if (v.duration_us === 0) throw new Error(`pipeload ran for 0 us: ${line}`);
-  const durationS = v.duration_us! / 1e6;
-  return {
-    requests: v.requests!,
-    durationS,
-    rps: v.requests! / durationS,
-    p50Ms: v.p50_us! / 1000,
-    p90Ms: v.p90_us! / 1000,
-    p99Ms: v.p99_us! / 1000,
-    maxMs: v.max_us! / 1000,
-    errors: v.errors!,
-    non2xx: v.non2xx!,
-  };
+  const fields = ['requests', 'duration_us', 'p50_us', 'p90_us', 'p99_us', 'max_us', 'non2xx', 'errors'];
+  const v = countsOf('pipeload', raw, fields, line);
+  return loadResult(v, v.errors!);
 }
 
 /** Runs pipeload and parses its result; rejects when it fails. */
@@ -92,26 +75,5 @@ export function runPipeload(o: PipeloadOptions): Promise<WrkResult> {
     String(o.durationS),
     String(o.pipeline),
   ];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(o.binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`pipeload exited with code ${code}: ${err}${out}`));
-      else {
-        try {
-          resolvePromise(parsePipeloadOutput(out));
-        } catch (e) {
-          reject(e);
-        }
-      }
-    });
-  });
+  return runLoadTool('pipeload', o.binary, argv, process.env, parsePipeloadOutput);
 }

@@ -98,15 +98,34 @@ export function parseWrkOutput(stdout: string): WrkResult {
     .pop();
   if (line === undefined) throw new Error(`no ${WRK_RESULT_MARK.trim()} line in wrk's output: ${stdout}`);
   const raw = JSON.parse(line.slice(WRK_RESULT_MARK.length)) as Record<string, unknown>;
+  const v = countsOf('wrk', raw, FIELDS, line);
+  return loadResult(v, v.connect! + v.read! + v.write! + v.timeout!);
+}
+
+/**
+ * The `fields` of a load generator's result line as counts (finite, not negative; a run of 0 us refused);
+ * throws naming the tool, the field and the line otherwise.
+ */
+export function countsOf(
+  tool: string,
+  raw: Record<string, unknown>,
+  fields: readonly string[],
+  line: string,
+): Record<string, number> {
   const v: Record<string, number> = {};
-  for (const k of FIELDS) {
+  for (const k of fields) {
     const x = raw[k];
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-      throw new Error(`wrk result field ${k} is not a count: ${line}`);
+      throw new Error(`${tool} result field ${k} is not a count: ${line}`);
     }
     v[k] = x;
   }
-  if (v.duration_us === 0) throw new Error(`wrk ran for 0 us: ${line}`);
+  if (v.duration_us === 0) throw new Error(`${tool} ran for 0 us: ${line}`);
+  return v;
+}
+
+/** A {@link WrkResult} from a result line's counts (microseconds) and its socket errors. */
+export function loadResult(v: Record<string, number>, errors: number): WrkResult {
   const durationS = v.duration_us! / 1e6;
   return {
     requests: v.requests!,
@@ -116,9 +135,44 @@ export function parseWrkOutput(stdout: string): WrkResult {
     p90Ms: v.p90_us! / 1000,
     p99Ms: v.p99_us! / 1000,
     maxMs: v.max_us! / 1000,
-    errors: v.connect! + v.read! + v.write! + v.timeout!,
+    errors,
     non2xx: v.non2xx!,
   };
+}
+
+/**
+ * Runs a load generator to its end and parses what it printed; rejects, with its output, when it cannot start,
+ * exits non-zero or prints no result.
+ */
+export function runLoadTool(
+  tool: string,
+  path: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  parse: (stdout: string) => WrkResult,
+): Promise<WrkResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(path, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`${tool} exited with code ${code}: ${err}${out}`));
+      else {
+        try {
+          resolvePromise(parse(out));
+        } catch (e) {
+          reject(e);
+        }
+      }
+    });
+  });
 }
 
 /** Writes WRK_SCRIPT into `dir`; returns its path. */
@@ -163,34 +217,11 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
     o.script,
     o.url,
   ];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(o.wrkPath ?? WRK_PATH, argv, {
-      env: {
-        ...process.env,
-        WRK_BODY_FILE: o.bodyFile,
-        WRK_PIPELINE: String(o.pipeline ?? 1),
-        WRK_LEAN: o.lean === true ? '1' : '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`wrk exited with code ${code}: ${err}${out}`));
-      else {
-        try {
-          resolvePromise(parseWrkOutput(out));
-        } catch (e) {
-          reject(e);
-        }
-      }
-    });
-  });
+  const env = {
+    ...process.env,
+    WRK_BODY_FILE: o.bodyFile,
+    WRK_PIPELINE: String(o.pipeline ?? 1),
+    WRK_LEAN: o.lean === true ? '1' : '0',
+  };
+  return runLoadTool('wrk', o.wrkPath ?? WRK_PATH, argv, env, parseWrkOutput);
 }
