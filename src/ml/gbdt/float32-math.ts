@@ -124,6 +124,15 @@ export function xgboostGradients(
   start: number,
   end: number,
 ): void {
+  if (w === null && spw === 1) {
+    // Unweighted: every weight is 1, so the products by it are left out (the same float32 results).
+    for (let i = start; i < end; i++) {
+      const p = xgboostSigmoid(margin[i]!);
+      grad[i] = fround(p - y[i]!);
+      hess[i] = fround(Math.max(fround(p * fround(1 - p)), HESS_EPS));
+    }
+    return;
+  }
   const spw32 = fround(spw);
   for (let i = start; i < end; i++) {
     const p = xgboostSigmoid(margin[i]!);

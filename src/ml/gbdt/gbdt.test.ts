@@ -219,7 +219,8 @@ describe('gbdt training', () => {
   });
 
   test('worker threads start only for tables of at least MIN_THREADED_CELLS cells', () => {
-    assert.equal(usesThreads(2, 18_979, 63), false, 'an OULAD-sized table runs in the calling thread');
+    assert.equal(usesThreads(2, 18_979, 63), true, 'an OULAD-sized table runs on worker threads');
+    assert.equal(usesThreads(2, 10_000, 63), false, 'half of it runs in the calling thread');
     assert.equal(usesThreads(2, 100_000, 118), true);
     assert.equal(usesThreads(2, 1_000_000, 129), true);
     assert.equal(usesThreads(2, MIN_THREADED_CELLS / 100, 100), true);
@@ -256,6 +257,28 @@ describe('gbdt training', () => {
           createThreadedBackend(nthread, { minParallelCells: 0 }),
         );
         assert.deepEqual(many.ensemble, one.ensemble, `${JSON.stringify(c)} at nthread ${nthread}`);
+      }
+    }
+  });
+
+  test('threaded depth-wise levels cut into several hand-offs, and nodes of many partition tasks', () => {
+    // 9,000 rows: the root's rows are partitioned as five tasks of at most 2,048 rows, put back together; a
+    // level capacity of 3 node jobs cuts every level from depth 2 on into several hand-offs (512 in fits).
+    const d = data(9000, 5, 31, (r) => 1 / (1 + Math.exp(-4 * Math.sin(3 * r[0]!) * r[1]! - r[2]!)));
+    for (let i = 0; i < 9000; i += 7) d.X.data[i * 5 + 3] = Number.NaN;
+    const params = resolveGbdtParams({ n_estimators: 3, max_depth: 7, colsample_bynode: 0.8, seed: 5 });
+    const one = trainGbdt(d.X, d.y, { ...params, nthread: 1 });
+    assert.ok(one.ensemble.trees.every((t) => t.feature.filter((f) => f >= 0).length > 40));
+    for (const nthread of [2, 3]) {
+      for (const levelCapacity of [3, 512]) {
+        const many = trainGbdt(
+          d.X,
+          d.y,
+          { ...params, nthread },
+          {},
+          createThreadedBackend(nthread, { minParallelCells: 0, levelCapacity }),
+        );
+        assert.deepEqual(many.ensemble, one.ensemble, `nthread ${nthread}, level capacity ${levelCapacity}`);
       }
     }
   });

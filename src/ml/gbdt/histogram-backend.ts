@@ -1,7 +1,12 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { xgboostGradients } from './float32-math.js';
 import type { GbdtParams } from './params.js';
-import { createSerialNodeKernel, type NodeKernel, type RowPartitioner } from './tree-grower.js';
+import {
+  createSerialNodeKernel,
+  type LevelPartitioner,
+  type NodeKernel,
+  type RowPartitioner,
+} from './tree-grower.js';
 
 /*
  * The port between boosting (train.ts) and the histogram builders: the serial one here, the threaded one in
@@ -37,6 +42,8 @@ export function logisticGradients(
 export interface FitKernels {
   node: NodeKernel;
   partition: RowPartitioner | null;
+  /** Partitions a whole tree level's nodes (null: node by node with `partition`). */
+  levelPartition: LevelPartitioner | null;
   /** Fills every row's gradient and hessian from the GradientInputs given to create(). */
   gradients: (() => void) | null;
 }
@@ -74,6 +81,7 @@ export const serialBackend: HistogramBackend = {
   create: (cuts, sparse, grad, hess, _rows, _bins, _targets, params) => ({
     node: createSerialNodeKernel(cuts, sparse, grad, hess, params),
     partition: null,
+    levelPartition: null,
     gradients: null,
   }),
   allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),

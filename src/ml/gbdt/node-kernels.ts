@@ -35,10 +35,20 @@ export function sumCells(
     const g = grad[r]!;
     const h = hess[r]!;
     const e = to[r]!;
-    for (let k = from[r]!; k < e; k++) {
-      const s = slots[k]! << 1;
-      hist[s]! += g;
-      hist[s + 1]! += h;
+    let k = from[r]!;
+    // Two cells a step: a row's cells are distinct slots, so each slot still sums its rows in row order.
+    for (; k + 1 < e; k += 2) {
+      const a = slots[k]! << 1;
+      const b = slots[k + 1]! << 1;
+      hist[a]! += g;
+      hist[a + 1]! += h;
+      hist[b]! += g;
+      hist[b + 1]! += h;
+    }
+    if (k < e) {
+      const a = slots[k]! << 1;
+      hist[a]! += g;
+      hist[a + 1]! += h;
     }
   }
 }
@@ -226,4 +236,131 @@ export function partitionRows(
     k += left ^ 1;
   }
   return l - start;
+}
+
+/**
+ * Ints of the level block's header: [0] task counter, [1] tasks, [2] tree list count, [3] pool histograms,
+ * [4] where the task table starts, [5] where the tree's feature list starts.
+ */
+export const LEVEL_HEADER = 8;
+/** Ints of one node job's record in the level block (see levelTask). */
+export const LEVEL_RECORD = 9;
+
+/**
+ * Task t of a tree level's node jobs: one job over a run of feature ranges, as the serial kernel's node job
+ * does over those features (their histogram slots, default slots, the sibling by subtraction, the best
+ * splits), its splits to res[12t .. 12t + 12). `lv` holds the header (LEVEL_HEADER ints), job j's record at
+ * LEVEL_HEADER + LEVEL_RECORD j: small, big (-1: none), split small (0/1), start, end, small's list at /
+ * count, big's list at / count (count -1: all features); task t's (job, first range, end range) at
+ * lv[4] + 3t; the tree's feature list at lv[5]. `lf` holds job j's totals at 4j: small's g, h, big's g, h.
+ * Ranges [a, b) are features [bounds[a], bounds[b]), whose cells of row x are [cells[a][x], cells[b][x]).
+ * The constants are written out: the worker runs this function's text alone.
+ */
+export function levelTask(
+  t: number,
+  lv: Int32Array,
+  lf: Float64Array,
+  hists: Float64Array[],
+  rows: Uint32Array,
+  grad: Float64Array,
+  hess: Float64Array,
+  cells: Uint32Array[],
+  slots: Uint16Array | Uint32Array,
+  bounds: Int32Array,
+  slotOffset: Int32Array,
+  defaultSlot: Int32Array,
+  nBins: Int32Array,
+  lambda: number,
+  alpha: number,
+  mcw: number,
+  res: Float64Array,
+): void {
+  const at = lv[4]! + 3 * t;
+  const j = lv[at]!;
+  const b = 8 + 9 * j;
+  const fLo = bounds[lv[at + 1]!]!;
+  const fHi = bounds[lv[at + 2]!]!;
+  const lo = 2 * slotOffset[fLo]!;
+  const hi = 2 * slotOffset[fHi]!;
+  const small = hists[lv[b]!]!;
+  const gs = lf[4 * j]!;
+  const hs = lf[4 * j + 1]!;
+  const from = cells[lv[at + 1]!]!;
+  const to = cells[lv[at + 2]!]!;
+  sumCells(small, rows, lv[b + 3]!, lv[b + 4]!, grad, hess, from, to, slots, lo, hi);
+  fillDefaults(small, slotOffset, defaultSlot, lv, lv[5]!, lv[2]!, fLo, fHi, gs, hs);
+  const o = 12 * t;
+  if (lv[b + 2] === 1) {
+    bestSplitRange(
+      small,
+      gs,
+      hs,
+      lv,
+      lv[b + 5]!,
+      lv[b + 6]!,
+      fLo,
+      fHi,
+      nBins,
+      slotOffset,
+      lambda,
+      alpha,
+      mcw,
+      res,
+      o,
+    );
+  }
+  if (lv[b + 1]! < 0) return;
+  const big = hists[lv[b + 1]!]!;
+  subtractRange(big, small, lo, hi);
+  const gb = lf[4 * j + 2]!;
+  const hb = lf[4 * j + 3]!;
+  bestSplitRange(
+    big,
+    gb,
+    hb,
+    lv,
+    lv[b + 7]!,
+    lv[b + 8]!,
+    fLo,
+    fHi,
+    nBins,
+    slotOffset,
+    lambda,
+    alpha,
+    mcw,
+    res,
+    o + 6,
+  );
+}
+
+/** Ints of the partition block's header: [0] task counter, [1] tasks. */
+export const PARTITION_HEADER = 4;
+/** Ints of one partition task's record: start, end, feature, bin, missing bin, default left (0/1). */
+export const PARTITION_RECORD = 6;
+
+/**
+ * Partition task t: rows[start, end) of its record by its split (partitionRows: left rows in place, right
+ * rows to tmp from start), the left count to left[t].
+ */
+export function partitionTask(
+  t: number,
+  pt: Int32Array,
+  left: Int32Array,
+  rows: Uint32Array,
+  tmp: Uint32Array,
+  bins: (Uint8Array | Uint16Array)[],
+): void {
+  const b = 4 + 6 * t;
+  const start = pt[b]!;
+  left[t] = partitionRows(
+    rows,
+    tmp,
+    bins[pt[b + 2]!]!,
+    start,
+    pt[b + 1]!,
+    pt[b + 3]!,
+    pt[b + 4]!,
+    pt[b + 5]!,
+    start,
+  );
 }

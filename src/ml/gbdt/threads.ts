@@ -5,31 +5,54 @@ import { type GradientInputs, type HistogramBackend, logisticGradients } from '.
 import {
   bestSplitRange,
   fillDefaults,
+  LEVEL_HEADER,
+  LEVEL_RECORD,
+  levelTask,
+  PARTITION_HEADER,
+  PARTITION_RECORD,
   partitionRows,
+  partitionTask,
   SPLIT_DOUBLES,
   subtractRange,
   sumCells,
 } from './node-kernels.js';
 import { FLOAT32_MATH_SOURCE } from './float32-math.js';
 import type { GbdtParams } from './params.js';
-import { createSerialNodeKernel, type NodeJob, type NodeKernel, type RowPartitioner } from './tree-grower.js';
+import {
+  createSerialNodeKernel,
+  type LevelPartitioner,
+  type NodeJob,
+  type NodeKernel,
+  type RowPartitioner,
+  type RowSplit,
+} from './tree-grower.js';
 
 /**
  * Multi-threaded tree growing over shared memory. The features are cut into `nthread` ranges of about equal
- * work (cells plus bins); for every node, thread k builds the histogram slots of its features (adding, for
- * every row of the node in row order, that row's cells in its range), fills their default slots, obtains the
- * sibling's slots by subtraction and finds the best split among its features; the caller keeps the best of
- * the threads' splits, earlier features winning ties. Each slot is summed by one thread in exactly the serial
- * order and each split is chosen as the serial scan chooses it, so the models are bit-identical for every
- * nthread. The main thread does range 0 itself, workers the others, synchronised with Atomics on shared
- * memory (a short spin, then a futex wait; no message passing on the hot path). A job is claimed by
- * compare-and-swap on its sequence number: when the caller has finished its own range before a worker has
- * started, it does the worker's range itself (same code, same result), so a descheduled worker delays
- * nothing. Large nodes are also partitioned on two threads, and gradients computed half by a worker.
+ * work (cells plus bins). Depth-wise trees are grown a level at a time: the level's rows are partitioned as
+ * tasks of at most MIN_PARALLEL_ROWS rows, then its node jobs run as tasks, a large node's cut into its
+ * feature ranges and a small one whole; every thread (the caller too) claims the next task by an atomic
+ * increment, so one hand-off serves a whole level and a late worker only means the caller does more. A task
+ * over feature ranges builds the histogram slots of those features (adding, for every row of the node in row
+ * order, that row's cells in the ranges), fills their default slots, obtains the sibling's slots by
+ * subtraction and finds the best split among its features; the caller keeps the best of a node's tasks'
+ * splits, earlier features winning ties. Loss-guided trees go node by node, thread k doing range k. Each slot
+ * is summed by one thread in exactly the serial order and each split is chosen as the serial scan chooses it,
+ * so the models are bit-identical for every nthread. Threads synchronise with Atomics on shared memory (a
+ * spin, then a futex wait; no message passing on the hot path). A job is claimed by compare-and-swap on its
+ * sequence number: when the caller has done its part before a worker has started, it claims the worker's job
+ * and does its part itself (same code, same result), so a descheduled worker delays nothing. Gradients are
+ * computed half by a worker.
  */
 
-/** Nodes with fewer rows are partitioned without the workers. */
+/**
+ * Nodes with fewer rows are partitioned without the workers (loss-guided growth); a level's partition is cut
+ * into tasks of this many rows.
+ */
 export const MIN_PARALLEL_ROWS = 2048;
+
+/** Node jobs of a tree level handed to the workers at once (wider levels go in several hand-offs). */
+const LEVEL_CAPACITY = 512;
 
 /**
  * Node jobs over fewer cells (the smaller child's rows x the table's non-default cells per row) run in the
@@ -40,12 +63,13 @@ export const MIN_PARALLEL_CELLS = 16_384;
 
 /**
  * Tables with fewer cells (rows x features) are fitted without worker threads whatever nthread says: the
- * per-node hand-offs and the fit's set-up for the workers cost more than the second thread saves on them.
- * Measured (5-6 Dec 2026, paired runs): two threads were slower than one on OULAD (1.2M cells: 0.404 against
- * 0.374 s quiet) and on generated tables of 20,000 and 40,000 rows x 118 features (2.4M, 4.7M cells, load 6),
- * faster on 100,000 rows (11.8M cells: 9.3 against 12.6 s, load 9). The model is the same either way.
+ * hand-offs and the fit's set-up for the workers cost about what the second thread saves on them. Measured
+ * (6 Dec 2026, warm fits, one hand-off a tree level): OULAD (18,979 x 63, 1.2M cells) 0.30-0.42 s at two
+ * threads against 0.42-0.44 at one; its first 10,000 rows (630k cells) 0.20-0.22 against 0.18-0.24, its
+ * first 5,000 (315k) 0.13-0.16 against 0.13. (With one hand-off a node, before, OULAD was slower on two.)
+ * The model is the same either way.
  */
-export const MIN_THREADED_CELLS = 5_000_000;
+export const MIN_THREADED_CELLS = 1_000_000;
 
 /**
  * The threads a fit at `nthread` runs on: at most the machine's cores (more would only make threads that
@@ -72,6 +96,8 @@ export function usesThreads(nthread: number, rows: number, cols: number, cores?:
 const CMD_HIST = 1;
 const CMD_PART = 4;
 const CMD_GRAD = 5;
+const CMD_LEVEL = 6;
+const CMD_PARTS = 7;
 // [12] the last job claimed (by the worker, or by the caller doing it itself); [13] the job sequence of the
 // current fit's init, [14] of the last release, [15] exit when set. The latter three are not jobs: the
 // caller claims their sequence number itself, the worker acts on the change when it next wakes.
@@ -86,8 +112,14 @@ const ERROR_BYTES = 1024;
 // Node job block shared by all workers (Int32): [0] small, [1] big, [2] split small, [3..5] counts of the
 // tree's, small's and big's feature lists (-1: all), [6] histograms in the pool; lists from [JOB_LISTS].
 const JOB_LISTS = 8;
-/** Spin iterations (~15-20 µs) before a futex wait: a hand-off caught spinning costs ~1 µs, a futex wake 10-50 µs. */
-const SPIN = 1_000;
+/**
+ * Spin iterations (~300-400 µs) before a futex wait: a hand-off caught spinning costs ~1 µs, a futex wake 10-100
+ * µs. A fit hands a job over every level (and a partition, gradients, a root); between trees the caller
+ * scores the validation rows and updates margins for a few hundred µs. Measured on OULAD (6 Dec 2026): with
+ * 1,000 iterations (~15-20 µs) the worker slept through half the hand-offs (mean 81 µs from a job's post to
+ * its start, 999 of 2,069 over 50 µs), with 20,000 it caught them (mean 21 µs, 90 over 50 µs).
+ */
+const SPIN = 20_000;
 
 /**
  * The worker's source: plain JS run with eval, so it needs no TypeScript loader; the per-node functions are
@@ -103,10 +135,12 @@ ${fillDefaults.toString()}
 ${subtractRange.toString()}
 ${bestSplitRange.toString()}
 ${partitionRows.toString()}
+${levelTask.toString()}
+${partitionTask.toString()}
 ${FLOAT32_MATH_SOURCE}
 const c = new Int32Array(workerData.ctl);
 let rs, sl, from, to, g, h, rw, bins, tmp, mg, yy, wt, spw = 1;
-let jobI, jobF, res, so, nb, ds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
+let jobI, jobF, res, so, nb, ds, lv, lf, lres, pt, pleft, cells, bounds, fLo = 0, fHi = 0, sLo = 0, sHi = 0, m = 0, lambda = 0, alpha = 0, mcw = 0;
 const hists = [];
 let seen = 0, fit = 0, released = 0;
 // Messages of a later fit read off the port while releasing the last one, in order.
@@ -132,6 +166,7 @@ for (;;) {
   if (rel !== released && fit < rel) {
     // Back to the pool: drop the fit's buffers (and queued histograms) so their memory goes with the fit.
     rs = sl = from = to = g = h = rw = bins = tmp = mg = yy = wt = jobI = jobF = res = so = nb = ds = null;
+    lv = lf = lres = pt = pleft = cells = bounds = null;
     hists.length = 0;
     // A worker woken late finds the next fit's init and pool histograms queued behind the released fit's:
     // those are kept (dropping them left a later job waiting for a histogram that never came).
@@ -174,6 +209,13 @@ for (;;) {
     lambda = x.lambda;
     alpha = x.alpha;
     mcw = x.mcw;
+    lv = new Int32Array(x.lv);
+    lf = new Float64Array(x.lf);
+    lres = new Float64Array(x.lres);
+    pt = new Int32Array(x.pt);
+    pleft = new Int32Array(x.pleft);
+    cells = x.cells.map((b) => new Uint32Array(b));
+    bounds = new Int32Array(x.bounds);
   }
   // Only the job posted last can be claimed, by this thread or by the caller doing it itself.
   if (Atomics.compareExchange(c, ${CTL_CLAIM}, seen - 1, seen) !== seen - 1) continue;
@@ -192,6 +234,15 @@ for (;;) {
       subtractRange(big, small, 2 * sLo, 2 * sHi);
       bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
     }
+  } else if (cmd === ${CMD_LEVEL}) {
+    while (hists.length < lv[3]) {
+      const x = nextMessage();
+      if (!x.init && x.fit === fit) hists.push(new Float64Array(x.buffer));
+    }
+    for (let t = Atomics.add(lv, 0, 1); t < lv[1]; t = Atomics.add(lv, 0, 1))
+      levelTask(t, lv, lf, hists, rw, g, h, cells, sl, bounds, so, ds, nb, lambda, alpha, mcw, lres);
+  } else if (cmd === ${CMD_PARTS}) {
+    for (let t = Atomics.add(pt, 0, 1); t < pt[1]; t = Atomics.add(pt, 0, 1)) partitionTask(t, pt, pleft, rw, tmp, bins);
   } else if (cmd === ${CMD_GRAD}) {
     // logisticGradients in histogram-backend.ts: the same function, by its text (bit-identical results)
     xgboostGradients(mg, yy, wt, spw, g, h, c[2], c[3]);
@@ -212,6 +263,13 @@ for (;;) {
 `;
 
 const shared = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
+
+/** `values` in a shared Int32Array. */
+function shareInts(values: readonly number[]): Int32Array {
+  const a = new Int32Array(shared(4 * values.length));
+  a.set(values);
+  return a;
+}
 
 /**
  * Feature boundaries cutting the features into `nthread` ranges of about equal work: a feature's cells (the
@@ -422,6 +480,21 @@ interface FitBuffers {
   jobF: Float64Array;
   cuts: BinCuts;
   params: GbdtParams;
+  /** Node jobs of a level handed over at once (LEVEL_CAPACITY unless a test sets it). */
+  levelCapacity: number;
+  /** A level's node jobs (levelTask's block), their totals, and their tasks' splits. */
+  lv: Int32Array;
+  lf: Float64Array;
+  lres: Float64Array;
+  /** Where the level block's task table starts, and its tree feature list (the job lists follow it). */
+  taskAt: number;
+  treeAt: number;
+  /** A level's partition tasks (partitionTask's block) and their left counts. */
+  pt: Int32Array;
+  pleft: Int32Array;
+  /** Feature range r is [bounds[r], bounds[r + 1]); its cells of row x are [cells[r][x], cells[r + 1][x]). */
+  bounds: Int32Array;
+  cells: Uint32Array[];
 }
 
 /** Hands the worker the fit's buffers: it owns features [fLo, fHi), whose cells of row r are [lo[r], hi[r]). */
@@ -470,6 +543,13 @@ function initWorker(
     lambda: b.params.lambda,
     alpha: b.params.alpha,
     mcw: b.params.min_child_weight,
+    lv: b.lv.buffer,
+    lf: b.lf.buffer,
+    lres: b.lres.buffer,
+    pt: b.pt.buffer,
+    pleft: b.pleft.buffer,
+    cells: b.cells.map((c) => c.buffer),
+    bounds: b.bounds.buffer,
   });
   control(w, CTL_INIT);
 }
@@ -485,6 +565,8 @@ export interface ThreadedBackendOptions {
   minParallelCells?: number;
   /** Whether the caller does a job itself when its worker has not started it (default true). */
   steal?: boolean;
+  /** Node jobs of a tree level handed over at once (default 512; tests set a few to cut levels). */
+  levelCapacity?: number;
 }
 
 /**
@@ -554,6 +636,11 @@ export function createThreadedBackend(
       if (!bins.every((col) => col.buffer instanceof SharedArrayBuffer))
         throw new Error('threads: bins must be in shared memory');
       const m = cuts.nFeatures;
+      const n = grad.length;
+      const cap = options.levelCapacity ?? LEVEL_CAPACITY;
+      const taskAt = LEVEL_HEADER + LEVEL_RECORD * cap;
+      const treeAt = taskAt + 3 * nthread * cap;
+      const partitionTasks = cap + Math.ceil(n / MIN_PARALLEL_ROWS) + 1;
       const b: FitBuffers = {
         sparse,
         grad,
@@ -566,6 +653,16 @@ export function createThreadedBackend(
         jobF: new Float64Array(shared(32)),
         cuts,
         params,
+        levelCapacity: cap,
+        lv: new Int32Array(shared(4 * (treeAt + m + 2 * cap * m))),
+        lf: new Float64Array(shared(8 * 4 * cap)),
+        lres: new Float64Array(shared(8 * 2 * SPLIT_DOUBLES * cap * nthread)),
+        taskAt,
+        treeAt,
+        pt: new Int32Array(shared(4 * (PARTITION_HEADER + PARTITION_RECORD * partitionTasks))),
+        pleft: new Int32Array(shared(4 * partitionTasks)),
+        bounds: shareInts(fb),
+        cells: cellAt,
       };
       ranges.forEach((w, i) => {
         initWorker(w, b, cellAt[i + 1]!, cellAt[i + 2]!, [fb[i + 1]!, fb[i + 2]!]);
@@ -574,6 +671,7 @@ export function createThreadedBackend(
       return {
         node: threadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
         partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
+        levelPartition: threadedLevelPartition(b, ranges),
         gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
       };
     },
@@ -620,11 +718,11 @@ function threadedNodeKernel(
   const { lambda, alpha, min_child_weight: mcw } = b.params;
   const m = cuts.nFeatures;
   const ds = sparse.defaultSlot;
-  let pool = 0;
+  const pool: Float64Array[] = [];
   const serial = createSerialNodeKernel(cuts, sparse, grad, hess, b.params, (size) => {
     const h = new Float64Array(shared(8 * size));
     for (const w of ranges) w.worker.postMessage({ fit: w.fit, buffer: h.buffer });
-    pool++;
+    pool.push(h);
     return h;
   });
   const n = grad.length;
@@ -643,7 +741,7 @@ function threadedNodeKernel(
     jobI[3] = tc;
     jobI[4] = sc;
     jobI[5] = bc;
-    jobI[6] = pool;
+    jobI[6] = pool.length;
     jobF[0] = job.gs;
     jobF[1] = job.hs;
     jobF[2] = job.gb;
@@ -681,7 +779,213 @@ function threadedNodeKernel(
     subtractRange(big, small, lo, hi);
     bestSplitRange(big, job.gb, job.hb, jobI, JOB_LISTS + 2 * m, bc, fLo, fHi, ...tail, o, SPLIT_DOUBLES);
   };
-  return { acquire: serial.acquire, release: serial.release, run };
+  const nr = b.bounds.length - 1;
+  const cap = b.levelCapacity;
+  const firstTask = new Int32Array(cap);
+  const taskCount = new Int32Array(cap);
+  /**
+   * Jobs [a, e) of a level (at most the level capacity) as tasks claimed by every thread: a job whose rows are
+   * at least a 2 x nthread-th of the level's is cut into its feature ranges (one task each), the others are
+   * whole jobs (cutting them would only repeat each row's per-row work in every range), largest first.
+   */
+  const runLevelPart = (
+    jobs: readonly NodeJob[],
+    a: number,
+    e: number,
+    rows: Uint32Array,
+    out: Float64Array,
+  ) => {
+    const { lv, lf, treeAt, taskAt } = b;
+    let rowCount = 0;
+    let listAt = treeAt + m;
+    lv[2] = putList(lv, treeAt, jobs[a]!.tree);
+    lv[3] = pool.length;
+    lv[4] = taskAt;
+    lv[5] = treeAt;
+    const order: number[] = [];
+    for (let j = 0; j < e - a; j++) {
+      const job = jobs[a + j]!;
+      const r = LEVEL_HEADER + LEVEL_RECORD * j;
+      lv.set([job.small, job.big, job.splitSmall ? 1 : 0, job.start, job.end], r);
+      listAt = placeList(lv, r + 5, job.smallFeatures, job.tree, treeAt, listAt);
+      listAt = placeList(lv, r + 7, job.bigFeatures, job.tree, treeAt, listAt);
+      lf.set([job.gs, job.hs, job.gb, job.hb], 4 * j);
+      rowCount += job.end - job.start;
+      order.push(j);
+    }
+    const size = (j: number) => jobs[a + j]!.end - jobs[a + j]!.start;
+    order.sort((x, y) => size(y) - size(x) || x - y);
+    let t = 0;
+    for (const j of order) {
+      const cut = nr > 1 && size(j) * 2 * nr >= rowCount;
+      firstTask[j] = t;
+      taskCount[j] = cut ? nr : 1;
+      if (!cut) lv.set([j, 0, nr], taskAt + 3 * t++);
+      else for (let r = 0; r < nr; r++) lv.set([j, r, r + 1], taskAt + 3 * t++);
+    }
+    const { slots } = sparse;
+    const { lres, cells, bounds } = b;
+    runTasks(ranges, CMD_LEVEL, lv, t, rowCount * cellsPerRow >= minCells, (k) =>
+      levelTask(
+        k,
+        lv,
+        lf,
+        pool,
+        rows,
+        grad,
+        hess,
+        cells,
+        slots,
+        bounds,
+        slotOffset,
+        ds,
+        nBins,
+        lambda,
+        alpha,
+        mcw,
+        lres,
+      ),
+    );
+    for (let j = 0; j < e - a; j++) {
+      const job = jobs[a + j]!;
+      const o = 2 * SPLIT_DOUBLES * (a + j);
+      const from = 2 * SPLIT_DOUBLES * firstTask[j]!;
+      if (job.splitSmall) mergeSplits(out, o, lres, from, taskCount[j]!);
+      if (job.big >= 0) mergeSplits(out, o + SPLIT_DOUBLES, lres, from + SPLIT_DOUBLES, taskCount[j]!);
+    }
+  };
+  const runLevel = (jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array) => {
+    for (let a = 0; a < jobs.length; a += cap) {
+      runLevelPart(jobs, a, Math.min(jobs.length, a + cap), rows, out);
+    }
+  };
+  return { acquire: serial.acquire, release: serial.release, run, runLevel };
+}
+
+/**
+ * Writes the feature list `list` of a level job into the level block (its position and count at lv[at],
+ * lv[at + 1]): the tree's list already there when it is that list, else copied at `listAt`; returns where the
+ * next list goes.
+ */
+function placeList(
+  lv: Int32Array,
+  at: number,
+  list: Int32Array | null,
+  tree: Int32Array | null,
+  treeAt: number,
+  listAt: number,
+): number {
+  if (list === null) {
+    lv[at] = 0;
+    lv[at + 1] = -1;
+    return listAt;
+  }
+  if (list === tree) {
+    lv[at] = treeAt;
+    lv[at + 1] = list.length;
+    return listAt;
+  }
+  lv.set(list, listAt);
+  lv[at] = listAt;
+  lv[at + 1] = list.length;
+  return listAt + list.length;
+}
+
+/**
+ * The best of `ranges` splits res[from + 12r] (r = 0, 1, ...; feature ranges in ascending order) to out[o]:
+ * a later range's only when its gain is strictly greater, so the earliest feature wins ties as in the serial scan.
+ */
+function mergeSplits(out: Float64Array, o: number, res: Float64Array, from: number, ranges: number): void {
+  let best = from;
+  for (let r = 1; r < ranges; r++) {
+    const at = from + 2 * SPLIT_DOUBLES * r;
+    if (res[at]! > res[best]!) best = at;
+  }
+  for (let k = 0; k < SPLIT_DOUBLES; k++) out[o + k] = res[best + k]!;
+}
+
+/**
+ * Runs tasks [0, total) of a block whose header holds the task counter ([0]) and count ([1]): every thread
+ * claims the next task by atomic increment, the caller too, so a worker that starts late (or never, its job
+ * then stolen) only means the caller does more of them. With `parallel` false the caller does all alone.
+ */
+function runTasks(
+  ranges: WorkerRange[],
+  cmd: number,
+  block: Int32Array,
+  total: number,
+  parallel: boolean,
+  task: (t: number) => void,
+): void {
+  Atomics.store(block, 0, 0);
+  block[1] = total;
+  const helpers = parallel ? ranges : [];
+  for (const w of helpers) post(w, cmd);
+  for (let t = Atomics.add(block, 0, 1); t < total; t = Atomics.add(block, 0, 1)) task(t);
+  for (const w of helpers) if (!steal(w)) awaitDone(w);
+}
+
+/**
+ * A tree level's row partition over all threads: every node's rows cut into tasks of at most
+ * MIN_PARALLEL_ROWS rows (each partitioned in place, left rows kept, right rows to tmp), then each node put
+ * together as left rows of its tasks in order, then right rows in order: exactly the serial stable partition.
+ */
+function threadedLevelPartition(b: FitBuffers, ranges: WorkerRange[]): LevelPartitioner {
+  const { pt, pleft, tmp, bins } = b;
+  const cap = b.levelCapacity;
+  const firstTask = new Int32Array(cap + 1);
+  const part = (rows: Uint32Array, splits: readonly RowSplit[], a: number, e: number, mids: Int32Array) => {
+    let t = 0;
+    let rowCount = 0;
+    for (let i = a; i < e; i++) {
+      const x = splits[i]!;
+      firstTask[i - a] = t;
+      for (let cs = x.start; cs < x.end; cs += MIN_PARALLEL_ROWS, t++) {
+        const ce = Math.min(x.end, cs + MIN_PARALLEL_ROWS);
+        pt.set(
+          [cs, ce, x.feature, x.bin, x.missing, x.defaultLeft ? 1 : 0],
+          PARTITION_HEADER + PARTITION_RECORD * t,
+        );
+      }
+      rowCount += x.end - x.start;
+    }
+    firstTask[e - a] = t;
+    runTasks(ranges, CMD_PARTS, pt, t, rowCount >= 2 * MIN_PARALLEL_ROWS, (k) =>
+      partitionTask(k, pt, pleft, rows, tmp, bins),
+    );
+    for (let i = a; i < e; i++)
+      mids[i] = assemble(rows, tmp, pt, pleft, firstTask[i - a]!, firstTask[i - a + 1]!);
+  };
+  return (rows, splits, mids) => {
+    for (let a = 0; a < splits.length; a += cap)
+      part(rows, splits, a, Math.min(splits.length, a + cap), mids);
+  };
+}
+
+/** Puts a node partitioned as tasks [t0, t1) together (left rows, then right rows, in task order); returns its mid. */
+function assemble(
+  rows: Uint32Array,
+  tmp: Uint32Array,
+  pt: Int32Array,
+  left: Int32Array,
+  t0: number,
+  t1: number,
+): number {
+  let at = pt[PARTITION_HEADER + PARTITION_RECORD * t0]!;
+  for (let t = t0; t < t1; t++) {
+    const cs = pt[PARTITION_HEADER + PARTITION_RECORD * t]!;
+    if (at !== cs) rows.copyWithin(at, cs, cs + left[t]!);
+    at += left[t]!;
+  }
+  const mid = at;
+  for (let t = t0; t < t1; t++) {
+    const cs = pt[PARTITION_HEADER + PARTITION_RECORD * t]!;
+    const ce = pt[PARTITION_HEADER + PARTITION_RECORD * t + 1]!;
+    const rights = ce - cs - left[t]!;
+    rows.set(tmp.subarray(cs, cs + rights), at);
+    at += rights;
+  }
+  return mid;
 }
 
 /** out's split at o becomes the worker's when the worker's gain is strictly greater. */

@@ -44,7 +44,28 @@ export interface NodeKernel {
   release(hist: number): void;
   /** Runs `job` on the current rows; writes small's split to out[0..6), big's to out[6..12) (node-kernels.ts). */
   run(job: NodeJob, rows: Uint32Array, out: Float64Array): void;
+  /**
+   * Runs the jobs of one tree level (their row ranges and histograms are disjoint), job i's splits to
+   * out[12i .. 12i + 12) as {@link run} writes them: the same results as running them one by one.
+   */
+  runLevel(jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array): void;
 }
+
+/** A node's split to apply to its rows: rows[start, end) by feature `feature` as {@link RowPartitioner} takes it. */
+export interface RowSplit {
+  start: number;
+  end: number;
+  feature: number;
+  bin: number;
+  missing: number;
+  defaultLeft: boolean;
+}
+
+/**
+ * Partitions the rows of every node of a tree level (disjoint ranges of the row buffer), each as
+ * {@link RowPartitioner} does; mids[i] receives the first index of splits[i]'s right child.
+ */
+export type LevelPartitioner = (rows: Uint32Array, splits: readonly RowSplit[], mids: Int32Array) => void;
 
 /**
  * Stable partition of rows[start, end) by a split of feature f (its bins <= `bin` go left, its missing bin
@@ -90,6 +111,33 @@ interface Candidate {
   order: number;
 }
 
+/** A candidate whose split was applied: its children, and the node job computing their splits (null: none). */
+interface Expansion {
+  c: Candidate;
+  l: number;
+  r: number;
+  mid: number;
+  gr: number;
+  hr: number;
+  lOk: boolean;
+  rOk: boolean;
+  leftSmaller: boolean;
+  small: number;
+  big: number;
+  job: NodeJob | null;
+}
+
+/** A node job: small = [hist, start, end, g, h], big = [hist or -1, g, h], features = [small's, big's]. */
+function nodeJob(
+  tree: Int32Array | null,
+  [small, start, end, gs, hs]: [number, number, number, number, number],
+  [big, gb, hb]: [number, number, number],
+  splitSmall: boolean,
+  [smallFeatures, bigFeatures]: [Int32Array | null, Int32Array | null],
+): NodeJob {
+  return { small, big, start, end, gs, hs, gb, hb, tree, splitSmall, smallFeatures, bigFeatures };
+}
+
 /**
  * XGBoost's regularised gain of a node with gradient sum g and hessian sum h:
  * ThresholdL1(g, alpha)^2 / (h + lambda) (the split gain is left + right - parent, compared with gamma).
@@ -115,22 +163,12 @@ export class TreeGrower {
   private tmp: Uint32Array | null = null;
   private readonly partition: RowPartitioner;
   private readonly out = new Float64Array(2 * SPLIT_DOUBLES);
-  private readonly job: NodeJob = {
-    small: 0,
-    big: -1,
-    start: 0,
-    end: 0,
-    gs: 0,
-    hs: 0,
-    gb: 0,
-    hb: 0,
-    tree: null,
-    splitSmall: false,
-    smallFeatures: null,
-    bigFeatures: null,
-  };
+  private levelBlock = new Float64Array(2 * SPLIT_DOUBLES);
 
-  /** `bins` has a column of nRows bins per feature (see binMatrix); `partition` defaults to the in-thread one. */
+  /**
+   * `bins` has a column of nRows bins per feature (see binMatrix); `partition` defaults to the in-thread one, and
+   * without `levelPartition` a level's nodes are partitioned one by one with it.
+   */
   constructor(
     private readonly cuts: BinCuts,
     private readonly bins: BinnedRows,
@@ -139,6 +177,7 @@ export class TreeGrower {
     private readonly params: GbdtParams,
     private readonly kernel: NodeKernel,
     partition?: RowPartitioner,
+    private readonly levelPartition?: LevelPartitioner,
   ) {
     this.partition = partition ?? ((...args) => this.partitionHere(...args));
   }
@@ -206,15 +245,100 @@ export class TreeGrower {
 
     if (canSplit(0, 0, nRoot, h0)) {
       const hist = k.acquire();
-      this.runJob(rows, treeFeatures, [hist, 0, nRoot, g0, h0], [-1, 0, 0], true, [
-        this.nodeFeatures(treeFeatures, rng),
-        null,
-      ]);
+      const rootFeatures = this.nodeFeatures(treeFeatures, rng);
+      k.runLevel(
+        [nodeJob(treeFeatures, [hist, 0, nRoot, g0, h0], [-1, 0, 0], true, [rootFeatures, null])],
+        rows,
+        out,
+      );
       consider(root, 0, 0, nRoot, g0, h0, hist, readSplit(out, 0));
     }
     let leaves = 1;
     let head = 0;
+    /** Applies candidate c's split (its rows already partitioned at mid): the children, and their node job. */
+    const expand = (c: Candidate, mid: number): Expansion => {
+      const s = c.split;
+      const f = s.feature;
+      const gr = c.g - s.gl;
+      const hr = c.h - s.hl;
+      const l = addNode(s.gl, s.hl, c.start, mid);
+      const r = addNode(gr, hr, mid, c.end);
+      feature[c.node] = f;
+      // Bin nBins[f] - 1 (every value left, missing right) has no cut of its own: XGBoost's last one.
+      threshold[c.node] =
+        s.bin === this.cuts.nBins[f]! - 1
+          ? this.cuts.upper[f]!
+          : this.cuts.cuts[this.cuts.cutStart[f]! + s.bin]!;
+      left[c.node] = l;
+      right[c.node] = r;
+      defaultLeft[c.node] = s.defaultLeft ? 1 : 0;
+      gainArr[c.node] = s.gain;
+      splitSlot[c.node] = this.cuts.slotOffset[f]! + s.bin;
+      leaves++;
+      const depth = c.depth + 1;
+      const lOk = canSplit(depth, c.start, mid, s.hl);
+      const rOk = canSplit(depth, mid, c.end, hr);
+      const x: Expansion = {
+        c,
+        l,
+        r,
+        mid,
+        gr,
+        hr,
+        lOk,
+        rOk,
+        leftSmaller: true,
+        small: -1,
+        big: -1,
+        job: null,
+      };
+      if (!lOk && !rOk) {
+        k.release(c.hist);
+        return x;
+      }
+      // Drawn in the order left, right, as each child is considered.
+      const lf = lOk ? this.nodeFeatures(treeFeatures, rng) : null;
+      const rf = rOk ? this.nodeFeatures(treeFeatures, rng) : null;
+      x.leftSmaller = mid - c.start <= c.end - mid;
+      x.small = k.acquire();
+      const bigOk = x.leftSmaller ? rOk : lOk;
+      if (!bigOk) k.release(c.hist);
+      x.big = bigOk ? c.hist : -1;
+      x.job = x.leftSmaller
+        ? nodeJob(treeFeatures, [x.small, c.start, mid, s.gl, s.hl], [x.big, gr, hr], lOk, [lf, rf])
+        : nodeJob(treeFeatures, [x.small, mid, c.end, gr, hr], [x.big, s.gl, s.hl], rOk, [rf, lf]);
+      return x;
+    };
+    /** Queues expansion x's children that have a split, reading their splits at out[o..o+12). */
+    const considerChildren = (x: Expansion, out: Float64Array, o: number) => {
+      if (!x.job) return;
+      const { c, mid } = x;
+      if (!(x.leftSmaller ? x.lOk : x.rOk)) k.release(x.small);
+      const depth = c.depth + 1;
+      const s = c.split;
+      const ls = o + (x.leftSmaller ? 0 : SPLIT_DOUBLES);
+      const rs = o + (x.leftSmaller ? SPLIT_DOUBLES : 0);
+      const [lh, rh] = x.leftSmaller ? [x.small, x.big] : [x.big, x.small];
+      if (x.lOk) consider(x.l, depth, c.start, mid, s.gl, s.hl, lh, readSplit(out, ls));
+      if (x.rOk) consider(x.r, depth, mid, c.end, x.gr, x.hr, rh, readSplit(out, rs));
+    };
+    // Depth-wise without a leaf budget, a whole level is expanded at once: its rows partitioned, then its node
+    // jobs run together (one hand-off to the workers a level). Same order of nodes, draws and queue: same trees.
+    const byLevel = p.grow_policy !== 'lossguide' && p.max_leaves === 0;
     while (head < queue.length) {
+      if (byLevel) {
+        const level = queue.slice(head);
+        head = queue.length;
+        const mids = this.partitionLevel(rows, level);
+        const expansions = level.map((c, i) => expand(c, mids[i]!));
+        const jobs: NodeJob[] = [];
+        for (const x of expansions) if (x.job) jobs.push(x.job);
+        const out = this.levelOut(jobs.length);
+        k.runLevel(jobs, rows, out);
+        let j = 0;
+        for (const x of expansions) if (x.job) considerChildren(x, out, 2 * SPLIT_DOUBLES * j++);
+        continue;
+      }
       if (p.max_leaves > 0 && leaves >= p.max_leaves) break;
       let pick = head;
       if (p.grow_policy === 'lossguide') {
@@ -230,49 +354,19 @@ export class TreeGrower {
       const c = queue[head]!;
       queue[head++] = undefined as unknown as Candidate;
       const s = c.split;
-      const f = s.feature;
-      const off = this.cuts.slotOffset[f]!;
-      const slot = off + s.bin;
-      const mid = this.partition(rows, c.start, c.end, f, s.bin, this.cuts.nBins[f]!, s.defaultLeft);
-      const gr = c.g - s.gl;
-      const hr = c.h - s.hl;
-      const l = addNode(s.gl, s.hl, c.start, mid);
-      const r = addNode(gr, hr, mid, c.end);
-      feature[c.node] = f;
-      // Bin nBins[f] - 1 (every value left, missing right) has no cut of its own: XGBoost's last one.
-      threshold[c.node] =
-        s.bin === this.cuts.nBins[f]! - 1 ? this.cuts.upper[f]! : this.cuts.cuts[this.cuts.cutStart[f]! + s.bin]!;
-      left[c.node] = l;
-      right[c.node] = r;
-      defaultLeft[c.node] = s.defaultLeft ? 1 : 0;
-      gainArr[c.node] = s.gain;
-      splitSlot[c.node] = slot;
-      leaves++;
-
-      const depth = c.depth + 1;
-      const lOk = canSplit(depth, c.start, mid, s.hl);
-      const rOk = canSplit(depth, mid, c.end, hr);
-      if (!lOk && !rOk) {
-        k.release(c.hist);
-        continue;
-      }
-      // Drawn in the order left, right, as each child is considered.
-      const lf = lOk ? this.nodeFeatures(treeFeatures, rng) : null;
-      const rf = rOk ? this.nodeFeatures(treeFeatures, rng) : null;
-      const leftSmaller = mid - c.start <= c.end - mid;
-      const small = k.acquire();
-      const smallOk = leftSmaller ? lOk : rOk;
-      const bigOk = leftSmaller ? rOk : lOk;
-      if (!bigOk) k.release(c.hist);
-      const big = bigOk ? c.hist : -1;
-      if (leftSmaller)
-        this.runJob(rows, treeFeatures, [small, c.start, mid, s.gl, s.hl], [big, gr, hr], lOk, [lf, rf]);
-      else this.runJob(rows, treeFeatures, [small, mid, c.end, gr, hr], [big, s.gl, s.hl], rOk, [rf, lf]);
-      if (!smallOk) k.release(small);
-      const ls = leftSmaller ? 0 : SPLIT_DOUBLES;
-      if (lOk) consider(l, depth, c.start, mid, s.gl, s.hl, leftSmaller ? small : big, readSplit(out, ls));
-      if (rOk)
-        consider(r, depth, mid, c.end, gr, hr, leftSmaller ? big : small, readSplit(out, SPLIT_DOUBLES - ls));
+      const mid = this.partition(
+        rows,
+        c.start,
+        c.end,
+        s.feature,
+        s.bin,
+        this.cuts.nBins[s.feature]!,
+        s.defaultLeft,
+      );
+      const x = expand(c, mid);
+      if (!x.job) continue;
+      k.run(x.job, rows, out);
+      considerChildren(x, out, 0);
     }
     for (let i = head; i < queue.length; i++) k.release(queue[i]!.hist);
 
@@ -302,22 +396,28 @@ export class TreeGrower {
     };
   }
 
-  /** Fills the reused job and runs it: small = [hist, start, end, g, h], big = [hist or -1, g, h]. */
-  private runJob(
-    rows: Uint32Array,
-    tree: Int32Array | null,
-    small: [number, number, number, number, number],
-    big: [number, number, number],
-    splitSmall: boolean,
-    features: [Int32Array | null, Int32Array | null],
-  ): void {
-    const j = this.job;
-    [j.small, j.start, j.end, j.gs, j.hs] = small;
-    [j.big, j.gb, j.hb] = big;
-    j.tree = tree;
-    j.splitSmall = splitSmall;
-    [j.smallFeatures, j.bigFeatures] = features;
-    this.kernel.run(j, rows, this.out);
+  /** Partitions the rows of every candidate of a level (by the level partitioner); returns each one's mid. */
+  private partitionLevel(rows: Uint32Array, level: readonly Candidate[]): Int32Array {
+    const { nBins } = this.cuts;
+    const splits = level.map((c): RowSplit => {
+      const f = c.split.feature;
+      const { bin, defaultLeft } = c.split;
+      return { start: c.start, end: c.end, feature: f, bin, missing: nBins[f]!, defaultLeft };
+    });
+    const mids = new Int32Array(level.length);
+    if (this.levelPartition) this.levelPartition(rows, splits, mids);
+    else
+      splits.forEach((x, i) => {
+        mids[i] = this.partition(rows, x.start, x.end, x.feature, x.bin, x.missing, x.defaultLeft);
+      });
+    return mids;
+  }
+
+  /** The level's result block, for `jobs` node jobs (reused, grown as levels widen). */
+  private levelOut(jobs: number): Float64Array {
+    const need = 2 * SPLIT_DOUBLES * Math.max(1, jobs);
+    if (this.levelBlock.length < need) this.levelBlock = new Float64Array(need);
+    return this.levelBlock;
   }
 
   private nodeFeatures(treeFeatures: Int32Array | null, rng: Prng): Int32Array | null {
@@ -409,35 +509,42 @@ export function createSerialNodeKernel(
     release: (id) => void free.push(id),
     hist: (id) => hists[id]!,
     run(job, rows, out) {
-      const small = hists[job.small]!;
-      sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, 0, size);
-      const [tl, tc] = listOf(job.tree);
-      fillDefaults(small, slotOffset, sparse.defaultSlot, tl, 0, tc, 0, m, job.gs, job.hs);
-      if (job.splitSmall) {
-        const [l, c] = listOf(job.smallFeatures);
-        bestSplitRange(small, job.gs, job.hs, l, 0, c, 0, m, nBins, slotOffset, lambda, alpha, mcw, out, 0);
-      }
-      if (job.big < 0) return;
-      const big = hists[job.big]!;
-      subtractRange(big, small, 0, size);
-      const [l, c] = listOf(job.bigFeatures);
-      bestSplitRange(
-        big,
-        job.gb,
-        job.hb,
-        l,
-        0,
-        c,
-        0,
-        m,
-        nBins,
-        slotOffset,
-        lambda,
-        alpha,
-        mcw,
-        out,
-        SPLIT_DOUBLES,
-      );
+      runAt(job, rows, out, 0);
+    },
+    runLevel(jobs, rows, out) {
+      for (let i = 0; i < jobs.length; i++) runAt(jobs[i]!, rows, out, 2 * SPLIT_DOUBLES * i);
     },
   };
+  /** Runs `job`, its splits to out[o .. o + 12). */
+  function runAt(job: NodeJob, rows: Uint32Array, out: Float64Array, o: number): void {
+    const small = hists[job.small]!;
+    sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, 0, size);
+    const [tl, tc] = listOf(job.tree);
+    fillDefaults(small, slotOffset, sparse.defaultSlot, tl, 0, tc, 0, m, job.gs, job.hs);
+    if (job.splitSmall) {
+      const [l, c] = listOf(job.smallFeatures);
+      bestSplitRange(small, job.gs, job.hs, l, 0, c, 0, m, nBins, slotOffset, lambda, alpha, mcw, out, o);
+    }
+    if (job.big < 0) return;
+    const big = hists[job.big]!;
+    subtractRange(big, small, 0, size);
+    const [l, c] = listOf(job.bigFeatures);
+    bestSplitRange(
+      big,
+      job.gb,
+      job.hb,
+      l,
+      0,
+      c,
+      0,
+      m,
+      nBins,
+      slotOffset,
+      lambda,
+      alpha,
+      mcw,
+      out,
+      o + SPLIT_DOUBLES,
+    );
+  }
 }
