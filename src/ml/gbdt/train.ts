@@ -109,7 +109,9 @@ function sampleRoundRows(
  * set's predictions: margins in float32, probabilities by its float32 sigmoid, so the metric sees its numbers.
  */
 interface ValidationState {
-  bins: ReturnType<typeof binMatrix>;
+  /** The validation rows' bins, row-major (row r's feature f at r * cols + f): a tree walk reads one row's. */
+  bins: Uint8Array | Uint16Array;
+  cols: number;
   margin: Float64Array;
   prob: Float64Array;
   y: Labels;
@@ -122,12 +124,60 @@ function scoreValidationRound(
   cuts: BinCuts,
   metric: GbdtParams['eval_metric'],
 ): number {
-  const vn = v.margin.length;
-  for (let i = 0; i < vn; i++) {
-    v.margin[i] = Math.fround(v.margin[i]! + binnedLeafValue(grown.tree, grown.splitSlot, cuts, v.bins, i));
-    v.prob[i] = xgboostSigmoid(v.margin[i]!);
+  const { tree } = grown;
+  const n = tree.feature.length;
+  // Each split's bin within its feature, and its feature's missing bin, so the walk reads no cut table.
+  const splitBin = new Int32Array(n);
+  const missingBin = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const f = tree.feature[k]!;
+    if (f < 0) continue;
+    splitBin[k] = grown.splitSlot[k]! - cuts.slotOffset[f]!;
+    missingBin[k] = cuts.nBins[f]!;
   }
+  addLeafValues(v, tree, splitBin, missingBin);
   return metric === 'auc' ? aucScore(v.y, v.prob) : logLoss(v.y, v.prob);
+}
+
+/**
+ * Each validation row's margin plus the leaf it reaches (bins <= the split's bin go left, the missing bin its
+ * default way), in float32 as XGBoost updates its evaluation predictions, and its probability. A profiled hot
+ * loop: OULAD's 2,109 rows a round took 23-40 ms a fit walking the column-major bins through the cut table,
+ * 17-25 ms so.
+ */
+function addLeafValues(
+  v: ValidationState,
+  tree: FlatTree,
+  splitBin: Int32Array,
+  missingBin: Int32Array,
+): void {
+  const { feature, left, right, defaultLeft, value } = tree;
+  const { bins, cols, margin, prob } = v;
+  const vn = margin.length;
+  for (let i = 0; i < vn; i++) {
+    const at = i * cols;
+    let node = 0;
+    let f = feature[0]!;
+    while (f >= 0) {
+      const b = bins[at + f]!;
+      const goLeft = b === missingBin[node] ? defaultLeft[node] === 1 : b <= splitBin[node]!;
+      node = goLeft ? left[node]! : right[node]!;
+      f = feature[node]!;
+    }
+    margin[i] = Math.fround(margin[i]! + value[node]!);
+    prob[i] = xgboostSigmoid(margin[i]!);
+  }
+}
+
+/** A column-major binned matrix of `rows` rows, row-major in one array. */
+function rowMajor(columns: BinnedRows, rows: number): Uint8Array | Uint16Array {
+  const cols = columns.length;
+  const wide = columns.some((c) => c.BYTES_PER_ELEMENT === 2);
+  const out = wide ? new Uint16Array(rows * cols) : new Uint8Array(rows * cols);
+  columns.forEach((c, f) => {
+    for (let r = 0; r < rows; r++) out[r * cols + f] = c[r]!;
+  });
+  return out;
 }
 
 /**
@@ -167,7 +217,8 @@ function boost(
   const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
   const v: ValidationState | null = valid
     ? {
-        bins: binMatrix(cuts, valid.X),
+        bins: rowMajor(binMatrix(cuts, valid.X), valid.X.rows),
+        cols: m,
         margin: new Float64Array(valid.X.rows).fill(Math.fround(base)),
         prob: new Float64Array(valid.X.rows),
         y: valid.y,
