@@ -194,20 +194,28 @@ function binColumn(values: Float64Array, cuts: Float64Array, out: BinColumn): vo
  * Cuts of a column with at most 16 distinct values without sorting it (one-hot, flags, small counts). `col`
  * holds finite values only, so `===` is includes()'s SameValueZero. The distinct values go to a typed array:
  * with a JS array, whose elements kind moved between small integers and doubles from column to column, V8
- * deoptimized this function ~57 times a fit on OULAD (63 columns) and ran it unoptimized in between.
+ * deoptimized this function ~57 times a fit on OULAD (63 columns) and ran it unoptimized in between; and the
+ * scan is a function of its own, as code after a hot loop that most columns leave early (more than 16 values)
+ * was compiled on stack without feedback and thrown away when a column reached it (115 deopts in 2 fits).
  */
 function fewDistinct(col: Float64Array, k: number, maxBin: number): ColumnCuts | null {
-  const limit = Math.min(16, maxBin);
   const seen = new Float64Array(16);
+  const count = distinctUpTo(col, k, Math.min(16, maxBin), seen);
+  if (count < 0) return null;
+  const sorted = seen.subarray(0, count).sort();
+  return { cuts: sorted.slice(1), upper: upperCut(count > 0 ? sorted[count - 1]! : 0) };
+}
+
+/** The distinct values of col[0, k) into `seen` in first-seen order; their count, or -1 past `limit`. */
+function distinctUpTo(col: Float64Array, k: number, limit: number, seen: Float64Array): number {
   let count = 0;
   for (let i = 0; i < k; i++) {
     const v = col[i]!;
     if (count > 0 && (v === seen[0] || v === seen[count - 1] || isAmong(seen, count, v))) continue;
-    if (count >= limit) return null;
+    if (count >= limit) return -1;
     seen[count++] = v;
   }
-  const sorted = seen.subarray(0, count).sort();
-  return { cuts: sorted.slice(1), upper: upperCut(count > 0 ? sorted[count - 1]! : 0) };
+  return count;
 }
 
 /** Whether v is among values[0, count). */

@@ -453,7 +453,7 @@ function steal(w: WorkerRange): boolean {
 /** Blocks until the worker has done its last job (spinning briefly first); throws if it failed or hangs. */
 function awaitDone(w: WorkerRange): void {
   const { ctl, timeoutMs } = w;
-  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, 1) === w.seq) break;
+  spinUntil(ctl, 1, w.seq);
   let d = Atomics.load(ctl, 1);
   while (d !== w.seq) {
     if (Atomics.wait(ctl, 1, d, timeoutMs) === 'timed-out' && Atomics.load(ctl, 1) === d) {
@@ -465,6 +465,16 @@ function awaitDone(w: WorkerRange): void {
     const why = new TextDecoder().decode(w.errorBytes.subarray(0, ctl[CTL_FAILED + 1]));
     throw new Error(`gbdt: worker thread failed: ${why.split('\n')[0]}`);
   }
+}
+
+/**
+ * Spins up to SPIN iterations until ctl[index] is `value`. A function of its own: with the spin loop inside
+ * awaitDone, V8 compiled the loop on stack (OSR) without feedback for the code after it and threw that code
+ * away on reaching it, hundreds of times a fit (--trace-deopt: 661 deopts of awaitDone in two OULAD fits),
+ * each time compiling it again on a core the fit needed.
+ */
+function spinUntil(ctl: Int32Array, index: number, value: number): void {
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, index) === value) return;
 }
 
 /** The fit's shared buffers, as the workers read them. */
