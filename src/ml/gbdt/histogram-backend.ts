@@ -1,12 +1,7 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import { xgboostGradients } from './float32-math.js';
 import type { GbdtParams } from './params.js';
-import {
-  createSerialNodeKernel,
-  type LevelPartitioner,
-  type NodeKernel,
-  type RowPartitioner,
-} from './tree-grower.js';
+import { createSerialNodeKernel, type LevelPartitioner, type NodeKernel } from './tree-grower.js';
 
 /*
  * The port between boosting (train.ts) and the histogram builders: the serial one here, the threaded one in
@@ -41,8 +36,7 @@ export function logisticGradients(
 /** What a backend builds for one fit; null members mean the serial code in train.ts / tree-grower.ts. */
 export interface FitKernels {
   node: NodeKernel;
-  partition: RowPartitioner | null;
-  /** Partitions a whole tree level's nodes (null: node by node with `partition`). */
+  /** Partitions tree levels' nodes (loss-guided growth: one node a call); null: in the calling thread. */
   levelPartition: LevelPartitioner | null;
   /** Fills every row's gradient and hessian from the GradientInputs given to create(). */
   gradients: (() => void) | null;
@@ -80,7 +74,6 @@ export const serialBackend: HistogramBackend = {
   memory: (bytes) => new ArrayBuffer(bytes),
   create: (cuts, sparse, grad, hess, _rows, _bins, _targets, params) => ({
     node: createSerialNodeKernel(cuts, sparse, grad, hess, params),
-    partition: null,
     levelPartition: null,
     gradients: null,
   }),

@@ -23,7 +23,6 @@ import {
   type LevelPartitioner,
   type NodeJob,
   type NodeKernel,
-  type RowPartitioner,
   type RowSplit,
 } from './tree-grower.js';
 
@@ -45,10 +44,7 @@ import {
  * computed half by a worker.
  */
 
-/**
- * Nodes with fewer rows are partitioned without the workers (loss-guided growth); a level's partition is cut
- * into tasks of this many rows.
- */
+/** A level's partition is cut into tasks of at most this many rows; gradients of fewer rows stay on the caller. */
 export const MIN_PARALLEL_ROWS = 2048;
 
 /** Node jobs of a tree level handed to the workers at once (wider levels go in several hand-offs). */
@@ -91,10 +87,8 @@ export function usesThreads(nthread: number, rows: number, cols: number, cores?:
 }
 
 // Control block per worker (Int32): [0] job sequence, [1] done sequence, [2] start, [3] end, [4] command;
-// partition jobs: [5] feature, [6] split bin, [7] missing bin, [8] missing goes left, [9] (out) rows left;
 // [10] set by a worker that failed (its message follows by postMessage).
 const CMD_HIST = 1;
-const CMD_PART = 4;
 const CMD_GRAD = 5;
 const CMD_LEVEL = 6;
 const CMD_PARTS = 7;
@@ -207,12 +201,16 @@ function initFit(init) {
   cells = x.cells.map((b) => new Uint32Array(b));
   bounds = new Int32Array(x.bounds);
 }
+// The fit's pool histograms up to \`count\`, read off the port (each new one follows by message).
+function awaitHists(count) {
+  while (hists.length < count) {
+    const x = nextMessage();
+    if (!x.init && x.fit === fit) hists.push(new Float64Array(x.buffer));
+  }
+}
 function runJob(cmd) {
   if (cmd === ${CMD_HIST}) {
-    while (hists.length < jobI[6]) {
-      const x = nextMessage();
-      if (!x.init && x.fit === fit) hists.push(new Float64Array(x.buffer));
-    }
+    awaitHists(jobI[6]);
     const small = hists[jobI[0]];
     sumCells(small, rw, c[2], c[3], g, h, from, to, sl, 2 * sLo, 2 * sHi);
     fillDefaults(small, so, ds, jobI, ${JOB_LISTS}, jobI[3], fLo, fHi, jobF[0], jobF[1]);
@@ -223,10 +221,7 @@ function runJob(cmd) {
       bestSplitRange(big, jobF[2], jobF[3], jobI, ${JOB_LISTS} + 2 * m, jobI[5], fLo, fHi, nb, so, lambda, alpha, mcw, res, ${SPLIT_DOUBLES});
     }
   } else if (cmd === ${CMD_LEVEL}) {
-    while (hists.length < lv[3]) {
-      const x = nextMessage();
-      if (!x.init && x.fit === fit) hists.push(new Float64Array(x.buffer));
-    }
+    awaitHists(lv[3]);
     for (let t = Atomics.add(lv, 0, 1); t < lv[1]; t = Atomics.add(lv, 0, 1))
       levelTask(t, lv, lf, hists, rw, g, h, cells, sl, bounds, so, ds, nb, lambda, alpha, mcw, lres);
   } else if (cmd === ${CMD_PARTS}) {
@@ -234,8 +229,6 @@ function runJob(cmd) {
   } else if (cmd === ${CMD_GRAD}) {
     // logisticGradients in histogram-backend.ts: the same function, by its text (bit-identical results)
     xgboostGradients(mg, yy, wt, spw, g, h, c[2], c[3]);
-  } else if (cmd === ${CMD_PART}) {
-    c[9] = partitionRows(rw, tmp, bins[c[5]], c[2], c[3], c[6], c[7], c[8], c[2]);
   }
 }
 try {
@@ -421,13 +414,12 @@ function spawnWorker(source: string, timeoutMs: number): WorkerRange {
   return w;
 }
 
-/** Posts job `cmd` (the previous job is complete: done by the worker or by the caller); `args` go to ctl[5..]. */
-function post(w: WorkerRange, cmd: number, start = 0, end = 0, args: number[] = []): void {
+/** Posts job `cmd` (the previous job is complete: done by the worker or by the caller). */
+function post(w: WorkerRange, cmd: number, start = 0, end = 0): void {
   const { ctl } = w;
   ctl[2] = start;
   ctl[3] = end;
   ctl[4] = cmd;
-  if (args.length > 0) ctl.set(args, 5);
   w.seq = Atomics.add(ctl, 0, 1) + 1;
   w.mine = false;
   Atomics.notify(ctl, 0);
@@ -687,7 +679,6 @@ export function createThreadedBackend(
       const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
       return {
         node: threadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
-        partition: ranges.length > 0 ? threadedPartition(bins, tmp, ranges[0]!) : null,
         levelPartition: threadedLevelPartition(b, ranges),
         gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
       };
@@ -823,10 +814,17 @@ function threadedNodeKernel(
     for (let j = 0; j < e - a; j++) {
       const job = jobs[a + j]!;
       const r = LEVEL_HEADER + LEVEL_RECORD * j;
-      lv.set([job.small, job.big, job.splitSmall ? 1 : 0, job.start, job.end], r);
+      lv[r] = job.small;
+      lv[r + 1] = job.big;
+      lv[r + 2] = job.splitSmall ? 1 : 0;
+      lv[r + 3] = job.start;
+      lv[r + 4] = job.end;
       listAt = placeList(lv, r + 5, job.smallFeatures, job.tree, treeAt, listAt);
       listAt = placeList(lv, r + 7, job.bigFeatures, job.tree, treeAt, listAt);
-      lf.set([job.gs, job.hs, job.gb, job.hb], 4 * j);
+      lf[4 * j] = job.gs;
+      lf[4 * j + 1] = job.hs;
+      lf[4 * j + 2] = job.gb;
+      lf[4 * j + 3] = job.hb;
       rowCount += job.end - job.start;
       order.push(j);
     }
@@ -1008,34 +1006,6 @@ function assemble(
 /** out's split at o becomes the worker's when the worker's gain is strictly greater. */
 function takeBetter(out: Float64Array, res: Float64Array, o: number): void {
   if (res[o]! > out[o]!) for (let k = 0; k < SPLIT_DOUBLES; k++) out[o + k] = res[o + k]!;
-}
-
-/**
- * The row partition on two threads: the caller partitions the first half of the node's rows, the worker the
- * second (left rows in place, right rows to tmp); then left(1st), left(2nd), right(1st), right(2nd) is
- * exactly the serial stable partition.
- */
-function threadedPartition(bins: BinnedRows, tmp: Uint32Array, w: WorkerRange): RowPartitioner {
-  return (rows, start, end, f, bin, missing, dl) => {
-    const half = end - start < MIN_PARALLEL_ROWS ? end : start + ((end - start) >>> 1);
-    const d = dl ? 1 : 0;
-    if (half < end) post(w, CMD_PART, half, end, [f, bin, missing, d]);
-    const col = bins[f]!;
-    const l = start + partitionRows(rows, tmp, col, start, half, bin, missing, d, start);
-    const k = start + (half - start) - (l - start);
-    let l1 = 0;
-    if (half < end) {
-      if (steal(w)) l1 = partitionRows(rows, tmp, col, half, end, bin, missing, d, half);
-      else {
-        awaitDone(w);
-        l1 = w.ctl[9]!;
-      }
-      rows.copyWithin(l, half, half + l1);
-    }
-    rows.set(tmp.subarray(start, k), l + l1);
-    if (half < end) rows.set(tmp.subarray(half, end - l1), l + l1 + (k - start));
-    return l + l1;
-  };
 }
 
 /** Gradients on two threads: the worker computes the second half of the rows (each row on its own). */

@@ -204,16 +204,7 @@ function boost(
   const margin = new Float64Array(backend.memory(8 * n)).fill(Math.fround(base));
   const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
   const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
-  const grower = new TreeGrower(
-    cuts,
-    bins,
-    m,
-    n,
-    p,
-    kernels.node,
-    kernels.partition ?? undefined,
-    kernels.levelPartition ?? undefined,
-  );
+  const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.levelPartition ?? undefined);
   const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
   const v: ValidationState | null = valid
     ? {

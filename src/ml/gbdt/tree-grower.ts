@@ -51,7 +51,7 @@ export interface NodeKernel {
   runLevel(jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array): void;
 }
 
-/** A node's split to apply to its rows: rows[start, end) by feature `feature` as {@link RowPartitioner} takes it. */
+/** A node's split to apply to its rows: rows[start, end) by `feature`, bins <= `bin` left, `missing` by `defaultLeft`. */
 export interface RowSplit {
   start: number;
   end: number;
@@ -62,24 +62,10 @@ export interface RowSplit {
 }
 
 /**
- * Partitions the rows of every node of a tree level (disjoint ranges of the row buffer), each as
- * {@link RowPartitioner} does; mids[i] receives the first index of splits[i]'s right child.
+ * Partitions the rows of every node of a tree level (disjoint ranges of the row buffer), each stably (rows
+ * keep their order on both sides); mids[i] receives the first index of splits[i]'s right child.
  */
 export type LevelPartitioner = (rows: Uint32Array, splits: readonly RowSplit[], mids: Int32Array) => void;
-
-/**
- * Stable partition of rows[start, end) by a split of feature f (its bins <= `bin` go left, its missing bin
- * `missing` = nBins[f] goes left when dl); returns the first index of the right child. Rows keep their order.
- */
-export type RowPartitioner = (
-  rows: Uint32Array,
-  start: number,
-  end: number,
-  f: number,
-  bin: number,
-  missing: number,
-  dl: boolean,
-) => number;
 
 /** A tree as grown: the flat tree plus binned split slots, and where each leaf's rows sit in the row buffer. */
 export interface GrownTree {
@@ -161,13 +147,12 @@ export function leafWeight(g: number, h: number, p: GbdtParams): number {
  */
 export class TreeGrower {
   private tmp: Uint32Array | null = null;
-  private readonly partition: RowPartitioner;
   private readonly out = new Float64Array(2 * SPLIT_DOUBLES);
   private levelBlock = new Float64Array(2 * SPLIT_DOUBLES);
 
   /**
-   * `bins` has a column of nRows bins per feature (see binMatrix); `partition` defaults to the in-thread one, and
-   * without `levelPartition` a level's nodes are partitioned one by one with it.
+   * `bins` has a column of nRows bins per feature (see binMatrix); without `levelPartition` (the worker
+   * threads') rows are partitioned in the calling thread, node by node.
    */
   constructor(
     private readonly cuts: BinCuts,
@@ -176,11 +161,8 @@ export class TreeGrower {
     private readonly nRows: number,
     private readonly params: GbdtParams,
     private readonly kernel: NodeKernel,
-    partition?: RowPartitioner,
     private readonly levelPartition?: LevelPartitioner,
-  ) {
-    this.partition = partition ?? ((...args) => this.partitionHere(...args));
-  }
+  ) {}
 
   /**
    * Grows a tree on rows[0, nRoot) (reordered in place so each node's rows are contiguous),
@@ -353,16 +335,7 @@ export class TreeGrower {
       }
       const c = queue[head]!;
       queue[head++] = undefined as unknown as Candidate;
-      const s = c.split;
-      const mid = this.partition(
-        rows,
-        c.start,
-        c.end,
-        s.feature,
-        s.bin,
-        this.cuts.nBins[s.feature]!,
-        s.defaultLeft,
-      );
+      const mid = this.partitionLevel(rows, [c])[0]!;
       const x = expand(c, mid);
       if (!x.job) continue;
       k.run(x.job, rows, out);
@@ -408,7 +381,7 @@ export class TreeGrower {
     if (this.levelPartition) this.levelPartition(rows, splits, mids);
     else
       splits.forEach((x, i) => {
-        mids[i] = this.partition(rows, x.start, x.end, x.feature, x.bin, x.missing, x.defaultLeft);
+        mids[i] = this.partitionHere(rows, x.start, x.end, x.feature, x.bin, x.missing, x.defaultLeft);
       });
     return mids;
   }
@@ -427,7 +400,10 @@ export class TreeGrower {
     return sampleSorted(from, Math.max(1, Math.floor(frac * from.length)), rng);
   }
 
-  /** The in-thread {@link RowPartitioner}. */
+  /**
+   * Stable partition of rows[start, end) by a split of feature f in the calling thread (its bins <= `bin` go
+   * left, its missing bin `missing` = nBins[f] goes left when dl); returns the first index of the right child.
+   */
   private partitionHere(
     rows: Uint32Array,
     start: number,
