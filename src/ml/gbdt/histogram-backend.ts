@@ -39,7 +39,12 @@ export interface FitKernels {
   /** Partitions tree levels' nodes (loss-guided growth: one node a call); null: in the calling thread. */
   levelPartition: LevelPartitioner | null;
   /** Fills every row's gradient and hessian from the GradientInputs given to create(). */
-  gradients: (() => void) | null;
+  gradients: GradientKernel | null;
+}
+
+/** Computes every row's gradient and hessian (an object with a method: see SerialNodeKernel for why). */
+export interface GradientKernel {
+  compute(): void;
 }
 
 /** Hooks for the multi-threaded builder: a histogram builder over shared buffers, set up once per fit. */

@@ -1,7 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
-import { type GradientInputs, type HistogramBackend, logisticGradients } from './histogram-backend.js';
+import {
+  type FitKernels,
+  type GradientInputs,
+  type GradientKernel,
+  type HistogramBackend,
+  logisticGradients,
+} from './histogram-backend.js';
 import {
   bestSplitRange,
   fillDefaults,
@@ -20,9 +26,11 @@ import { FLOAT32_MATH_SOURCE } from './float32-math.js';
 import type { GbdtParams } from './params.js';
 import {
   createSerialNodeKernel,
+  type HistogramAllocator,
   type LevelPartitioner,
   type NodeJob,
   type NodeKernel,
+  type PooledNodeKernel,
   type RowSplit,
 } from './tree-grower.js';
 
@@ -623,83 +631,110 @@ export function createThreadedBackend(
   nthread: number,
   options: ThreadedBackendOptions = {},
 ): HistogramBackend {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
-  const ranges = takeWorkers(nthread - 1, options.source, timeoutMs, options.steal ?? true);
-  return {
-    memory: (bytes) => new SharedArrayBuffer(bytes),
-    allocate(n) {
-      return {
-        grad: new Float64Array(shared(8 * n)),
-        hess: new Float64Array(shared(8 * n)),
-        rows: new Uint32Array(shared(4 * n)),
-      };
-    },
-    create(cuts, original, grad, hess, rows, bins, targets, params) {
-      const sparse = sharedSparse(original);
-      const fb = featureBounds(cuts, sparse, nthread);
-      const cellAt = rowCellStarts(
-        sparse,
-        fb.map((f) => cuts.slotOffset[f]!),
-      );
-      const tmp = new Uint32Array(shared(4 * grad.length));
-      if (!bins.every((col) => col.buffer instanceof SharedArrayBuffer))
-        throw new Error('threads: bins must be in shared memory');
-      const m = cuts.nFeatures;
-      const n = grad.length;
-      const cap = options.levelCapacity ?? LEVEL_CAPACITY;
-      const taskAt = LEVEL_HEADER + LEVEL_RECORD * cap;
-      const treeAt = taskAt + 3 * nthread * cap;
-      const partitionTasks = cap + Math.ceil(n / MIN_PARALLEL_ROWS) + 1;
-      const b: FitBuffers = {
-        sparse,
-        grad,
-        hess,
-        rows,
-        bins,
-        tmp,
-        targets: sharedTargets(targets),
-        jobI: new Int32Array(shared(4 * (JOB_LISTS + 3 * m))),
-        jobF: new Float64Array(shared(32)),
-        cuts,
-        params,
-        levelCapacity: cap,
-        lv: new Int32Array(shared(4 * (treeAt + m + 2 * cap * m))),
-        lf: new Float64Array(shared(8 * 4 * cap)),
-        lres: new Float64Array(shared(8 * 2 * SPLIT_DOUBLES * cap * nthread)),
-        taskAt,
-        treeAt,
-        pt: new Int32Array(shared(4 * (PARTITION_HEADER + PARTITION_RECORD * partitionTasks))),
-        pleft: new Int32Array(shared(4 * partitionTasks)),
-        bounds: shareInts(fb),
-        cells: cellAt,
-      };
-      ranges.forEach((w, i) => {
-        initWorker(w, b, cellAt[i + 1]!, cellAt[i + 2]!, [fb[i + 1]!, fb[i + 2]!]);
-      });
-      const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
-      return {
-        node: threadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
-        levelPartition: threadedLevelPartition(b, ranges),
-        gradients: ranges.length > 0 ? threadedGradients(targets, grad, hess, ranges[0]!) : null,
-      };
-    },
-    close() {
-      for (const w of ranges) {
-        const { ctl } = w;
-        // The last job is complete unless the worker claimed it and has not finished (a fit that threw).
-        const quiet = w.mine || Atomics.load(ctl, 1) === w.seq || steal(w);
-        const healthy = ctl[CTL_FAILED] !== 1 && quiet;
-        if (healthy && options.source === undefined) {
-          control(w, CTL_RELEASE);
-          idle.push(w);
-          continue;
-        }
-        if (healthy) control(w, CTL_EXIT);
-        void w.worker.terminate();
+  return new ThreadedBackend(nthread, options);
+}
+
+/** See createThreadedBackend; a class for the reason SerialNodeKernel is one (tree-grower.ts). */
+class ThreadedBackend implements HistogramBackend {
+  private readonly ranges: WorkerRange[];
+
+  constructor(
+    private readonly nthread: number,
+    private readonly options: ThreadedBackendOptions,
+  ) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
+    this.ranges = takeWorkers(nthread - 1, options.source, timeoutMs, options.steal ?? true);
+  }
+
+  memory(bytes: number): ArrayBufferLike {
+    return new SharedArrayBuffer(bytes);
+  }
+
+  allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array } {
+    return {
+      grad: new Float64Array(shared(8 * n)),
+      hess: new Float64Array(shared(8 * n)),
+      rows: new Uint32Array(shared(4 * n)),
+    };
+  }
+
+  create(
+    cuts: BinCuts,
+    original: SparseRows,
+    grad: Float64Array,
+    hess: Float64Array,
+    rows: Uint32Array,
+    bins: BinnedRows,
+    targets: GradientInputs,
+    params: GbdtParams,
+  ): FitKernels {
+    const { nthread, options, ranges } = this;
+    const sparse = sharedSparse(original);
+    const fb = featureBounds(cuts, sparse, nthread);
+    const cellAt = rowCellStarts(
+      sparse,
+      fb.map((f) => cuts.slotOffset[f]!),
+    );
+    const tmp = new Uint32Array(shared(4 * grad.length));
+    if (!bins.every((col) => col.buffer instanceof SharedArrayBuffer))
+      throw new Error('threads: bins must be in shared memory');
+    const m = cuts.nFeatures;
+    const n = grad.length;
+    const cap = options.levelCapacity ?? LEVEL_CAPACITY;
+    const taskAt = LEVEL_HEADER + LEVEL_RECORD * cap;
+    const treeAt = taskAt + 3 * nthread * cap;
+    const partitionTasks = cap + Math.ceil(n / MIN_PARALLEL_ROWS) + 1;
+    const b: FitBuffers = {
+      sparse,
+      grad,
+      hess,
+      rows,
+      bins,
+      tmp,
+      targets: sharedTargets(targets),
+      jobI: new Int32Array(shared(4 * (JOB_LISTS + 3 * m))),
+      jobF: new Float64Array(shared(32)),
+      cuts,
+      params,
+      levelCapacity: cap,
+      lv: new Int32Array(shared(4 * (treeAt + m + 2 * cap * m))),
+      lf: new Float64Array(shared(8 * 4 * cap)),
+      lres: new Float64Array(shared(8 * 2 * SPLIT_DOUBLES * cap * nthread)),
+      taskAt,
+      treeAt,
+      pt: new Int32Array(shared(4 * (PARTITION_HEADER + PARTITION_RECORD * partitionTasks))),
+      pleft: new Int32Array(shared(4 * partitionTasks)),
+      bounds: shareInts(fb),
+      cells: cellAt,
+    };
+    ranges.forEach((w, i) => {
+      initWorker(w, b, cellAt[i + 1]!, cellAt[i + 2]!, [fb[i + 1]!, fb[i + 2]!]);
+    });
+    const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
+    return {
+      node: new ThreadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
+      levelPartition: new ThreadedLevelPartition(b, ranges),
+      gradients: ranges.length > 0 ? new ThreadedGradients(targets, grad, hess, ranges[0]!) : null,
+    };
+  }
+
+  close(): void {
+    const { options, ranges } = this;
+    for (const w of ranges) {
+      const { ctl } = w;
+      // The last job is complete unless the worker claimed it and has not finished (a fit that threw).
+      const quiet = w.mine || Atomics.load(ctl, 1) === w.seq || steal(w);
+      const healthy = ctl[CTL_FAILED] !== 1 && quiet;
+      if (healthy && options.source === undefined) {
+        control(w, CTL_RELEASE);
+        idle.push(w);
+        continue;
       }
-      ranges.length = 0;
-    },
-  };
+      if (healthy) control(w, CTL_EXIT);
+      void w.worker.terminate();
+    }
+    ranges.length = 0;
+  }
 }
 
 /** Writes a feature list into the job block at `at`; returns its count (-1: all features). */
@@ -709,37 +744,67 @@ function putList(jobI: Int32Array, at: number, f: Int32Array | null): number {
   return f.length;
 }
 
+/** The caller's own feature range and its rows' cells. */
+interface FeatureRange {
+  fLo: number;
+  fHi: number;
+  from: Uint32Array;
+  to: Uint32Array;
+}
+
 /**
  * The node kernel over feature ranges: pool histograms in shared memory, the caller's range [0, fHi) done
  * here while each worker does its own, then the best split of each child over all ranges (strictly greater
- * gain wins, so the earliest feature wins ties, as in the serial scan).
+ * gain wins, so the earliest feature wins ties, as in the serial scan). A class for the reason
+ * SerialNodeKernel is one (tree-grower.ts): the same methods in every fit keep optimized callers valid.
  */
-function threadedNodeKernel(
-  b: FitBuffers,
-  ownRange: { fHi: number; from: Uint32Array; to: Uint32Array },
-  ranges: WorkerRange[],
-  minCells: number,
-): NodeKernel {
-  const stolen = new Float64Array(2 * SPLIT_DOUBLES);
-  const { cuts, sparse, grad, hess, jobI, jobF } = b;
-  const { slotOffset, nBins } = cuts;
-  const { lambda, alpha, min_child_weight: mcw } = b.params;
-  const m = cuts.nFeatures;
-  const ds = sparse.defaultSlot;
-  const pool: Float64Array[] = [];
-  const serial = createSerialNodeKernel(cuts, sparse, grad, hess, b.params, (size) => {
+class ThreadedNodeKernel implements NodeKernel, HistogramAllocator {
+  private readonly stolen = new Float64Array(2 * SPLIT_DOUBLES);
+  private readonly pool: Float64Array[] = [];
+  private readonly serial: PooledNodeKernel;
+  private readonly cellsPerRow: number;
+  private readonly own: FeatureRange;
+  private readonly firstTask: Int32Array;
+  private readonly taskCount: Int32Array;
+
+  constructor(
+    private readonly b: FitBuffers,
+    ownRange: { fHi: number; from: Uint32Array; to: Uint32Array },
+    private readonly ranges: WorkerRange[],
+    private readonly minCells: number,
+  ) {
+    this.serial = createSerialNodeKernel(b.cuts, b.sparse, b.grad, b.hess, b.params, this);
+    const n = b.grad.length;
+    this.cellsPerRow = b.sparse.rowStart[n]! / Math.max(1, n);
+    this.own = { fLo: 0, ...ownRange };
+    this.firstTask = new Int32Array(b.levelCapacity);
+    this.taskCount = new Int32Array(b.levelCapacity);
+  }
+
+  /** A pool histogram in shared memory, sent to every worker (histograms are numbered in this order). */
+  newHist(size: number): Float64Array {
     const h = new Float64Array(shared(8 * size));
-    for (const w of ranges) w.worker.postMessage({ fit: w.fit, buffer: h.buffer });
-    pool.push(h);
+    for (const w of this.ranges) w.worker.postMessage({ fit: w.fit, buffer: h.buffer });
+    this.pool.push(h);
     return h;
-  });
-  const n = grad.length;
-  const cellsPerRow = sparse.rowStart[n]! / Math.max(1, n);
-  const run = (job: NodeJob, rows: Uint32Array, out: Float64Array) => {
-    if (ranges.length === 0 || (job.end - job.start) * cellsPerRow < minCells) {
-      serial.run(job, rows, out);
+  }
+
+  acquire(): number {
+    return this.serial.acquire();
+  }
+
+  release(id: number): void {
+    this.serial.release(id);
+  }
+
+  run(job: NodeJob, rows: Uint32Array, out: Float64Array): void {
+    const { ranges, stolen } = this;
+    if (ranges.length === 0 || (job.end - job.start) * this.cellsPerRow < this.minCells) {
+      this.serial.run(job, rows, out);
       return;
     }
+    const { jobI, jobF } = this.b;
+    const m = this.b.cuts.nFeatures;
     jobI[0] = job.small;
     jobI[1] = job.big;
     jobI[2] = job.splitSmall ? 1 : 0;
@@ -749,63 +814,77 @@ function threadedNodeKernel(
     jobI[3] = tc;
     jobI[4] = sc;
     jobI[5] = bc;
-    jobI[6] = pool.length;
+    jobI[6] = this.pool.length;
     jobF[0] = job.gs;
     jobF[1] = job.hs;
     jobF[2] = job.gb;
     jobF[3] = job.hb;
     for (const w of ranges) post(w, CMD_HIST, job.start, job.end);
-    const own = { fLo: 0, fHi: ownRange.fHi, from: ownRange.from, to: ownRange.to };
-    doRange(job, rows, own, [tc, sc, bc], out);
+    this.doRange(job, rows, this.own, tc, sc, bc, out);
     for (const w of ranges) {
-      if (steal(w)) doRange(job, rows, w.range!, [tc, sc, bc], stolen);
+      if (steal(w)) this.doRange(job, rows, w.range!, tc, sc, bc, stolen);
       else awaitDone(w);
       const res = w.mine ? stolen : w.res;
       if (job.splitSmall) takeBetter(out, res, 0);
       if (job.big >= 0) takeBetter(out, res, SPLIT_DOUBLES);
     }
-  };
+  }
+
   /** The node job over one feature range (the caller's own, or a worker's it claimed), splits to `o`. */
-  const doRange = (
+  private doRange(
     job: NodeJob,
     rows: Uint32Array,
-    { fLo, fHi, from, to }: { fLo: number; fHi: number; from: Uint32Array; to: Uint32Array },
-    [tc, sc, bc]: [number, number, number],
+    { fLo, fHi, from, to }: FeatureRange,
+    tc: number,
+    sc: number,
+    bc: number,
     o: Float64Array,
-  ) => {
+  ): void {
+    const { cuts, sparse, grad, hess, jobI, params } = this.b;
+    const { slotOffset, nBins } = cuts;
+    const { lambda, alpha, min_child_weight: mcw } = params;
+    const m = cuts.nFeatures;
     const lo = 2 * slotOffset[fLo]!;
     const hi = 2 * slotOffset[fHi]!;
-    const small = serial.hist(job.small);
+    const small = this.serial.hist(job.small);
     sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, lo, hi);
-    fillDefaults(small, slotOffset, ds, jobI, JOB_LISTS, tc, fLo, fHi, job.gs, job.hs);
+    fillDefaults(small, slotOffset, sparse.defaultSlot, jobI, JOB_LISTS, tc, fLo, fHi, job.gs, job.hs);
     const tail = [nBins, slotOffset, lambda, alpha, mcw] as const;
     if (job.splitSmall) {
       bestSplitRange(small, job.gs, job.hs, jobI, JOB_LISTS + m, sc, fLo, fHi, ...tail, o, 0);
     }
     if (job.big < 0) return;
-    const big = serial.hist(job.big);
+    const big = this.serial.hist(job.big);
     subtractRange(big, small, lo, hi);
     bestSplitRange(big, job.gb, job.hb, jobI, JOB_LISTS + 2 * m, bc, fLo, fHi, ...tail, o, SPLIT_DOUBLES);
-  };
-  const nr = b.bounds.length - 1;
-  const cap = b.levelCapacity;
-  const firstTask = new Int32Array(cap);
-  const taskCount = new Int32Array(cap);
+  }
+
+  runLevel(jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array): void {
+    const cap = this.b.levelCapacity;
+    for (let a = 0; a < jobs.length; a += cap) {
+      this.runLevelPart(jobs, a, Math.min(jobs.length, a + cap), rows, out);
+    }
+  }
+
   /**
    * Jobs [a, e) of a level (at most the level capacity) as tasks claimed by every thread: a job whose rows are
    * at least a 2 x nthread-th of the level's is cut into its feature ranges (one task each), the others are
    * whole jobs (cutting them would only repeat each row's per-row work in every range), largest first.
    */
-  const runLevelPart = (
+  private runLevelPart(
     jobs: readonly NodeJob[],
     a: number,
     e: number,
     rows: Uint32Array,
     out: Float64Array,
-  ) => {
-    const { lv, lf, treeAt, taskAt } = b;
+  ): void {
+    const { b, firstTask, taskCount, pool } = this;
+    const { lv, lf, treeAt, taskAt, cuts, sparse, grad, hess, params } = b;
+    const { slotOffset, nBins } = cuts;
+    const { lambda, alpha, min_child_weight: mcw } = params;
+    const nr = b.bounds.length - 1;
     let rowCount = 0;
-    let listAt = treeAt + m;
+    let listAt = treeAt + cuts.nFeatures;
     lv[2] = putList(lv, treeAt, jobs[a]!.tree);
     lv[3] = pool.length;
     lv[4] = taskAt;
@@ -838,9 +917,10 @@ function threadedNodeKernel(
       if (!cut) lv.set([j, 0, nr], taskAt + 3 * t++);
       else for (let r = 0; r < nr; r++) lv.set([j, r, r + 1], taskAt + 3 * t++);
     }
-    const { slots } = sparse;
+    const { slots, defaultSlot: ds } = sparse;
     const { lres, cells, bounds } = b;
-    runTasks(ranges, CMD_LEVEL, lv, t, rowCount * cellsPerRow >= minCells, (k) =>
+    const parallel = rowCount * this.cellsPerRow >= this.minCells;
+    runTasks(this.ranges, CMD_LEVEL, lv, t, parallel, (k) =>
       levelTask(
         k,
         lv,
@@ -868,13 +948,7 @@ function threadedNodeKernel(
       if (job.splitSmall) mergeSplits(out, o, lres, from, taskCount[j]!);
       if (job.big >= 0) mergeSplits(out, o + SPLIT_DOUBLES, lres, from + SPLIT_DOUBLES, taskCount[j]!);
     }
-  };
-  const runLevel = (jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array) => {
-    for (let a = 0; a < jobs.length; a += cap) {
-      runLevelPart(jobs, a, Math.min(jobs.length, a + cap), rows, out);
-    }
-  };
-  return { acquire: serial.acquire, release: serial.release, run, runLevel };
+  }
 }
 
 /**
@@ -945,11 +1019,25 @@ function runTasks(
  * MIN_PARALLEL_ROWS rows (each partitioned in place, left rows kept, right rows to tmp), then each node put
  * together as left rows of its tasks in order, then right rows in order: exactly the serial stable partition.
  */
-function threadedLevelPartition(b: FitBuffers, ranges: WorkerRange[]): LevelPartitioner {
-  const { pt, pleft, tmp, bins } = b;
-  const cap = b.levelCapacity;
-  const firstTask = new Int32Array(cap + 1);
-  const part = (rows: Uint32Array, splits: readonly RowSplit[], a: number, e: number, mids: Int32Array) => {
+class ThreadedLevelPartition implements LevelPartitioner {
+  private readonly firstTask: Int32Array;
+
+  constructor(
+    private readonly b: FitBuffers,
+    private readonly ranges: WorkerRange[],
+  ) {
+    this.firstTask = new Int32Array(b.levelCapacity + 1);
+  }
+
+  partition(rows: Uint32Array, splits: readonly RowSplit[], mids: Int32Array): void {
+    const cap = this.b.levelCapacity;
+    for (let a = 0; a < splits.length; a += cap)
+      this.part(rows, splits, a, Math.min(splits.length, a + cap), mids);
+  }
+
+  private part(rows: Uint32Array, splits: readonly RowSplit[], a: number, e: number, mids: Int32Array): void {
+    const { pt, pleft, tmp, bins } = this.b;
+    const firstTask = this.firstTask;
     let t = 0;
     let rowCount = 0;
     for (let i = a; i < e; i++) {
@@ -965,16 +1053,12 @@ function threadedLevelPartition(b: FitBuffers, ranges: WorkerRange[]): LevelPart
       rowCount += x.end - x.start;
     }
     firstTask[e - a] = t;
-    runTasks(ranges, CMD_PARTS, pt, t, rowCount >= 2 * MIN_PARALLEL_ROWS, (k) =>
+    runTasks(this.ranges, CMD_PARTS, pt, t, rowCount >= 2 * MIN_PARALLEL_ROWS, (k) =>
       partitionTask(k, pt, pleft, rows, tmp, bins),
     );
     for (let i = a; i < e; i++)
       mids[i] = assemble(rows, tmp, pt, pleft, firstTask[i - a]!, firstTask[i - a + 1]!);
-  };
-  return (rows, splits, mids) => {
-    for (let a = 0; a < splits.length; a += cap)
-      part(rows, splits, a, Math.min(splits.length, a + cap), mids);
-  };
+  }
 }
 
 /** Puts a node partitioned as tasks [t0, t1) together (left rows, then right rows, in task order); returns its mid. */
@@ -1009,19 +1093,26 @@ function takeBetter(out: Float64Array, res: Float64Array, o: number): void {
 }
 
 /** Gradients on two threads: the worker computes the second half of the rows (each row on its own). */
-function threadedGradients(
-  targets: GradientInputs,
-  grad: Float64Array,
-  hess: Float64Array,
-  w: WorkerRange,
-): () => void {
-  const n = grad.length;
-  const half = n < MIN_PARALLEL_ROWS ? n : n >>> 1;
-  return () => {
+class ThreadedGradients implements GradientKernel {
+  private readonly half: number;
+
+  constructor(
+    private readonly targets: GradientInputs,
+    private readonly grad: Float64Array,
+    private readonly hess: Float64Array,
+    private readonly w: WorkerRange,
+  ) {
+    const n = grad.length;
+    this.half = n < MIN_PARALLEL_ROWS ? n : n >>> 1;
+  }
+
+  compute(): void {
+    const { targets, grad, hess, w, half } = this;
+    const n = grad.length;
     if (half < n) post(w, CMD_GRAD, half, n);
     logisticGradients(targets, grad, hess, 0, half);
     if (half === n) return;
     if (steal(w)) logisticGradients(targets, grad, hess, half, n);
     else awaitDone(w);
-  };
+  }
 }

@@ -205,7 +205,7 @@ function boost(
   const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
   const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
   const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.levelPartition ?? undefined);
-  const gradients = kernels.gradients ?? (() => logisticGradients(targets, grad, hess, 0, n));
+  const gradients = kernels.gradients;
   const v: ValidationState | null = valid
     ? {
         bins: rowMajor(binMatrix(cuts, valid.X), valid.X.rows),
@@ -223,7 +223,8 @@ function boost(
   let best = Number.NaN;
   let bestIteration = 0;
   for (let round = 0; round < p.n_estimators; round++) {
-    gradients();
+    if (gradients) gradients.compute();
+    else logisticGradients(targets, grad, hess, 0, n);
     const nRoot = sampleRoundRows(n, p.subsample, rng, rows, sampled);
     const treeFeatures =
       p.colsample_bytree < 1

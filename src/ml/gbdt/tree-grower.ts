@@ -65,7 +65,9 @@ export interface RowSplit {
  * Partitions the rows of every node of a tree level (disjoint ranges of the row buffer), each stably (rows
  * keep their order on both sides); mids[i] receives the first index of splits[i]'s right child.
  */
-export type LevelPartitioner = (rows: Uint32Array, splits: readonly RowSplit[], mids: Int32Array) => void;
+export interface LevelPartitioner {
+  partition(rows: Uint32Array, splits: readonly RowSplit[], mids: Int32Array): void;
+}
 
 /** A tree as grown: the flat tree plus binned split slots, and where each leaf's rows sit in the row buffer. */
 export interface GrownTree {
@@ -378,7 +380,7 @@ export class TreeGrower {
       return { start: c.start, end: c.end, feature: f, bin, missing: nBins[f]!, defaultLeft };
     });
     const mids = new Int32Array(level.length);
-    if (this.levelPartition) this.levelPartition(rows, splits, mids);
+    if (this.levelPartition) this.levelPartition.partition(rows, splits, mids);
     else
       splits.forEach((x, i) => {
         mids[i] = this.partitionHere(rows, x.start, x.end, x.feature, x.bin, x.missing, x.defaultLeft);
@@ -457,7 +459,7 @@ export interface PooledNodeKernel extends NodeKernel {
 
 /**
  * The in-thread {@link NodeKernel}: every feature, a pool of histograms allocated as trees need them
- * (by `newHist`, given the number of doubles; threads.ts allocates them in shared memory).
+ * (by `allocator`; threads.ts allocates them in shared memory).
  */
 export function createSerialNodeKernel(
   cuts: BinCuts,
@@ -465,35 +467,72 @@ export function createSerialNodeKernel(
   grad: Float64Array,
   hess: Float64Array,
   params: GbdtParams,
-  newHist: (size: number) => Float64Array = (size) => new Float64Array(size),
+  allocator: HistogramAllocator = heapHistograms,
 ): PooledNodeKernel {
-  const size = 2 * cuts.slotOffset[cuts.nFeatures]!;
-  const hists: Float64Array[] = [];
-  const free: number[] = [];
-  const m = cuts.nFeatures;
-  const { slotOffset, nBins } = cuts;
-  const { lambda, alpha, min_child_weight: mcw } = params;
-  const from = sparse.rowStart;
-  const to = sparse.rowStart.subarray(1);
-  return {
-    acquire() {
-      const id = free.pop();
-      if (id !== undefined) return id;
-      hists.push(newHist(size));
-      return hists.length - 1;
-    },
-    release: (id) => void free.push(id),
-    hist: (id) => hists[id]!,
-    run(job, rows, out) {
-      runAt(job, rows, out, 0);
-    },
-    runLevel(jobs, rows, out) {
-      for (let i = 0; i < jobs.length; i++) runAt(jobs[i]!, rows, out, 2 * SPLIT_DOUBLES * i);
-    },
-  };
+  return new SerialNodeKernel(cuts, sparse, grad, hess, params, allocator);
+}
+
+/** Allocates a node kernel's histograms: `size` doubles each. */
+export interface HistogramAllocator {
+  newHist(size: number): Float64Array;
+}
+
+const heapHistograms: HistogramAllocator = { newHist: (size) => new Float64Array(size) };
+
+/**
+ * A class, not an object of closures: its methods are the same functions in every fit, so code the compiler
+ * optimized around a call to them in one fit stays valid in the next (a fresh closure a fit made each such
+ * call site throw its optimized code away once, in a process's second fit).
+ */
+class SerialNodeKernel implements PooledNodeKernel {
+  private readonly size: number;
+  private readonly hists: Float64Array[] = [];
+  private readonly free: number[] = [];
+  private readonly from: Uint32Array;
+  private readonly to: Uint32Array;
+
+  constructor(
+    private readonly cuts: BinCuts,
+    private readonly sparse: SparseRows,
+    private readonly grad: Float64Array,
+    private readonly hess: Float64Array,
+    private readonly params: GbdtParams,
+    private readonly allocator: HistogramAllocator,
+  ) {
+    this.size = 2 * cuts.slotOffset[cuts.nFeatures]!;
+    this.from = sparse.rowStart;
+    this.to = sparse.rowStart.subarray(1);
+  }
+
+  acquire(): number {
+    const id = this.free.pop();
+    if (id !== undefined) return id;
+    this.hists.push(this.allocator.newHist(this.size));
+    return this.hists.length - 1;
+  }
+
+  release(id: number): void {
+    this.free.push(id);
+  }
+
+  hist(id: number): Float64Array {
+    return this.hists[id]!;
+  }
+
+  run(job: NodeJob, rows: Uint32Array, out: Float64Array): void {
+    this.runAt(job, rows, out, 0);
+  }
+
+  runLevel(jobs: readonly NodeJob[], rows: Uint32Array, out: Float64Array): void {
+    for (let i = 0; i < jobs.length; i++) this.runAt(jobs[i]!, rows, out, 2 * SPLIT_DOUBLES * i);
+  }
+
   /** Runs `job`, its splits to out[o .. o + 12). */
-  function runAt(job: NodeJob, rows: Uint32Array, out: Float64Array, o: number): void {
-    const small = hists[job.small]!;
+  private runAt(job: NodeJob, rows: Uint32Array, out: Float64Array, o: number): void {
+    const { size, grad, hess, from, to, sparse } = this;
+    const { slotOffset, nBins, nFeatures: m } = this.cuts;
+    const { lambda, alpha, min_child_weight: mcw } = this.params;
+    const small = this.hists[job.small]!;
     sumCells(small, rows, job.start, job.end, grad, hess, from, to, sparse.slots, 0, size);
     const [tl, tc] = listOf(job.tree);
     fillDefaults(small, slotOffset, sparse.defaultSlot, tl, 0, tc, 0, m, job.gs, job.hs);
@@ -502,7 +541,7 @@ export function createSerialNodeKernel(
       bestSplitRange(small, job.gs, job.hs, l, 0, c, 0, m, nBins, slotOffset, lambda, alpha, mcw, out, o);
     }
     if (job.big < 0) return;
-    const big = hists[job.big]!;
+    const big = this.hists[job.big]!;
     subtractRange(big, small, 0, size);
     const [l, c] = listOf(job.bigFeatures);
     bestSplitRange(
