@@ -233,19 +233,8 @@ function boost(
     const grown = grower.grow(grad, hess, rows, nRoot, treeFeatures, rng);
     const { tree, splitSlot, leafRanges } = grown;
     trees.push(tree);
-    // each row's margin plus its leaf, in float32, as XGBoost updates its prediction cache
-    for (let k = 0; k < leafRanges.length; k += 3) {
-      const v = tree.value[leafRanges[k]!]!;
-      for (let i = leafRanges[k + 1]!; i < leafRanges[k + 2]!; i++) {
-        const r = rows[i]!;
-        margin[r] = Math.fround(margin[r]! + v);
-      }
-    }
-    if (nRoot < n) {
-      for (let i = 0; i < n; i++)
-        if (!sampled[i])
-          margin[i] = Math.fround(margin[i]! + binnedLeafValue(tree, splitSlot, cuts, bins, i));
-    }
+    addLeavesByRange(margin, rows, tree.value, leafRanges);
+    if (nRoot < n) addLeavesUnsampled(margin, sampled, tree, splitSlot, cuts, bins);
     let metrics: Record<string, number> | undefined;
     if (v) {
       const score = scoreValidationRound(v, grown, cuts, p.eval_metric);
@@ -268,6 +257,40 @@ function boost(
     roundsRun,
     validHistory: history,
   };
+}
+
+/**
+ * Each grown row's margin plus its leaf, in float32, as XGBoost updates its prediction cache; leafRanges holds
+ * (leaf, start, end) triples of the row buffer. The per-row loops of boosting are functions of their own so
+ * that they are optimized (and stay so) apart from the boosting loop around them.
+ */
+function addLeavesByRange(
+  margin: Float64Array,
+  rows: Uint32Array,
+  value: Float64Array,
+  leafRanges: readonly number[],
+): void {
+  for (let k = 0; k < leafRanges.length; k += 3) {
+    const v = value[leafRanges[k]!]!;
+    const end = leafRanges[k + 2]!;
+    for (let i = leafRanges[k + 1]!; i < end; i++) {
+      const r = rows[i]!;
+      margin[r] = Math.fround(margin[r]! + v);
+    }
+  }
+}
+
+/** The margin of each row a row sample left out plus the leaf its bins reach. */
+function addLeavesUnsampled(
+  margin: Float64Array,
+  sampled: Uint8Array,
+  tree: FlatTree,
+  splitSlot: Int32Array,
+  cuts: BinCuts,
+  bins: BinnedRows,
+): void {
+  for (let i = 0; i < margin.length; i++)
+    if (!sampled[i]) margin[i] = Math.fround(margin[i]! + binnedLeafValue(tree, splitSlot, cuts, bins, i));
 }
 
 /** The leaf value row `row` of a binned matrix reaches (bins <= the split's bin go left). */
