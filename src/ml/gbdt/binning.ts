@@ -1,4 +1,5 @@
 import type { Matrix } from '../matrix.js';
+import { fitRecord } from './fit-record.js';
 
 /**
  * Quantile cut points per feature, computed once before boosting (XGBoost's `hist` method).
@@ -132,7 +133,7 @@ function assembleCuts(columns: ColumnCuts[]): BinCuts {
   const cuts = new Float64Array(cutStart[m]!);
   for (let f = 0; f < m; f++) cuts.set(perFeature[f]!, cutStart[f]!);
   const upper = Float64Array.from(columns, (c) => c.upper);
-  return { nFeatures: m, cuts, cutStart, slotOffset, nBins, upper };
+  return fitRecord({ nFeatures: m, cuts, cutStart, slotOffset, nBins, upper });
 }
 
 /**
@@ -167,7 +168,7 @@ export function binTrainingMatrix(
     binColumn(values, c.cuts, col);
     bins.push(col);
   });
-  return { cuts: assembleCuts(perFeature), bins };
+  return fitRecord({ cuts: assembleCuts(perFeature), bins });
 }
 
 /** out[i] = the value bin of values[i] among `cuts` (the number of cuts <= it; NaN: the missing bin). */
@@ -428,5 +429,5 @@ export function sparseRows(
       if (b !== d) slots[pos[i]!++] = off + b;
     }
   }
-  return { rowStart, slots, defaultSlot };
+  return fitRecord({ rowStart, slots, defaultSlot });
 }

@@ -1,4 +1,5 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
+import { fitRecord } from './fit-record.js';
 import { xgboostGradients } from './float32-math.js';
 import type { GbdtParams } from './params.js';
 import { createSerialNodeKernel, type LevelPartitioner, type NodeKernel } from './tree-grower.js';
@@ -77,11 +78,13 @@ export interface HistogramBackend {
 /** The in-thread backend. */
 export const serialBackend: HistogramBackend = {
   memory: (bytes) => new ArrayBuffer(bytes),
-  create: (cuts, sparse, grad, hess, _rows, _bins, _targets, params) => ({
-    node: createSerialNodeKernel(cuts, sparse, grad, hess, params),
-    levelPartition: null,
-    gradients: null,
-  }),
-  allocate: (n) => ({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
+  create: (cuts, sparse, grad, hess, _rows, _bins, _targets, params) =>
+    fitRecord({
+      node: createSerialNodeKernel(cuts, sparse, grad, hess, params),
+      levelPartition: null,
+      gradients: null,
+    }),
+  allocate: (n) =>
+    fitRecord({ grad: new Float64Array(n), hess: new Float64Array(n), rows: new Uint32Array(n) }),
   close: () => {},
 };

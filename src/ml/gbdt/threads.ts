@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
+import { fitRecord } from './fit-record.js';
+import { FLOAT32_MATH_SOURCE } from './float32-math.js';
 import {
   type FitKernels,
   type GradientInputs,
@@ -22,7 +24,6 @@ import {
   subtractRange,
   sumCells,
 } from './node-kernels.js';
-import { FLOAT32_MATH_SOURCE } from './float32-math.js';
 import type { GbdtParams } from './params.js';
 import {
   createSerialNodeKernel,
@@ -343,7 +344,7 @@ function sharedSparse(sparse: SparseRows): SparseRows {
       ? new Uint16Array(shared(2 * nnz))
       : new Uint32Array(shared(4 * nnz));
   slots.set(sparse.slots);
-  return { rowStart, slots, defaultSlot: sparse.defaultSlot };
+  return fitRecord({ rowStart, slots, defaultSlot: sparse.defaultSlot });
 }
 
 /** The gradient inputs as the worker reads them: all in shared memory. */
@@ -365,7 +366,7 @@ function sharedTargets({ margin, y, w, spw }: GradientInputs): SharedTargets {
     ws = new Float64Array(shared(8 * w.length));
     for (let i = 0; i < w.length; i++) ws[i] = w[i]!;
   }
-  return { margin, y: ys, w: ws, spw };
+  return fitRecord({ margin, y: ys, w: ws, spw });
 }
 
 interface WorkerRange {
@@ -651,11 +652,11 @@ class ThreadedBackend implements HistogramBackend {
   }
 
   allocate(n: number): { grad: Float64Array; hess: Float64Array; rows: Uint32Array } {
-    return {
+    return fitRecord({
       grad: new Float64Array(shared(8 * n)),
       hess: new Float64Array(shared(8 * n)),
       rows: new Uint32Array(shared(4 * n)),
-    };
+    });
   }
 
   create(
@@ -684,7 +685,7 @@ class ThreadedBackend implements HistogramBackend {
     const taskAt = LEVEL_HEADER + LEVEL_RECORD * cap;
     const treeAt = taskAt + 3 * nthread * cap;
     const partitionTasks = cap + Math.ceil(n / MIN_PARALLEL_ROWS) + 1;
-    const b: FitBuffers = {
+    const b: FitBuffers = fitRecord({
       sparse,
       grad,
       hess,
@@ -706,16 +707,16 @@ class ThreadedBackend implements HistogramBackend {
       pleft: new Int32Array(shared(4 * partitionTasks)),
       bounds: shareInts(fb),
       cells: cellAt,
-    };
+    });
     ranges.forEach((w, i) => {
       initWorker(w, b, cellAt[i + 1]!, cellAt[i + 2]!, [fb[i + 1]!, fb[i + 2]!]);
     });
     const own = { fHi: fb[1]!, from: cellAt[0]!, to: cellAt[1]! };
-    return {
+    return fitRecord({
       node: new ThreadedNodeKernel(b, own, ranges, options.minParallelCells ?? MIN_PARALLEL_CELLS),
       levelPartition: new ThreadedLevelPartition(b, ranges),
       gradients: ranges.length > 0 ? new ThreadedGradients(targets, grad, hess, ranges[0]!) : null,
-    };
+    });
   }
 
   close(): void {
@@ -776,7 +777,7 @@ class ThreadedNodeKernel implements NodeKernel, HistogramAllocator {
     this.serial = createSerialNodeKernel(b.cuts, b.sparse, b.grad, b.hess, b.params, this);
     const n = b.grad.length;
     this.cellsPerRow = b.sparse.rowStart[n]! / Math.max(1, n);
-    this.own = { fLo: 0, ...ownRange };
+    this.own = fitRecord({ fLo: 0, ...ownRange });
     this.firstTask = new Int32Array(b.levelCapacity);
     this.taskCount = new Int32Array(b.levelCapacity);
   }

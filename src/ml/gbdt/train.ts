@@ -3,16 +3,17 @@ import type { Matrix } from '../matrix.js';
 import type { FitOptions, Labels } from '../model.js';
 import { type BinCuts, type BinnedRows, binMatrix, binTrainingMatrix, sparseRows } from './binning.js';
 import { type FlatTree, TreeEnsemble } from './ensemble.js';
+import { fitRecord } from './fit-record.js';
 import { xgboostSigmoid } from './float32-math.js';
-import { aucScore, logLoss } from './metrics.js';
-import type { GbdtParams } from './params.js';
-import { createPrng, sampleSorted } from './prng.js';
 import {
   type GradientInputs,
   type HistogramBackend,
   logisticGradients,
   serialBackend,
 } from './histogram-backend.js';
+import { aucScore, logLoss } from './metrics.js';
+import type { GbdtParams } from './params.js';
+import { createPrng, sampleSorted } from './prng.js';
 import { createThreadedBackend, fitThreads } from './threads.js';
 import { TreeGrower } from './tree-grower.js';
 
@@ -202,18 +203,18 @@ function boost(
   const sparse = sparseRows(cuts, bins, n, backend.memory);
   const base = logit(initialScore(y, w, p.base_score));
   const margin = new Float64Array(backend.memory(8 * n)).fill(Math.fround(base));
-  const targets: GradientInputs = { margin, y, w, spw: p.scale_pos_weight };
+  const targets: GradientInputs = fitRecord({ margin, y, w, spw: p.scale_pos_weight });
   const kernels = backend.create(cuts, sparse, grad, hess, rows, bins, targets, p);
   const grower = new TreeGrower(cuts, bins, m, n, p, kernels.node, kernels.levelPartition ?? undefined);
   const gradients = kernels.gradients;
   const v: ValidationState | null = valid
-    ? {
+    ? fitRecord({
         bins: rowMajor(binMatrix(cuts, valid.X), valid.X.rows),
         cols: m,
         margin: new Float64Array(valid.X.rows).fill(Math.fround(base)),
         prob: new Float64Array(valid.X.rows),
         y: valid.y,
-      }
+      })
     : null;
   const allFeatures = Int32Array.from({ length: m }, (_, i) => i);
   const sampled = new Uint8Array(n);
@@ -251,12 +252,12 @@ function boost(
   const roundsRun = trees.length;
   const kept = valid && p.early_stopping_rounds > 0 ? trees.slice(0, bestIteration + 1) : trees;
   // float32: scored as XGBoost scores, its float32 arithmetic reproduced (see TreeEnsemble.marginOf)
-  return {
+  return fitRecord({
     ensemble: new TreeEnsemble(kept, base, m, 'float32'),
     bestIteration,
     roundsRun,
     validHistory: history,
-  };
+  });
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { BinCuts, BinnedRows, SparseRows } from './binning.js';
 import type { FlatTree } from './ensemble.js';
-import type { GbdtParams } from './params.js';
 import {
   bestSplitRange,
   fillDefaults,
@@ -9,6 +8,7 @@ import {
   subtractRange,
   sumCells,
 } from './node-kernels.js';
+import type { GbdtParams } from './params.js';
 import { type Prng, sampleSorted } from './prng.js';
 
 /** Loss reductions at or below this are not splits (XGBoost's kRtEps). */
