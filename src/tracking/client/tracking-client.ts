@@ -25,7 +25,7 @@ import type {
   TrackingStore,
   UpdateRunRequest,
 } from '../store/types.js';
-import { type HttpTransport, type HttpTransportOptions, createHttpTransport } from './http.js';
+import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from './http.js';
 
 /** Options of {@link createTrackingClient}. */
 export interface TrackingClientOptions extends Omit<HttpTransportOptions, 'baseUrl'> {
@@ -111,6 +111,9 @@ export function normalizeRun(raw: Record<string, unknown>): Run {
       })),
     },
   };
+  // MLflow 3 servers list the logged models a run used (runs/log-inputs `models`); older ones send none.
+  const modelInputs = inputs.model_inputs as Array<Record<string, unknown>> | undefined;
+  if (modelInputs) run.inputs.model_inputs = modelInputs.map((m) => ({ model_id: String(m.model_id) }));
   // MLflow 3 servers send outputs only for runs that recorded logged models (runs/outputs).
   if (outputs?.length)
     run.outputs = {
