@@ -43,7 +43,7 @@ describe('createDatabase', () => {
       assert.equal(second.applied.length, 0);
       assert.deepEqual(
         (await appliedMigrations(database)).filter((m) => m.module === 'tracking').map((m) => m.version),
-        [1, 2, 3, 4],
+        [1, 2, 3, 4, 5],
       );
       const insert = (trx: typeof database.db) =>
         trx

@@ -12,6 +12,11 @@ export interface ContractStore {
    * model outputs; the outputs test is skipped without it.
    */
   registry?: Pick<RegistryStore, 'createLoggedModel' | 'logOutputs'>;
+  /**
+   * A second store over the same database (another server replica): whatever one writes, the other's
+   * next read must show, whatever either has cached.
+   */
+  peer?: TrackingStore;
   close(): Promise<void>;
 }
 
@@ -697,6 +702,134 @@ export function runTrackingStoreContract(
         token = page.next_page_token;
       } while (token);
       assert.deepEqual(ordered, ['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6']);
+    });
+
+    test('every write to a run is in the next read of it, from this store and a peer, whatever was read before', async () => {
+      const stores = ctx.peer ? [store, ctx.peer] : [store];
+      const expId = await store.createExperiment({ name: uname('fresh-reads') });
+      const runId = (await store.createRun({ experiment_id: expId, run_name: 'fresh' })).info.run_id;
+      const searches = [
+        { experiment_ids: [expId], run_view_type: 'ALL' as const },
+        { experiment_ids: [expId], run_view_type: 'ALL' as const, order_by: ['metrics.m DESC'] },
+      ];
+      // Each store reads the run every way it can (so whatever it caches, it has), then `write` runs, then
+      // every way must show `check`.
+      const readsOf = async (s: TrackingStore): Promise<Run[]> => {
+        const found = await Promise.all(searches.map((q) => s.searchRuns(q)));
+        const wire = s.getRunWire ? [JSON.parse(await s.getRunWire(runId)) as Run] : [];
+        return [
+          await s.getRun(runId),
+          ...wire,
+          ...found.map((f) => f.runs.find((r) => r.info.run_id === runId)!),
+        ];
+      };
+      const after = async (what: string, write: () => Promise<unknown>, check: (run: Run) => void) => {
+        for (const s of stores) await readsOf(s);
+        await write();
+        for (const [i, s] of stores.entries()) {
+          for (const run of await readsOf(s)) {
+            assert.ok(run, `${what}: store ${i} found the run`);
+            try {
+              check(run);
+            } catch (e) {
+              assert.fail(`${what}: store ${i} read a stale run: ${(e as Error).message}`);
+            }
+          }
+        }
+      };
+      const metric = (value: number, step: number) => ({ key: 'm', value, timestamp: 1_000 + step, step });
+      await after(
+        'a metric',
+        () => store.logBatch({ run_id: runId, metrics: [metric(1, 0)] }),
+        (r) => assert.equal(metricsOf(r).m.value, 1),
+      );
+      await after(
+        'a later metric step',
+        () => store.logBatch({ run_id: runId, metrics: [metric(2, 1)] }),
+        (r) => assert.equal(metricsOf(r).m.value, 2),
+      );
+      await after(
+        'a param',
+        () => store.logBatch({ run_id: runId, params: [{ key: 'p', value: 'a' }] }),
+        (r) => assert.equal(paramsOf(r).p, 'a'),
+      );
+      await after(
+        'a tag',
+        () => store.logBatch({ run_id: runId, tags: [{ key: 't', value: 'x' }] }),
+        (r) => assert.equal(tagsOf(r).t, 'x'),
+      );
+      await rejectsWith(
+        store.logBatch({
+          run_id: runId,
+          params: [{ key: 'p', value: 'b' }],
+          tags: [{ key: 't', value: 'lost' }],
+        }),
+        'INVALID_PARAMETER_VALUE',
+      );
+      await after(
+        'a tag overwritten after a refused batch',
+        () => store.logBatch({ run_id: runId, tags: [{ key: 't', value: 'y' }] }),
+        (r) => assert.equal(tagsOf(r).t, 'y'),
+      );
+      await after(
+        'a deleted tag',
+        () => store.deleteTag(runId, 't'),
+        (r) => assert.equal(tagsOf(r).t, undefined),
+      );
+      await after(
+        'status, end time and name',
+        () => store.updateRun({ run_id: runId, status: 'FINISHED', end_time: 5_000, run_name: 'renamed' }),
+        (r) => {
+          assert.equal(r.info.status, 'FINISHED');
+          assert.equal(r.info.end_time, 5_000);
+          assert.equal(r.info.run_name, 'renamed');
+          assert.equal(tagsOf(r)['mlflow.runName'], 'renamed');
+        },
+      );
+      const dataset = { name: 'd', digest: 'abc', source_type: 'local', source: '{}' };
+      await after(
+        'a dataset input',
+        () => store.logInputs(runId, [{ tags: [], dataset }]),
+        (r) => assert.equal(r.inputs?.dataset_inputs?.length, 1),
+      );
+      await after(
+        'a model input',
+        () => store.logInputs(runId, [], [{ model_id: 'm-fresh' }]),
+        (r) => assert.deepEqual(r.inputs?.model_inputs, [{ model_id: 'm-fresh' }]),
+      );
+      await after(
+        'a deleted run',
+        () => store.deleteRun(runId),
+        (r) => assert.equal(r.info.lifecycle_stage, 'deleted'),
+      );
+      await after(
+        'a restored run',
+        () => store.restoreRun(runId),
+        (r) => assert.equal(r.info.lifecycle_stage, 'active'),
+      );
+      await after(
+        'a deleted experiment',
+        () => store.deleteExperiment(expId),
+        (r) => assert.equal(r.info.lifecycle_stage, 'deleted'),
+      );
+      await after(
+        'a restored experiment',
+        () => store.restoreExperiment(expId),
+        (r) => assert.equal(r.info.lifecycle_stage, 'active'),
+      );
+      const registry = ctx.registry;
+      if (registry) {
+        const model = await registry.createLoggedModel({
+          experiment_id: expId,
+          name: 'fresh',
+          source_run_id: runId,
+        });
+        await after(
+          'a model output',
+          () => registry.logOutputs(runId, [{ model_id: model.info.model_id, step: 4 }]),
+          (r) => assert.deepEqual(r.outputs, { model_outputs: [{ model_id: model.info.model_id, step: 4 }] }),
+        );
+      }
     });
   });
 }

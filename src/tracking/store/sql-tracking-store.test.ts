@@ -11,5 +11,10 @@ runTrackingStoreContract('SQLite (in memory)', async () => {
     dialect: database.dialect,
     getExperiment: (id) => store.getExperiment(id),
   });
-  return { store, registry, close: () => database.close() };
+  const peer = await createSqlTrackingStore({
+    database,
+    defaultArtifactRoot: 'mlflow-artifacts:/',
+    migrate: false,
+  });
+  return { store, registry, peer, close: () => database.close() };
 });

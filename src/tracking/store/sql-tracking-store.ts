@@ -22,7 +22,15 @@ export interface SqlTrackingStoreOptions {
   migrate?: boolean;
   /** Cap on max_results for searches (default 50,000). */
   maxResultsCap?: number;
+  /**
+   * Bytes (characters) of runs' JSON kept to answer runs/get and runs/search again without building it,
+   * while the run is unchanged (default {@link DEFAULT_RUN_CACHE_BYTES}; 0 turns the cache off).
+   */
+  runCacheBytes?: number;
 }
+
+/** The default bound of the run JSON cache: 64 MiB. */
+export const DEFAULT_RUN_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The tracking store over SQL, one implementation for SQLite and PostgreSQL through Kysely (as MLflow's
@@ -40,5 +48,11 @@ export async function createSqlTrackingStore(options: SqlTrackingStoreOptions): 
   );
   if (options.migrate !== false) await migrate(options.database, ALL_MIGRATIONS);
   await ensureDefaultExperiment(ctx);
-  return { ...experimentOps(ctx), ...runOps(ctx), ...runTagOps(ctx), ...inputOps(ctx), ...metricOps(ctx) };
+  return {
+    ...experimentOps(ctx),
+    ...runOps(ctx, { cacheChars: options.runCacheBytes ?? DEFAULT_RUN_CACHE_BYTES }),
+    ...runTagOps(ctx),
+    ...inputOps(ctx),
+    ...metricOps(ctx),
+  };
 }

@@ -28,10 +28,18 @@ runTrackingStoreContract(
       dialect: database.dialect,
       getExperiment: (id) => store.getExperiment(id),
     });
+    const peerDatabase = await createDatabase(PG_URI, { schema });
+    const peer = await createSqlTrackingStore({
+      database: peerDatabase,
+      defaultArtifactRoot: 's3://bucket/prefix',
+      migrate: false,
+    });
     return {
       store,
       registry,
+      peer,
       close: async () => {
+        await peerDatabase.close();
         await dropPostgresSchema(database, schema);
         await database.close();
       },

@@ -3,7 +3,7 @@ import { type RawBuilder, type SqlBool, sql } from 'kysely';
 import { InputError, TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { randomRunName } from '../../store/run-names.js';
-import { recordRunOutputs } from '../../store/sql/outputs.js';
+import { createRunOutputsRecorder, type RunOutputsRecorder } from '../../store/sql/outputs.js';
 import {
   type FilterComparison,
   LOGGED_MODEL_FILTER,
@@ -517,6 +517,7 @@ async function searchLoggedModels(
 
 async function logOutputs(
   ctx: RegistryContext,
+  recorder: RunOutputsRecorder,
   runId: string,
   models: Array<{ model_id: string; step?: number }>,
 ): ReturnType<RegistryStore['logOutputs']> {
@@ -529,15 +530,17 @@ async function logOutputs(
       `The run ${runId} must be in the 'active' state. Current state is ${run.info.lifecycle_stage}.`,
     );
   }
+  const holdsRuns = await recorder.holdsRuns();
   await ctx.tx(async (trx) => {
     for (const m of models) await activeLoggedModel(trx, m?.model_id);
     const outputs = models.map((m) => ({ model_id: m.model_id, step: Number(m.step ?? 0) }));
-    await recordRunOutputs(trx as unknown as AnyKysely, runId, outputs);
+    await recorder.record(trx as unknown as AnyKysely, runId, outputs, holdsRuns);
   });
 }
 
 /** The logged-model aggregate (MLflow 3): `logged_models`, their tags and params, and runs' outputs. */
 export function loggedModelOps(ctx: RegistryContext): LoggedModelOps {
+  const recorder = createRunOutputsRecorder(ctx.db as unknown as AnyKysely);
   return {
     createLoggedModel: (args) => createLoggedModel(ctx, args),
     getLoggedModel: (modelId, options) => getLoggedModel(ctx, modelId, options),
@@ -547,7 +550,7 @@ export function loggedModelOps(ctx: RegistryContext): LoggedModelOps {
     deleteLoggedModelTag: (modelId, key) => deleteLoggedModelTag(ctx, modelId, key),
     logLoggedModelParams: (modelId, params) => logLoggedModelParams(ctx, modelId, params),
     searchLoggedModels: (args) => searchLoggedModels(ctx, args),
-    logOutputs: (runId, models) => logOutputs(ctx, runId, models),
+    logOutputs: (runId, models) => logOutputs(ctx, recorder, runId, models),
   };
 }
 

@@ -4,6 +4,7 @@ import { trackingSchemaV1 } from './001-tracking-schema.js';
 import { clusteredKeyValues } from './002-clustered-key-values.js';
 import { uniqueMetricPoints } from './003-unique-metric-points.js';
 import { keyValueStatistics } from './004-key-value-statistics.js';
+import { runRevisions } from './005-run-revisions.js';
 
 /**
  * Every migration of the server's database, in the order they are applied. Tracking's come first
@@ -15,5 +16,6 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   clusteredKeyValues,
   uniqueMetricPoints,
   keyValueStatistics,
+  runRevisions,
   ...registryMigrations,
 ];

@@ -185,7 +185,7 @@ async function setExperimentLifecycle(
     .execute();
   await trx
     .updateTable('runs')
-    .set({ lifecycle_stage: to, deleted_time: to === 'deleted' ? now : null })
+    .set({ lifecycle_stage: to, deleted_time: to === 'deleted' ? now : null, revision: sql`revision + 1` })
     .where('experiment_id', '=', Number(id))
     .where('lifecycle_stage', '=', from)
     .execute();

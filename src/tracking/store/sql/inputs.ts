@@ -6,7 +6,7 @@ import { inTransaction } from '../../sql/transaction.js';
 import type { DatasetInput, KeyValue, ModelInput, TrackingStore } from '../types.js';
 import { LIMITS, validateLength } from '../validation.js';
 import type { SqlStoreContext } from './context.js';
-import { activeRunRow } from './run-rows.js';
+import { activeRunForWrite } from './run-rows.js';
 
 const newUuid = () => randomUUID().replace(/-/g, '');
 
@@ -120,7 +120,7 @@ export function inputOps(ctx: SqlStoreContext): Pick<TrackingStore, 'logInputs'>
     async logInputs(runId, datasets, models = []) {
       validateDatasets(datasets);
       await inTransaction(ctx.db, async (trx) => {
-        const run = await activeRunRow(ctx, trx, runId);
+        const run = await activeRunForWrite(ctx, trx, runId);
         for (const d of datasets) {
           const datasetId = await datasetUuid(trx, Number(run.experiment_id), d.dataset);
           await linkInput(trx, runId, datasetId, d.tags);

@@ -56,9 +56,32 @@ export async function runRow(ctx: SqlStoreContext, q: AnyKysely, runId: string):
   return rows[0];
 }
 
-/** The run's row, which must be active: only active runs take metrics, params, tags and inputs. */
-export async function activeRunRow(ctx: SqlStoreContext, q: AnyKysely, runId: string): Promise<RunRow> {
-  const row = await runRow(ctx, q, runId);
+/**
+ * Inside a write transaction: the run's row, after bumping its revision (the key cached run JSON is
+ * checked against, run-cache.ts). Every write that changes what a run's JSON says starts here (or bumps
+ * the revision in its own UPDATE of the row), so the run's row is also the first lock such a transaction
+ * takes, and writers of one run queue on it rather than deadlock on each other's child rows.
+ */
+export async function writeRunRow(ctx: SqlStoreContext, trx: AnyKysely, runId: string): Promise<RunRow> {
+  const rows = await ctx.rawSelect<RunRow>(
+    trx,
+    `UPDATE runs SET revision = revision + 1 WHERE run_uuid = ? RETURNING ${RUN_COLUMNS}`,
+    [runId],
+  );
+  if (!rows.length) throw new TasselError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
+  return rows[0];
+}
+
+/**
+ * Inside a write transaction: the run's row (revision bumped, {@link writeRunRow}), which must be active:
+ * only active runs take metrics, params, tags and inputs.
+ */
+export async function activeRunForWrite(
+  ctx: SqlStoreContext,
+  trx: AnyKysely,
+  runId: string,
+): Promise<RunRow> {
+  const row = await writeRunRow(ctx, trx, runId);
   if (row.lifecycle_stage !== 'active') {
     throw new InputError(
       `The run ${runId} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`,

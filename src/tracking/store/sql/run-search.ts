@@ -152,7 +152,7 @@ function runQuery(ctx: SqlStoreContext, req: SearchRunsRequest, numericIds: numb
   });
   keys.push({ alias: 'sk_start', ascending: false, nullable: false, numeric: true });
   keys.push({ alias: 'sk_id', ascending: true, nullable: false, numeric: false });
-  cols.push(sql`r.start_time AS sk_start`, sql`r.run_uuid AS sk_id`);
+  cols.push(sql`r.start_time AS sk_start`, sql`r.run_uuid AS sk_id`, sql`r.revision AS run_revision`);
   const scope = (c: RawBuilder<unknown>) =>
     sql`r.experiment_id IN (${sql.join(numericIds)}) AND ${lifecycleCondition(sql`r.lifecycle_stage`, view)} AND ${c}`;
   // The index walk stops after one page, so each entry is probed (one primary-key seek per key
@@ -164,7 +164,10 @@ function runQuery(ctx: SqlStoreContext, req: SearchRunsRequest, numericIds: numb
   return { orders, keys, cols, joins, where: () => scope(cond), whereOnIndex, hash, max };
 }
 
-type PageRows = { rows: Array<Record<string, unknown> & { sk_id: string }>; next?: string };
+type PageRows = {
+  rows: Array<Record<string, unknown> & { sk_id: string; run_revision: string | number }>;
+  next?: string;
+};
 
 /**
  * When the first order_by is a metric, param or tag: the page comes from walking that key's (key, value)
@@ -215,15 +218,19 @@ async function indexOrderedPage(
   return pageOf(rows, max, keys, q.hash);
 }
 
+/** One page of runs/search: its runs' ids and revisions (read together), and the next page's token. */
+export interface RunsPage {
+  ids: string[];
+  revisions: Array<string | number>;
+  next?: string;
+}
+
 /** The ids of one page of runs/search and the next page's token. */
-export async function searchRunsPage(
-  ctx: SqlStoreContext,
-  req: SearchRunsRequest,
-): Promise<{ ids: string[]; next?: string }> {
+export async function searchRunsPage(ctx: SqlStoreContext, req: SearchRunsRequest): Promise<RunsPage> {
   const expIds = [...new Set(req.experiment_ids.map(String))];
   const numericIds = expIds.filter(isId).map(Number);
   const q = runQuery(ctx, req, numericIds);
-  if (!numericIds.length) return { ids: [] };
+  if (!numericIds.length) return { ids: [], revisions: [] };
   const first = q.orders[0];
   let page: PageRows;
   if (first && isChild(first.type)) {
@@ -233,5 +240,9 @@ export async function searchRunsPage(
     const inner = sql`SELECT ${sql.join(q.cols)} FROM runs r ${sql.join(q.joins, sql` `)} WHERE ${q.where()}`;
     page = await keysetPage<PageRows['rows'][number]>(ctx.db, inner, q.keys, q.hash, q.max, req.page_token);
   }
-  return { ids: page.rows.map((r) => r.sk_id), next: page.next };
+  return {
+    ids: page.rows.map((r) => r.sk_id),
+    revisions: page.rows.map((r) => r.run_revision),
+    next: page.next,
+  };
 }

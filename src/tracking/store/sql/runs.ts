@@ -17,8 +17,8 @@ import { appendToUri, type SqlStoreContext } from './context.js';
 import { activeExperimentRow } from './experiments.js';
 import { insertMetrics } from './metrics.js';
 import { insertParams } from './params.js';
-import { createRunLoader, type RunLoader } from './run-loading.js';
-import { activeRunRow, runRow, toRunInfo } from './run-rows.js';
+import { createRunLoader, type RunLoader, type RunLoaderOptions } from './run-loading.js';
+import { activeRunForWrite, runRow, toRunInfo, writeRunRow } from './run-rows.js';
 import { searchRunsPage } from './run-search.js';
 import { RUN_NAME_TAG, USER_TAG, upsertRunTags } from './tags.js';
 
@@ -60,7 +60,7 @@ function runNameOf(req: CreateRunRequest, tags: KeyValue[]): string {
 /** Sets a run's lifecycle stage (delete / restore), recording when it was deleted. */
 async function setRunLifecycle(ctx: SqlStoreContext, runId: string, to: 'active' | 'deleted'): Promise<void> {
   await inTransaction(ctx.db, async (trx) => {
-    await runRow(ctx, trx, runId);
+    await writeRunRow(ctx, trx, runId);
     await trx
       .updateTable('runs')
       .set({ lifecycle_stage: to, deleted_time: to === 'deleted' ? Date.now() : null })
@@ -113,7 +113,7 @@ async function updateRun(
   }
   if (req.run_name !== undefined) validateLength('Run name', LIMITS.maxRunNameLength, req.run_name);
   await inTransaction(ctx.db, async (trx) => {
-    await activeRunRow(ctx, trx, req.run_id);
+    await activeRunForWrite(ctx, trx, req.run_id);
     const set: Record<string, unknown> = {};
     if (req.status !== undefined) set.status = req.status;
     if (req.end_time !== undefined) set.end_time = req.end_time;
@@ -127,7 +127,7 @@ async function updateRun(
 
 async function searchRuns(ctx: RunContext, req: SearchRunsRequest): ReturnType<TrackingStore['searchRuns']> {
   const page = await searchRunsPage(ctx, req);
-  const runs = await withDbErrors(() => ctx.loader.loadRuns(page.ids));
+  const runs = await withDbErrors(() => ctx.loader.loadRuns(page.ids, page.revisions));
   return page.next ? { runs, next_page_token: page.next } : { runs };
 }
 
@@ -137,7 +137,7 @@ async function logBatch(ctx: SqlStoreContext, req: LogBatchRequest): ReturnType<
   const tags = req.tags ?? [];
   validateBatch(metrics, params, tags);
   await inTransaction(ctx.db, async (trx: AnyKysely) => {
-    await activeRunRow(ctx, trx, req.run_id);
+    await activeRunForWrite(ctx, trx, req.run_id);
     await insertParams(trx, req.run_id, params);
     await insertMetrics(ctx, trx, req.run_id, metrics);
     await upsertRunTags(trx, req.run_id, tags);
@@ -155,7 +155,7 @@ async function searchRunsWire(
   req: SearchRunsRequest,
 ): Promise<{ runs: string[]; next_page_token?: string }> {
   const page = await searchRunsPage(ctx, req);
-  const runs = await withDbErrors(() => ctx.loader.loadRunsWire(page.ids));
+  const runs = await withDbErrors(() => ctx.loader.loadRunsWire(page.ids, page.revisions));
   return page.next ? { runs, next_page_token: page.next } : { runs };
 }
 
@@ -164,8 +164,8 @@ async function searchRunsWire(
  * transaction through their aggregates (log-metric, log-parameter and set-tag go through it). Runs are
  * also offered as the wire JSON the database builds (getRunWire, searchRunsWire).
  */
-export function runOps(store: SqlStoreContext): RunOps {
-  const ctx: RunContext = { ...store, loader: createRunLoader(store) };
+export function runOps(store: SqlStoreContext, options: RunLoaderOptions): RunOps {
+  const ctx: RunContext = { ...store, loader: createRunLoader(store, options) };
   return {
     createRun: (req) => createRun(ctx, req),
     getRun: (runId) => getRun(ctx, runId),

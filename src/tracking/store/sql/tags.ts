@@ -4,7 +4,7 @@ import type { AnyKysely } from '../../sql/database.js';
 import { inTransaction } from '../../sql/transaction.js';
 import type { KeyValue, TrackingStore } from '../types.js';
 import type { SqlStoreContext } from './context.js';
-import { activeRunRow } from './run-rows.js';
+import { activeRunForWrite } from './run-rows.js';
 
 /** The tag MLflow keeps a run's name in (mirrored in runs.name). */
 export const RUN_NAME_TAG = 'mlflow.runName';
@@ -30,7 +30,7 @@ export function runTagOps(ctx: SqlStoreContext): Pick<TrackingStore, 'deleteTag'
   return {
     async deleteTag(runId, key) {
       await inTransaction(ctx.db, async (trx) => {
-        await activeRunRow(ctx, trx, runId);
+        await activeRunForWrite(ctx, trx, runId);
         const r = await trx
           .deleteFrom('tags')
           .where('run_uuid', '=', runId)
