@@ -15,7 +15,8 @@
  * BENCH_ONLY (comma-separated subset of health,get,get100,batch,search); BENCH_DB (SQLite: a database
  * path loaded once and kept, reused by later runs, so a change can be measured without reloading;
  * log-batch writes to it); BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test); BENCH_PG_SCHEMA (the
- * same for PostgreSQL: a schema loaded once, kept and reused); BENCH_CPU_PROF (a
+ * same for PostgreSQL: a schema loaded once, kept and reused); BENCH_RUN_CACHE (the server's
+ * `--run-cache-size`, its default when unset; 0 measures every read building its runs' JSON); BENCH_CPU_PROF (a
  * folder: the server runs with `node --cpu-prof` and writes its profile there on exit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -40,6 +41,7 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgresql').split(',');
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 const PG_SCHEMA = process.env.BENCH_PG_SCHEMA ?? `bench_tracking_${process.pid}`;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const RUN_CACHE = process.env.BENCH_RUN_CACHE;
 
 const dir = mkdtempSync(join(tmpdir(), 'tassel-bench-tracking-'));
 const dbPath = process.env.BENCH_DB ? resolve(process.env.BENCH_DB) : join(dir, 'mlflow.db');
@@ -169,6 +171,7 @@ async function startServer(backend: string): Promise<{ url: string; child: Child
       `file://${join(dir, 'artifacts')}`,
       '--log-level',
       'warn',
+      ...(RUN_CACHE === undefined ? [] : ['--run-cache-size', RUN_CACHE]),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
   );
@@ -400,7 +403,7 @@ async function benchBackend(backend: string): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(
-    `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; load avg ${loadavg()[0].toFixed(2)}`,
+    `tracking bench: ${RUNS} runs x ${METRICS} metrics x ${STEPS} steps x ${PARAMS} params; run cache ${RUN_CACHE ?? 'default (64MiB)'}; load avg ${loadavg()[0].toFixed(2)}`,
   );
   try {
     for (const backend of BACKENDS) {

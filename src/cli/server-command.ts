@@ -2,14 +2,14 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { assertAuthConfigured } from '../tracking/auth/auth.js';
-import { createDatabase } from '../tracking/sql/database.js';
-import { migrate } from '../tracking/sql/migrate.js';
-import { ALL_MIGRATIONS } from '../tracking/sql/migrations/index.js';
 import {
   DEFAULT_ARTIFACTS_DESTINATION,
   DEFAULT_BACKEND_STORE_URI,
   startTrackingServer,
 } from '../tracking/server/start.js';
+import { createDatabase } from '../tracking/sql/database.js';
+import { migrate } from '../tracking/sql/migrate.js';
+import { ALL_MIGRATIONS } from '../tracking/sql/migrations/index.js';
 
 function parsePort(v: string): number {
   const n = Number(v);
@@ -71,6 +71,11 @@ export function register(program: Command): void {
       String(Math.min(4, availableParallelism())),
     )
     .option(
+      '--run-cache-size <bytes>',
+      "runs' JSON kept for runs/get and runs/search while a run is unchanged, across the read workers (0: off)",
+      '64MiB',
+    )
+    .option(
       '--auth-token <token>',
       'require this token (Bearer, or as Basic password); default $TASSEL_AUTH_TOKEN',
     )
@@ -108,6 +113,7 @@ export function register(program: Command): void {
         logger: true,
         logLevel: opts.logLevel,
         readWorkers: parseReadWorkers(opts.readWorkers),
+        runCacheBytes: parseBytes(opts.runCacheSize),
         app: {
           maxArtifactBytes: parseBytes(opts.maxArtifactSize),
           bodyLimit: parseBytes(opts.maxBodySize),

@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { type CreateArtifactRepositoryOptions, createArtifactRepository } from '../artifacts/registry.js';
-import { type CreateDatabaseOptions, type TrackingDatabase, createDatabase } from '../sql/database.js';
+import { type CreateDatabaseOptions, createDatabase, type TrackingDatabase } from '../sql/database.js';
 import { migrate } from '../sql/migrate.js';
 import { ALL_MIGRATIONS } from '../sql/migrations/index.js';
-import { createSqlTrackingStore } from '../store/sql-tracking-store.js';
+import { createSqlTrackingStore, DEFAULT_RUN_CACHE_BYTES } from '../store/sql-tracking-store.js';
 import { createSqliteReadPool, type SqliteReadPool, withReadPool } from '../store/sqlite-read-pool.js';
-import { type TrackingAppOptions, createTrackingApp } from './app.js';
+import { createTrackingApp, type TrackingAppOptions } from './app.js';
 
 /** Defaults of `tassel server`, as paths relative to the working directory. */
 export const DEFAULT_BACKEND_STORE_URI = 'sqlite:///./tassel-data/mlflow.db';
@@ -36,6 +36,11 @@ export interface StartTrackingServerOptions {
    * `tassel server` defaults to the machine's cores (at most 4).
    */
   readWorkers?: number;
+  /**
+   * Bytes of runs' JSON kept to answer runs/get and runs/search without building it again while a run is
+   * unchanged, shared evenly by the server's store and its read workers (default 64 MiB; 0: off).
+   */
+  runCacheBytes?: number;
   artifacts?: CreateArtifactRepositoryOptions;
   /** Passed through to {@link createTrackingApp}. */
   app?: Partial<Omit<TrackingAppOptions, 'trackingStore' | 'artifactRepository' | 'database'>>;
@@ -69,14 +74,23 @@ export async function startTrackingServer(
       : undefined;
     const defaultArtifactRoot =
       options.defaultArtifactRoot ?? (serveArtifacts ? 'mlflow-artifacts:/' : destination);
-    const localStore = await createSqlTrackingStore({ database, defaultArtifactRoot, migrate: false });
+    const workers =
+      database.dialect === 'sqlite' && !/:memory:/.test(backendStoreUri) ? (options.readWorkers ?? 0) : 0;
+    const runCacheBytes = Math.floor((options.runCacheBytes ?? DEFAULT_RUN_CACHE_BYTES) / (workers + 1));
+    const localStore = await createSqlTrackingStore({
+      database,
+      defaultArtifactRoot,
+      migrate: false,
+      runCacheBytes,
+    });
     readPool =
-      (options.readWorkers ?? 0) > 0 && database.dialect === 'sqlite' && !/:memory:/.test(backendStoreUri)
+      workers > 0
         ? createSqliteReadPool({
-            size: options.readWorkers!,
+            size: workers,
             backendStoreUri,
             defaultArtifactRoot,
             busyTimeoutMs: options.database?.busyTimeoutMs,
+            runCacheBytes,
           })
         : null;
     const trackingStore = readPool ? withReadPool(localStore, readPool) : localStore;

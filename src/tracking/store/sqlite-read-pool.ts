@@ -70,6 +70,7 @@ export function createSqliteReadPool(options: SqliteReadPoolOptions): SqliteRead
     defaultArtifactRoot: options.defaultArtifactRoot,
     maxResultsCap: options.maxResultsCap,
     busyTimeoutMs: options.busyTimeoutMs,
+    runCacheBytes: options.runCacheBytes,
     __bootstrap: { moduleUrl, tsxApiUrl },
   };
   const workers: PoolWorker[] = [];

@@ -10,6 +10,8 @@ export interface ReadWorkerData {
   defaultArtifactRoot: string;
   maxResultsCap?: number;
   busyTimeoutMs?: number;
+  /** This worker's bound on cached run JSON (see SqlTrackingStoreOptions.runCacheBytes). */
+  runCacheBytes?: number;
 }
 
 /** A request from the pool, and the worker's answer. */
@@ -36,6 +38,7 @@ export async function runReadWorker(): Promise<void> {
     database,
     defaultArtifactRoot: data.defaultArtifactRoot,
     maxResultsCap: data.maxResultsCap,
+    runCacheBytes: data.runCacheBytes,
     migrate: false,
   });
   port.on('message', (request: ReadRequest) => {
