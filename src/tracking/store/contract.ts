@@ -831,5 +831,58 @@ export function runTrackingStoreContract(
         );
       }
     });
+
+    test('under concurrent writes and reads, a read after a write is acknowledged shows it, on this store and a peer', async () => {
+      const stores = ctx.peer ? [store, ctx.peer] : [store];
+      const expId = await store.createExperiment({ name: uname('concurrent-reads') });
+      const runIds = await Promise.all(
+        [0, 1, 2, 3].map(
+          async (i) => (await store.createRun({ experiment_id: expId, run_name: `c${i}` })).info.run_id,
+        ),
+      );
+      const writes = 20;
+      let writing = true;
+      const stepOf = (r: Run) => metricsOf(r).c?.step ?? -1;
+      // Readers keep every store's cache busy with the runs while they change.
+      const reader = async (s: TrackingStore) => {
+        while (writing) {
+          await s.searchRuns({ experiment_ids: [expId], order_by: ['metrics.c DESC'] });
+          for (const id of runIds) await s.getRun(id);
+        }
+      };
+      const writer = async (runId: string, w: number) => {
+        for (let i = 0; i < writes; i++) {
+          await stores[(w + i) % stores.length].logBatch({
+            run_id: runId,
+            metrics: [{ key: 'c', value: i, timestamp: 1_000 + i, step: i }],
+            tags: [{ key: 'last', value: String(i) }],
+          });
+          for (const [k, s] of stores.entries()) {
+            const got = await s.getRun(runId);
+            assert.ok(
+              stepOf(got) >= i,
+              `store ${k} runs/get after write ${i} of ${runId}: step ${stepOf(got)}`,
+            );
+            const page = await s.searchRuns({ experiment_ids: [expId], order_by: ['metrics.c DESC'] });
+            const found = page.runs.find((r) => r.info.run_id === runId)!;
+            assert.ok(
+              stepOf(found) >= i,
+              `store ${k} runs/search after write ${i} of ${runId}: step ${stepOf(found)}`,
+            );
+          }
+        }
+      };
+      const readers = stores.flatMap((s) => [reader(s), reader(s)]);
+      await Promise.all(runIds.map((id, w) => writer(id, w)));
+      writing = false;
+      await Promise.all(readers);
+      for (const s of stores) {
+        for (const id of runIds) {
+          const run = await s.getRun(id);
+          assert.equal(stepOf(run), writes - 1);
+          assert.equal(tagsOf(run).last, String(writes - 1));
+        }
+      }
+    });
   });
 }
