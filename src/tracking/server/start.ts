@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { type CreateArtifactRepositoryOptions, createArtifactRepository } from '../artifacts/registry.js';
-import { type CreateDatabaseOptions, createDatabase, type TrackingDatabase } from '../sql/database.js';
+import { type CreateDatabaseOptions, type TrackingDatabase, createDatabase } from '../sql/database.js';
 import { migrate } from '../sql/migrate.js';
 import { ALL_MIGRATIONS } from '../sql/migrations/index.js';
 import { createSqlTrackingStore, DEFAULT_RUN_CACHE_BYTES } from '../store/sql-tracking-store.js';
 import { createSqliteReadPool, type SqliteReadPool, withReadPool } from '../store/sqlite-read-pool.js';
-import { createTrackingApp, type TrackingAppOptions } from './app.js';
+import { type TrackingAppOptions, createTrackingApp } from './app.js';
 
 /** Defaults of `tassel server`, as paths relative to the working directory. */
 export const DEFAULT_BACKEND_STORE_URI = 'sqlite:///./tassel-data/mlflow.db';

@@ -62,7 +62,7 @@ export async function runRow(ctx: SqlStoreContext, q: AnyKysely, runId: string):
  * the revision in its own UPDATE of the row), so the run's row is also the first lock such a transaction
  * takes, and writers of one run queue on it rather than deadlock on each other's child rows.
  */
-export async function writeRunRow(ctx: SqlStoreContext, trx: AnyKysely, runId: string): Promise<RunRow> {
+async function writeRunRow(ctx: SqlStoreContext, trx: AnyKysely, runId: string): Promise<RunRow> {
   const rows = await ctx.rawSelect<RunRow>(
     trx,
     `UPDATE runs SET revision = revision + 1 WHERE run_uuid = ? RETURNING ${RUN_COLUMNS}`,

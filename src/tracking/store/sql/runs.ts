@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { InputError, TasselError } from '../../../errors.js';
 import type { AnyKysely } from '../../sql/database.js';
 import { inTransaction, withDbErrors } from '../../sql/transaction.js';
@@ -18,7 +19,7 @@ import { activeExperimentRow } from './experiments.js';
 import { insertMetrics } from './metrics.js';
 import { insertParams } from './params.js';
 import { createRunLoader, type RunLoader, type RunLoaderOptions } from './run-loading.js';
-import { activeRunForWrite, runRow, toRunInfo, writeRunRow } from './run-rows.js';
+import { activeRunForWrite, runRow, toRunInfo } from './run-rows.js';
 import { searchRunsPage } from './run-search.js';
 import { RUN_NAME_TAG, USER_TAG, upsertRunTags } from './tags.js';
 
@@ -57,16 +58,25 @@ function runNameOf(req: CreateRunRequest, tags: KeyValue[]): string {
   return runName;
 }
 
-/** Sets a run's lifecycle stage (delete / restore), recording when it was deleted. */
+/**
+ * Sets a run's lifecycle stage (delete / restore), recording when it was deleted; one UPDATE that also bumps
+ * the run's revision (see writeRunRow).
+ */
 async function setRunLifecycle(ctx: SqlStoreContext, runId: string, to: 'active' | 'deleted'): Promise<void> {
-  await inTransaction(ctx.db, async (trx) => {
-    await writeRunRow(ctx, trx, runId);
-    await trx
+  const r = await withDbErrors(() =>
+    ctx.db
       .updateTable('runs')
-      .set({ lifecycle_stage: to, deleted_time: to === 'deleted' ? Date.now() : null })
+      .set({
+        lifecycle_stage: to,
+        deleted_time: to === 'deleted' ? Date.now() : null,
+        revision: sql`revision + 1`,
+      })
       .where('run_uuid', '=', runId)
-      .execute();
-  });
+      .executeTakeFirst(),
+  );
+  if (Number(r.numUpdatedRows) === 0) {
+    throw new TasselError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
+  }
 }
 
 async function createRun(ctx: RunContext, req: CreateRunRequest): ReturnType<TrackingStore['createRun']> {
