@@ -9,6 +9,8 @@ export interface OpenPredictionStoreOptions {
   maxSegmentBytes?: number;
   /** Local segments: rotate after this long in ms (default 1 hour). */
   maxSegmentAgeMs?: number;
+  /** Local segments: write predictions with O_DIRECT where the file system allows it (default true). */
+  directIo?: boolean;
   /** PostgreSQL schema (created if missing); overrides `?schema=` in the URI. */
   schema?: string;
 }
@@ -21,6 +23,7 @@ const local: Factory = async (uri, o) =>
     dir: uri.replace(/^file:(\/\/)?/i, ''),
     maxSegmentBytes: o.maxSegmentBytes,
     maxSegmentAgeMs: o.maxSegmentAgeMs,
+    directIo: o.directIo,
   });
 
 /** URI scheme -> prediction store. A plain path (no scheme) is a local folder of segments. */

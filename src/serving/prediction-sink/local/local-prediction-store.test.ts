@@ -20,6 +20,9 @@ const freshDir = async () => {
 runPredictionStoreContract('local segments', {
   make: async () => createLocalPredictionStore({ dir: await freshDir() }),
 });
+runPredictionStoreContract('local segments through the page cache', {
+  make: async () => createLocalPredictionStore({ dir: await freshDir(), directIo: false }),
+});
 runPredictionStoreContract('local segments, rotated every few lines', {
   make: async () => createLocalPredictionStore({ dir: await freshDir(), maxSegmentBytes: 300 }),
 });

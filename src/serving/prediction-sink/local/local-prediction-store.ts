@@ -34,6 +34,12 @@ export interface LocalPredictionStoreOptions {
    * thread when the caller gives a fields recipe and the machine has more than one core.
    */
   parallelScanBytes?: number;
+  /**
+   * Write prediction segments with O_DIRECT where the file system allows it (default true; outcomes, small and
+   * rare, always go through the page cache). A log written once and read rarely then costs no page-cache pages,
+   * which on a VM whose free memory its host takes back cost a host fault each (see segment-file.ts).
+   */
+  directIo?: boolean;
 }
 
 /**
@@ -45,7 +51,12 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
   const predictionsDir = join(options.dir, 'predictions');
   const outcomesDir = join(options.dir, 'outcomes');
   const rotation = { maxBytes: options.maxSegmentBytes, maxAgeMs: options.maxSegmentAgeMs };
-  const predictions = createSegmentWriter({ dir: predictionsDir, prefix: 'predictions', ...rotation });
+  const predictions = createSegmentWriter({
+    dir: predictionsDir,
+    prefix: 'predictions',
+    ...rotation,
+    directIo: options.directIo ?? true,
+  });
   const outcomes = createSegmentWriter({ dir: outcomesDir, prefix: 'outcomes', ...rotation });
   // served-time spans of the segments scanned so far, in memory and in a sidecar beside each segment: a
   // time-bounded columnar read (every monitoring pass after the first, one-shot or --watch) skips a segment

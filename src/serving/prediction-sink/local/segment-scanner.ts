@@ -1,8 +1,15 @@
-import { open, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { ColumnsBuilder } from '../columns.js';
 import { batchLineRecords, isBatchLine } from './batch-line.js';
 import { compactRecord, isRowTime, type LogShape, type ShapeTable, shapeOfLine } from './compact-line.js';
 import { decimalQuotient } from './decimal.js';
+import {
+  createDirectStaging,
+  DIRECT_STAGING_BYTES,
+  openSegmentReader,
+  type SegmentReader,
+} from './segment-file.js';
 
 /** Which lines a scan keeps. Times are epoch milliseconds. */
 export interface ScanFilter {
@@ -827,14 +834,17 @@ export async function scanSegments(
     sized = true;
     builder.reserve(builder.n + (1.02 * builder.n * Math.max(0, unread)) / read + 1024);
   };
+  const staging = createDirectStaging(Math.min(DIRECT_STAGING_BYTES, chunkBytes));
   for (const file of files) {
-    let handle: Awaited<ReturnType<typeof open>>;
+    let before: Stats | null = null;
+    let reader: SegmentReader;
     try {
-      handle = await open(file, 'r');
+      // the span is keyed by the size before the read: stat first
+      if (onSpan) before = await stat(file);
+      reader = await openSegmentReader(file, staging);
     } catch {
       continue; // removed since it was listed (retention)
     }
-    const before = onSpan ? await handle.stat() : null;
     scanner.resetSpan();
     scanner.startFile();
     try {
@@ -845,7 +855,7 @@ export async function scanSegments(
           buf.copy(bigger, 0, 0, held);
           buf = bigger;
         }
-        const { bytesRead } = await handle.read(buf, held, buf.length - held, null);
+        const bytesRead = await reader.read(buf, held, buf.length - held);
         const filled = held + bytesRead;
         if (bytesRead === 0) {
           if (filled > 0) scanner.scan(buf, 0, filled);
@@ -869,7 +879,7 @@ export async function scanSegments(
           maxTime: scanner.maxTime,
         });
     } finally {
-      await handle.close();
+      await reader.close();
     }
   }
 }

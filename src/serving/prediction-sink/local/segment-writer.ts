@@ -1,5 +1,11 @@
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  createDirectStaging,
+  openBufferedSegment,
+  openDirectSegment,
+  type SegmentFile,
+} from './segment-file.js';
 
 /** Options of {@link createSegmentWriter}. */
 export interface SegmentWriterOptions {
@@ -10,31 +16,70 @@ export interface SegmentWriterOptions {
   maxBytes?: number;
   /** Start a new segment after this long, in ms; default 1 hour. */
   maxAgeMs?: number;
+  /**
+   * Write segments with O_DIRECT, past the page cache, where the platform and file system allow it (else through
+   * the page cache, as without it); default false. See openDirectSegment for why and how.
+   */
+  directIo?: boolean;
 }
 
 /**
  * Appends text to rotated JSONL segments `<prefix>-<UTC start, sortable>-<pid>-<seq>.jsonl`: a new segment once
- * the current one is over `maxBytes` or older than `maxAgeMs`. The pid keeps the processes of a `--workers`
- * cluster (or several replicas on one volume) in files of their own, never interleaving half lines.
+ * the current one is over `maxBytes` or older than `maxAgeMs`, and after an append that failed (it may have left
+ * a torn line, which a fresh segment keeps apart from the next lines). The pid keeps the processes of a
+ * `--workers` cluster (or several replicas on one volume) in files of their own, never interleaving half lines.
+ * Appends run one at a time, in call order.
  */
 export function createSegmentWriter(options: SegmentWriterOptions) {
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const maxAgeMs = options.maxAgeMs ?? 60 * 60 * 1000;
-  let handle: FileHandle | null = null;
+  let file: SegmentFile | null = null;
+  let failed = false;
   let bytes = 0;
   let openedAt = 0;
   let seq = 0;
+  // null until the first direct open; false once direct writes proved unavailable here
+  let staging: Buffer | null | false = options.directIo === true ? null : false;
+
+  const openSegment = async (path: string): Promise<SegmentFile> => {
+    if (staging === null) staging = createDirectStaging() ?? false;
+    const direct = staging === false ? null : await openDirectSegment(path, staging);
+    if (direct !== null) return direct;
+    staging = false;
+    return openBufferedSegment(path);
+  };
 
   const rotate = async () => {
-    await handle?.close();
+    const old = file;
+    file = null;
+    await old?.close().catch(() => {}); // a segment that cannot be closed must not stop the log
     await mkdir(options.dir, { recursive: true });
     openedAt = Date.now();
     const stamp = new Date(openedAt).toISOString().replace(/[-:.]/g, '');
     seq++;
     const name = `${options.prefix}-${stamp}-${process.pid}-${String(seq).padStart(6, '0')}.jsonl`;
-    handle = await open(join(options.dir, name), 'a');
+    file = await openSegment(join(options.dir, name));
     bytes = 0;
+    failed = false;
   };
+
+  const appendNow = async (
+    data: string | Buffer | readonly Buffer[],
+    lead?: (fresh: boolean) => readonly Buffer[],
+  ): Promise<void> => {
+    const fresh = file === null || failed || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs;
+    if (fresh) await rotate();
+    const rest = typeof data === 'string' ? [Buffer.from(data)] : Buffer.isBuffer(data) ? [data] : data;
+    const chunks = [...(lead?.(fresh) ?? []), ...rest];
+    try {
+      await file!.append(chunks);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+    for (const c of chunks) bytes += c.length;
+  };
+  let tail: Promise<unknown> = Promise.resolve();
 
   return {
     /**
@@ -42,23 +87,23 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
      * segment, rotating first when it is due. `lead` gives lines to write before them in the same write, told
      * whether the segment is a fresh one (the local log's shape lines, which every segment repeats).
      */
-    async append(
+    append(
       data: string | Buffer | readonly Buffer[],
       lead?: (fresh: boolean) => readonly Buffer[],
     ): Promise<void> {
-      const fresh = handle === null || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs;
-      if (fresh) await rotate();
-      const first = lead?.(fresh) ?? [];
-      if (first.length > 0) {
-        const rest = typeof data === 'string' ? [Buffer.from(data)] : Buffer.isBuffer(data) ? [data] : data;
-        bytes += (await handle!.writev([...first, ...rest])).bytesWritten;
-      } else if (typeof data === 'string') bytes += (await handle!.write(data, null, 'utf8')).bytesWritten;
-      else if (Buffer.isBuffer(data)) bytes += (await handle!.write(data)).bytesWritten;
-      else bytes += (await handle!.writev(data as Buffer[])).bytesWritten;
+      const done = tail.then(() => appendNow(data, lead));
+      tail = done.catch(() => {});
+      return done;
+    },
+    /** Whether the current segment is written with O_DIRECT. */
+    get direct(): boolean {
+      return file?.direct === true;
     },
     async close(): Promise<void> {
-      await handle?.close();
-      handle = null;
+      await tail;
+      const old = file;
+      file = null;
+      await old?.close();
     },
   };
 }
