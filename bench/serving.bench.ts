@@ -37,6 +37,7 @@
  *        --train-only DIR (write the bundle and request bodies to DIR and stop) --skip-ready (no start-up measurement)
  *        --ready-only (only the start-up measurement)
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
+ *        --page-cache-pair (adds logging at 100 % through the page cache, not O_DIRECT)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
  *        --wire-pair (also Tassel 1 process with --no-wire-lane, node:http parsing every request; with --bare-pair too)
@@ -495,7 +496,8 @@ function sumSlices(slices: Run[]): Run {
     non2xx: slices.reduce((t, r) => t + r.non2xx, 0),
     cpuUsPerRequest: byRequests((r) => r.cpuUsPerRequest),
     loadgenCpuUsPerRequest: byRequests((r) => r.loadgenCpuUsPerRequest),
-    machineBusyCores: seconds > 0 ? slices.reduce((t, r) => t + r.machineBusyCores * r.seconds, 0) / seconds : 0,
+    machineBusyCores:
+      seconds > 0 ? slices.reduce((t, r) => t + r.machineBusyCores * r.seconds, 0) / seconds : 0,
   };
 }
 
@@ -621,6 +623,19 @@ async function main() {
       ['--prediction-log', join(work, 'prediction-log'), '--prediction-log-sample', '1'],
       true,
     ),
+    // the same through the page cache (--page-cache-pair): what O_DIRECT segments save
+    tasselConfig(
+      'Tassel GBDT, 1 proc, log 100%, page cache',
+      'tassel-1-log-page-cache',
+      [
+        '--prediction-log',
+        join(work, 'prediction-log-page-cache'),
+        '--prediction-log-sample',
+        '1',
+        '--no-prediction-log-direct-io',
+      ],
+      true,
+    ),
   ];
   const base = opt('base', '');
   if (base) {
@@ -665,10 +680,12 @@ async function main() {
   /** Whether a configuration runs in a round, by the flags. */
   const selected = (name: string, round: number): boolean => {
     if (name.includes('no wire lane') && !flag('wire-pair')) return false;
+    if (name.includes('page cache') && !flag('page-cache-pair')) return false;
     if (flag('logging-only') && !name.startsWith('Tassel GBDT, 1 proc')) return false;
     if (flag('bare-pair') && !name.startsWith('bare') && !name.startsWith('Tassel GBDT, 1 process'))
       if (!(flag('wire-pair') && name.includes('no wire lane'))) return false;
-    if (flag('workers-pair') && name !== 'Tassel GBDT, 1 process' && !name.includes('workers 2')) return false;
+    if (flag('workers-pair') && name !== 'Tassel GBDT, 1 process' && !name.includes('workers 2'))
+      return false;
     // the Python reference is slow and steady: one round of it is enough
     return round === 1 || name.startsWith('Tassel') || name.startsWith('bare');
   };
@@ -690,7 +707,8 @@ async function main() {
         const t0 = Date.now();
         await waitUp(server, c.health);
         if (c.name.includes('workers 2')) await new Promise((r) => setTimeout(r, 1500)); // both workers up
-        if (c.name.startsWith('Tassel')) console.log(`  (${c.name}: ready ${Date.now() - t0} ms after spawn)`);
+        if (c.name.startsWith('Tassel'))
+          console.log(`  (${c.name}: ready ${Date.now() - t0} ms after spawn)`);
       }
       const endpoints: [string, Body, number, (c: Config) => boolean][] = [
         ['/predict', single, 1, () => !flag('skip-single')],
@@ -703,7 +721,12 @@ async function main() {
           const order = k % 2 === 0 ? these : [...these].reverse();
           for (const { c, server } of order) {
             const first = k === 0;
-            const how = { duration: DURATION / SLICES, warmup: first ? WARMUP : 0, check: first, print: false };
+            const how = {
+              duration: DURATION / SLICES,
+              warmup: first ? WARMUP : 0,
+              check: first,
+              print: false,
+            };
             slices.get(c.name)!.push(await measure(server, c.name, endpoint, body, rows, how));
           }
         }
@@ -833,6 +856,15 @@ async function main() {
     console.log(`  same for /predict/batch (100 rows logged)  ${batchRatio.toFixed(2)}`);
     console.log(
       `  same, by server CPU per request           ${paired(loggedBatch, t1Batch, 'cpuUsPerRequest')!.toFixed(2)}  (medians ${t1Batch!.cpuUsPerRequest.toFixed(0)} vs ${loggedBatch!.cpuUsPerRequest.toFixed(0)} us)`,
+    );
+  }
+  for (const endpoint of ['/predict', '/predict/batch']) {
+    const pageCache = get('Tassel GBDT, 1 proc, log 100%, page cache', endpoint);
+    const off = get('Tassel GBDT, 1 process', endpoint);
+    const direct = get('Tassel GBDT, 1 proc, log 100%', endpoint);
+    if (!pageCache || !off || !direct) continue;
+    console.log(
+      `  ${endpoint} logged through the page cache / logging off  ${ratio(pageCache, off)} (by CPU ${paired(pageCache, off, 'cpuUsPerRequest')!.toFixed(2)}); O_DIRECT / page cache ${ratio(direct, pageCache)} (by CPU ${paired(direct, pageCache, 'cpuUsPerRequest')!.toFixed(2)})`,
     );
   }
   console.log(`  Tassel 1 process / FastAPI best (async 2) ${ratio(t1, pyBest)}  (target >= 25)`);

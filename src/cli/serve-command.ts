@@ -45,6 +45,7 @@ interface ServeFlags {
   predictionLogQueue: number;
   predictionLogSegment: number;
   predictionLogRotate: number;
+  predictionLogDirectIo: boolean;
   dataDir: string;
   entityField?: string;
   cacheDir?: string;
@@ -154,6 +155,7 @@ function predictionLogOf(flags: ServeFlags) {
     maxQueue: flags.predictionLogQueue,
     maxSegmentBytes: flags.predictionLogSegment,
     maxSegmentAgeMs: flags.predictionLogRotate * 1000,
+    directIo: flags.predictionLogDirectIo,
   };
 }
 
@@ -229,6 +231,11 @@ export function register(program: Command): void {
       'local log: start a new segment after this long',
       int(1, 31_536_000),
       3600,
+    )
+    .option(
+      '--no-prediction-log-direct-io',
+      'local log: write segments through the page cache, not with O_DIRECT (the default where the file system ' +
+        'allows it: a write-once log then takes no page-cache memory)',
     )
     .option('--data-dir <dir>', 'data folder (the local prediction log goes under it)', './tassel-data')
     .option(

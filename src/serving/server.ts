@@ -77,6 +77,8 @@ export interface PredictionLogOptions {
   maxSegmentBytes?: number;
   /** ... or after this long in ms (default 1 hour). */
   maxSegmentAgeMs?: number;
+  /** Local segments: written with O_DIRECT where the file system allows it (default true). */
+  directIo?: boolean;
 }
 
 /** A running service. */
@@ -119,9 +121,9 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
   let sink: PredictionSink | null = null;
   let reportSinkError = (_error: unknown) => {};
   if (options.predictionLog) {
-    const { uri, sample, maxQueue, maxSegmentBytes, maxSegmentAgeMs } = options.predictionLog;
+    const { uri, sample, maxQueue, maxSegmentBytes, maxSegmentAgeMs, directIo } = options.predictionLog;
     sink = createPredictionSink({
-      store: await openPredictionStore(uri, { maxSegmentBytes, maxSegmentAgeMs }),
+      store: await openPredictionStore(uri, { maxSegmentBytes, maxSegmentAgeMs, directIo }),
       sample,
       maxQueue,
       entityField: options.entityField,
