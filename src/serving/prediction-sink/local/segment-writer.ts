@@ -21,6 +21,8 @@ export interface SegmentWriterOptions {
    * the page cache, as without it); default false. See openDirectSegment for why and how.
    */
   directIo?: boolean;
+  /** Memory for direct writes (default: page-aligned WebAssembly memory, see createDirectStaging). */
+  directStaging?: Buffer;
 }
 
 /**
@@ -39,7 +41,7 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
   let openedAt = 0;
   let seq = 0;
   // null until the first direct open; false once direct writes proved unavailable here
-  let staging: Buffer | null | false = options.directIo === true ? null : false;
+  let staging: Buffer | null | false = options.directIo === true ? (options.directStaging ?? null) : false;
 
   const openSegment = async (path: string): Promise<SegmentFile> => {
     if (staging === null) staging = createDirectStaging() ?? false;
@@ -70,12 +72,18 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
     const fresh = file === null || failed || bytes >= maxBytes || Date.now() - openedAt >= maxAgeMs;
     if (fresh) await rotate();
     const rest = typeof data === 'string' ? [Buffer.from(data)] : Buffer.isBuffer(data) ? [data] : data;
-    const chunks = [...(lead?.(fresh) ?? []), ...rest];
+    let chunks = [...(lead?.(fresh) ?? []), ...rest];
     try {
       await file!.append(chunks);
     } catch (error) {
       failed = true;
-      throw error;
+      if (!(file!.direct && (error as NodeJS.ErrnoException).code === 'EINVAL')) throw error;
+      // a file system that opens files with O_DIRECT but refuses its writes: the page cache from now on, and
+      // these lines go to a fresh segment through it instead of being lost
+      staging = false;
+      await rotate();
+      chunks = [...(lead?.(true) ?? []), ...rest];
+      await file!.append(chunks);
     }
     for (const c of chunks) bytes += c.length;
   };
