@@ -223,7 +223,7 @@ test('sink: written chunks are reused, however many one write holds (the spare p
   } as unknown as PredictionStore;
   const sink = createPredictionSink({ store, chunkBytes: 2048, flushIntervalMs: 60_000 });
   // ~50 chunks a round: more than the 16 spares kept when the pool counted chunks (which made ~370 distinct
-  // buffers here), far below its 16 MiB bound (one round's worth, reused every round)
+  // buffers here), far below its bound, the queue's 64 MiB (one round's worth, reused every round)
   for (let round = 0; round < 10; round++) {
     for (let i = 0; i < 400; i++) sink.record(pending(2 * i + 1));
     await sink.flush();
@@ -232,6 +232,41 @@ test('sink: written chunks are reused, however many one write holds (the spare p
   assert.deepEqual(sink.stats, { written: 4000, dropped: 0, queued: 0 });
   assert.equal(lines, 4000);
   assert.ok(seen.size <= 100, `${seen.size} distinct chunk buffers over 10 rounds of ~50 chunks`);
+});
+
+test("sink: the spare pool keeps every chunk a burst queued, up to the queue's byte bound (a slow write allocates nothing the next time)", async () => {
+  const seen = new Set<ArrayBufferLike>();
+  let written = 0;
+  const store = {
+    description: 'test',
+    encoding: {
+      encode: createJsonlEncoder(),
+      append: async (chunks: readonly Buffer[]) => {
+        for (const c of chunks) {
+          seen.add(c.buffer);
+          written += c.length;
+        }
+      },
+    },
+    close: async () => {},
+  } as unknown as PredictionStore;
+  // 1 MiB chunks: ~40 of them a round, more than the 16 a fixed 16 MiB of spares kept (which allocated ~24 afresh
+  // every round), within the queue's 64 MiB
+  const sink = createPredictionSink({ store, chunkBytes: 1024 * 1024, flushIntervalMs: 60_000 });
+  const big = {
+    ...pending(1),
+    inputs: null,
+    inputs_json: Buffer.from(JSON.stringify({ note: 'x'.repeat(100_000) })),
+  };
+  for (let round = 0; round < 5; round++) {
+    // queued while no write may start (as behind a slow one): ~400 lines of 100 kB
+    for (let i = 0; i < 400; i++) sink.record({ ...big, request_id: `r${round}-${i}` });
+    await sink.flush();
+  }
+  await sink.close();
+  assert.equal(sink.stats.dropped, 0);
+  assert.ok(written > 5 * 400 * 100_000);
+  assert.ok(seen.size <= 45, `${seen.size} distinct chunk buffers over 5 rounds of ~40 chunks`);
 });
 
 test('sink: a batch is queued as one line in the encoded queue (a line larger than a chunk gets one of its own, over-the-bound rows dropped and counted) and row by row as objects elsewhere', async () => {

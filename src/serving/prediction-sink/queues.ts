@@ -91,19 +91,21 @@ interface Chunk {
 }
 
 /**
- * Most bytes of spare chunks kept for reuse (16 MiB: 64 chunks of the default 256 KiB). Enough for the chunks of
- * one write plus those filling meanwhile (see DUE_CHUNKS): a chunk allocated afresh is external memory that only a
- * full (mark-compact) GC gives back, and a steady stream of them made V8 run one every few seconds at a few MB/s
- * of logging. Bounded in bytes, not chunks, so smaller chunks keep as much headroom.
+ * Why the pool keeps as many spare bytes as the queue may hold (its byte bound, 64 MiB by default): a chunk allocated
+ * afresh is external memory that only a full (mark-compact) GC gives back, and a steady stream of them made V8 run
+ * one every few seconds at a few MB/s of logging. A fixed 16 MiB was enough while a write took a memcpy into the
+ * page cache; written with O_DIRECT, a write waits for the device, a slow one lets 25 MiB and more queue behind it,
+ * and the chunks beyond 16 MiB were dropped after it and allocated again in the next burst (124 fresh chunks in 8 s
+ * of batch logging, and 11-29 mark-compacts in 15-30 s instead of 3-6). Bounded in bytes, not chunks, so smaller
+ * chunks keep as much headroom; never more than the queue could hold at once.
  */
-const SPARE_BYTES = 16 * 1024 * 1024;
 /** Full chunks waiting that make a write due before the timer's (bounds the chunks one write holds). */
 const DUE_CHUNKS = 4;
 
-/** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse. */
-function createChunkPool(chunkBytes: number) {
+/** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse, up to `spareBytes` of them. */
+function createChunkPool(chunkBytes: number, spareBytes: number) {
   const spare: Buffer[] = [];
-  const maxSpare = Math.max(1, Math.floor(SPARE_BYTES / chunkBytes));
+  const maxSpare = Math.max(1, Math.floor(spareBytes / chunkBytes));
   return {
     /** A chunk of at least `n` bytes, empty. */
     take(n: number): Chunk {
@@ -124,7 +126,7 @@ function createChunkPool(chunkBytes: number) {
  * chunks go back to a small pool, so a steady stream allocates nothing.
  */
 function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): PendingQueue {
-  const pool = createChunkPool(limits.chunkBytes);
+  const pool = createChunkPool(limits.chunkBytes, limits.maxBytes);
   const sealed: Chunk[] = [];
   let open: Chunk | null = null;
   let count = 0;
