@@ -205,9 +205,9 @@ test('sink: four full chunks waiting start a write without waiting for the timer
   assert.deepEqual(sink.stats, { written: 15, dropped: 0, queued: 0 });
 });
 
-test('sink: written chunks are reused, however many one write holds (the spare pool is bounded in bytes)', async () => {
+/** A store that keeps nothing: it notes each written chunk's buffer (in `seen`) and hands the chunk to `onChunk`. */
+function chunkNotingStore(onChunk: (chunk: Buffer) => void) {
   const seen = new Set<ArrayBufferLike>();
-  let lines = 0;
   const store = {
     description: 'test',
     encoding: {
@@ -215,12 +215,20 @@ test('sink: written chunks are reused, however many one write holds (the spare p
       append: async (chunks: readonly Buffer[]) => {
         for (const c of chunks) {
           seen.add(c.buffer);
-          lines += c.toString().split('\n').length - 1;
+          onChunk(c);
         }
       },
     },
     close: async () => {},
   } as unknown as PredictionStore;
+  return { store, seen };
+}
+
+test('sink: written chunks are reused, however many one write holds (the spare pool is bounded in bytes)', async () => {
+  let lines = 0;
+  const { store, seen } = chunkNotingStore((c) => {
+    lines += c.toString().split('\n').length - 1;
+  });
   const sink = createPredictionSink({ store, chunkBytes: 2048, flushIntervalMs: 60_000 });
   // ~50 chunks a round: more than the 16 spares kept when the pool counted chunks (which made ~370 distinct
   // buffers here), far below its bound, the queue's 64 MiB (one round's worth, reused every round)
@@ -235,21 +243,10 @@ test('sink: written chunks are reused, however many one write holds (the spare p
 });
 
 test("sink: the spare pool keeps every chunk a burst queued, up to the queue's byte bound (a slow write allocates nothing the next time)", async () => {
-  const seen = new Set<ArrayBufferLike>();
   let written = 0;
-  const store = {
-    description: 'test',
-    encoding: {
-      encode: createJsonlEncoder(),
-      append: async (chunks: readonly Buffer[]) => {
-        for (const c of chunks) {
-          seen.add(c.buffer);
-          written += c.length;
-        }
-      },
-    },
-    close: async () => {},
-  } as unknown as PredictionStore;
+  const { store, seen } = chunkNotingStore((c) => {
+    written += c.length;
+  });
   // 1 MiB chunks: ~40 of them a round, more than the 16 a fixed 16 MiB of spares kept (which allocated ~24 afresh
   // every round), within the queue's 64 MiB
   const sink = createPredictionSink({ store, chunkBytes: 1024 * 1024, flushIntervalMs: 60_000 });
