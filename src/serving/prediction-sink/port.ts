@@ -284,6 +284,22 @@ export interface PredictionEncoding {
   encodeBatch?(batch: PendingBatch, rows: number, out: ByteOutput): void;
   /** Writes chunks of whole encoded predictions, in order (off the request path, one call at a time). */
   append(chunks: readonly Buffer[]): Promise<void>;
+  /**
+   * Present when the store writes chunks faster from memory of its own, placed as it says (the local log's direct
+   * segments write such chunks in place instead of copying them). The queue then takes its chunks of
+   * `chunkBytes` from `allocate` (ordinary ones when it gives null) and starts the bytes of each at
+   * `(nextOffset() + bytes queued before it) % block`, where they will land in the store's blocks.
+   */
+  placement?: ChunkPlacement;
+}
+
+/** How a store wants its chunks (see {@link PredictionEncoding.placement}). */
+export interface ChunkPlacement {
+  block: number;
+  /** A chunk of `chunkBytes` (a multiple of `block`), or null when the store has none to give. */
+  allocate(chunkBytes: number): Buffer | null;
+  /** The store offset the next appended byte is expected at. */
+  nextOffset(): number;
 }
 
 /** A storage backend of the prediction log: writes batches, reads them back. */

@@ -93,6 +93,80 @@ test('byte queue: predictions cross small chunks, a large one gets its own, ever
   );
 });
 
+test("byte queue with the store's placement: its chunks, each starting at its bytes' offset in the store's blocks, again so after the store's offsets jump", async () => {
+  const block = 64;
+  const given = new Set<ArrayBufferLike>();
+  let fileLength = 0; // the store's offset: bytes appended since its last "rotation"
+  let pendingBytes = 0;
+  // each chunk appended: a copy of its bytes, the store offset it went to, its offset in its block when it is one
+  // of the store's chunks (else -1)
+  const appended: { bytes: Buffer; at: number; placedAt: number; write: number }[] = [];
+  let writes = 0;
+  const store = {
+    encoding: {
+      encode: createJsonlEncoder(),
+      append: async (chunks: readonly Buffer[]) => {
+        const n = chunks.reduce((t, c) => t + c.length, 0);
+        const write = writes++;
+        pendingBytes += n;
+        await new Promise((r) => setImmediate(r));
+        for (const c of chunks) {
+          const placedAt = given.has(c.buffer) ? c.byteOffset % block : -1;
+          appended.push({ bytes: Buffer.from(c), at: fileLength, placedAt, write });
+          fileLength += c.length;
+        }
+        pendingBytes -= n;
+      },
+      placement: {
+        block,
+        allocate(chunkBytes: number) {
+          const b = Buffer.alloc(chunkBytes);
+          given.add(b.buffer);
+          return b;
+        },
+        nextOffset: () => fileLength + pendingBytes,
+      },
+    },
+  } as unknown as PredictionStore;
+  const queue = createPendingQueue(store, {
+    maxQueue: 1000,
+    maxBatch: 10,
+    maxBytes: 1 << 20,
+    chunkBytes: 512,
+  });
+  const all = Array.from({ length: 60 }, (_, i) => pending(i, i === 13));
+  const writeQueued = async () => {
+    const taken = queue.take()!;
+    await taken.write();
+    taken.release();
+  };
+  for (const p of all.slice(0, 20)) queue.push(p);
+  await writeQueued();
+  for (const p of all.slice(20, 40)) queue.push(p);
+  fileLength += 5; // the store started a new segment with 5 bytes of its own: chunks encoded before are misplaced
+  await writeQueued();
+  for (const p of all.slice(40)) queue.push(p);
+  await writeQueued();
+  const placed = appended.filter((a) => a.placedAt >= 0);
+  assert.ok(placed.length >= 10, `most chunks are the store's (${placed.length} of ${appended.length})`);
+  assert.ok(
+    appended.some((a) => a.placedAt === -1 && a.bytes.length > 512),
+    'the large prediction had an ordinary chunk of its own',
+  );
+  const right = (w: number) => placed.filter((a) => a.write === w).map((a) => a.placedAt === a.at % block);
+  assert.deepEqual(new Set(right(0)), new Set([true]), 'the first write: every chunk where it lands');
+  assert.deepEqual(new Set(right(1)), new Set([false]), 'encoded before the jump: none');
+  assert.deepEqual(new Set(right(2)), new Set([true]), 'encoded after it: every chunk again');
+  const lines = Buffer.concat(appended.map((a) => a.bytes))
+    .toString()
+    .split('\n');
+  assert.equal(lines.pop(), '');
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l)),
+    all.map(expected),
+  );
+});
+
 test('byte queue: bounded by count and by bytes; refused predictions leave the queue intact', () => {
   const store = {
     encoding: { encode: createJsonlEncoder(), append: async () => {} },

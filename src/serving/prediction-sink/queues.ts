@@ -86,6 +86,8 @@ function createObjectQueue(store: PredictionStore, limits: QueueLimits): Pending
 
 interface Chunk {
   buffer: Buffer;
+  /** Where its bytes start (the store's block offset, see PredictionEncoding.placement; else 0). */
+  start: number;
   used: number;
   count: number;
 }
@@ -102,16 +104,20 @@ interface Chunk {
 /** Full chunks waiting that make a write due before the timer's (bounds the chunks one write holds). */
 const DUE_CHUNKS = 4;
 
-/** Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse, up to `spareBytes` of them. */
-function createChunkPool(chunkBytes: number, spareBytes: number) {
+/**
+ * Chunks of `chunkBytes` (larger on demand), the written ones kept for reuse, up to `spareBytes` of them;
+ * `allocate` gives the store's own chunks of `chunkBytes` when it has any.
+ */
+function createChunkPool(chunkBytes: number, spareBytes: number, allocate?: () => Buffer | null) {
   const spare: Buffer[] = [];
   const maxSpare = Math.max(1, Math.floor(spareBytes / chunkBytes));
+  const fresh = (n: number) =>
+    (n <= chunkBytes ? allocate?.() : null) ?? Buffer.allocUnsafeSlow(Math.max(chunkBytes, n));
   return {
-    /** A chunk of at least `n` bytes, empty. */
-    take(n: number): Chunk {
-      const buffer =
-        n <= chunkBytes && spare.length > 0 ? spare.pop()! : Buffer.allocUnsafeSlow(Math.max(chunkBytes, n));
-      return { buffer, used: 0, count: 0 };
+    /** A chunk of at least `n` bytes, empty, its bytes to start at `start`. */
+    take(n: number, start: number): Chunk {
+      const buffer = n <= chunkBytes && spare.length > 0 ? spare.pop()! : fresh(n);
+      return { buffer, start, used: start, count: 0 };
     },
     /** A chunk whose bytes are no longer needed. */
     give(buffer: Buffer): void {
@@ -126,7 +132,13 @@ function createChunkPool(chunkBytes: number, spareBytes: number) {
  * chunks go back to a small pool, so a steady stream allocates nothing.
  */
 function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): PendingQueue {
-  const pool = createChunkPool(limits.chunkBytes, limits.maxBytes);
+  const placement = encoding.placement;
+  const placed = placement !== undefined && limits.chunkBytes % placement.block === 0;
+  const pool = createChunkPool(
+    limits.chunkBytes,
+    limits.maxBytes,
+    placed ? () => placement.allocate(limits.chunkBytes) : undefined,
+  );
   const sealed: Chunk[] = [];
   let open: Chunk | null = null;
   let count = 0;
@@ -138,6 +150,12 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
     else if (open !== null) pool.give(open.buffer);
     open = null;
   };
+  /** A fresh open chunk with room for `n` bytes, starting where the store will put them (`bytes` wait before). */
+  const openChunk = (n: number) => {
+    const start = placed ? (placement.nextOffset() + bytes) % placement.block : 0;
+    open = pool.take(start + n, start);
+    return open;
+  };
   const out: ByteOutput = {
     buffer: Buffer.alloc(0),
     offset: 0,
@@ -147,11 +165,11 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       const moved = out.buffer.subarray(mark, out.offset);
       open!.used = mark;
       seal();
-      open = pool.take(n + moved.length);
-      moved.copy(open.buffer, 0);
-      out.buffer = open.buffer;
-      out.offset = moved.length;
-      mark = 0;
+      const chunk = openChunk(n + moved.length);
+      moved.copy(chunk.buffer, chunk.start);
+      out.buffer = chunk.buffer;
+      out.offset = chunk.start + moved.length;
+      mark = chunk.start;
     },
   };
 
@@ -164,7 +182,7 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
     },
     push(prediction) {
       if (count >= limits.maxQueue || bytes >= limits.maxBytes) return false;
-      open ??= pool.take(0);
+      open ??= openChunk(0);
       out.buffer = open.buffer;
       out.offset = mark = open.used;
       try {
@@ -193,7 +211,7 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       if (bytes >= limits.maxBytes) return 0;
       const n = Math.min(batch.rows.length, limits.maxQueue - count);
       if (n <= 0) return 0;
-      open ??= pool.take(0);
+      open ??= openChunk(0);
       out.buffer = open.buffer;
       out.offset = mark = open.used;
       try {
@@ -214,12 +232,12 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
       let n = 0;
       for (const c of chunks) {
         n += c.count;
-        bytes -= c.used;
+        bytes -= c.used - c.start;
       }
       count -= n;
       return {
         count: n,
-        write: () => encoding.append(chunks.map((c) => c.buffer.subarray(0, c.used))),
+        write: () => encoding.append(chunks.map((c) => c.buffer.subarray(c.start, c.used))),
         release: () => {
           for (const c of chunks) pool.give(c.buffer);
         },

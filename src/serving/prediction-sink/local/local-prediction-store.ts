@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ColumnsBuilder } from '../columns.js';
 import {
+  type ChunkPlacement,
   type LookupResult,
   millisOf,
   type OutcomeRecord,
@@ -19,6 +20,7 @@ import { compactLineRecords, type ShapeTable } from './compact-line.js';
 import { createGrowableOutput, createJsonlEncoding } from './jsonl-encoder.js';
 import { scanInWorker } from './scan-worker.js';
 import { fileSizes, type SegmentSpan, scanSegments } from './segment-scanner.js';
+import { createAlignedChunks, DIRECT_BLOCK } from './segment-file.js';
 import { createSegmentWriter, segmentStart } from './segment-writer.js';
 
 /** Options of {@link createLocalPredictionStore}. */
@@ -95,7 +97,12 @@ export function createLocalPredictionStore(options: LocalPredictionStoreOptions)
       throw error;
     }
   };
-  const encoding: PredictionEncoding = { encode, encodeBatch, append: appendLines };
+  const encoding: PredictionEncoding = {
+    encode,
+    encodeBatch,
+    append: appendLines,
+    ...((options.directIo ?? true) ? { placement: createPlacement(() => predictions.nextOffset()) } : {}),
+  };
 
   return {
     description: options.dir,
@@ -331,4 +338,26 @@ async function readSpan(segment: string): Promise<SegmentSpan | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Direct segments' placement of the queue's chunks (see PredictionEncoding.placement): page-aligned chunks, their
+ * bytes starting at their offset in the file's blocks, which a direct segment writes from where they lie. Why: a
+ * batch of 100 rows is ~54 kB, copied into staging memory, ~6 us of the request path (~1 %) and twice the memory
+ * traffic of encoding it.
+ */
+function createPlacement(nextOffset: () => number): ChunkPlacement {
+  const allocators = new Map<number, () => Buffer | null>();
+  return {
+    block: DIRECT_BLOCK,
+    allocate(chunkBytes) {
+      let allocate = allocators.get(chunkBytes);
+      if (allocate === undefined) {
+        allocate = createAlignedChunks(chunkBytes);
+        allocators.set(chunkBytes, allocate);
+      }
+      return allocate();
+    },
+    nextOffset,
+  };
 }

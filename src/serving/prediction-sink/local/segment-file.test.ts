@@ -7,7 +7,13 @@ import fc from 'fast-check';
 import { columnsOfRecords } from '../columns.js';
 import type { ColumnField, PendingPrediction } from '../port.js';
 import { createLocalPredictionStore } from './local-prediction-store.js';
-import { createDirectStaging, openDirectSegment, openSegmentReader } from './segment-file.js';
+import {
+  createAlignedChunks,
+  createDirectStaging,
+  DIRECT_BLOCK,
+  openDirectSegment,
+  openSegmentReader,
+} from './segment-file.js';
 import { createSegmentWriter } from './segment-writer.js';
 
 const dirs: string[] = [];
@@ -63,6 +69,81 @@ test('a direct segment holds the bytes appended, zeros to a 4 KiB boundary while
     ),
     { numRuns: 40 },
   );
+});
+
+test('chunks placed at the file offset of their block are written from their own memory, others through staging', async (t) => {
+  if (!(await directHere())) return t.skip(`${tmpdir()} does not take O_DIRECT writes`);
+  const staging = createDirectStaging(16384)!;
+  const chunkBytes = 3 * DIRECT_BLOCK;
+  const allocate = createAlignedChunks(chunkBytes, 8 * chunkBytes);
+  // each chunk: its length, and whether it is placed (an aligned chunk starting at the file's block offset),
+  // misplaced (an aligned chunk starting elsewhere) or plain (ordinary memory, as the shape lines are)
+  const kind = fc.constantFrom('placed', 'placed', 'misplaced', 'plain');
+  const piece = fc.record({ kind, length: fc.integer({ min: 1, max: chunkBytes - DIRECT_BLOCK }) });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(piece, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+      async (appends) => {
+        const path = join(await freshDir(), 'segment.jsonl');
+        const file = (await openDirectSegment(path, staging))!;
+        const expected: Buffer[] = [];
+        let byte = 0;
+        let staged = 0;
+        for (const pieces of appends) {
+          let offset = file.length;
+          const chunks = pieces.map(({ kind, length }) => {
+            const phase = offset % DIRECT_BLOCK;
+            const start = kind === 'placed' ? phase : (phase + 1) % DIRECT_BLOCK;
+            const memory = kind === 'plain' ? Buffer.alloc(chunkBytes) : allocate()!;
+            memory.fill(7); // old bytes of a reused chunk, which must not reach the file
+            const chunk = memory.subarray(start, start + length);
+            for (let i = 0; i < length; i++) chunk[i] = 97 + (byte++ % 26);
+            if (kind !== 'placed') staged += length;
+            offset += length;
+            return chunk;
+          });
+          // the file's bytes as appended, copied now: written in place, the chunks' memory around them changes
+          expected.push(Buffer.concat(chunks));
+          await file.append(chunks);
+          const want = Buffer.concat(expected);
+          const open = await readFile(path);
+          assert.equal(file.length, want.length);
+          assert.ok(open.subarray(0, want.length).equals(want), 'the bytes appended so far');
+          assert.ok(
+            open.subarray(want.length).every((b) => b === 0),
+            'then zeros',
+          );
+        }
+        assert.equal(file.stagedBytes, staged, 'only chunks not placed are copied');
+        await file.close();
+        assert.ok((await readFile(path)).equals(Buffer.concat(expected)));
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test("a segment writer's next offset counts the appends not over yet, so chunks placed by it are all written in place", async (t) => {
+  if (!(await directHere())) return t.skip(`${tmpdir()} does not take O_DIRECT writes`);
+  const dir = await freshDir();
+  const writer = createSegmentWriter({ dir, prefix: 'p', directIo: true });
+  const allocate = createAlignedChunks(2 * DIRECT_BLOCK);
+  const appends: Promise<void>[] = [];
+  const expected: Buffer[] = [];
+  for (let i = 0; i < 30; i++) {
+    // as the prediction queue does: the chunk's bytes start at the offset they will land at, modulo the block
+    const start = writer.nextOffset() % DIRECT_BLOCK;
+    const chunk = allocate()!.subarray(start, start + 1 + ((i * 797) % DIRECT_BLOCK));
+    chunk.fill(97 + (i % 26));
+    expected.push(Buffer.from(chunk));
+    appends.push(writer.append([chunk]));
+  }
+  assert.equal(writer.nextOffset(), Buffer.concat(expected).length, 'before any append is over');
+  await Promise.all(appends);
+  assert.equal(writer.stagedBytes, 0, 'nothing copied');
+  await writer.close();
+  const [name] = await readdir(dir);
+  assert.ok((await readFile(join(dir, name!))).equals(Buffer.concat(expected)));
 });
 
 test('openDirectSegment leaves a file that already holds bytes to the page cache', async () => {

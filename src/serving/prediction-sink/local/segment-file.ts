@@ -7,17 +7,27 @@ export interface SegmentFile {
   append(chunks: readonly Buffer[]): Promise<void>;
   /** Whether the file is written with O_DIRECT (see {@link openDirectSegment}). */
   readonly direct: boolean;
+  /** Bytes appended so far. */
+  readonly length: number;
+  /** Bytes appended by copying them into staging memory first (direct writes of chunks not written in place). */
+  readonly stagedBytes: number;
   close(): Promise<void>;
 }
 
 /** Opens (creating) `path` for appending through the page cache. */
 export async function openBufferedSegment(path: string): Promise<SegmentFile> {
   const handle = await open(path, 'a');
+  let length = 0;
   return {
     direct: false,
+    get length() {
+      return length;
+    },
+    stagedBytes: 0,
     async append(chunks) {
       if (chunks.length === 1) await handle.write(chunks[0]!);
       else await handle.writev(chunks as Buffer[]);
+      for (const c of chunks) length += c.length;
     },
     close: () => handle.close(),
   };
@@ -27,7 +37,8 @@ export async function openBufferedSegment(path: string): Promise<SegmentFile> {
  * File offsets and lengths of direct writes are multiples of this: 4 KiB suits devices with 512-byte and with
  * 4 KiB logical blocks alike.
  */
-const BLOCK = 4096;
+export const DIRECT_BLOCK = 4096;
+const BLOCK = DIRECT_BLOCK;
 /** The one piece of the WebAssembly API used here (the project's type libraries do not declare it). */
 declare const WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } };
 const WASM_PAGE = 65536;
@@ -49,6 +60,43 @@ export function createDirectStaging(bytes = DIRECT_STAGING_BYTES): Buffer | null
 }
 
 /**
+ * Memories carved into whole blocks by {@link createAlignedChunks}: a Buffer on one of them starts at its block's
+ * start plus its byteOffset modulo the block, and the rest of its first and last blocks are its chunk's own.
+ */
+const blockCarved = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Chunks of `chunkBytes` (a multiple of {@link DIRECT_BLOCK}) that a direct segment can write in place, without
+ * copying them into its staging memory: page-aligned, carved from WebAssembly memories of `slabBytes` (see
+ * createDirectStaging for why WebAssembly). Returns an allocator that gives one chunk a call, or null once no
+ * memory can be had (the caller then allocates ordinary chunks, which are copied).
+ */
+export function createAlignedChunks(chunkBytes: number, slabBytes = 16 * 1024 * 1024): () => Buffer | null {
+  const perSlab = Math.max(1, Math.floor(slabBytes / chunkBytes));
+  let slab: ArrayBuffer | null = null;
+  let next = perSlab;
+  let failed = chunkBytes % BLOCK !== 0;
+  return () => {
+    if (failed) return null;
+    if (next === perSlab) {
+      const memory = createDirectStaging(perSlab * chunkBytes);
+      if (memory === null) {
+        failed = true;
+        return null;
+      }
+      slab = memory.buffer as ArrayBuffer;
+      blockCarved.add(slab);
+      next = 0;
+    }
+    return Buffer.from(slab!, chunkBytes * next++, chunkBytes);
+  };
+}
+
+/** Whether `chunk` lies in memory from {@link createAlignedChunks} and starts `phase` bytes into a block. */
+const writableInPlace = (chunk: Buffer, phase: number) =>
+  chunk.length > 0 && chunk.byteOffset % BLOCK === phase && blockCarved.has(chunk.buffer);
+
+/**
  * Opens a fresh (empty) `path` with O_DIRECT, or returns null where the platform or file system refuses it (no
  * O_DIRECT on macOS or Windows, EINVAL on tmpfs) or the file already holds bytes.
  *
@@ -63,6 +111,11 @@ export function createDirectStaging(bytes = DIRECT_STAGING_BYTES): Buffer | null
  * appended). Readers see the zeros after the last newline as a torn last line, as they see a crash mid-write,
  * and skip it; after a crash they stay in the file, which is never appended to again (a restart opens a new
  * segment). `staging` (page-aligned, a multiple of the block) is this file's alone while it is open.
+ *
+ * Appended bytes are copied into `staging` and written from there, except chunks from {@link createAlignedChunks}
+ * whose bytes start as far into a block as the file's end is (the prediction queue places them so, see
+ * PredictionEncoding.placement): those are written from their own memory, the partial block's bytes copied in
+ * front of them, so a logged byte is copied once on the request path (encoded) instead of twice.
  */
 export async function openDirectSegment(path: string, staging: Buffer): Promise<SegmentFile | null> {
   const flag = constants.O_DIRECT;
@@ -79,6 +132,7 @@ export async function openDirectSegment(path: string, staging: Buffer): Promise<
   }
   let length = 0; // bytes appended
   let held = 0; // bytes of the last partial block, at the start of staging
+  let stagedBytes = 0;
 
   /** Writes staging[0, filled) as whole blocks at the block holding the end of the file; keeps the rest. */
   const writeStaged = async (filled: number) => {
@@ -90,15 +144,68 @@ export async function openDirectSegment(path: string, staging: Buffer): Promise<
       throw new Error(`short direct write to ${path}: ${bytesWritten} of ${padded}`);
     const kept = filled % BLOCK;
     staging.copyWithin(0, filled - kept, filled);
+    stagedBytes += filled - held;
     length = at + filled;
     held = kept;
   };
 
+  /**
+   * Writes `run` (chunks from createAlignedChunks, the first starting `held` bytes into a block, each next one
+   * where the one before it ends) from their own memory: the bytes before each chunk in its first block are
+   * those of the file's partial block (staging's, or the chunk before's last block), the rest of the last block
+   * zeros. Only a few KiB are copied, whatever the chunks hold.
+   */
+  const writeInPlace = async (run: readonly Buffer[]) => {
+    const views: Buffer[] = [];
+    let carried = staging.subarray(0, held);
+    let total = 0;
+    let data = 0;
+    for (let i = 0; i < run.length; i++) {
+      const chunk = run[i]!;
+      const bytes = carried.length + chunk.length; // from the start of the chunk's first block
+      const whole = Math.floor(bytes / BLOCK) * BLOCK;
+      const upTo = i === run.length - 1 ? Math.ceil(bytes / BLOCK) * BLOCK : whole;
+      const memory = Buffer.from(chunk.buffer, chunk.byteOffset - carried.length, Math.max(bytes, upTo));
+      carried.copy(memory, 0);
+      memory.fill(0, bytes, upTo);
+      if (upTo > 0) views.push(memory.subarray(0, upTo));
+      carried = memory.subarray(whole, bytes);
+      total += upTo;
+      data += chunk.length;
+    }
+    const at = length - held;
+    const { bytesWritten } = await handle.writev(views, at);
+    if (bytesWritten !== total) throw new Error(`short direct write to ${path}: ${bytesWritten} of ${total}`);
+    carried.copy(staging, 0);
+    length += data;
+    held = carried.length;
+  };
+
   return {
     direct: true,
+    get length() {
+      return length;
+    },
+    get stagedBytes() {
+      return stagedBytes;
+    },
     async append(chunks) {
       let filled = held;
-      for (const chunk of chunks) {
+      for (let k = 0; k < chunks.length; ) {
+        if (writableInPlace(chunks[k]!, filled % BLOCK)) {
+          if (filled > held) await writeStaged(filled);
+          let m = k + 1;
+          let end = chunks[k]!.byteOffset + chunks[k]!.length;
+          while (m < chunks.length && writableInPlace(chunks[m]!, end % BLOCK)) {
+            end = chunks[m]!.byteOffset + chunks[m]!.length;
+            m++;
+          }
+          await writeInPlace(chunks.slice(k, m));
+          filled = held;
+          k = m;
+          continue;
+        }
+        const chunk = chunks[k++]!;
         for (let from = 0; from < chunk.length; ) {
           const n = Math.min(chunk.length - from, staging.length - filled);
           chunk.copy(staging, filled, from, from + n);

@@ -51,8 +51,10 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
     return openBufferedSegment(path);
   };
 
+  let stagedBefore = 0; // stagedBytes of the segments closed
   const rotate = async () => {
     const old = file;
+    stagedBefore += old?.stagedBytes ?? 0;
     file = null;
     await old?.close().catch(() => {}); // a segment that cannot be closed must not stop the log
     await mkdir(options.dir, { recursive: true });
@@ -64,6 +66,14 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
     bytes = 0;
     failed = false;
   };
+
+  let pending = 0; // bytes of the appends called and not over yet
+  const sizeOf = (data: string | Buffer | readonly Buffer[]) =>
+    typeof data === 'string'
+      ? Buffer.byteLength(data)
+      : Buffer.isBuffer(data)
+        ? data.length
+        : data.reduce((t, c) => t + c.length, 0);
 
   const appendNow = async (
     data: string | Buffer | readonly Buffer[],
@@ -99,9 +109,27 @@ export function createSegmentWriter(options: SegmentWriterOptions) {
       data: string | Buffer | readonly Buffer[],
       lead?: (fresh: boolean) => readonly Buffer[],
     ): Promise<void> {
-      const done = tail.then(() => appendNow(data, lead));
+      const n = sizeOf(data);
+      pending += n;
+      const done = tail.then(() =>
+        appendNow(data, lead).finally(() => {
+          pending -= n;
+        }),
+      );
       tail = done.catch(() => {});
       return done;
+    },
+    /**
+     * Where the next appended byte is expected to land in the current segment: its bytes so far and those of the
+     * appends not over yet (wrong when one of them starts a new segment). The prediction queue starts its chunks
+     * at this offset modulo the block, so that direct segments write them in place (see openDirectSegment).
+     */
+    nextOffset(): number {
+      return (file?.length ?? 0) + pending;
+    },
+    /** Bytes copied into staging memory before their direct write, over all segments (the rest went in place). */
+    get stagedBytes(): number {
+      return stagedBefore + (file?.stagedBytes ?? 0);
     },
     /** Whether the current segment is written with O_DIRECT. */
     get direct(): boolean {
