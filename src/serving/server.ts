@@ -2,13 +2,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createServingApp } from './app.js';
-import { createClusterMetricsRenderer } from './cluster-metrics.js';
 import { loadServedBundle } from './bundle-model.js';
+import { createClusterMetricsRenderer } from './cluster-metrics.js';
+import { raiseHeapTrimThreshold } from './heap-trim.js';
 import { createModelLoader, type ModelLoader } from './loader.js';
 import { createServingMetrics } from './metrics.js';
 import { createModelHolder, type ModelHolder } from './model-holder.js';
-import { createLatestWindowReader, createMonitoringGauges } from './monitoring-gauges.js';
 import { createLocalModelSource, isRegistryUri, type ModelSource } from './model-source.js';
+import { createLatestWindowReader, createMonitoringGauges } from './monitoring-gauges.js';
 import type { PredictionSink } from './prediction-sink/port.js';
 import { openPredictionStore } from './prediction-sink/registry.js';
 import { createPredictionSink } from './prediction-sink/sink.js';
@@ -116,6 +117,7 @@ const trackingUriOf = (trackingUri?: string) =>
  * Resolves once the first load attempt is over (the real model or the fallback serves).
  */
 export async function startServing(options: ServeOptions): Promise<RunningServer> {
+  raiseHeapTrimThreshold(); // request bodies' heap memory is reused, not returned and faulted in again
   const holder = createModelHolder();
   const metrics = createServingMetrics({ defaultLabels: options.metricLabels });
   let sink: PredictionSink | null = null;
