@@ -287,7 +287,7 @@ export interface PredictionEncoding {
   /**
    * Present when the store writes chunks faster from memory of its own, placed as it says (the local log's direct
    * segments write such chunks in place instead of copying them). The queue then takes its chunks of
-   * `chunkBytes` from `allocate` (ordinary ones when it gives null) and starts the bytes of each at
+   * `chunkBytes` from `chunks(chunkBytes)` (ordinary ones when it gives null) and starts the bytes of each at
    * `(nextOffset() + bytes queued before it) % block`, where they will land in the store's blocks.
    */
   placement?: ChunkPlacement;
@@ -296,8 +296,11 @@ export interface PredictionEncoding {
 /** How a store wants its chunks (see {@link PredictionEncoding.placement}). */
 export interface ChunkPlacement {
   block: number;
-  /** A chunk of `chunkBytes` (a multiple of `block`), or null when the store has none to give. */
-  allocate(chunkBytes: number): Buffer | null;
+  /**
+   * An allocator of chunks of `chunkBytes` (a multiple of `block`): each call gives a fresh one, or null when the
+   * store has none to give.
+   */
+  chunks(chunkBytes: number): () => Buffer | null;
   /** The store offset the next appended byte is expected at. */
   nextOffset(): number;
 }

@@ -119,7 +119,7 @@ test("byte queue with the store's placement: its chunks, each starting at its by
       },
       placement: {
         block,
-        allocate(chunkBytes: number) {
+        chunks: (chunkBytes: number) => () => {
           const b = Buffer.alloc(chunkBytes);
           given.add(b.buffer);
           return b;

@@ -137,7 +137,7 @@ function createByteQueue(encoding: PredictionEncoding, limits: QueueLimits): Pen
   const pool = createChunkPool(
     limits.chunkBytes,
     limits.maxBytes,
-    placed ? () => placement.allocate(limits.chunkBytes) : undefined,
+    placed ? placement.chunks(limits.chunkBytes) : undefined,
   );
   const sealed: Chunk[] = [];
   let open: Chunk | null = null;
