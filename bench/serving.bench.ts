@@ -38,6 +38,9 @@
  *        --ready-only (only the start-up measurement)
  *        --logging-only (only the 1-process Tassel configurations: logging off, 100 %, no lane)
  *        --page-cache-pair (adds logging at 100 % through the page cache, not O_DIRECT)
+ *        --logging-switch (with --slices K >= 2: adds one more logged server whose sample rate is switched between
+ *        1 and 0 before each slice, through PUT /admin/prediction-log, so logging on and off are measured in the
+ *        same process: separate processes of one build differ by up to 25 % in req/s, as much as logging costs)
  *        --skip-single (no single-record /predict runs: only /predict/batch)
  *        --bare-pair (only the bare route and Tassel 1 process: issue 20's paired ratio)
  *        --wire-pair (also Tassel 1 process with --no-wire-lane, node:http parsing every request; with --bare-pair too)
@@ -100,6 +103,9 @@ if (LOADGEN !== 'wrk' && LOADGEN !== 'autocannon' && LOADGEN !== 'pipeload')
   throw new Error(`--loadgen wrk|autocannon|pipeload, not ${LOADGEN}`);
 if (PIPELINE > 1 && LOADGEN === 'autocannon') throw new Error('--pipeline needs --loadgen wrk or pipeload');
 if (LEAN && LOADGEN !== 'wrk') throw new Error('--lean needs --loadgen wrk');
+if (flag('logging-switch') && SLICES < 2) throw new Error('--logging-switch needs --slices 2 or more');
+/** The switched server's admin token (--logging-switch). */
+const ADMIN_TOKEN = 'bench-admin';
 const ANCHORS = resolve(process.env.ANCHORS_DIR ?? join(ROOT, '..', 'shared', 'anchors'));
 const OULAD = join(ANCHORS, 'data', 'oulad');
 const PY_REF = join(ANCHORS, 'python_ref');
@@ -288,6 +294,27 @@ async function waitUp(server: Server, path: string, timeoutMs = 60_000): Promise
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${server.name} did not come up in ${timeoutMs} ms: ${server.stderr.join('')}`);
+}
+
+/**
+ * Sets a server's prediction-log sample rate and waits until what it had queued is written, so that a slice
+ * with logging off does not pay for the slice before it.
+ */
+async function setSampleRate(server: Server, sample: number): Promise<void> {
+  const res = await fetch(`${server.base}/admin/prediction-log`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ sample }),
+  });
+  if (!res.ok) throw new Error(`${server.name}: PUT /admin/prediction-log ${res.status} ${await res.text()}`);
+  for (let i = 0; i < 100; i++) {
+    const state = (await fetch(`${server.base}/admin/prediction-log`).then((r) => r.json())) as {
+      queued: number;
+    };
+    if (state.queued === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300)); // the last write taken off the queue is over too
 }
 
 async function stop(server: Server): Promise<void> {
@@ -572,7 +599,16 @@ async function main() {
     `\n${generator}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up; batch = ${trained.records.length} records\n`,
   );
 
-  type Config = { name: string; startIt: (port: number) => Server; health: string; batch: boolean };
+  type Config = {
+    name: string;
+    startIt: (port: number) => Server;
+    health: string;
+    batch: boolean;
+    /** Measured on the server of the config of this name (--logging-switch), not on one of its own. */
+    shares?: string;
+    /** The prediction log's sample rate to set (PUT /admin/prediction-log) before each of its slices. */
+    sample?: number;
+  };
   /** `tassel serve` on the trained bundle, with extra flags. */
   const tasselConfig = (
     name: string,
@@ -580,6 +616,7 @@ async function main() {
     flags: string[],
     batch: boolean,
     bin = tassel,
+    env: Record<string, string> = {},
   ): Config => ({
     name,
     startIt: (port) =>
@@ -598,6 +635,7 @@ async function main() {
           join(work, 'cache'),
         ],
         port,
+        { env },
       ),
     health: '/health/ready',
     batch,
@@ -636,6 +674,24 @@ async function main() {
       ],
       true,
     ),
+    // --logging-switch: one process, its sample rate switched between 1 and 0 before each slice (issue 17's
+    // target measured without the spread between processes, which is as large as logging's cost)
+    {
+      ...tasselConfig(
+        'Tassel GBDT, 1 proc, switched, log 100%',
+        'tassel-1-switched',
+        ['--prediction-log', join(work, 'prediction-log-switched'), '--prediction-log-sample', '1'],
+        true,
+        tassel,
+        { TASSEL_SERVING_ADMIN_TOKEN: ADMIN_TOKEN },
+      ),
+      sample: 1,
+    },
+    {
+      ...tasselConfig('Tassel GBDT, 1 proc, switched, log off', 'unused', [], true),
+      shares: 'Tassel GBDT, 1 proc, switched, log 100%',
+      sample: 0,
+    },
   ];
   const base = opt('base', '');
   if (base) {
@@ -681,6 +737,7 @@ async function main() {
   const selected = (name: string, round: number): boolean => {
     if (name.includes('no wire lane') && !flag('wire-pair')) return false;
     if (name.includes('page cache') && !flag('page-cache-pair')) return false;
+    if (name.includes('switched') && !flag('logging-switch')) return false;
     if (flag('logging-only') && !name.startsWith('Tassel GBDT, 1 proc')) return false;
     if (flag('bare-pair') && !name.startsWith('bare') && !name.startsWith('Tassel GBDT, 1 process'))
       if (!(flag('wire-pair') && name.includes('no wire lane'))) return false;
@@ -702,6 +759,11 @@ async function main() {
     const out: Run[] = [];
     try {
       for (const c of chosen) {
+        const host = c.shares === undefined ? null : up.find((u) => u.c.name === c.shares);
+        if (host) {
+          up.push({ c, server: host.server });
+          continue;
+        }
         const server = c.startIt(await freePort());
         up.push({ c, server });
         const t0 = Date.now();
@@ -727,6 +789,7 @@ async function main() {
               check: first,
               print: false,
             };
+            if (c.sample !== undefined) await setSampleRate(server, c.sample);
             slices.get(c.name)!.push(await measure(server, c.name, endpoint, body, rows, how));
           }
         }
@@ -737,7 +800,7 @@ async function main() {
         }
       }
     } finally {
-      for (const { server } of up) await stop(server);
+      for (const { c, server } of up) if (c.shares === undefined) await stop(server);
     }
     return out;
   };
@@ -856,6 +919,19 @@ async function main() {
     console.log(`  same for /predict/batch (100 rows logged)  ${batchRatio.toFixed(2)}`);
     console.log(
       `  same, by server CPU per request           ${paired(loggedBatch, t1Batch, 'cpuUsPerRequest')!.toFixed(2)}  (medians ${t1Batch!.cpuUsPerRequest.toFixed(0)} vs ${loggedBatch!.cpuUsPerRequest.toFixed(0)} us)`,
+    );
+  }
+  for (const endpoint of ['/predict', '/predict/batch']) {
+    const on = 'Tassel GBDT, 1 proc, switched, log 100%';
+    const ratios = roundRatios(runs, on, 'Tassel GBDT, 1 proc, switched, log off', endpoint);
+    if (!ratios.length) continue;
+    const cpu = paired(
+      get(on, endpoint),
+      get('Tassel GBDT, 1 proc, switched, log off', endpoint),
+      'cpuUsPerRequest',
+    );
+    console.log(
+      `  ${endpoint.padEnd(15)} logging 100% / off, one process switched per slice  ${median(ratios).toFixed(2)}  (target >= 0.90; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; by CPU ${cpu?.toFixed(2)})`,
     );
   }
   for (const endpoint of ['/predict', '/predict/batch']) {

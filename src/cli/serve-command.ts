@@ -52,6 +52,7 @@ interface ServeFlags {
   logLevel: string;
   pollInterval: number;
   monitoringInterval: number;
+  adminToken?: string;
 }
 
 /** How long a stopping worker may take to finish in-flight requests before it exits anyway. */
@@ -125,6 +126,8 @@ async function runWorker(flags: ServeFlags, quiet: boolean): Promise<void> {
     monitoringIntervalMs: flags.monitoringInterval * 1000,
     metricLabels: cluster.isWorker ? { worker: String(cluster.worker?.id ?? 0) } : undefined,
     clusterMetrics: cluster.isWorker,
+    clusterSettings: cluster.isWorker,
+    adminToken: flags.adminToken ?? process.env.TASSEL_SERVING_ADMIN_TOKEN,
     loadBeforeListen: cluster.isWorker,
   });
   const m = server.holder.current;
@@ -237,6 +240,11 @@ export function register(program: Command): void {
       'local log: write segments through the page cache, not with O_DIRECT (the default where the file system ' +
         'allows it: a write-once log then takes no page-cache memory)',
     )
+    .option(
+      '--admin-token <token>',
+      'bearer token PUT /admin/prediction-log needs (change the sample rate without a restart); default ' +
+        '$TASSEL_SERVING_ADMIN_TOKEN, which keeps it out of the process list; without one, admin writes get 403',
+    )
     .option('--data-dir <dir>', 'data folder (the local prediction log goes under it)', './tassel-data')
     .option(
       '--entity-field <name>',
@@ -261,7 +269,8 @@ export function register(program: Command): void {
       'after',
       '\nEndpoints: POST /predict, /predict/batch, /invocations (MLflow scoring protocol), /feedback (outcomes for\n' +
         'logged predictions, by request id or entity id); GET /health/live,\n' +
-        '/health/ready, /model, /metrics (Prometheus), /openapi.json, /docs (Swagger UI).\n\nExamples:\n' +
+        '/health/ready, /model, /metrics (Prometheus), /openapi.json, /docs (Swagger UI); GET and PUT\n' +
+        '/admin/prediction-log (the sample rate; PUT needs the --admin-token bearer token).\n\nExamples:\n' +
         '  tassel serve --model-uri models:/course-completion@production --tracking-uri http://127.0.0.1:5000\n' +
         '  tassel serve --model-uri ./out/bundle --port 8080 --workers 2\n' +
         '  tassel serve --model-uri models:/course-completion@production --prediction-log\n' +
@@ -278,6 +287,8 @@ export function register(program: Command): void {
       if (flags.workers > 1 && cluster.isPrimary) {
         // scrapes land on any worker; each asks the primary for every worker's series
         (await import('../serving/cluster-metrics.js')).serveClusterMetrics();
+        // a sample rate set through one worker's admin route reaches them all
+        (await import('../serving/cluster-settings.js')).relayClusterSampleRate();
         await runPrimary(flags);
       } else await runWorker(flags, cluster.isWorker);
     });

@@ -64,6 +64,10 @@ export interface ServingAppOptions {
   wireLane?: boolean;
   /** Renders GET /metrics (default: this app's own registry); cluster workers answer for the whole service. */
   renderMetrics?: () => Promise<string>;
+  /** The bearer token PUT /admin/prediction-log needs; without one, admin writes are refused (403). */
+  adminToken?: string | null;
+  /** Called after the sample rate changed through PUT /admin/prediction-log (a cluster worker tells the others). */
+  onSampleRate?: (rate: number) => void;
 }
 
 /**
@@ -107,6 +111,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     sink: options.predictionSink ?? null,
     entityField: options.entityField,
     renderMetrics: options.renderMetrics ?? (() => metrics.render()),
+    admin: { token: options.adminToken || null, onSampleRate: options.onSampleRate },
   };
 
   await app.register(requestMetricsPlugin, { holder, metrics });

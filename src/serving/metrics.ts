@@ -31,6 +31,8 @@ export interface ServingMetrics {
   countInferenceError(): void;
   /** Prediction-log records dropped because the queue was full. */
   countPredictionLogDropped(n?: number): void;
+  /** The prediction log's sample rate now (set at start and on every change). */
+  setPredictionLogSampleRate(rate: number): void;
   /** Reflect a newly served model: version info, fallback gauge, swap counter. */
   setModel(model: ServedModel): void;
   /** Text exposition of every metric. */
@@ -50,8 +52,16 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
   registry.registerMetric(requestSeries.counter as never);
   registry.registerMetric(requestSeries.histogram as never);
   const predictionCounts = registerPredictionCounter(registry, p);
-  const { fallbackActive, modelInfo, swaps, padding, loadFailures, inferenceErrors, logDropped } =
-    registerModelMetrics(registry, p);
+  const {
+    fallbackActive,
+    modelInfo,
+    swaps,
+    padding,
+    loadFailures,
+    inferenceErrors,
+    logDropped,
+    logSampleRate,
+  } = registerModelMetrics(registry, p);
   fallbackActive.set(0);
   for (const kind of ['padded', 'truncated', 'exact']) padding.inc({ kind }, 0);
 
@@ -83,6 +93,9 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
     },
     countPredictionLogDropped(n = 1) {
       logDropped.inc(n);
+    },
+    setPredictionLogSampleRate(rate) {
+      logSampleRate.set(rate);
     },
     setModel(model) {
       modelInfo.reset();
@@ -170,7 +183,21 @@ function registerModelMetrics(registry: Registry, p: string) {
     help: 'Prediction-log records dropped because the write queue was full.',
     registers: [registry],
   });
-  return { fallbackActive, modelInfo, swaps, padding, loadFailures, inferenceErrors, logDropped };
+  const logSampleRate = new Gauge({
+    name: `${p}prediction_log_sample_rate`,
+    help: 'Fraction of predictions the prediction log records (0 when the service has none).',
+    registers: [registry],
+  });
+  return {
+    fallbackActive,
+    modelInfo,
+    swaps,
+    padding,
+    loadFailures,
+    inferenceErrors,
+    logDropped,
+    logSampleRate,
+  };
 }
 
 /** Records the requests of one route: counts and latency buckets per status code. */

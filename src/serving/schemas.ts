@@ -245,3 +245,27 @@ export const FeedbackResponse = Type.Object({
   duplicate: Type.Integer(),
   unknown: Type.Integer(),
 });
+
+/** GET and PUT /admin/prediction-log: the prediction log's state. */
+export const PredictionLogState = Type.Object({
+  enabled: Type.Boolean({
+    description: 'Whether the service runs with a prediction log (--prediction-log).',
+  }),
+  sample: Type.Number({ minimum: 0, maximum: 1, description: 'The fraction of predictions logged now.' }),
+  written: Type.Integer({ description: 'Predictions written to the store since start (this process).' }),
+  dropped: Type.Integer({ description: 'Predictions dropped (full queue or a failed write) since start.' }),
+  queued: Type.Integer({ description: 'Predictions waiting to be written.' }),
+});
+
+/** PUT /admin/prediction-log: a new sample rate. */
+export const PredictionLogUpdate = Type.Object(
+  {
+    sample: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'The fraction of predictions to log from the next request on: 0 = none, 1 = every one.',
+    }),
+  },
+  { additionalProperties: false, examples: [{ sample: 0.25 }] },
+);
+export type PredictionLogUpdate = Static<typeof PredictionLogUpdate>;

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createServingApp } from './app.js';
 import { loadServedBundle } from './bundle-model.js';
 import { createClusterMetricsRenderer } from './cluster-metrics.js';
+import { joinClusterSampleRate } from './cluster-settings.js';
 import { raiseHeapTrimThreshold } from './heap-trim.js';
 import { createModelLoader, type ModelLoader } from './loader.js';
 import { createServingMetrics } from './metrics.js';
@@ -52,6 +53,13 @@ export interface ServeOptions {
   metricLabels?: Record<string, string>;
   /** Running as a `--workers` cluster worker: /metrics answers with every worker's series (from the primary). */
   clusterMetrics?: boolean;
+  /**
+   * Running as a `--workers` cluster worker: a sample rate set through PUT /admin/prediction-log reaches every
+   * worker (through the primary), and a restarted worker starts with the latest.
+   */
+  clusterSettings?: boolean;
+  /** The bearer token PUT /admin/prediction-log needs; without one, admin writes are refused (403). */
+  adminToken?: string;
   /**
    * Load the first model (or fall back) before listening. Cluster workers do this: the primary hands
    * connections to a worker as soon as it listens, so a restarted worker must not listen while still loading.
@@ -132,7 +140,16 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       onDrop: (n) => metrics.countPredictionLogDropped(n),
       onError: (error) => reportSinkError(error),
     });
+    metrics.setPredictionLogSampleRate(sink.sampleRate);
   }
+  const logSink = sink;
+  const tellWorkers =
+    options.clusterSettings && logSink
+      ? joinClusterSampleRate((rate) => {
+          logSink.setSampleRate(rate);
+          metrics.setPredictionLogSampleRate(logSink.sampleRate);
+        })
+      : undefined;
   const app = await createServingApp({
     holder,
     metrics,
@@ -147,6 +164,8 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
     logLevel: options.logLevel,
     predictionSink: sink,
     entityField: options.entityField,
+    adminToken: options.adminToken,
+    onSampleRate: tellWorkers,
   });
   reportSinkError = (err) =>
     app.log.warn({ err }, 'prediction log write failed; the batch was dropped (counted)');

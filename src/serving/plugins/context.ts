@@ -25,6 +25,16 @@ export interface ServingContext {
   entityField: string | undefined;
   /** Renders GET /metrics (this app's registry, or the whole cluster's from a worker). */
   renderMetrics: () => Promise<string>;
+  /** The admin routes' token and what else must hear of a change (the other workers). */
+  admin: AdminSettings;
+}
+
+/** What the admin routes (PUT /admin/prediction-log) need besides the sink. */
+export interface AdminSettings {
+  /** The bearer token admin writes need; null = admin writes are refused. */
+  token: string | null;
+  /** Called after this process's sample rate changed through the API (a cluster worker tells the others). */
+  onSampleRate?: (rate: number) => void;
 }
 
 /** A route plugin taking the named part of the serving context as its options. */

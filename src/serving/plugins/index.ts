@@ -7,9 +7,10 @@ import { invocationsRoutes } from './invocations.js';
 import { metricsRoute } from './metrics-route.js';
 import { modelInfoRoutes } from './model-info.js';
 import { predictRoutes } from './predict.js';
+import { predictionLogAdminRoutes } from './prediction-log-admin.js';
 
 export { bodyParserPlugin } from './body-parser.js';
-export type { ServingContext, ServingPlugin } from './context.js';
+export type { AdminSettings, ServingContext, ServingPlugin } from './context.js';
 export { errorHandlerPlugin } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
 export { requestIdPlugin } from './request-id.js';
@@ -28,4 +29,5 @@ export const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServingContext>[] = [
   modelInfoRoutes,
   metricsRoute,
   feedbackRoutes,
+  predictionLogAdminRoutes,
 ];

@@ -27,14 +27,26 @@ export const openApiPlugin = fp<OpenApiOptions>(
             '`x-request-id` (the one the caller sent when it is 1-200 visible ASCII characters, else a new UUID). ' +
             'With `tassel serve --prediction-log [folder | postgresql://...]` (`--prediction-log-sample`, ' +
             '`--prediction-log-queue`, `--entity-field`) every prediction is recorded under its request id (batch ' +
-            'rows as `<id>/<row>`) and POST /feedback attaches observed outcomes to them.',
+            'rows as `<id>/<row>`) and POST /feedback attaches observed outcomes to them. PUT /admin/prediction-log ' +
+            'changes the sample rate without a restart (with `--admin-token`, sent as a bearer token).',
           version: TASSEL_VERSION,
         },
         tags: [
           { name: 'predict', description: 'Predictions' },
           { name: 'ops', description: 'Health, model and metrics' },
           { name: 'monitoring', description: 'Ground truth for the prediction log' },
+          { name: 'admin', description: 'Run-time settings (need the --admin-token bearer token)' },
         ],
+        components: {
+          securitySchemes: {
+            adminToken: {
+              type: 'http',
+              scheme: 'bearer',
+              description:
+                'The token given to `tassel serve --admin-token` (or $TASSEL_SERVING_ADMIN_TOKEN).',
+            },
+          },
+        },
       },
     });
     if (options.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });

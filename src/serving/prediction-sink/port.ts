@@ -364,6 +364,13 @@ export interface PredictionSink extends PredictionReader {
   readonly description: string;
   /** Whether this request is logged (the sample rate); call before building the entry. */
   sampled(): boolean;
+  /** The fraction of predictions logged now, in [0, 1]. */
+  readonly sampleRate: number;
+  /**
+   * Changes the fraction logged from the next request on (clamped to [0, 1]); what is queued is still written.
+   * Operators turn logging down under load, or off and on again, without a restart (PUT /admin/prediction-log).
+   */
+  setSampleRate(rate: number): void;
   /** Queues one prediction (never blocks; drops and counts when the queue is full). */
   record(prediction: PendingPrediction): void;
   /** Queues each row of a batch (never blocks; drops and counts the rows that do not fit). */

@@ -44,7 +44,7 @@ export interface PredictionSinkOptions {
  */
 export function createPredictionSink(options: PredictionSinkOptions): PredictionSink {
   const { store } = options;
-  const sample = Math.min(1, Math.max(0, options.sample ?? 1));
+  let sample = clampRate(options.sample ?? 1);
   const random = options.random ?? Math.random;
   const queue = createPendingQueue(store, {
     maxQueue: options.maxQueue ?? 50_000,
@@ -100,6 +100,12 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
   return {
     description: store.description,
     sampled: () => sample >= 1 || (sample > 0 && random() < sample),
+    get sampleRate() {
+      return sample;
+    },
+    setSampleRate(rate) {
+      sample = clampRate(rate);
+    },
     record(prediction) {
       if (closed || !queue.push(prediction)) drop(1);
       else if (writing === null && queue.due) void flush(); // a full write's worth: no need to wait for the timer
@@ -133,3 +139,6 @@ export function createPredictionSink(options: PredictionSinkOptions): Prediction
     },
   };
 }
+
+/** A sample rate in [0, 1] (NaN = 0). */
+const clampRate = (rate: number): number => Math.min(1, Math.max(0, rate)) || 0;

@@ -79,7 +79,12 @@ describe('tassel serve --workers 2', () => {
         '--cache-dir',
         join(dir, 'cache'),
       ],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+        env: { ...process.env, TASSEL_SERVING_ADMIN_TOKEN: 'cluster-admin' },
+      },
     );
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => {
@@ -136,6 +141,30 @@ describe('tassel serve --workers 2', () => {
         );
       }
 
+      // logging off through one worker's admin route: the primary relays it to both
+      const off = await fetch(`${base}/admin/prediction-log`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer cluster-admin' },
+        body: JSON.stringify({ sample: 0 }),
+      });
+      assert.equal(off.status, 200);
+      const sampleRates = async () => {
+        const t = Date.now();
+        let rates: string[] = [];
+        while (Date.now() - t < 10_000) {
+          const text = await scrape();
+          rates = [
+            ...text.matchAll(/^tassel_serving_prediction_log_sample_rate\{worker="\d+"\} (\S+)$/gm),
+          ].map((m) => m[1]!);
+          if (rates.length === 2 && rates.every((r) => r === '0')) break;
+          await sleep(100);
+        }
+        return rates;
+      };
+      assert.deepEqual(await sampleRates(), ['0', '0']);
+
+      // a SIGKILL loses what the worker had queued but not yet written (flushed every 200 ms): let it write
+      await sleep(600);
       process.kill(workers[0]!, 'SIGKILL');
       const t1 = Date.now();
       let replaced: number[] = [];
@@ -155,6 +184,9 @@ describe('tassel serve --workers 2', () => {
         assert.equal(res.status, 200);
       }
 
+      // the restarted worker asked the primary for the rate: still nothing logged by either
+      assert.deepEqual(await sampleRates(), ['0', '0']);
+
       await sleep(600); // the log is flushed every 200 ms, off the request path
       // each worker writes segments of its own (the pid is in the name), so none interleaves half lines
       const segments = await readdir(join(log, 'predictions'));
@@ -163,9 +195,12 @@ describe('tassel serve --workers 2', () => {
         segments.join(),
       );
       const lines: string[] = [];
+      // an open direct-I/O segment ends in zeros up to its block (see segment-file.ts): not a line
       for (const s of segments)
-        lines.push(...(await readFile(join(log, 'predictions', s), 'utf8')).trim().split('\n'));
-      assert.ok(lines.length >= 10, `${lines.length} log lines`);
+        for (const line of (await readFile(join(log, 'predictions', s), 'utf8')).split('\n'))
+          if (line.startsWith('{')) lines.push(line);
+      // the 10 predictions before the switch, none of the 10 after it
+      assert.equal(lines.length, 10, `${lines.length} log lines`);
       const entry = JSON.parse(lines[0]!);
       assert.equal(entry.route, '/predict');
       assert.equal(typeof entry.probability, 'number');
