@@ -52,18 +52,9 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
   registry.registerMetric(requestSeries.counter as never);
   registry.registerMetric(requestSeries.histogram as never);
   const predictionCounts = registerPredictionCounter(registry, p);
-  const {
-    fallbackActive,
-    modelInfo,
-    swaps,
-    padding,
-    loadFailures,
-    inferenceErrors,
-    logDropped,
-    logSampleRate,
-  } = registerModelMetrics(registry, p);
-  fallbackActive.set(0);
-  for (const kind of ['padded', 'truncated', 'exact']) padding.inc({ kind }, 0);
+  const metric = registerModelMetrics(registry, p);
+  metric.fallbackActive.set(0);
+  for (const kind of ['padded', 'truncated', 'exact']) metric.padding.inc({ kind }, 0);
 
   // label objects are cached so the hot path allocates nothing per request
   const paddingLabels = {
@@ -83,25 +74,25 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
       predictionCounts[label * 2 + (fallback ? 1 : 0)]! += n;
     },
     countPadding(kind) {
-      padding.inc(paddingLabels[kind]);
+      metric.padding.inc(paddingLabels[kind]);
     },
     countLoadFailure(stage) {
-      loadFailures.inc({ stage });
+      metric.loadFailures.inc({ stage });
     },
     countInferenceError() {
-      inferenceErrors.inc();
+      metric.inferenceErrors.inc();
     },
     countPredictionLogDropped(n = 1) {
-      logDropped.inc(n);
+      metric.logDropped.inc(n);
     },
     setPredictionLogSampleRate(rate) {
-      logSampleRate.set(rate);
+      metric.logSampleRate.set(rate);
     },
     setModel(model) {
-      modelInfo.reset();
-      modelInfo.set(modelInfoLabels(model), 1);
-      fallbackActive.set(model.fallback ? 1 : 0);
-      swaps.inc();
+      metric.modelInfo.reset();
+      metric.modelInfo.set(modelInfoLabels(model), 1);
+      metric.fallbackActive.set(model.fallback ? 1 : 0);
+      metric.swaps.inc();
     },
     render: () => registry.metrics(),
   };
