@@ -113,6 +113,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     renderMetrics: options.renderMetrics ?? (() => metrics.render()),
     admin: { token: options.adminToken || null, onSampleRate: options.onSampleRate },
   };
+  const sink = options.predictionSink;
+  if (sink) metrics.readPredictionLogSampleRate(() => sink.sampleRate);
 
   await app.register(requestMetricsPlugin, { holder, metrics });
   await app.register(requestIdPlugin);

@@ -31,8 +31,8 @@ export interface ServingMetrics {
   countInferenceError(): void;
   /** Prediction-log records dropped because the queue was full. */
   countPredictionLogDropped(n?: number): void;
-  /** The prediction log's sample rate now (set at start and on every change). */
-  setPredictionLogSampleRate(rate: number): void;
+  /** Where the prediction log's sample rate gauge reads the rate at each scrape (the sink's own). */
+  readPredictionLogSampleRate(read: () => number): void;
   /** Reflect a newly served model: version info, fallback gauge, swap counter. */
   setModel(model: ServedModel): void;
   /** Text exposition of every metric. */
@@ -85,8 +85,8 @@ export function createServingMetrics(options: ServingMetricsOptions = {}): Servi
     countPredictionLogDropped(n = 1) {
       metric.logDropped.inc(n);
     },
-    setPredictionLogSampleRate(rate) {
-      metric.logSampleRate.set(rate);
+    readPredictionLogSampleRate(read) {
+      metric.sampleRateSource.read = read;
     },
     setModel(model) {
       metric.modelInfo.reset();
@@ -174,10 +174,15 @@ function registerModelMetrics(registry: Registry, p: string) {
     help: 'Prediction-log records dropped because the write queue was full.',
     registers: [registry],
   });
-  const logSampleRate = new Gauge({
+  // read at scrape time, so every way the rate changes (the admin route, a relayed cluster change) shows
+  const sampleRateSource: { read: (() => number) | null } = { read: null };
+  new Gauge({
     name: `${p}prediction_log_sample_rate`,
     help: 'Fraction of predictions the prediction log records (0 when the service has none).',
     registers: [registry],
+    collect() {
+      this.set(sampleRateSource.read?.() ?? 0);
+    },
   });
   return {
     fallbackActive,
@@ -187,7 +192,7 @@ function registerModelMetrics(registry: Registry, p: string) {
     loadFailures,
     inferenceErrors,
     logDropped,
-    logSampleRate,
+    sampleRateSource,
   };
 }
 

@@ -140,15 +140,11 @@ export async function startServing(options: ServeOptions): Promise<RunningServer
       onDrop: (n) => metrics.countPredictionLogDropped(n),
       onError: (error) => reportSinkError(error),
     });
-    metrics.setPredictionLogSampleRate(sink.sampleRate);
   }
   const logSink = sink;
   const tellWorkers =
     options.clusterSettings && logSink
-      ? joinClusterSampleRate((rate) => {
-          logSink.setSampleRate(rate);
-          metrics.setPredictionLogSampleRate(logSink.sampleRate);
-        })
+      ? joinClusterSampleRate((rate) => logSink.setSampleRate(rate))
       : undefined;
   const app = await createServingApp({
     holder,

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { TasselError } from '../../errors.js';
-import { secretsEqual } from '../../tracking/auth/auth.js';
+import { secretDigest, secretsEqual } from '../../tracking/auth/auth.js';
 import type { PredictionSink } from '../prediction-sink/port.js';
 import { ErrorResponse, PredictionLogState, PredictionLogUpdate } from '../schemas.js';
 import type { ServingPlugin } from './context.js';
@@ -13,11 +12,8 @@ import type { ServingPlugin } from './context.js';
  * admin token as a bearer token; without one configured it is refused (403), so an open port never lets a
  * caller switch monitoring off.
  */
-export const predictionLogAdminRoutes: ServingPlugin<'sink' | 'metrics' | 'admin'> = async (
-  app,
-  { sink, metrics, admin },
-) => {
-  const expected = admin.token ? createHash('sha256').update(admin.token, 'utf8').digest() : null;
+export const predictionLogAdminRoutes: ServingPlugin<'sink' | 'admin'> = async (app, { sink, admin }) => {
+  const expected = admin.token ? secretDigest(admin.token) : null;
   const state = () => stateOf(sink);
   app.get(
     '/admin/prediction-log',
@@ -61,7 +57,6 @@ export const predictionLogAdminRoutes: ServingPlugin<'sink' | 'metrics' | 'admin
       }
       const { sample } = request.body as PredictionLogUpdate;
       sink.setSampleRate(sample);
-      metrics.setPredictionLogSampleRate(sink.sampleRate);
       admin.onSampleRate?.(sink.sampleRate);
       request.log.warn({ sample: sink.sampleRate }, 'prediction log sample rate changed');
       return state();

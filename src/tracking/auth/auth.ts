@@ -57,13 +57,14 @@ export interface AuthOptions {
   readOnlyPostPaths?: ReadonlySet<string>;
 }
 
-function digest(s: string): Buffer {
+/** The SHA-256 of a secret, the form {@link secretsEqual} compares against. */
+export function secretDigest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
 /** Constant-time equality of a presented secret and the expected one (hashes first, so lengths never leak). */
 export function secretsEqual(presented: string, expected: Buffer): boolean {
-  return timingSafeEqual(digest(presented), expected);
+  return timingSafeEqual(secretDigest(presented), expected);
 }
 
 /** The path without query string and without the /api/2.0 or /ajax-api/2.0 prefix. */
@@ -116,8 +117,8 @@ function deny(reply: FastifyReply, error: TasselError): FastifyReply {
  * Registered without encapsulation so its hook guards every route.
  */
 export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app: FastifyInstance, opts) => {
-  const full = opts.token ? digest(opts.token) : undefined;
-  const readOnly = opts.readOnlyToken ? digest(opts.readOnlyToken) : undefined;
+  const full = opts.token ? secretDigest(opts.token) : undefined;
+  const readOnly = opts.readOnlyToken ? secretDigest(opts.readOnlyToken) : undefined;
   if (!full && readOnly)
     throw new InputError('a read-only token needs a full-access token too (--auth-token)');
   const openPaths = opts.openPaths ?? DEFAULT_OPEN_PATHS;
